@@ -1,0 +1,21 @@
+export * from './types.js';
+export { connect, type Db, type ConnectOptions } from './connect.js';
+export { migrateToLatest, knownMigrations } from './migrate.js';
+export { ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL } from './queue/channels.js';
+export { enqueueRuns, type EnqueueInput, type EnqueueResult } from './queue/enqueue.js';
+export { claimRuns, type ClaimInput } from './queue/claim.js';
+export {
+  heartbeatRuns,
+  completeRuns,
+  releaseRun,
+  type Fenced,
+  type Lease,
+  type HeartbeatAnswer,
+  type Completion,
+  type CompletedRun,
+} from './queue/lease.js';
+export { appendEvents, appendSystemEvent, readEvents, type EventInput, type AppendResult, type ReadEventsInput } from './queue/events.js';
+export { cancelRun, retryRun, type CancelOutcome, type RetryOutcome } from './queue/cancel.js';
+export { findStaleRuns, sweepStaleRuns, finishAbandonedCancels, findOrphanedLeases, type StaleRun, type SweptRun } from './queue/sweep.js';
+export { backoffCapSeconds } from './queue/backoff.js';
+export { sanitizeText, sanitizeJson } from './queue/sanitize.js';

@@ -1,0 +1,93 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, RunRow } from '../types.js';
+import { EVENTS_CHANNEL, STATUS_CHANNEL } from './channels.js';
+
+export interface ClaimInput {
+  workerId: string;
+  /** Boot nonce of the worker process, stored with the lease. */
+  workerBoot?: string;
+  lanes: string[];
+  limit: number;
+  /** Lease length; the sweeper judges staleness by heartbeat age, this is informative for workers. */
+  leaseSeconds: number;
+  sessionId?: string | null;
+  /** Injectable clock for tests; production always uses the database clock. */
+  now?: Date;
+}
+
+/**
+ * Claim up to `limit` runs from `lanes`, highest priority first, then oldest `run_at`.
+ *
+ * Locking argument:
+ * 1. Lanes with a `max_concurrency` are locked `FOR UPDATE` (in name order, so two claimers never
+ *    deadlock) in their own statement. Claimers of a capped lane are thereby serialised, and because the
+ *    next statement takes a fresh snapshot after the lock was granted, its count of running runs includes
+ *    every claim committed before ours: the cap holds under any number of concurrent claimers.
+ * 2. Candidate runs are picked per lane with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait
+ *    on, or double-claim, the same row; the UPDATE re-checks `status = 'queued'` on the locked row.
+ * Paused lanes are skipped. Each claim mints a fresh lease token and bumps `attempt`; a `claimed` event is
+ * appended in the same statement so the timeline never misses it.
+ */
+export async function claimRuns(db: Kysely<Database>, input: ClaimInput): Promise<RunRow[]> {
+  if (input.lanes.length === 0 || input.limit <= 0) return [];
+  const now = input.now ? sql`${input.now.toISOString()}::timestamptz` : sql`now()`;
+  const sessionFilter = input.sessionId ? sql`AND r.session_id = ${input.sessionId}::uuid` : sql``;
+  return db.transaction().execute(async (trx) => {
+    await sql`
+      SELECT name FROM lanes
+      WHERE name = ANY(${input.lanes}::text[]) AND max_concurrency IS NOT NULL AND NOT paused
+      ORDER BY name FOR UPDATE
+    `.execute(trx);
+    const { rows } = await sql<RunRow>`
+      WITH slots AS (
+        SELECT l.name,
+               CASE WHEN l.max_concurrency IS NULL THEN ${input.limit}::int
+                    ELSE greatest(l.max_concurrency - (
+                      SELECT count(*) FROM runs c WHERE c.lane = l.name AND c.status = 'running'), 0)::int
+               END AS free
+        FROM lanes l
+        WHERE l.name = ANY(${input.lanes}::text[]) AND NOT l.paused
+      ),
+      picked AS (
+        SELECT c.id FROM slots s
+        CROSS JOIN LATERAL (
+          SELECT r.id, r.priority, r.run_at FROM runs r
+          WHERE r.lane = s.name AND r.status = 'queued' AND r.run_at <= ${now} ${sessionFilter}
+          ORDER BY r.priority DESC, r.run_at, r.id
+          LIMIT least(s.free, ${input.limit}::int)
+          FOR UPDATE SKIP LOCKED
+        ) c
+        ORDER BY c.priority DESC, c.run_at, c.id
+        LIMIT ${input.limit}::int
+      ),
+      claimed AS (
+        UPDATE runs r SET
+          status = 'running',
+          attempt = r.attempt + 1,
+          lease_token = gen_random_uuid(),
+          worker_id = ${input.workerId},
+          worker_boot = ${input.workerBoot ?? null},
+          started_at = COALESCE(r.started_at, ${now}),
+          heartbeat_at = date_trunc('milliseconds', ${now}),
+          lease_expires_at = ${now} + make_interval(secs => ${input.leaseSeconds}),
+          last_seq = r.last_seq + 1
+        FROM picked
+        WHERE r.id = picked.id AND r.status = 'queued'
+        RETURNING r.*
+      ),
+      events AS (
+        INSERT INTO run_events (run_id, seq, attempt, level, type, message, data)
+        SELECT id, last_seq, attempt, 'info', 'claimed', 'claimed by ' || worker_id,
+               jsonb_build_object('worker_id', worker_id, 'attempt', attempt)
+        FROM claimed
+      ),
+      notified AS (
+        SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq))
+             + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n
+        FROM claimed
+      )
+      SELECT claimed.* FROM claimed CROSS JOIN notified ORDER BY priority DESC, run_at, id
+    `.execute(trx);
+    return rows;
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * `npm test`: one embedded PostgreSQL server per run (or DATABASE_URL), a template database migrated once,
+ * then tap over every test file (or the paths given). Each test file clones the template into a database
+ * of its own through @ocr/testkit, so files run in parallel without seeing each other.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { connect, migrateToLatest } from '@ocr/db';
+import { startEmbeddedPostgres, type EmbeddedPostgresServer } from '@ocr/embedded';
+
+const TEMPLATE_DB = 'ocr_test_template';
+
+async function prepareTemplate(serverUrl: string, templateUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
+  await admin.end();
+  const { db, close } = connect(templateUrl, { max: 2 });
+  await migrateToLatest(db, templateUrl);
+  await close();
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  let server: EmbeddedPostgresServer | undefined;
+  let dataDir: string | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    dataDir = await mkdtemp(join(tmpdir(), 'ocr-test-pg-'));
+    server = await startEmbeddedPostgres({ dir: dataDir, persistent: false });
+    serverUrl = server.url;
+  }
+  try {
+    const templateUrl = withDatabase(serverUrl, TEMPLATE_DB);
+    await prepareTemplate(serverUrl, templateUrl);
+    process.stderr.write(`test database ready in ${Date.now() - started} ms\n`);
+    const args = process.argv.slice(2);
+    const child = spawn(process.execPath, [join('node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...args], {
+      stdio: 'inherit',
+      env: { ...process.env, OCR_TEST_SERVER_URL: serverUrl, OCR_TEST_TEMPLATE_DB: TEMPLATE_DB },
+    });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  } finally {
+    await server?.stop().catch(() => undefined);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
