@@ -1,0 +1,27 @@
+import type { Command } from '@commander-js/extra-typings';
+import Type from 'typebox';
+import { connect, migrateToLatest } from '@ocr/db';
+import { createLogger, loadConfig } from '@ocr/runtime';
+
+const MigrateConfig = Type.Object({
+  DATABASE_URL: Type.String({ minLength: 1, description: 'PostgreSQL URL (a direct connection, not a transaction pooler)' }),
+});
+
+/** `ocr migrate`: bring the schema to the latest version (advisory-locked; safe beside running APIs). */
+export function registerMigrate(program: Command): void {
+  program
+    .command('migrate')
+    .description('apply database migrations (DATABASE_URL)')
+    .action(async () => {
+      const config = loadConfig(MigrateConfig);
+      const log = createLogger('migrate');
+      const { db, close } = connect(config.DATABASE_URL, { max: 2, applicationName: 'ocr-migrate' });
+      try {
+        const results = await migrateToLatest(db, config.DATABASE_URL);
+        for (const result of results) log.info({ migration: result.migrationName, status: result.status }, 'migration');
+        log.info({ applied: results.length }, results.length ? 'schema migrated' : 'schema already up to date');
+      } finally {
+        await close();
+      }
+    });
+}
