@@ -1,0 +1,29 @@
+import Type from 'typebox';
+
+export const Uuid = Type.String({ format: 'uuid', description: 'UUID' });
+export const Timestamp = Type.String({ format: 'date-time' });
+export const NullableTimestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+export const LaneName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'lane name' });
+export const TemplateName = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,99}$', description: 'template name' });
+export const Labels = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }));
+export const Role = Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('viewer'), Type.Literal('worker')]);
+export const RunStatus = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('success'),
+  Type.Literal('error'),
+  Type.Literal('cancelled'),
+]);
+export const Level = Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]);
+export const ArtifactKind = Type.Union([
+  Type.Literal('text'),
+  Type.Literal('markdown'),
+  Type.Literal('json'),
+  Type.Literal('diff'),
+  Type.Literal('image'),
+  Type.Literal('file'),
+  Type.Literal('zip'),
+]);
+export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+export const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
+export const Ok = Type.Object({ ok: Type.Boolean() });

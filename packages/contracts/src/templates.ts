@@ -1,0 +1,128 @@
+import Type, { type Static } from 'typebox';
+import { ArtifactKind, LaneName, TemplateName, Timestamp } from './common.js';
+
+const strict = { additionalProperties: false } as const;
+const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 100_000 }));
+const StepArtifact = Type.Object({ path: Type.String({ minLength: 1, maxLength: 1000 }), kind: ArtifactKind, name: Type.Optional(Type.String({ maxLength: 200 })) }, strict);
+
+/** Fields every step kind shares. */
+const base = {
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9 _.-]*$' }),
+  timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  env: Type.Optional(Env),
+  artifacts: Type.Optional(Type.Array(StepArtifact, { maxItems: 50 })),
+};
+
+export const ShellStep = Type.Object(
+  { ...base, kind: Type.Literal('shell'), script: Type.String({ minLength: 1, maxLength: 200_000 }), shell: Type.Optional(Type.Union([Type.Literal('sh'), Type.Literal('bash')])) },
+  strict,
+);
+export const DockerStep = Type.Object(
+  {
+    ...base,
+    kind: Type.Literal('docker'),
+    image: Type.String({ minLength: 1, maxLength: 500 }),
+    command: Type.Optional(Type.Array(Type.String({ maxLength: 100_000 }), { maxItems: 200 })),
+    network: Type.Optional(Type.String({ maxLength: 100, description: 'Docker network; "none" unless set' })),
+    memory_mb: Type.Optional(Type.Integer({ minimum: 4, maximum: 262_144 })),
+    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 256 })),
+    copy_out: Type.Optional(Type.Array(StepArtifact, { maxItems: 50 })),
+  },
+  strict,
+);
+export const HttpStep = Type.Object(
+  {
+    ...base,
+    kind: Type.Literal('http'),
+    method: Type.Optional(Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('DELETE'), Type.Literal('HEAD')])),
+    url: Type.String({ minLength: 1, maxLength: 8000 }),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 8000 }))),
+    body: Type.Optional(Type.Unknown()),
+    expect_status: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { maxItems: 50 })),
+    allow_hosts: Type.Optional(Type.Array(Type.String({ maxLength: 255 }), { maxItems: 100 })),
+    allow_private: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+export const McpStep = Type.Object(
+  {
+    ...base,
+    kind: Type.Literal('mcp'),
+    server: Type.Union([
+      Type.Object({ command: Type.String({ minLength: 1 }), args: Type.Optional(Type.Array(Type.String())), env: Type.Optional(Env) }, strict),
+      Type.Object({ url: Type.String({ pattern: '^https?://' }), headers: Type.Optional(Type.Record(Type.String(), Type.String())) }, strict),
+    ]),
+    tool: Type.String({ minLength: 1, maxLength: 200 }),
+    arguments: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  strict,
+);
+export const NoopStep = Type.Object({ ...base, kind: Type.Literal('noop') }, strict);
+export const SpecKitGenerateStep = Type.Object(
+  { ...base, kind: Type.Literal('spec-kit.generate'), input: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+  strict,
+);
+export const SpecKitValidateStep = Type.Object(
+  { ...base, kind: Type.Literal('spec-kit.validate'), input: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+  strict,
+);
+
+export const Step = Type.Union([ShellStep, DockerStep, HttpStep, McpStep, NoopStep, SpecKitGenerateStep, SpecKitValidateStep], { $id: 'Step' });
+export type Step = Static<typeof Step>;
+export const STEP_KINDS = ['shell', 'docker', 'http', 'mcp', 'noop', 'spec-kit.generate', 'spec-kit.validate'] as const;
+
+export const RetryPolicy = Type.Object(
+  {
+    max_attempts: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
+    backoff: Type.Optional(
+      Type.Object(
+        {
+          initial_s: Type.Number({ minimum: 0, maximum: 86_400, default: 2 }),
+          factor: Type.Number({ minimum: 1, maximum: 10, default: 2 }),
+          max_s: Type.Number({ minimum: 0, maximum: 86_400, default: 60 }),
+        },
+        strict,
+      ),
+    ),
+  },
+  strict,
+);
+
+/** A template as authored (the DSL of the brief): what POST/PUT /v1/templates take. */
+export const TemplateInput = Type.Object(
+  {
+    name: TemplateName,
+    description: Type.Optional(Type.String({ maxLength: 5000 })),
+    params_schema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'JSON Schema (draft 2020-12) for params' })),
+    default_lane: Type.Optional(LaneName),
+    timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400 })),
+    retry: Type.Optional(RetryPolicy),
+    steps: Type.Array(Step, { minItems: 1, maxItems: 100 }),
+  },
+  { ...strict, $id: 'TemplateInput' },
+);
+export type TemplateInput = Static<typeof TemplateInput>;
+
+export const Template = Type.Object(
+  {
+    name: Type.String(),
+    version: Type.Integer(),
+    description: Type.String(),
+    params_schema: Type.Record(Type.String(), Type.Unknown()),
+    default_lane: Type.String(),
+    timeout_s: Type.Union([Type.Integer(), Type.Null()]),
+    retry: RetryPolicy,
+    steps: Type.Array(Type.Unknown()),
+    created_at: Timestamp,
+  },
+  { $id: 'Template' },
+);
+export type Template = Static<typeof Template>;
+
+export const TemplateValidation = Type.Object({
+  valid: Type.Boolean(),
+  problems: Type.Array(Type.Object({ field: Type.String(), message: Type.String() })),
+});
+
+export const PreviewRequest = Type.Object({ params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, strict);
+export const PreviewResponse = Type.Object({ steps: Type.Array(Type.Unknown()), params: Type.Record(Type.String(), Type.Unknown()) });

@@ -1,0 +1,90 @@
+import Type, { type Static } from 'typebox';
+import { ArtifactKind, LaneName, Level, Uuid } from './common.js';
+import { Artifact, Run, RunError } from './runs.js';
+
+const strict = { additionalProperties: false } as const;
+const LeaseToken = Uuid;
+
+export const ClaimRequest = Type.Object(
+  {
+    worker_id: Type.String({ minLength: 1, maxLength: 200 }),
+    boot_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    lanes: Type.Array(LaneName, { minItems: 1, maxItems: 100 }),
+    session_id: Type.Optional(Uuid),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
+    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000, default: 0 })),
+    version: Type.Optional(Type.String({ maxLength: 100 })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  },
+  strict,
+);
+export type ClaimRequest = Static<typeof ClaimRequest>;
+
+export const ClaimedRun = Type.Object({
+  run: Run,
+  lease_token: LeaseToken,
+  lease_expires_at: Type.String(),
+  steps: Type.Array(Type.Unknown()),
+  timeout_s: Type.Union([Type.Integer(), Type.Null()]),
+});
+export const ClaimResponse = Type.Object({ runs: Type.Array(ClaimedRun) });
+export type ClaimResponse = Static<typeof ClaimResponse>;
+
+export const LeaseBody = Type.Object({ lease_token: LeaseToken }, strict);
+export const HeartbeatResponse = Type.Object({ cancel_requested: Type.Boolean(), lease_expires_at: Type.String() });
+
+const LeaseItem = Type.Object({ run_id: Uuid, lease_token: LeaseToken }, strict);
+export const HeartbeatBatch = Type.Object({ leases: Type.Array(LeaseItem, { minItems: 1, maxItems: 1000 }) }, strict);
+export const BatchItemResult = Type.Object({
+  run_id: Uuid,
+  ok: Type.Boolean(),
+  cancel_requested: Type.Optional(Type.Boolean()),
+  lease_expires_at: Type.Optional(Type.String()),
+  status: Type.Optional(Type.String()),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+});
+export const BatchResults = Type.Object({ results: Type.Array(BatchItemResult) });
+
+export const WorkerEvent = Type.Object(
+  {
+    seq: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
+    ts: Type.Optional(Type.String({ format: 'date-time' })),
+    level: Level,
+    type: Type.String({ minLength: 1, maxLength: 100 }),
+    step: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+    message: Type.Optional(Type.String({ maxLength: 1_000_000 })),
+    data: Type.Optional(Type.Unknown()),
+  },
+  strict,
+);
+export const AppendEvents = Type.Object({ lease_token: LeaseToken, events: Type.Array(WorkerEvent, { minItems: 1, maxItems: 5000 }) }, strict);
+export const AppendEventsResponse = Type.Object({ accepted: Type.Integer(), last_seq: Type.Integer() });
+
+const CompletionFields = {
+  status: Type.Union([Type.Literal('success'), Type.Literal('error'), Type.Literal('cancelled')]),
+  error: Type.Optional(RunError),
+  output: Type.Optional(Type.Unknown()),
+};
+export const CompleteRequest = Type.Object({ lease_token: LeaseToken, ...CompletionFields }, strict);
+export const CompleteBatch = Type.Object(
+  { completions: Type.Array(Type.Object({ run_id: Uuid, lease_token: LeaseToken, ...CompletionFields }, strict), { minItems: 1, maxItems: 1000 }) },
+  strict,
+);
+export const ReleaseRequest = Type.Object({ lease_token: LeaseToken, reason: Type.String({ minLength: 1, maxLength: 200 }) }, strict);
+
+export const CreateArtifact = Type.Object(
+  {
+    lease_token: LeaseToken,
+    name: Type.String({ minLength: 1, maxLength: 300 }),
+    kind: ArtifactKind,
+    content_type: Type.String({ minLength: 1, maxLength: 200 }),
+    size: Type.Integer({ minimum: 0, maximum: 5 * 1024 ** 4 }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    content: Type.Optional(Type.String({ maxLength: 262_144 })),
+  },
+  strict,
+);
+export const ArtifactGrant = Type.Object({
+  artifact: Artifact,
+  upload: Type.Optional(Type.Object({ url: Type.String(), method: Type.String(), headers: Type.Record(Type.String(), Type.String()), expires_in_s: Type.Integer() })),
+});
