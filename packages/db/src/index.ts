@@ -19,3 +19,11 @@ export { cancelRun, retryRun, type CancelOutcome, type RetryOutcome } from './qu
 export { findStaleRuns, sweepStaleRuns, finishAbandonedCancels, findOrphanedLeases, type StaleRun, type SweptRun } from './queue/sweep.js';
 export { backoffCapSeconds } from './queue/backoff.js';
 export { sanitizeText, sanitizeJson } from './queue/sanitize.js';
+export { getTemplate, listTemplates, putTemplate, deleteTemplate } from './queries/templates.js';
+export { createToken, findToken, listTokens, revokeToken, hashToken, mintToken } from './queries/tokens.js';
+export { getRun, getRunSteps, listRuns, laneStates, waitReason, WORKER_LIVE_S, type ListRunsFilter, type LaneState } from './queries/runs.js';
+export { laneOverview, laneRuns, updateLane, type LaneOverview, type LaneRunSummary } from './queries/lanes.js';
+export { registerWorker, listWorkers, type WorkerOverview } from './queries/workers.js';
+export { createSession, getSession, listSessions, closeSession } from './queries/sessions.js';
+export { createArtifact, getArtifact, listArtifacts, markArtifactReady, type NewArtifact } from './queries/artifacts.js';
+export { addSpecDoc, listSpecDocs, getSpecDoc } from './queries/spec-docs.js';

@@ -1,0 +1,81 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, LaneRow } from '../types.js';
+import { WORKER_LIVE_S } from './runs.js';
+
+/** A lane with its live figures, as the runboard and autoscalers see it. */
+export interface LaneOverview extends LaneRow {
+  depth: number;
+  scheduled: number;
+  running: number;
+  oldest_queued_age_s: number | null;
+  workers_live: number;
+}
+
+export interface LaneRunSummary {
+  id: string;
+  lane: string;
+  template: string;
+  status: string;
+  worker_id: string | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  heartbeat_at: Date | null;
+  current_step: string | null;
+  last_line: string | null;
+}
+
+/**
+ * Every lane with depth (queued and due), scheduled (queued, future), running, oldest wait and live
+ * workers; each figure from a partial index.
+ */
+export async function laneOverview(db: Kysely<Database>): Promise<LaneOverview[]> {
+  const { rows } = await sql<LaneOverview>`
+    SELECT l.*,
+      (SELECT count(*) FROM runs r WHERE r.lane = l.name AND r.status = 'queued' AND r.run_at <= now())::int AS depth,
+      (SELECT count(*) FROM runs r WHERE r.lane = l.name AND r.status = 'queued' AND r.run_at > now())::int AS scheduled,
+      (SELECT count(*) FROM runs r WHERE r.lane = l.name AND r.status = 'running')::int AS running,
+      (SELECT extract(epoch FROM now() - min(r.run_at)) FROM runs r
+         WHERE r.lane = l.name AND r.status = 'queued' AND r.run_at <= now())::float8 AS oldest_queued_age_s,
+      (SELECT count(*) FROM workers w WHERE l.name = ANY(w.lanes)
+         AND w.last_seen_at > now() - make_interval(secs => ${WORKER_LIVE_S}))::int AS workers_live
+    FROM lanes l ORDER BY l.name
+  `.execute(db);
+  return rows;
+}
+
+/** Active runs (with current step and last log line) and the last finished run of each lane. */
+export async function laneRuns(db: Kysely<Database>, perLane = 10): Promise<{ active: LaneRunSummary[]; last: LaneRunSummary[] }> {
+  const summary = sql`
+    r.id, r.lane, r.template, r.status, r.worker_id, r.started_at, r.finished_at, r.heartbeat_at,
+    (SELECT e.step FROM run_events e WHERE e.run_id = r.id AND e.type = 'step.started' ORDER BY e.seq DESC LIMIT 1) AS current_step,
+    (SELECT e.message FROM run_events e WHERE e.run_id = r.id AND e.type = 'log' ORDER BY e.seq DESC LIMIT 1) AS last_line`;
+  const active = await sql<LaneRunSummary>`
+    SELECT ${summary} FROM lanes l CROSS JOIN LATERAL (
+      SELECT * FROM runs x WHERE x.lane = l.name AND x.status = 'running' ORDER BY x.started_at LIMIT ${perLane}) r
+  `.execute(db);
+  const last = await sql<LaneRunSummary>`
+    SELECT ${summary} FROM lanes l CROSS JOIN LATERAL (
+      SELECT * FROM runs x WHERE x.lane = l.name AND x.finished_at IS NOT NULL ORDER BY x.finished_at DESC LIMIT 1) r
+  `.execute(db);
+  return { active: active.rows, last: last.rows };
+}
+
+/** Change a lane's cap or pause flag (creating the lane if it does not exist yet). */
+export async function updateLane(
+  db: Kysely<Database>,
+  name: string,
+  patch: { max_concurrency?: number | null; paused?: boolean },
+): Promise<LaneRow> {
+  return db
+    .insertInto('lanes')
+    .values({ name, max_concurrency: patch.max_concurrency ?? null, paused: patch.paused ?? false })
+    .onConflict((oc) =>
+      oc.column('name').doUpdateSet({
+        ...(patch.max_concurrency !== undefined ? { max_concurrency: patch.max_concurrency } : {}),
+        ...(patch.paused !== undefined ? { paused: patch.paused } : {}),
+        updated_at: sql`now()` as never,
+      }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}

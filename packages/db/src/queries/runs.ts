@@ -1,0 +1,92 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, RunRow, RunStepRow } from '../types.js';
+
+/** A worker counts as live when it was heard from (claim or heartbeat) this recently. */
+export const WORKER_LIVE_S = 60;
+
+export async function getRun(db: Kysely<Database>, id: string): Promise<RunRow | undefined> {
+  return db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function getRunSteps(db: Kysely<Database>, id: string): Promise<RunStepRow[]> {
+  return db.selectFrom('run_steps').selectAll().where('run_id', '=', id).orderBy('attempt').orderBy('idx').execute();
+}
+
+export interface ListRunsFilter {
+  status?: string;
+  lane?: string;
+  template?: string;
+  session_id?: string;
+  created_after?: string;
+  created_before?: string;
+  q?: string;
+  limit: number;
+  cursor?: { created_at: string; id: string };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * History, newest first, keyset-paged on (created_at, id) so deep pages cost the same as the first.
+ * `q` matches a run id exactly, or a template name or params text case-insensitively; every value is a
+ * bound parameter (no filter can become SQL).
+ */
+export async function listRuns(db: Kysely<Database>, filter: ListRunsFilter): Promise<RunRow[]> {
+  let query = db.selectFrom('runs').selectAll();
+  if (filter.status === 'scheduled') query = query.where('status', '=', 'queued').where('run_at', '>', sql<Date>`now()`);
+  else if (filter.status) query = query.where('status', '=', filter.status as RunRow['status']);
+  if (filter.lane) query = query.where('lane', '=', filter.lane);
+  if (filter.template) query = query.where('template', '=', filter.template);
+  if (filter.session_id) query = query.where('session_id', '=', filter.session_id);
+  if (filter.created_after) query = query.where('created_at', '>=', new Date(filter.created_after));
+  if (filter.created_before) query = query.where('created_at', '<', new Date(filter.created_before));
+  if (filter.q) {
+    const q = filter.q;
+    if (UUID.test(q)) query = query.where('id', '=', q);
+    else {
+      const pattern = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where((eb) => eb.or([eb('template', 'ilike', pattern), eb(sql`params::text`, 'ilike', pattern), eb(sql`labels::text`, 'ilike', pattern)]));
+    }
+  }
+  if (filter.cursor) {
+    const { created_at, id } = filter.cursor;
+    query = query.where(sql<boolean>`(created_at, id) < (${created_at}::timestamptz, ${id}::uuid)`);
+  }
+  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute();
+}
+
+/** What decides whether a lane's queued runs can start. */
+export interface LaneState {
+  name: string;
+  paused: boolean;
+  max_concurrency: number | null;
+  running: number;
+  workers_live: number;
+}
+
+export async function laneStates(db: Kysely<Database>, lanes: string[]): Promise<Map<string, LaneState>> {
+  if (lanes.length === 0) return new Map();
+  const { rows } = await sql<LaneState>`
+    SELECT l.name, l.paused, l.max_concurrency,
+           (SELECT count(*) FROM runs r WHERE r.lane = l.name AND r.status = 'running')::int AS running,
+           (SELECT count(*) FROM workers w WHERE l.name = ANY(w.lanes)
+              AND w.last_seen_at > now() - make_interval(secs => ${WORKER_LIVE_S}))::int AS workers_live
+    FROM lanes l WHERE l.name = ANY(${lanes}::text[])
+  `.execute(db);
+  return new Map(rows.map((row) => [row.name, row]));
+}
+
+/** "Why isn't this running", as data: null unless the run is queued. */
+export function waitReason(run: RunRow, lane: LaneState | undefined, now = new Date()): string | null {
+  if (run.status !== 'queued') return null;
+  if (run.run_at > now) {
+    return run.attempt > 0 ? `backoff until ${run.run_at.toISOString()}` : `scheduled for ${run.run_at.toISOString()}`;
+  }
+  if (!lane) return `waiting for a worker on lane ${run.lane}`;
+  if (lane.paused) return `lane ${run.lane} is paused`;
+  if (lane.max_concurrency !== null && lane.running >= lane.max_concurrency) {
+    return `lane ${run.lane} is at its concurrency cap (${lane.max_concurrency})`;
+  }
+  if (lane.workers_live === 0) return `no live worker for lane ${run.lane}`;
+  return `waiting for a free worker on lane ${run.lane}`;
+}
