@@ -5,3 +5,4 @@ export * from './runs.js';
 export * from './worker-protocol.js';
 export * from './admin.js';
 export * from './stream.js';
+export * from './render.js';

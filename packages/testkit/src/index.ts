@@ -1,2 +1,3 @@
 export { createTestDatabase, type TestDatabase, type TestLike } from './database.js';
 export { makeRun, makeRuns } from './factories.js';
+export { startStack, type Stack, type StackOptions } from './stack.js';

@@ -62,7 +62,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       retry_policy         jsonb NOT NULL DEFAULT '{"initial_s": 2, "factor": 2, "max_s": 60}',
       timeout_s            integer CHECK (timeout_s IS NULL OR timeout_s > 0),
       run_at               timestamptz NOT NULL DEFAULT now(),
-      created_at           timestamptz NOT NULL DEFAULT now(),
+      -- Millisecond precision so keyset cursors round-trip exactly through JavaScript dates.
+      created_at           timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
       started_at           timestamptz,
       finished_at          timestamptz,
       heartbeat_at         timestamptz,

@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createToken, type Role } from '@ocr/db';
+import { startEmbeddedS3, type EmbeddedS3Server } from '@ocr/embedded';
+import { createClient, type OcrClient } from '@ocr/client';
+import { loadApiConfig, startApi, type StartedApi } from '@ocr/api';
+import { createTestDatabase, type TestDatabase, type TestLike } from './database.js';
+
+export interface Stack {
+  api: StartedApi;
+  apiUrl: string;
+  adminToken: string;
+  db: TestDatabase;
+  s3: EmbeddedS3Server | undefined;
+  /** A client with the admin token. */
+  client: OcrClient;
+  /** A fresh token (and client) of a role. */
+  tokenFor(role: Role): Promise<{ token: string; client: OcrClient }>;
+  /** Environment for a child process (API URL, database, S3), e.g. a worker or a second API. */
+  env: Record<string, string>;
+}
+
+export interface StackOptions {
+  s3?: boolean;
+  /** Extra API environment (e.g. OCR_HEARTBEAT_TIMEOUT_S). */
+  env?: Record<string, string>;
+  logLevel?: string;
+}
+
+/**
+ * A real API on a free port over its own test database (and s3rver unless `s3: false`), with an admin
+ * token. Torn down with the test.
+ */
+export async function startStack(t: TestLike, options: StackOptions = {}): Promise<Stack> {
+  const db = await createTestDatabase(t);
+  let s3: EmbeddedS3Server | undefined;
+  let s3Dir: string | undefined;
+  const env: Record<string, string> = { DATABASE_URL: db.url, ...(options.env ?? {}) };
+  if (options.s3 !== false) {
+    s3Dir = await mkdtemp(join(tmpdir(), 'ocr-test-s3-'));
+    s3 = await startEmbeddedS3({ dir: s3Dir });
+    Object.assign(env, {
+      OCR_S3_ENDPOINT: s3.endpoint,
+      OCR_S3_BUCKET: s3.bucket,
+      OCR_S3_REGION: s3.region,
+      OCR_S3_ACCESS_KEY_ID: s3.accessKeyId,
+      OCR_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      OCR_S3_FORCE_PATH_STYLE: 'true',
+    });
+  }
+  const adminToken = `ocr_test_admin_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const log = pino({ level: options.logLevel ?? process.env.OCR_TEST_LOG_LEVEL ?? 'silent' });
+  const api = await startApi(loadApiConfig({ ...env, PORT: '0', HOST: '127.0.0.1', OCR_ADMIN_TOKEN: adminToken, OCR_MIGRATE: 'false' }), log);
+  t.teardown(async () => {
+    await api.close();
+    await s3?.stop();
+    if (s3Dir) await rm(s3Dir, { recursive: true, force: true });
+  });
+  return {
+    api,
+    apiUrl: api.url,
+    adminToken,
+    db,
+    s3,
+    client: createClient({ baseUrl: api.url, token: adminToken }),
+    env: { ...env, OCR_API_URL: api.url },
+    tokenFor: async (role: Role) => {
+      const { token } = await createToken(db.db, { name: `test-${role}`, role });
+      return { token, client: createClient({ baseUrl: api.url, token }) };
+    },
+  };
+}

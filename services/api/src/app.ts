@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fastifyStatic from '@fastify/static';
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import type pg from 'pg';
+import type { Database } from '@ocr/db';
+import { REDACT_PATHS, type Logger } from '@ocr/runtime';
+import type { ApiConfig } from './config.js';
+import { auth } from './plugins/auth.js';
+import { errorHandler } from './plugins/error-handler.js';
+import { createApiMetrics, type ApiMetrics } from './metrics.js';
+import { Listener } from './realtime/listener.js';
+import { ClaimWaiters } from './realtime/claim-waiters.js';
+import { Hub } from './realtime/hub.js';
+import { createStorage, type Storage } from './storage.js';
+import { validatorCompiler } from './validation.js';
+import { healthRoutes } from './routes/health.js';
+import { runRoutes } from './routes/runs.js';
+import { workerRoutes } from './routes/worker.js';
+import { templateRoutes } from './routes/templates.js';
+import { adminRoutes } from './routes/admin.js';
+import { artifactRoutes } from './routes/artifacts.js';
+import { streamRoutes } from './routes/stream.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Kysely<Database>;
+    pool: pg.Pool;
+    config: Readonly<ApiConfig>;
+    listener: Listener;
+    waiters: ClaimWaiters;
+    hub: Hub;
+    storage: Storage | undefined;
+    metrics: ApiMetrics;
+  }
+}
+
+export interface AppDeps {
+  db: Kysely<Database>;
+  pool: pg.Pool;
+  config: Readonly<ApiConfig>;
+  log: Logger;
+}
+
+/** Where the console's production build is, if it has been built. */
+function consoleDir(config: Readonly<ApiConfig>): string | undefined {
+  const dir = config.OCR_CONSOLE_DIR ?? resolve(import.meta.dirname, '../../../packages/console/dist');
+  return existsSync(resolve(dir, 'index.html')) ? dir : undefined;
+}
+
+/**
+ * Build the API (no listen): plugins for errors, auth, rate limits, OpenAPI, realtime; the route
+ * plugins; the console as static files. Tests call this; `startApi` adds the listener and listens.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log,
+    bodyLimit: config.OCR_BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    trustProxy: true,
+    ajv: undefined,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  void REDACT_PATHS;
+
+  const metrics = createApiMetrics();
+  const listener = new Listener(config.DATABASE_URL, deps.log.child({ component: 'listener' }));
+  listener.on('reconnect', () => metrics.listenReconnects.inc());
+  app.decorate('db', deps.db);
+  app.decorate('pool', deps.pool);
+  app.decorate('config', config);
+  app.decorate('metrics', metrics);
+  app.decorate('listener', listener);
+  app.decorate('waiters', new ClaimWaiters(listener));
+  app.decorate('hub', new Hub(deps.db, listener, deps.log.child({ component: 'hub' })));
+  app.decorate('storage', createStorage(config));
+  app.addHook('onClose', async () => {
+    app.hub.close();
+    await listener.stop();
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(errorHandler);
+  await app.register(auth);
+  await app.register(cors, {
+    origin: config.OCR_CORS_ORIGINS ? config.OCR_CORS_ORIGINS.split(',').map((o) => o.trim()) : false,
+  });
+  await app.register(rateLimit, {
+    hook: 'preHandler',
+    global: true,
+    timeWindow: 60_000,
+    // Per token, not per address: many workers share a NAT; the worker protocol gets a higher budget.
+    keyGenerator: (request) => request.principal?.tokenId ?? request.ip,
+    max: (request) => (request.principal?.role === 'worker' ? config.OCR_RATE_LIMIT_PER_MIN * 100 : config.OCR_RATE_LIMIT_PER_MIN),
+    allowList: (request) => !request.principal,
+    errorResponseBuilder: () => ({ statusCode: 429, error: { code: 'rate_limited', message: 'too many requests; retry later' } }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Ops Control Room API', version: '0.1.0', description: 'Queue API, worker protocol and realtime stream' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  await app.register(healthRoutes);
+  await app.register(runRoutes);
+  await app.register(workerRoutes);
+  await app.register(templateRoutes);
+  await app.register(adminRoutes);
+  await app.register(artifactRoutes);
+  await app.register(streamRoutes);
+
+  const dir = consoleDir(config);
+  if (dir) await app.register(fastifyStatic, { root: dir, prefix: '/', index: ['index.html'], wildcard: false });
+  else app.get('/', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/html').send('<h1>Ops Control Room</h1><p>The console is not built: run <code>npm run build -w @ocr/console</code>. API docs: <a href="/docs">/docs</a></p>'),
+  );
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,10 @@
+import { OcrError } from '@ocr/runtime';
+import { ERROR_CODES, type ErrorCode } from '@ocr/contracts';
+
+/** Throw from a handler: the one error handler turns it into `{"error":{code,message,details}}`. */
+export function apiError(code: ErrorCode | 'resync_required', message: string, details?: unknown): OcrError {
+  const status = (ERROR_CODES as Record<string, number>)[code] ?? 500;
+  return new OcrError(code, message, status, details);
+}
+
+export const notFound = (what: string) => apiError('not_found', `${what} not found`);

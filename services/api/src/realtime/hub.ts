@@ -1,0 +1,157 @@
+import type { Kysely } from 'kysely';
+import { getRun, laneOverview, laneRuns, laneStates, type Database, type RunEventRow } from '@ocr/db';
+import type { Logger } from '@ocr/runtime';
+import type { ServerMessage } from '@ocr/contracts';
+import { eventToWire, runToWire } from '../serialize.js';
+import { buildLanes } from '../routes/lanes-view.js';
+import type { Listener } from './listener.js';
+import { RunFeed, type FeedSubscriber } from './run-feed.js';
+
+/** The hub's view of one WebSocket connection. */
+export interface StreamClient {
+  send(message: ServerMessage): void;
+  /** Bytes queued in the socket and not yet sent. */
+  buffered(): number;
+  isOpen(): boolean;
+}
+
+/** Past this many queued bytes a consumer is too slow: it is told to resync instead of growing memory. */
+export const MAX_BUFFERED = 8 * 1024 * 1024;
+
+/**
+ * Fan-out of realtime data to WebSocket clients of this API process: run event feeds (one DB reader per
+ * run), run status changes and lane snapshots. Fed by the listener's hints plus a fallback tick, so an
+ * event appended through any replica reaches subscribers of every replica.
+ */
+export class Hub {
+  private readonly feeds = new Map<string, RunFeed>();
+  private readonly runsTopic = new Set<StreamClient>();
+  private readonly lanesTopic = new Set<StreamClient>();
+  private readonly subs = new Map<StreamClient, Map<string, FeedSubscriber>>();
+  private lanesTimer: NodeJS.Timeout | undefined;
+  private readonly fallback: NodeJS.Timeout;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    listener: Listener,
+    private readonly log: Logger,
+  ) {
+    listener.on('event', (runId: string) => void this.feeds.get(runId)?.pull().catch((err) => this.log.warn({ err }, 'feed pull failed')));
+    listener.on('status', (runId: string) => {
+      void this.publishRun(runId);
+      this.lanesChanged();
+    });
+    listener.on('enqueue', () => this.lanesChanged());
+    listener.on('reconnected', () => this.pullAll());
+    // Fallback for lost notifications, and the heartbeat pulse of the lanes view.
+    this.fallback = setInterval(() => {
+      this.pullAll();
+      if (this.lanesTopic.size > 0) this.lanesChanged();
+    }, 2_000);
+    this.fallback.unref();
+  }
+
+  get connections(): number {
+    return this.subs.size;
+  }
+
+  attach(client: StreamClient): void {
+    this.subs.set(client, new Map());
+  }
+
+  detach(client: StreamClient): void {
+    const mine = this.subs.get(client);
+    if (mine) for (const runId of mine.keys()) this.unsubscribeRun(client, runId);
+    this.subs.delete(client);
+    this.runsTopic.delete(client);
+    this.lanesTopic.delete(client);
+  }
+
+  /** Follow a run's events with seq > afterSeq: backlog first, then live, each exactly once, in order. */
+  async subscribeRun(client: StreamClient, runId: string, afterSeq: number): Promise<void> {
+    const mine = this.subs.get(client);
+    if (!mine) return;
+    this.unsubscribeRun(client, runId);
+    let feed = this.feeds.get(runId);
+    if (!feed) {
+      const run = await getRun(this.db, runId);
+      feed = this.feeds.get(runId) ?? new RunFeed(this.db, runId, run ? run.last_seq : 0);
+      this.feeds.set(runId, feed);
+    }
+    const sub: FeedSubscriber = {
+      cursor: afterSeq,
+      deliver: (events: RunEventRow[]) => {
+        if (!client.isOpen()) return;
+        if (client.buffered() > MAX_BUFFERED) {
+          this.unsubscribeRun(client, runId);
+          client.send({ type: 'error', error: { code: 'resync_required', message: `too slow: resubscribe from seq ${sub.cursor}`, run_id: runId } });
+          return;
+        }
+        for (const event of events) client.send({ type: 'event', run_id: runId, event: eventToWire(event) });
+        sub.cursor = events[events.length - 1]!.seq;
+      },
+    };
+    mine.set(runId, sub);
+    client.send({ type: 'subscribed', topic: 'run', run_id: runId });
+    await feed.join(sub, () => client.isOpen() && mine.get(runId) === sub);
+  }
+
+  unsubscribeRun(client: StreamClient, runId: string): void {
+    const sub = this.subs.get(client)?.get(runId);
+    if (!sub) return;
+    this.subs.get(client)!.delete(runId);
+    const feed = this.feeds.get(runId);
+    feed?.subscribers.delete(sub);
+    if (feed && feed.subscribers.size === 0) this.feeds.delete(runId);
+  }
+
+  subscribeTopic(client: StreamClient, topic: 'runs' | 'lanes'): void {
+    (topic === 'runs' ? this.runsTopic : this.lanesTopic).add(client);
+    client.send({ type: 'subscribed', topic });
+    if (topic === 'lanes') void this.sendLanes([client]);
+  }
+
+  unsubscribeTopic(client: StreamClient, topic: 'runs' | 'lanes'): void {
+    (topic === 'runs' ? this.runsTopic : this.lanesTopic).delete(client);
+  }
+
+  private pullAll(): void {
+    for (const feed of this.feeds.values()) void feed.pull().catch((err) => this.log.warn({ err }, 'feed pull failed'));
+  }
+
+  private async publishRun(runId: string): Promise<void> {
+    if (this.runsTopic.size === 0) return;
+    try {
+      const run = await getRun(this.db, runId);
+      if (!run) return;
+      const lanes = await laneStates(this.db, [run.lane]);
+      const message: ServerMessage = { type: 'run', run: runToWire(run, lanes.get(run.lane)) };
+      for (const client of this.runsTopic) if (client.isOpen()) client.send(message);
+    } catch (err) {
+      this.log.warn({ err, runId }, 'run publish failed');
+    }
+  }
+
+  /** Lane snapshots are debounced: a burst of changes sends one snapshot. */
+  private lanesChanged(): void {
+    if (this.lanesTopic.size === 0 || this.lanesTimer) return;
+    this.lanesTimer = setTimeout(() => {
+      this.lanesTimer = undefined;
+      void this.sendLanes([...this.lanesTopic]);
+    }, 250);
+  }
+
+  private async sendLanes(clients: StreamClient[]): Promise<void> {
+    try {
+      const lanes = buildLanes(await laneOverview(this.db), await laneRuns(this.db));
+      for (const client of clients) if (client.isOpen()) client.send({ type: 'lanes', lanes });
+    } catch (err) {
+      this.log.warn({ err }, 'lanes publish failed');
+    }
+  }
+
+  close(): void {
+    clearInterval(this.fallback);
+    clearTimeout(this.lanesTimer);
+  }
+}

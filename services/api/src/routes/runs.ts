@@ -1,0 +1,185 @@
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import {
+  cancelRun,
+  enqueueRuns,
+  getRun,
+  getRunSteps,
+  laneStates,
+  listArtifacts,
+  listRuns,
+  readEvents,
+  retryRun,
+  type RunRow,
+} from '@ocr/db';
+import {
+  ArtifactList,
+  CreateRun,
+  CreateRunsBatch,
+  ErrorBody,
+  EventList,
+  EventsQuery,
+  ExportQuery,
+  IdParams,
+  ListRunsQuery,
+  RunDetail,
+  RunList,
+  RunResponse,
+  RunsResponse,
+} from '@ocr/contracts';
+import { apiError, notFound } from '../errors.js';
+import { prepareRuns } from '../run-factory.js';
+import { artifactToWire, eventToWire, runToWire, stepToWire } from '../serialize.js';
+import { renderRunMarkdown } from './run-export.js';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) });
+
+function encodeCursor(run: RunRow): string {
+  return Buffer.from(`${run.created_at.toISOString()}|${run.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { created_at: string; id: string } {
+  const [created_at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!created_at || !id || Number.isNaN(Date.parse(created_at)) || !/^[0-9a-f-]{36}$/i.test(id)) {
+    throw apiError('validation_failed', 'query.cursor: is not a cursor this API issued', [{ field: 'query.cursor', message: 'invalid' }]);
+  }
+  return { created_at, id };
+}
+
+/** Runs for operators and integrators: create (single, batch), list, read, cancel, retry, events, export. */
+export async function runRoutes(app: FastifyInstance): Promise<void> {
+  const wire = async (runs: RunRow[]) => {
+    const states = await laneStates(app.db, [...new Set(runs.map((r) => r.lane))]);
+    return runs.map((run) => runToWire(run, states.get(run.lane)));
+  };
+
+  app.post(
+    '/v1/runs',
+    { config: { role: 'operator' }, schema: { tags: ['runs'], summary: 'Create a run', headers: IdempotencyHeaders, body: CreateRun, response: { 200: RunResponse, 201: RunResponse, ...errors } } },
+    async (request, reply) => {
+      const key = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
+      const [input] = await prepareRuns(app.db, [request.body as CreateRun], key);
+      const [result] = await enqueueRuns(app.db, [input!]);
+      if (result!.created) app.metrics.runsCreated.inc();
+      const [run] = await wire([result!.run]);
+      return reply.code(result!.created ? 201 : 200).send({ run: run! });
+    },
+  );
+
+  app.post(
+    '/v1/runs/batch',
+    { config: { role: 'operator' }, schema: { tags: ['runs'], summary: 'Create up to 1,000 runs atomically', headers: IdempotencyHeaders, body: CreateRunsBatch, response: { 201: RunsResponse, ...errors } } },
+    async (request, reply) => {
+      const key = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
+      const inputs = await prepareRuns(app.db, (request.body as { runs: CreateRun[] }).runs, key);
+      const results = await enqueueRuns(app.db, inputs);
+      app.metrics.runsCreated.inc(results.filter((r) => r.created).length);
+      return reply.code(201).send({ runs: await wire(results.map((r) => r.run)) });
+    },
+  );
+
+  app.get(
+    '/v1/runs',
+    { config: { role: 'viewer' }, schema: { tags: ['runs'], summary: 'List runs (newest first, keyset-paged)', querystring: ListRunsQuery, response: { 200: RunList, ...errors } } },
+    async (request) => {
+      const query = request.query as Type.Static<typeof ListRunsQuery>;
+      const limit = query.limit ?? 50;
+      const runs = await listRuns(app.db, { ...query, limit: limit + 1, cursor: query.cursor ? decodeCursor(query.cursor) : undefined });
+      const page = runs.slice(0, limit);
+      return { runs: await wire(page), next_cursor: runs.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+    },
+  );
+
+  app.get(
+    '/v1/runs/:id',
+    { config: { role: 'viewer' }, schema: { tags: ['runs'], summary: 'A run with its steps', params: IdParams, response: { 200: RunDetail, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const run = await getRun(app.db, id);
+      if (!run) throw notFound('run');
+      const [wired] = await wire([run]);
+      return { run: wired!, steps: (await getRunSteps(app.db, id)).map(stepToWire) };
+    },
+  );
+
+  app.post(
+    '/v1/runs/:id/cancel',
+    { config: { role: 'operator' }, schema: { tags: ['runs'], summary: 'Cancel a run (queued: at once; running: the worker stops it)', params: IdParams, response: { 200: RunResponse, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const result = await cancelRun(app.db, id, request.principal?.name ?? 'unknown');
+      if (result.outcome === 'not_found') throw notFound('run');
+      if (result.outcome === 'already_finished') throw apiError('conflict', `run is already ${result.run.status}`, { status: result.run.status });
+      if (result.outcome === 'cancelled') app.metrics.runsFinished.inc({ status: 'cancelled' });
+      const [run] = await wire([result.run]);
+      return { run: run! };
+    },
+  );
+
+  app.post(
+    '/v1/runs/:id/retry',
+    { config: { role: 'operator' }, schema: { tags: ['runs'], summary: 'Retry a failed or cancelled run as a new run', params: IdParams, response: { 201: RunResponse, ...errors } } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const result = await retryRun(app.db, id);
+      if (result.outcome === 'not_found') throw notFound('run');
+      if (result.outcome === 'not_retryable') throw apiError('conflict', `only failed or cancelled runs can be retried (run is ${result.run.status})`);
+      app.metrics.runsCreated.inc();
+      const [run] = await wire([result.run]);
+      return reply.code(201).send({ run: run! });
+    },
+  );
+
+  app.get(
+    '/v1/runs/:id/events',
+    { config: { role: 'viewer' }, schema: { tags: ['runs'], summary: 'Events after a seq', params: IdParams, querystring: EventsQuery, response: { 200: EventList, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const query = request.query as Type.Static<typeof EventsQuery>;
+      const run = await getRun(app.db, id);
+      if (!run) throw notFound('run');
+      const events = await readEvents(app.db, { runId: id, afterSeq: query.after_seq, limit: query.limit, levels: query.level?.split(','), q: query.q });
+      return { events: events.map(eventToWire), last_seq: run.last_seq };
+    },
+  );
+
+  app.get(
+    '/v1/runs/:id/artifacts',
+    { config: { role: 'viewer' }, schema: { tags: ['artifacts'], summary: "A run's artifacts", params: IdParams, response: { 200: ArtifactList, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      if (!(await getRun(app.db, id))) throw notFound('run');
+      return { artifacts: (await listArtifacts(app.db, id)).map(artifactToWire) };
+    },
+  );
+
+  app.get(
+    '/v1/runs/:id/export',
+    { config: { role: 'viewer' }, schema: { tags: ['runs'], summary: 'Export a run with steps, events and artifacts (json or markdown)', params: IdParams, querystring: ExportQuery } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const format = (request.query as { format?: string }).format ?? 'json';
+      const run = await getRun(app.db, id);
+      if (!run) throw notFound('run');
+      const [wired] = await wire([run]);
+      const events: ReturnType<typeof eventToWire>[] = [];
+      for (let after = 0; ; ) {
+        const page = await readEvents(app.db, { runId: id, afterSeq: after, limit: 5000 });
+        events.push(...page.map(eventToWire));
+        if (page.length < 5000) break;
+        after = page[page.length - 1]!.seq;
+      }
+      const doc = {
+        run: wired!,
+        steps: (await getRunSteps(app.db, id)).map(stepToWire),
+        events,
+        artifacts: (await listArtifacts(app.db, id)).map(artifactToWire),
+      };
+      const filename = `run-${id}.${format === 'markdown' ? 'md' : 'json'}`;
+      reply.header('content-disposition', `attachment; filename="${filename}"`);
+      if (format === 'markdown') return reply.type('text/markdown; charset=utf-8').send(renderRunMarkdown(doc));
+      return reply.type('application/json').send(doc);
+    },
+  );
+}

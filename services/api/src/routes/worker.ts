@@ -1,0 +1,273 @@
+import type { FastifyInstance } from 'fastify';
+import type Type from 'typebox';
+import {
+  appendEvents,
+  claimRuns,
+  completeRuns,
+  createArtifact,
+  findOrphanedLeases,
+  getArtifact,
+  getRun,
+  getTemplate,
+  heartbeatRuns,
+  laneStates,
+  markArtifactReady,
+  registerWorker,
+  releaseRun,
+  sweepStaleRuns,
+  type Fenced,
+  type RunRow,
+} from '@ocr/db';
+import {
+  AppendEvents,
+  AppendEventsResponse,
+  ArtifactGrant,
+  BatchResults,
+  ClaimRequest,
+  ClaimResponse,
+  CompleteBatch,
+  CompleteRequest,
+  CreateArtifact,
+  ErrorBody,
+  HeartbeatBatch,
+  HeartbeatResponse,
+  IdParams,
+  LeaseBody,
+  ReleaseRequest,
+  RunResponse,
+  Artifact,
+} from '@ocr/contracts';
+import { apiError, notFound } from '../errors.js';
+import { artifactToWire, runToWire, type TemplateDefinition } from '../serialize.js';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const worker = { role: 'worker' as const };
+
+/** A fenced result as an HTTP answer: 409 lease_lost, 404 not_found. */
+function unwrap<T>(result: Fenced<T>, runId: string): T {
+  if (result.ok) return result.value;
+  if (result.reason === 'lease_lost') throw apiError('lease_lost', `the lease on run ${runId} is no longer yours; stop and write nothing more`);
+  throw notFound('run');
+}
+
+const FALLBACK_POLL_MS = 1_000;
+
+/**
+ * The worker protocol: claim (long-poll), heartbeat, events, complete, release, artifacts. Everything after
+ * the claim is fenced by the lease token: a worker whose run was requeued gets 409 `lease_lost`.
+ */
+export async function workerRoutes(app: FastifyInstance): Promise<void> {
+  const leaseSeconds = () => app.config.OCR_HEARTBEAT_TIMEOUT_S;
+  const stepsCache = new Map<string, TemplateDefinition>();
+  const definitionOf = async (run: RunRow): Promise<TemplateDefinition> => {
+    const key = `${run.template}@${run.template_version}`;
+    let def = stepsCache.get(key);
+    if (!def) {
+      const template = await getTemplate(app.db, run.template, run.template_version);
+      def = (template?.definition as TemplateDefinition | undefined) ?? { steps: [] };
+      stepsCache.set(key, def);
+    }
+    return def;
+  };
+
+  app.post(
+    '/v1/runs/claim',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Claim runs; long-polls up to wait_ms', body: ClaimRequest, response: { 200: ClaimResponse, ...errors } } },
+    async (request) => {
+      const body = request.body as Type.Static<typeof ClaimRequest>;
+      const started = Date.now();
+      const bootId = body.boot_id ?? 'unknown';
+      const { previousBoot } = await registerWorker(app.db, {
+        id: body.worker_id,
+        boot_id: bootId,
+        lanes: body.lanes,
+        version: body.version ?? '',
+        concurrency: body.concurrency ?? body.limit ?? 1,
+      });
+      if (previousBoot && previousBoot !== bootId) {
+        // The same worker id came back with a new boot: its old process is gone, requeue its leases now.
+        const orphans = await findOrphanedLeases(app.db, body.worker_id, bootId);
+        if (orphans.length > 0) {
+          const swept = await sweepStaleRuns(app.db, orphans, undefined, 'worker_restarted');
+          request.log.warn({ workerId: body.worker_id, requeued: swept.length }, 'worker restarted: orphaned leases requeued');
+        }
+      }
+      const deadline = started + (body.wait_ms ?? 0);
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort());
+      let runs: RunRow[] = [];
+      for (;;) {
+        runs = await claimRuns(app.db, {
+          workerId: body.worker_id,
+          workerBoot: bootId,
+          lanes: body.lanes,
+          limit: body.limit ?? 1,
+          leaseSeconds: leaseSeconds(),
+          sessionId: body.session_id ?? null,
+        });
+        const left = deadline - Date.now();
+        if (runs.length > 0 || left <= 0 || abort.signal.aborted) break;
+        await app.waiters.wait(body.lanes, Math.min(left, FALLBACK_POLL_MS), abort.signal);
+      }
+      app.metrics.claimSeconds.observe((Date.now() - started) / 1000);
+      const states = runs.length ? await laneStates(app.db, [...new Set(runs.map((r) => r.lane))]) : new Map();
+      return {
+        runs: await Promise.all(
+          runs.map(async (run) => {
+            const def = await definitionOf(run);
+            return {
+              run: runToWire(run, states.get(run.lane)),
+              lease_token: run.lease_token!,
+              lease_expires_at: run.lease_expires_at!.toISOString(),
+              steps: def.steps,
+              timeout_s: def.timeout_s ?? null,
+            };
+          }),
+        ),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/runs/:id/heartbeat',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Extend the lease; learn about cancellation', params: IdParams, body: LeaseBody, response: { 200: HeartbeatResponse, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const { lease_token } = request.body as { lease_token: string };
+      const [result] = await heartbeatRuns(app.db, [{ runId: id, leaseToken: lease_token }], leaseSeconds());
+      const value = unwrap(result!, id);
+      return { cancel_requested: value.cancel_requested, lease_expires_at: value.lease_expires_at.toISOString() };
+    },
+  );
+
+  app.post(
+    '/v1/runs/heartbeat',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Heartbeat many leases in one request', body: HeartbeatBatch, response: { 200: BatchResults, ...errors } } },
+    async (request) => {
+      const { leases } = request.body as Type.Static<typeof HeartbeatBatch>;
+      const results = await heartbeatRuns(app.db, leases.map((l) => ({ runId: l.run_id, leaseToken: l.lease_token })), leaseSeconds());
+      return {
+        results: results.map((r, i) =>
+          r.ok
+            ? { run_id: leases[i]!.run_id, ok: true, cancel_requested: r.value.cancel_requested, lease_expires_at: r.value.lease_expires_at.toISOString() }
+            : { run_id: leases[i]!.run_id, ok: false, error: { code: r.reason, message: r.reason === 'lease_lost' ? 'lease lost' : 'run not found' } },
+        ),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/runs/:id/events',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Append a batch of events (idempotent on the worker seq)', params: IdParams, body: AppendEvents, response: { 200: AppendEventsResponse, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as Type.Static<typeof AppendEvents>;
+      return unwrap(await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events), id);
+    },
+  );
+
+  app.post(
+    '/v1/runs/:id/complete',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Finish the attempt', params: IdParams, body: CompleteRequest, response: { 200: RunResponse, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as Type.Static<typeof CompleteRequest>;
+      const [result] = await completeRuns(app.db, [{ runId: id, leaseToken: body.lease_token, status: body.status, error: body.error ?? null, output: body.output }]);
+      const run = unwrap(result!, id);
+      if (run.status !== 'queued') app.metrics.runsFinished.inc({ status: run.status });
+      return { run: runToWire(run) };
+    },
+  );
+
+  app.post(
+    '/v1/runs/complete',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Finish many attempts in one request', body: CompleteBatch, response: { 200: BatchResults, ...errors } } },
+    async (request) => {
+      const { completions } = request.body as Type.Static<typeof CompleteBatch>;
+      const results = await completeRuns(
+        app.db,
+        completions.map((c) => ({ runId: c.run_id, leaseToken: c.lease_token, status: c.status, error: c.error ?? null, output: c.output })),
+      );
+      return {
+        results: results.map((r, i) => {
+          if (!r.ok) return { run_id: completions[i]!.run_id, ok: false, error: { code: r.reason, message: r.reason === 'lease_lost' ? 'lease lost' : 'run not found' } };
+          if (r.value.status !== 'queued') app.metrics.runsFinished.inc({ status: r.value.status });
+          return { run_id: completions[i]!.run_id, ok: true, status: r.value.status };
+        }),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/runs/:id/release',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Hand a run back without penalty (shutdown)', params: IdParams, body: ReleaseRequest, response: { 200: RunResponse, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as Type.Static<typeof ReleaseRequest>;
+      const run = unwrap(await releaseRun(app.db, { runId: id, leaseToken: body.lease_token }, body.reason), id);
+      return { run: runToWire(run) };
+    },
+  );
+
+  app.post(
+    '/v1/runs/:id/artifacts',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Declare an artifact: inline content, or get a presigned upload URL', params: IdParams, body: CreateArtifact, response: { 201: ArtifactGrant, ...errors } } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as Type.Static<typeof CreateArtifact>;
+      if (body.content !== undefined) {
+        const bytes = Buffer.from(body.content, 'utf8');
+        const { createHash } = await import('node:crypto');
+        if (bytes.length !== body.size || createHash('sha256').update(bytes).digest('hex') !== body.sha256) {
+          throw apiError('validation_failed', 'content: does not match size and sha256', [{ field: 'content', message: 'size or sha256 mismatch' }]);
+        }
+      } else if (!app.storage) {
+        throw apiError('validation_failed', 'content: object storage is not configured (OCR_S3_*): only inline artifacts up to 256 KiB', [{ field: 'content', message: 'required without object storage' }]);
+      }
+      const row = await createArtifact(app.db, {
+        run_id: id,
+        lease_token: body.lease_token,
+        name: body.name,
+        kind: body.kind,
+        content_type: body.content_type,
+        size: body.size,
+        sha256: body.sha256,
+        content: body.content,
+        object_key_prefix: app.storage?.prefix ?? '',
+      });
+      if (!row) {
+        unwrap({ ok: false, reason: (await getRun(app.db, id)) ? 'lease_lost' : 'not_found' }, id);
+        throw notFound('run');
+      }
+      const upload = row.object_key ? await app.storage!.uploadUrl(row.object_key, row.content_type, body.size) : undefined;
+      return reply.code(201).send({
+        artifact: artifactToWire(row),
+        ...(upload ? { upload: { url: upload.url, method: 'PUT', headers: upload.headers, expires_in_s: upload.expiresIn } } : {}),
+      });
+    },
+  );
+
+  app.post(
+    '/v1/artifacts/:id/complete',
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Verify an uploaded artifact (size, sha256) and mark it ready', params: IdParams, body: LeaseBody, response: { 200: Artifact, ...errors } } },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const { lease_token } = request.body as { lease_token: string };
+      const artifact = await getArtifact(app.db, id);
+      if (!artifact) throw notFound('artifact');
+      const run = await getRun(app.db, artifact.run_id);
+      if (!run || run.lease_token !== lease_token || run.status !== 'running') throw apiError('lease_lost', 'the lease on this artifact\'s run is no longer yours');
+      if (artifact.status === 'ready') return artifactToWire(artifact);
+      const measured = app.storage && artifact.object_key ? await app.storage.measure(artifact.object_key) : undefined;
+      if (!measured) throw apiError('conflict', 'no object was uploaded for this artifact');
+      if (measured.size !== Number(artifact.size) || measured.sha256 !== artifact.sha256) {
+        throw apiError('conflict', `uploaded object does not match: size ${measured.size} (declared ${artifact.size}), sha256 ${measured.sha256.slice(0, 12)}…`, {
+          size: measured.size,
+          sha256: measured.sha256,
+        });
+      }
+      const ready = await markArtifactReady(app.db, id);
+      return artifactToWire(ready ?? artifact);
+    },
+  );
+}

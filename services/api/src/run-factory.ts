@@ -1,0 +1,88 @@
+import type { Kysely } from 'kysely';
+import { getSession, getTemplate, type Database, type EnqueueInput, type TemplateRow } from '@ocr/db';
+import type { CreateRun } from '@ocr/contracts';
+import { apiError } from './errors.js';
+import type { TemplateDefinition } from './serialize.js';
+import { createParamsAjv } from './validation.js';
+
+const ajv = createParamsAjv();
+type Validate = ReturnType<typeof ajv.compile>;
+const compiled = new Map<string, Validate>();
+
+/** The params validator of a template version (compiled once; versions never change). */
+export function paramsValidator(template: TemplateRow): Validate {
+  const key = `${template.name}@${template.version}`;
+  let validate = compiled.get(key);
+  if (!validate) {
+    const schema = (template.definition as TemplateDefinition).params_schema ?? { type: 'object' };
+    validate = ajv.compile(schema);
+    compiled.set(key, validate);
+  }
+  return validate;
+}
+
+/** Check a params JSON Schema compiles; returns the problem, if any. */
+export function checkParamsSchema(schema: unknown): string | undefined {
+  try {
+    ajv.compile(schema as object);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * Turn create-run requests into queue inputs: resolve each template's latest version, validate params
+ * against its schema (defaults applied), and take lane, retry policy and timeout from the template unless
+ * the request overrides them. Any problem rejects the whole request before anything is written.
+ */
+export async function prepareRuns(
+  db: Kysely<Database>,
+  requests: CreateRun[],
+  idempotencyKey?: string,
+): Promise<EnqueueInput[]> {
+  const templates = new Map<string, TemplateRow>();
+  const sessions = new Set<string>();
+  const prepared: EnqueueInput[] = [];
+  for (const [index, request] of requests.entries()) {
+    const at = requests.length > 1 ? `runs[${index}].` : '';
+    let template = templates.get(request.template);
+    if (!template) {
+      template = await getTemplate(db, request.template);
+      if (!template) throw apiError('not_found', `${at}template: no template named ${request.template}`, [{ field: `${at}template`, message: 'not found' }]);
+      templates.set(request.template, template);
+    }
+    const params = structuredClone(request.params ?? {});
+    const validate = paramsValidator(template);
+    if (!validate(params)) {
+      const details = (validate.errors ?? []).map((e) => ({
+        field: `${at}params${e.instancePath.replace(/\//g, '.')}${e.params && 'missingProperty' in e.params ? `.${String(e.params.missingProperty)}` : ''}`,
+        message: e.message ?? 'is invalid',
+      }));
+      throw apiError('validation_failed', `${details[0]?.field ?? 'params'}: ${details[0]?.message ?? 'invalid'}`, details);
+    }
+    if (request.session_id && !sessions.has(request.session_id)) {
+      const session = await getSession(db, request.session_id);
+      if (!session) throw apiError('not_found', `${at}session_id: no such session`, [{ field: `${at}session_id`, message: 'not found' }]);
+      if (session.status !== 'open') throw apiError('conflict', `${at}session_id: session is closed`);
+      sessions.add(request.session_id);
+    }
+    const def = template.definition as TemplateDefinition;
+    prepared.push({
+      template: template.name,
+      template_version: template.version,
+      lane: request.lane ?? def.default_lane ?? 'A',
+      params,
+      priority: request.priority ?? 0,
+      labels: request.labels ?? {},
+      max_attempts: request.max_attempts ?? def.retry?.max_attempts ?? 1,
+      retry_policy: { initial_s: 2, factor: 2, max_s: 60, ...(def.retry?.backoff ?? {}) },
+      timeout_s: def.timeout_s ?? null,
+      run_at: request.run_at ?? null,
+      delay_s: request.delay_s ?? null,
+      session_id: request.session_id ?? null,
+      idempotency_key: idempotencyKey ? (requests.length > 1 ? `${idempotencyKey}:${index}` : idempotencyKey) : null,
+    });
+  }
+  return prepared;
+}
