@@ -1,0 +1,35 @@
+import { hostname } from 'node:os';
+import Type, { type Static } from 'typebox';
+import { loadConfig } from '@ocr/runtime';
+
+const WorkerConfigSchema = Type.Object({
+  OCR_API_URL: Type.String({ minLength: 1, pattern: '^https?://', description: 'base URL of the API' }),
+  OCR_TOKEN: Type.String({ minLength: 1, description: 'a token with the worker role' }),
+  OCR_LANES: Type.String({ default: 'A', pattern: '^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$' }),
+  OCR_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 1000 }),
+  OCR_CLAIM_BATCH: Type.Integer({ default: 100, minimum: 1, maximum: 1000 }),
+  OCR_CLAIM_WAIT_MS: Type.Integer({ default: 25_000, minimum: 0, maximum: 60_000 }),
+  OCR_HEARTBEAT_INTERVAL_S: Type.Number({ default: 3, exclusiveMinimum: 0 }),
+  OCR_HEARTBEAT_TIMEOUT_S: Type.Number({ default: 15, exclusiveMinimum: 0 }),
+  OCR_SHUTDOWN_GRACE_S: Type.Number({ default: 30, minimum: 0 }),
+  OCR_KILL_GRACE_S: Type.Number({ default: 5, minimum: 0 }),
+  OCR_WORKER_ID: Type.String({ default: hostname(), minLength: 1, maxLength: 200 }),
+  OCR_WORK_DIR: Type.String({ default: '' }),
+  OCR_EVENT_FLUSH_MS: Type.Integer({ default: 200, minimum: 1 }),
+  OCR_EVENT_BATCH: Type.Integer({ default: 500, minimum: 1, maximum: 5000 }),
+  OCR_HTTP_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  PORT: Type.Integer({ default: 9101, minimum: 0, maximum: 65535 }),
+});
+
+export type WorkerConfig = Static<typeof WorkerConfigSchema> & { lanes: string[] };
+
+/** Parse the worker's environment; every bad variable is reported on its own line. */
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): Readonly<WorkerConfig> {
+  const config = loadConfig(WorkerConfigSchema, env, [
+    (c) =>
+      c.OCR_HEARTBEAT_TIMEOUT_S > c.OCR_HEARTBEAT_INTERVAL_S * 2
+        ? undefined
+        : `OCR_HEARTBEAT_TIMEOUT_S: must exceed twice OCR_HEARTBEAT_INTERVAL_S (got ${c.OCR_HEARTBEAT_TIMEOUT_S} and ${c.OCR_HEARTBEAT_INTERVAL_S})`,
+  ]);
+  return Object.freeze({ ...config, lanes: config.OCR_LANES.split(',') });
+}

@@ -1,0 +1,102 @@
+import type { Logger } from '@ocr/runtime';
+import { LeaseLostError, type WorkerEvent, type WorkerProtocol } from './protocol.js';
+
+export interface EventSinkOptions {
+  flushMs: number;
+  batchSize: number;
+  /** Most events held while the API is unreachable; beyond it the oldest unsent (after the first) drop. */
+  maxPending?: number;
+  onLeaseLost: () => void;
+}
+
+type NewEvent = Omit<WorkerEvent, 'seq' | 'ts'> & { ts?: string };
+
+/**
+ * Numbers a run attempt's events (1, 2, 3…) and ships them in batches (by size or every `flushMs`), one
+ * request in flight at a time so order is kept. A failed request is retried with backoff and the same
+ * numbers, so the API's idempotent append never stores a line twice. On `lease_lost` the sink goes silent
+ * for good and tells the run to stop.
+ */
+export class EventSink {
+  private seq = 0;
+  private pending: WorkerEvent[] = [];
+  private inflight: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lost = false;
+  private dropped = 0;
+  private retryDelay = 100;
+
+  constructor(
+    private readonly api: WorkerProtocol,
+    private readonly runId: string,
+    private readonly leaseToken: string,
+    private readonly log: Logger,
+    private readonly options: EventSinkOptions,
+  ) {}
+
+  get leaseLost(): boolean {
+    return this.lost;
+  }
+
+  /** Queue one event; it is numbered now, in call order. */
+  emit(event: NewEvent): void {
+    if (this.lost) return;
+    this.pending.push({ ...event, seq: ++this.seq, ts: event.ts ?? new Date().toISOString(), step: event.step ?? null });
+    const max = this.options.maxPending ?? 100_000;
+    if (this.pending.length > max) {
+      // Keep the first event (context) and the newest; count what was dropped for the notice.
+      this.pending.splice(1, 1);
+      this.dropped++;
+    }
+    if (this.pending.length >= this.options.batchSize) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.options.flushMs);
+  }
+
+  /** Send everything queued so far; resolves when the API has it (or the lease is lost). */
+  async flush(): Promise<void> {
+    while (!this.lost && (this.pending.length > 0 || this.inflight)) {
+      this.kick();
+      await this.inflight;
+    }
+  }
+
+  private kick(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.inflight || this.lost || this.pending.length === 0) return;
+    this.inflight = this.send().finally(() => {
+      this.inflight = undefined;
+      if (this.pending.length > 0 && !this.lost) this.timer ??= setTimeout(() => this.kick(), this.retryDelay > 100 ? this.retryDelay : 0);
+    });
+  }
+
+  private async send(): Promise<void> {
+    if (this.dropped > 0) {
+      const notice = `event buffer overflow: ${this.dropped} events dropped while the API was unreachable`;
+      this.pending.splice(1, 0, { seq: ++this.seq, ts: new Date().toISOString(), level: 'warn', type: 'notice', step: null, message: notice });
+      this.dropped = 0;
+    }
+    const batch = this.pending.slice(0, this.options.batchSize);
+    try {
+      await this.api.appendEvents(this.runId, this.leaseToken, batch);
+      this.pending.splice(0, batch.length);
+      this.retryDelay = 100;
+    } catch (err) {
+      if (err instanceof LeaseLostError) {
+        this.lost = true;
+        this.pending = [];
+        this.options.onLeaseLost();
+        return;
+      }
+      this.log.warn({ err, runId: this.runId, retryInMs: this.retryDelay }, 'event append failed; will retry');
+      await new Promise((resolve) => setTimeout(resolve, this.retryDelay));
+      this.retryDelay = Math.min(this.retryDelay * 2, 5_000);
+    }
+  }
+
+  /** Stop timers (the run is over or lost). */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,186 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '@ocr/runtime';
+import { EventSink } from './event-sink.js';
+import type { Heartbeats } from './heartbeats.js';
+import type { ClaimedRun, WorkerProtocol } from './protocol.js';
+import { runStep, type StepOutcome } from './step-runner.js';
+import type { ExecutorRegistry } from './steps/registry.js';
+import { uploadArtifacts, type PendingArtifact } from './artifacts.js';
+
+export interface RunExecutionOptions {
+  api: WorkerProtocol;
+  executors: ExecutorRegistry;
+  heartbeats: Heartbeats;
+  log: Logger;
+  workDir?: string;
+  killGraceMs: number;
+  flushMs: number;
+  eventBatch: number;
+  httpAllowPrivate: boolean;
+}
+
+/** How a run attempt ended, for metrics and tests. */
+export type RunEnd = 'success' | 'error' | 'cancelled' | 'lease_lost' | 'released';
+
+/**
+ * One claimed run attempt, start to finish: steps in order through their executors, output streamed,
+ * heartbeats kept, cancel and timeouts honoured, artifacts uploaded, and exactly one ending — complete,
+ * release (shutdown), or silence (lease lost: a zombie writes nothing more).
+ * Step outcomes become the run's outcome here and nowhere else.
+ */
+export class RunExecution {
+  readonly runId: string;
+  private readonly abort = new AbortController();
+  private cancelRequested = false;
+  private leaseLost = false;
+  private releaseReason: string | undefined;
+  private readonly sink: EventSink;
+  readonly done: Promise<RunEnd>;
+
+  constructor(
+    private readonly claimed: ClaimedRun,
+    private readonly options: RunExecutionOptions,
+  ) {
+    this.runId = claimed.run.id;
+    const log = options.log.child({ runId: this.runId, attempt: claimed.run.attempt, lane: claimed.run.lane });
+    this.sink = new EventSink(options.api, this.runId, claimed.lease_token, log, {
+      flushMs: options.flushMs,
+      batchSize: options.eventBatch,
+      onLeaseLost: () => this.onLeaseLost(),
+    });
+    this.done = this.execute(log);
+  }
+
+  /** Stop the run and hand it back (worker shutdown). */
+  release(reason: string): void {
+    if (this.releaseReason || this.leaseLost) return;
+    this.releaseReason = reason;
+    this.abort.abort(new Error(reason));
+  }
+
+  private onCancelRequested(): void {
+    if (this.cancelRequested) return;
+    this.cancelRequested = true;
+    this.sink.emit({ level: 'warn', type: 'cancel.acknowledged', message: 'cancel acknowledged by the worker' });
+    this.abort.abort(new Error('cancel requested'));
+  }
+
+  private onLeaseLost(): void {
+    if (this.leaseLost) return;
+    this.leaseLost = true;
+    this.abort.abort(new Error('lease lost'));
+  }
+
+  private async execute(log: Logger): Promise<RunEnd> {
+    const { api, heartbeats } = this.options;
+    const { run, steps, lease_token: leaseToken } = this.claimed;
+    heartbeats.add({
+      runId: run.id,
+      leaseToken,
+      onCancelRequested: () => this.onCancelRequested(),
+      onLeaseLost: () => this.onLeaseLost(),
+    });
+    const workdir = await mkdtemp(join(this.options.workDir || tmpdir(), `ocr-run-`));
+    const runTimeout = this.claimed.timeout_s
+      ? setTimeout(() => this.abort.abort(new Error('run timeout')), this.claimed.timeout_s * 1000)
+      : undefined;
+    let outcome: StepOutcome = { status: 'success' };
+    const outputs: Record<string, unknown> = {};
+    const artifacts: PendingArtifact[] = [];
+    try {
+      this.sink.emit({ level: 'info', type: 'run.started', message: `attempt ${run.attempt} started on ${run.lane}`, data: { attempt: run.attempt } });
+      for (const [index, step] of steps.entries()) {
+        if (this.abort.signal.aborted) break;
+        const name = String(step.name ?? `step-${index + 1}`);
+        const kind = String(step.kind);
+        this.sink.emit({ level: 'info', type: 'step.started', step: name, message: `${kind} step ${name} started`, data: { index, kind } });
+        const started = Date.now();
+        outcome = await runStep(this.options.executors, step, {
+          runId: run.id,
+          attempt: run.attempt,
+          stepName: name,
+          params: run.params ?? {},
+          workdir,
+          signal: this.abort.signal,
+          killGraceMs: this.options.killGraceMs,
+          httpAllowPrivate: this.options.httpAllowPrivate,
+          emit: (event) => this.sink.emit({ ...event, step: name }),
+          addArtifact: (artifact) => artifacts.push({ ...artifact, step: name }),
+          log: log.child({ step: name }),
+        });
+        if (outcome.status === 'success' && outcome.output !== undefined) outputs[name] = outcome.output;
+        const finished = outcome.status === 'success' ? 'success' : outcome.status === 'failed' ? 'error' : outcome.status;
+        this.sink.emit({
+          level: outcome.status === 'success' ? 'info' : 'error',
+          type: 'step.finished',
+          step: name,
+          message: `${kind} step ${name} ${finished}${outcome.status === 'failed' ? `: ${outcome.message}` : ''}`,
+          data: { index, kind, status: finished, exit_code: outcome.status === 'failed' ? (outcome.exitCode ?? null) : outcome.status === 'success' ? 0 : null, duration_ms: Date.now() - started },
+        });
+        if (outcome.status !== 'success') break;
+      }
+      if (!this.leaseLost && artifacts.length > 0) {
+        await uploadArtifacts(api, run.id, leaseToken, artifacts, (event) => this.sink.emit(event), () => this.leaseLost, log);
+      }
+    } catch (err) {
+      outcome = { status: 'failed', code: 'worker_error', message: err instanceof Error ? err.message : String(err) };
+      log.error({ err }, 'run failed inside the worker');
+    } finally {
+      clearTimeout(runTimeout);
+    }
+    try {
+      return await this.finish(outcome, outputs, log);
+    } finally {
+      heartbeats.remove(run.id);
+      this.sink.close();
+      await rm(workdir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private async finish(outcome: StepOutcome, outputs: Record<string, unknown>, log: Logger): Promise<RunEnd> {
+    const { api } = this.options;
+    const { run, lease_token: leaseToken } = this.claimed;
+    if (this.leaseLost) {
+      log.warn('lease lost: step stopped, nothing more written');
+      return 'lease_lost';
+    }
+    if (this.releaseReason && !this.cancelRequested) {
+      this.sink.emit({ level: 'warn', type: 'released', message: `handed back: ${this.releaseReason}` });
+      await this.sink.flush();
+      if (this.leaseLost) return 'lease_lost';
+      await api.release(run.id, leaseToken, this.releaseReason).catch((err) => log.error({ err }, 'release failed'));
+      return 'released';
+    }
+    const timedOutRun = this.abort.signal.aborted && String((this.abort.signal.reason as Error)?.message) === 'run timeout';
+    let status: 'success' | 'error' | 'cancelled';
+    let error: { code: string; message: string; details?: unknown } | undefined;
+    if (this.cancelRequested) {
+      status = 'cancelled';
+      this.sink.emit({ level: 'warn', type: 'cancel.confirmed', message: 'run cancelled' });
+    } else if (timedOutRun) {
+      status = 'error';
+      error = { code: 'run_timeout', message: `run exceeded its timeout of ${this.claimed.timeout_s} s` };
+    } else if (outcome.status === 'success') {
+      status = 'success';
+    } else {
+      status = 'error';
+      error =
+        outcome.status === 'failed'
+          ? { code: outcome.code, message: outcome.message, ...(outcome.exitCode !== undefined ? { details: { exit_code: outcome.exitCode } } : {}) }
+          : outcome.status === 'timeout'
+            ? { code: 'step_timeout', message: outcome.message ?? 'step timed out' }
+            : { code: 'step_cancelled', message: 'step stopped' };
+    }
+    await this.sink.flush();
+    if (this.leaseLost) return 'lease_lost';
+    try {
+      await api.complete(run.id, leaseToken, { status, ...(error ? { error } : {}), output: Object.keys(outputs).length ? outputs : undefined });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'lease_lost') return 'lease_lost';
+      throw err;
+    }
+    return status;
+  }
+}

@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { jitter, sleep, type Logger } from '@ocr/runtime';
+import { Heartbeats } from './heartbeats.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { WorkerProtocol } from './protocol.js';
+import { RunExecution, type RunEnd } from './run-execution.js';
+import type { WorkerConfig } from './config.js';
+import { createExecutorRegistry, type ExecutorRegistry } from './steps/registry.js';
+
+export interface WorkerDeps {
+  api: WorkerProtocol;
+  config: Readonly<WorkerConfig>;
+  log: Logger;
+  metrics?: WorkerMetrics;
+  version?: string;
+  executors?: ExecutorRegistry;
+}
+
+/**
+ * The worker: a claim loop that long-polls for runs of its lanes while it has free slots, a heartbeat
+ * loop for every live lease, and graceful drain. Emits `run.started` / `run.finished` (runId, end) so
+ * tests and metrics follow along without polling.
+ */
+export class Worker extends EventEmitter {
+  /** Stable id (survives restarts) + boot nonce (does not): the API releases a previous boot's leases. */
+  readonly id: string;
+  readonly bootId = randomUUID();
+  private readonly active = new Map<string, RunExecution>();
+  private readonly heartbeats: Heartbeats;
+  private readonly executors: ExecutorRegistry;
+  private claiming = false;
+  private loop: Promise<void> | undefined;
+  private claimAbort = new AbortController();
+  private slotFreed: (() => void) | undefined;
+
+  constructor(private readonly deps: WorkerDeps) {
+    super();
+    this.id = deps.config.OCR_WORKER_ID;
+    this.executors = deps.executors ?? createExecutorRegistry();
+    this.heartbeats = new Heartbeats(deps.api, deps.config.OCR_HEARTBEAT_INTERVAL_S * 1000, deps.log, (ok) =>
+      deps.metrics?.heartbeats.inc({ result: ok ? 'ok' : 'failed' }),
+    );
+  }
+
+  get running(): number {
+    return this.active.size;
+  }
+
+  get isClaiming(): boolean {
+    return this.claiming;
+  }
+
+  start(): void {
+    if (this.claiming) return;
+    this.claiming = true;
+    this.claimAbort = new AbortController();
+    this.loop = this.claimLoop();
+  }
+
+  /** Stop claiming (the loop's pending long-poll is aborted); runs keep going. */
+  async stopClaiming(): Promise<void> {
+    this.claiming = false;
+    this.claimAbort.abort();
+    this.slotFreed?.();
+    await this.loop;
+  }
+
+  /**
+   * Graceful drain: stop claiming, let runs finish within `graceMs` (heartbeats continue), then hand the
+   * rest back (`release`, reason worker_shutdown: requeued at once, no attempt spent) and wait for them.
+   */
+  async drain(graceMs: number): Promise<void> {
+    await this.stopClaiming();
+    const deadline = Date.now() + graceMs;
+    const all = () => Promise.all([...this.active.values()].map((run) => run.done));
+    if (this.active.size > 0) {
+      this.deps.log.info({ runs: this.active.size, graceMs }, 'draining: waiting for runs to finish');
+      await Promise.race([all(), sleep(Math.max(0, deadline - Date.now() - 1000))]);
+    }
+    if (this.active.size > 0) {
+      this.deps.log.warn({ runs: this.active.size }, 'grace running out: handing runs back');
+      for (const run of this.active.values()) run.release('worker_shutdown');
+      await all();
+    }
+    this.heartbeats.stop();
+  }
+
+  private async claimLoop(): Promise<void> {
+    const { api, config, log, metrics } = this.deps;
+    let failures = 0;
+    while (this.claiming) {
+      const free = config.OCR_CONCURRENCY - this.active.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        this.slotFreed = undefined;
+        continue;
+      }
+      try {
+        const started = Date.now();
+        const claimed = await api.claim(
+          {
+            worker_id: this.id,
+            boot_id: this.bootId,
+            lanes: config.lanes,
+            limit: Math.min(free, config.OCR_CLAIM_BATCH),
+            wait_ms: config.OCR_CLAIM_WAIT_MS,
+            version: this.deps.version ?? '0.1.0',
+            concurrency: config.OCR_CONCURRENCY,
+          },
+          this.claimAbort.signal,
+        );
+        failures = 0;
+        metrics?.claimSeconds.observe((Date.now() - started) / 1000);
+        for (const item of claimed) this.launch(item);
+      } catch (err) {
+        if (!this.claiming) break;
+        failures++;
+        const delay = jitter(Math.min(30_000, 250 * 2 ** failures));
+        log.warn({ err, retryInMs: delay }, 'claim failed');
+        await sleep(delay, this.claimAbort.signal);
+      }
+    }
+  }
+
+  private launch(claimed: Parameters<typeof this.createExecution>[0]): void {
+    const execution = this.createExecution(claimed);
+    this.active.set(execution.runId, execution);
+    this.deps.metrics?.running.set(this.active.size);
+    this.emit('run.started', execution.runId);
+    void execution.done
+      .catch((err: unknown): RunEnd => {
+        this.deps.log.error({ err, runId: execution.runId }, 'run ended with an error');
+        return 'error';
+      })
+      .then((end) => {
+        this.active.delete(execution.runId);
+        this.deps.metrics?.running.set(this.active.size);
+        this.deps.metrics?.runs.inc({ end });
+        this.emit('run.finished', execution.runId, end);
+        this.slotFreed?.();
+      });
+  }
+
+  private createExecution(claimed: ConstructorParameters<typeof RunExecution>[0]): RunExecution {
+    const { config, api, log } = this.deps;
+    return new RunExecution(claimed, {
+      api,
+      executors: this.executors,
+      heartbeats: this.heartbeats,
+      log: log.child({ workerId: this.id }),
+      workDir: config.OCR_WORK_DIR || undefined,
+      killGraceMs: config.OCR_KILL_GRACE_S * 1000,
+      flushMs: config.OCR_EVENT_FLUSH_MS,
+      eventBatch: config.OCR_EVENT_BATCH,
+      httpAllowPrivate: config.OCR_HTTP_ALLOW_PRIVATE,
+    });
+  }
+}
