@@ -39,6 +39,8 @@ declare module 'fastify' {
     hub: Hub;
     storage: Storage | undefined;
     metrics: ApiMetrics;
+    /** Aborts when the app starts closing: parked long-polls return at once. */
+    closing: AbortSignal;
   }
 }
 
@@ -83,6 +85,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('waiters', new ClaimWaiters(listener));
   app.decorate('hub', new Hub(deps.db, listener, deps.log.child({ component: 'hub' })));
   app.decorate('storage', createStorage(config));
+  const closing = new AbortController();
+  app.decorate('closing', closing.signal);
+  app.addHook('preClose', async () => closing.abort());
   app.addHook('onClose', async () => {
     app.hub.close();
     await listener.stop();

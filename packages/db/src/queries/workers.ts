@@ -12,6 +12,8 @@ export async function registerWorker(
 ): Promise<{ previousBoot: string | null }> {
   const { rows } = await sql<{ previous_boot: string | null }>`
     WITH before AS (SELECT boot_id FROM workers WHERE id = ${input.id}),
+    -- Lanes exist as soon as a worker serves them, so the runboard shows them before any run.
+    lanes_seen AS (INSERT INTO lanes (name) SELECT unnest(${input.lanes}::text[]) ON CONFLICT (name) DO NOTHING),
     upsert AS (
       INSERT INTO workers (id, boot_id, lanes, version, hostname, concurrency, started_at, last_seen_at)
       VALUES (${input.id}, ${input.boot_id}, ${input.lanes}::text[], ${input.version}, ${input.hostname ?? ''},

@@ -95,8 +95,10 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       const deadline = started + (body.wait_ms ?? 0);
       const abort = new AbortController();
       request.raw.once('close', () => abort.abort());
+      const stop = AbortSignal.any([abort.signal, app.closing]);
       let runs: RunRow[] = [];
       for (;;) {
+        if (app.closing.aborted) break;
         runs = await claimRuns(app.db, {
           workerId: body.worker_id,
           workerBoot: bootId,
@@ -106,8 +108,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
           sessionId: body.session_id ?? null,
         });
         const left = deadline - Date.now();
-        if (runs.length > 0 || left <= 0 || abort.signal.aborted) break;
-        await app.waiters.wait(body.lanes, Math.min(left, FALLBACK_POLL_MS), abort.signal);
+        if (runs.length > 0 || left <= 0 || stop.aborted) break;
+        await app.waiters.wait(body.lanes, Math.min(left, FALLBACK_POLL_MS), stop);
       }
       app.metrics.claimSeconds.observe((Date.now() - started) / 1000);
       const states = runs.length ? await laneStates(app.db, [...new Set(runs.map((r) => r.lane))]) : new Map();
