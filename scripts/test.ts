@@ -4,7 +4,7 @@
  * of its own through @ocr/testkit, so files run in parallel without seeing each other.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -22,6 +22,24 @@ async function prepareTemplate(serverUrl: string, templateUrl: string): Promise<
   const { db, close } = connect(templateUrl, { max: 2 });
   await migrateToLatest(db, templateUrl);
   await close();
+}
+
+/** Directories given on the command line become the test files inside them (tap would run every file). */
+async function expand(args: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const arg of args) {
+    const info = arg.startsWith('-') ? undefined : await stat(arg).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      out.push(arg);
+      continue;
+    }
+    const entries = await readdir(arg, { recursive: true });
+    for (const entry of entries.sort()) {
+      if (entry.includes('node_modules')) continue;
+      if (entry.endsWith('.test.ts')) out.push(join(arg, entry));
+    }
+  }
+  return out;
 }
 
 function withDatabase(url: string, database: string): string {
@@ -44,7 +62,7 @@ async function main(): Promise<number> {
     const templateUrl = withDatabase(serverUrl, TEMPLATE_DB);
     await prepareTemplate(serverUrl, templateUrl);
     process.stderr.write(`test database ready in ${Date.now() - started} ms\n`);
-    const args = process.argv.slice(2);
+    const args = await expand(process.argv.slice(2));
     const child = spawn(process.execPath, [join('node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...args], {
       stdio: 'inherit',
       env: { ...process.env, OCR_TEST_SERVER_URL: serverUrl, OCR_TEST_TEMPLATE_DB: TEMPLATE_DB },
