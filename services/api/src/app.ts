@@ -15,6 +15,7 @@ import { REDACT_PATHS, type Logger } from '@ocr/runtime';
 import type { ApiConfig } from './config.js';
 import { auth } from './plugins/auth.js';
 import { errorHandler } from './plugins/error-handler.js';
+import { textGuard } from './plugins/text-guard.js';
 import { createApiMetrics, type ApiMetrics } from './metrics.js';
 import { Listener } from './realtime/listener.js';
 import { ClaimWaiters } from './realtime/claim-waiters.js';
@@ -101,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(errorHandler);
   await app.register(auth);
+  await app.register(textGuard);
   await app.register(cors, {
     origin: config.OCR_CORS_ORIGINS ? config.OCR_CORS_ORIGINS.split(',').map((o) => o.trim()) : false,
   });

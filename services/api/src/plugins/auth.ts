@@ -17,6 +17,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Least role a route needs; `public` needs no token. */
     role?: Role | 'public' | 'any';
+    /** The route stores text after sanitising it (NUL, lone surrogates) instead of refusing it. */
+    sanitizesText?: boolean;
   }
   interface FastifyInstance {
     authenticate(token: string | undefined): Promise<Principal>;

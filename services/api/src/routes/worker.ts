@@ -160,7 +160,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/events',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Append a batch of events (idempotent on the worker seq)', params: IdParams, body: AppendEvents, response: { 200: AppendEventsResponse, ...errors } } },
+    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Append a batch of events (idempotent on the worker seq)', params: IdParams, body: AppendEvents, response: { 200: AppendEventsResponse, ...errors } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof AppendEvents>;
