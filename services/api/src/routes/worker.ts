@@ -73,7 +73,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/runs/claim',
     { config: worker, schema: { tags: ['worker protocol'], summary: 'Claim runs; long-polls up to wait_ms', body: ClaimRequest, response: { 200: ClaimResponse, ...errors } } },
-    async (request) => {
+    async (request, reply) => {
       const body = request.body as Type.Static<typeof ClaimRequest>;
       const started = Date.now();
       const bootId = body.boot_id ?? 'unknown';
@@ -93,8 +93,12 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
         }
       }
       const deadline = started + (body.wait_ms ?? 0);
+      // The response's 'close' before it finished means the worker went away (the request's own
+      // 'close' fires as soon as the body was read, which says nothing about the client).
       const abort = new AbortController();
-      request.raw.once('close', () => abort.abort());
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
       const stop = AbortSignal.any([abort.signal, app.closing]);
       let runs: RunRow[] = [];
       for (;;) {
@@ -110,6 +114,12 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
         const left = deadline - Date.now();
         if (runs.length > 0 || left <= 0 || stop.aborted) break;
         await app.waiters.wait(body.lanes, Math.min(left, FALLBACK_POLL_MS), stop);
+      }
+      if (stop.aborted && runs.length > 0) {
+        // Nobody will receive these leases: hand them straight back rather than strand them until a sweep.
+        await Promise.all(runs.map((run) => releaseRun(app.db, { runId: run.id, leaseToken: run.lease_token! }, 'claim_abandoned')));
+        request.log.warn({ workerId: body.worker_id, runs: runs.length }, 'claimer went away: leases released');
+        runs = [];
       }
       app.metrics.claimSeconds.observe((Date.now() - started) / 1000);
       const states = runs.length ? await laneStates(app.db, [...new Set(runs.map((r) => r.lane))]) : new Map();
