@@ -27,4 +27,4 @@ export { registerWorker, listWorkers, type WorkerOverview } from './queries/work
 export { createSession, getSession, listSessions, closeSession } from './queries/sessions.js';
 export { createArtifact, getArtifact, listArtifacts, markArtifactReady, type NewArtifact } from './queries/artifacts.js';
 export { addSpecDoc, listSpecDocs, getSpecDoc } from './queries/spec-docs.js';
-export { acquireLeadership, resignLeadership, currentLeader } from './queries/leader.js';
+export { tryAcquireOrRenewLeadership, resignLeadership, currentLeader, type LeadershipLease } from './queries/leader.js';

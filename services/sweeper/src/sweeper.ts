@@ -1,158 +1,249 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
-import {
-  acquireLeadership,
-  finishAbandonedCancels,
-  findStaleRuns,
-  resignLeadership,
-  sweepStaleRuns,
-  type Database,
-  type StaleRun,
-} from '@ocr/db';
+import type { Registry } from 'prom-client';
+import { finishAbandonedCancels, findStaleRuns, sweepStaleRuns, type Database, type StaleRun } from '@ocr/db';
 import { Loop, type Logger } from '@ocr/runtime';
 import type { SweeperConfig } from './config.js';
-import type { SweeperMetrics } from './metrics.js';
+import { LeaderLease, type MonotonicClock } from './leader-lease.js';
+import { createSweeperMetrics, type SweeperMetrics } from './metrics.js';
+import { WarmUpGate } from './warm-up.js';
 
+/** The name of the sweeper's row in `leader_leases`. */
 export const LEADERSHIP = 'sweeper';
 
-/** What one tick did, for logs, metrics and tests. */
+/** What one tick did, for logs, tests and /readyz. */
 export interface TickReport {
+  /** The database answered the lease renewal. */
+  reachable: boolean;
+  /** This replica held the lease during the tick. */
   leader: boolean;
+  /** Leader, but still giving workers a heartbeat timeout to be heard (after start, takeover or outage). */
   warmingUp: boolean;
+  /** Stale runs seen, requeued, failed, and left alone because their worker won the race. */
   stale: number;
   requeued: number;
   failed: number;
+  racesLost: number;
   cancelsFinished: number;
+  /** The leader stopped mid-tick because its lease ran out on its own clock. */
+  lapsed: boolean;
 }
 
+/** What a sweeper needs. `registry` receives its metrics; `clock` is for tests that simulate a frozen process. */
 export interface SweeperDeps {
   db: Kysely<Database>;
-  config: Readonly<SweeperConfig>;
   log: Logger;
-  metrics: SweeperMetrics;
+  config: Readonly<SweeperConfig>;
+  registry: Registry;
+  clock?: MonotonicClock;
 }
 
+const emptyReport = (): TickReport => ({
+  reachable: false,
+  leader: false,
+  warmingUp: false,
+  stale: 0,
+  requeued: 0,
+  failed: 0,
+  racesLost: 0,
+  cancelsFinished: 0,
+  lapsed: false,
+});
+
 /**
- * The rescuer. Every interval: renew (or try to take) the leadership lease; as leader, page through runs
- * whose heartbeat is older than the timeout and requeue or fail each with a compare-and-set on what it
- * saw; finish cancellations nobody acknowledged. Emits `tick` with a TickReport.
+ * The rescuer. Every OCR_SWEEP_INTERVAL_S: renew (or try to take) the leadership lease; as leader, page
+ * through runs whose heartbeat is older than the timeout (database clock) and requeue or fail each page with
+ * a compare-and-set on exactly what it saw; then finish cancellations nobody acknowledged. Emits `tick`
+ * with a TickReport after every tick, so tests await progress instead of sleeping.
  *
- * Safety: a leader acts only while its lease is valid by its OWN monotonic clock (measured from before the
- * renewal request), so a process frozen past its TTL wakes up knowing it may no longer act. And after
- * becoming leader, or after the database was unreachable, it waits one full heartbeat timeout before
- * judging anyone stale: workers must get the chance to be heard again (no mass false requeue).
+ * Two guards keep it from doing harm. The lease is checked on our own monotonic clock right before every
+ * write, so a leader that was frozen or could not renew stops acting at once. And the warm-up gate keeps a
+ * new leader, or one that just regained the database, from judging anyone until workers have had a full
+ * heartbeat timeout to be heard. Correctness of each run never rests on leadership alone: every sweep is a
+ * CAS on (status, lease token, heartbeat), so a worker that completes or heartbeats first always wins.
  */
 export class Sweeper extends EventEmitter {
+  readonly metrics: SweeperMetrics;
   private readonly loop: Loop;
+  private readonly lease: LeaderLease;
+  private readonly gate: WarmUpGate;
   private leading = false;
-  private leaseValidUntil = 0;
-  private warmUntil = 0;
-  private dbWasDown = false;
+  private lastReport: TickReport | undefined;
 
   constructor(private readonly deps: SweeperDeps) {
     super();
-    this.loop = new Loop('sweeper', () => deps.config.OCR_SWEEP_INTERVAL_S * 1000, () => this.tick(), deps.log);
+    const clock = deps.clock ?? (() => performance.now());
+    const { config } = deps;
+    this.lease = new LeaderLease(deps.db, { name: LEADERSHIP, holder: config.OCR_SWEEPER_ID, ttlS: config.leaderTtlS, clock });
+    this.gate = new WarmUpGate(config.OCR_HEARTBEAT_TIMEOUT_S * 1000, clock);
+    this.metrics = createSweeperMetrics(deps.registry, () => this.isLeader);
+    this.loop = new Loop('sweeper', () => config.OCR_SWEEP_INTERVAL_S * 1000, (signal) => this.tick(signal), deps.log);
   }
 
+  /** True while this replica holds an unexpired lease by its own clock. */
   get isLeader(): boolean {
-    return this.leading && performance.now() < this.leaseValidUntil;
+    return this.leading && this.lease.held;
+  }
+
+  /** The last tick's report (undefined before the first tick ends). */
+  get last(): TickReport | undefined {
+    return this.lastReport;
   }
 
   start(): void {
     this.loop.start();
   }
 
+  /** Run the next tick now instead of waiting out the interval. */
+  wake(): void {
+    this.loop.wake();
+  }
+
+  /** Resolve with the report of the next tick to finish. */
+  async nextTick(): Promise<TickReport> {
+    const [report] = (await once(this, 'tick')) as [TickReport];
+    return report;
+  }
+
+  /** Stop the loop (after its current tick) and resign leadership so another replica takes over at once. */
   async stop(): Promise<void> {
     await this.loop.stop();
     if (this.leading) {
-      this.leading = false;
-      this.deps.metrics.leader.set(0);
-      await resignLeadership(this.deps.db, { name: LEADERSHIP, holder: this.deps.config.OCR_SWEEPER_ID }).catch(() => undefined);
+      this.stepDown('stopping: resigning sweeper leadership');
+      await this.lease.resign().catch((err: unknown) => this.deps.log.warn({ err }, 'could not resign sweeper leadership'));
     }
   }
 
-  /** One pass (the loop calls it; tests may too). */
-  async tick(): Promise<TickReport> {
-    const { config, log, metrics } = this.deps;
-    const report: TickReport = { leader: false, warmingUp: false, stale: 0, requeued: 0, failed: 0, cancelsFinished: 0 };
-    const end = metrics.tickSeconds.startTimer();
+  /**
+   * Something outside the tick saw the database fail (an idle pool client died). Treat it as an outage:
+   * stop acting and wait a heartbeat timeout after the database answers again.
+   */
+  noteDatabaseTrouble(err: unknown): void {
+    this.gate.close();
+    if (this.leading) this.stepDown('database trouble: stepping down until it answers', err);
+  }
+
+  /** One pass; the loop calls it, tests may too. Never throws: a failed tick is reported and logged. */
+  async tick(signal?: AbortSignal): Promise<TickReport> {
+    const report = emptyReport();
+    const endTimer = this.metrics.tickSeconds.startTimer();
     try {
-      const asked = performance.now();
-      const expires = await acquireLeadership(this.deps.db, { name: LEADERSHIP, holder: config.OCR_SWEEPER_ID, ttlS: config.leaderTtlS });
-      const now = performance.now();
-      if (this.dbWasDown) {
-        this.dbWasDown = false;
-        this.warmUntil = now + config.OCR_HEARTBEAT_TIMEOUT_S * 1000;
-        log.info({ waitS: config.OCR_HEARTBEAT_TIMEOUT_S }, 'database is back: giving workers a heartbeat timeout before sweeping');
-      }
-      if (!expires) {
-        if (this.leading) log.warn('lost sweeper leadership');
-        this.leading = false;
-        metrics.leader.set(0);
-        return report;
-      }
-      if (!this.leading) {
-        this.leading = true;
-        this.warmUntil = Math.max(this.warmUntil, now + config.OCR_HEARTBEAT_TIMEOUT_S * 1000);
-        log.info({ holder: config.OCR_SWEEPER_ID, ttlS: config.leaderTtlS }, 'became sweeper leader');
-      }
-      this.leaseValidUntil = asked + config.leaderTtlS * 1000;
-      metrics.leader.set(1);
-      report.leader = true;
-      if (now < this.warmUntil) {
+      if (!(await this.renewLeadership(report))) return report;
+      if (!this.gate.open) {
         report.warmingUp = true;
         return report;
       }
-      await this.sweepStale(report);
-      if (this.isLeader) {
-        const cancelled = await finishAbandonedCancels(this.deps.db, { graceS: config.OCR_CANCEL_GRACE_S, limit: config.OCR_SWEEP_BATCH });
-        report.cancelsFinished = cancelled.length;
-        metrics.cancels.inc(cancelled.length);
-        for (const run of cancelled) log.warn({ runId: run.id }, 'cancel unacknowledged: run cancelled');
-      }
+      if (!(await this.sweepStale(report, signal))) return report;
+      await this.finishCancels(report, signal);
       return report;
     } catch (err) {
-      this.dbWasDown = true;
-      if (this.leading) log.warn({ err }, 'sweeper tick failed; stepping down until the database answers');
-      else log.warn({ err }, 'sweeper tick failed');
-      this.leading = false;
-      metrics.leader.set(0);
+      this.metrics.tickErrors.inc();
+      this.gate.close();
+      if (this.leading) this.stepDown('sweeper tick failed: stepping down until the database answers', err);
+      else this.deps.log.warn({ err }, 'sweeper tick failed');
+      report.leader = false;
       return report;
     } finally {
-      end();
+      endTimer();
+      this.lastReport = report;
       this.emit('tick', report);
     }
   }
 
-  private async sweepStale(report: TickReport): Promise<void> {
-    const { config, db, log, metrics } = this.deps;
+  /** Renew or take the lease; returns whether this replica may act as leader in this tick. */
+  private async renewLeadership(report: TickReport): Promise<boolean> {
+    const { config, log } = this.deps;
+    const heldBefore = this.isLeader;
+    const held = await this.lease.renew();
+    report.reachable = true;
+    if (this.gate.remainingMs === Infinity) {
+      this.gate.restart();
+      log.info({ waitS: config.OCR_HEARTBEAT_TIMEOUT_S }, 'database reachable: giving workers a heartbeat timeout before sweeping');
+    }
+    if (!held) {
+      if (this.leading) this.stepDown('lost sweeper leadership');
+      return false;
+    }
+    if (!heldBefore) {
+      // Fresh leadership (first time, after a takeover, or after our own lease lapsed while we were frozen
+      // or cut off): we know nothing about how long workers have been unable to heartbeat.
+      this.leading = true;
+      this.gate.restart();
+      log.info({ holder: config.OCR_SWEEPER_ID, ttlS: config.leaderTtlS, warmUpS: config.OCR_HEARTBEAT_TIMEOUT_S }, 'became sweeper leader');
+    }
+    report.leader = true;
+    return true;
+  }
+
+  /**
+   * Right before each write: are we still the leader by our own clock? Renew first when half the TTL has
+   * gone (a long backlog), so a healthy leader is not interrupted; a lapsed one stops.
+   */
+  private async stillLeading(report: TickReport): Promise<boolean> {
+    if (this.lease.held && this.lease.dueForRenewal) await this.lease.renew();
+    if (this.isLeader) return true;
+    report.lapsed = true;
+    report.leader = false;
+    this.stepDown('sweeper leadership lapsed mid-tick: stopping before acting');
+    return false;
+  }
+
+  /** Page through stale runs (keyset, bounded batches) and sweep each page; false if we stopped leading. */
+  private async sweepStale(report: TickReport, signal?: AbortSignal): Promise<boolean> {
+    const { config, db, log } = this.deps;
+    const metrics = this.metrics;
     let after: { heartbeat_at: Date; id: string } | undefined;
     for (;;) {
       const page: StaleRun[] = await findStaleRuns(db, { timeoutS: config.OCR_HEARTBEAT_TIMEOUT_S, limit: config.OCR_SWEEP_BATCH, after });
-      if (page.length === 0) return;
+      if (page.length === 0) return true;
       report.stale += page.length;
       metrics.stuck.inc(page.length);
-      // Re-check the lease on our own clock right before acting: a process that was frozen must not act.
-      if (!this.isLeader) {
-        log.warn('leadership lease lapsed mid-sweep: stopping');
-        return;
-      }
+      if (!(await this.stillLeading(report))) return false;
       const swept = await sweepStaleRuns(db, page);
       for (const run of swept) {
+        const runLog = log.child({ runId: run.id, lane: run.lane, attempt: run.attempt });
         if (run.action === 'requeued') {
           report.requeued++;
           metrics.requeued.inc();
           metrics.recovery.observe(run.silent_s);
+          runLog.warn({ silentS: run.silent_s, infraLosses: run.infra_losses, runAt: run.run_at }, 'stale run requeued');
         } else {
           report.failed++;
           metrics.failed.inc();
+          runLog.error({ silentS: run.silent_s, infraLosses: run.infra_losses, status: run.status }, 'stale run failed');
         }
-        log.warn({ runId: run.id, action: run.action, silentS: run.silent_s, infraLosses: run.infra_losses }, `stale run ${run.action}`);
       }
-      if (page.length < config.OCR_SWEEP_BATCH) return;
+      const lost = page.length - swept.length;
+      report.racesLost += lost;
+      metrics.raced.inc(lost);
+      if (page.length < config.OCR_SWEEP_BATCH || signal?.aborted) return true;
       const last = page[page.length - 1]!;
       after = { heartbeat_at: last.heartbeat_at, id: last.id };
     }
   }
+
+  /** Finish cancellations no worker acknowledged within the grace, a bounded batch at a time. */
+  private async finishCancels(report: TickReport, signal?: AbortSignal): Promise<void> {
+    const { config, db, log } = this.deps;
+    for (;;) {
+      if (!(await this.stillLeading(report))) return;
+      const cancelled = await finishAbandonedCancels(db, { graceS: config.OCR_CANCEL_GRACE_S, limit: config.OCR_SWEEP_BATCH });
+      report.cancelsFinished += cancelled.length;
+      this.metrics.cancels.inc(cancelled.length);
+      for (const run of cancelled) log.warn({ runId: run.id, lane: run.lane }, 'unacknowledged cancel finished');
+      if (cancelled.length < config.OCR_SWEEP_BATCH || signal?.aborted) return;
+    }
+  }
+
+  private stepDown(msg: string, err?: unknown): void {
+    this.leading = false;
+    this.lease.drop();
+    this.deps.log.warn(err === undefined ? {} : { err }, msg);
+  }
+}
+
+/** Build a sweeper (not started): the factory tests and `startSweeper` share. */
+export function createSweeper(deps: SweeperDeps): Sweeper {
+  return new Sweeper(deps);
 }
