@@ -1,0 +1,133 @@
+/**
+ * The one interface every step kind implements, the context a step runs in, and its typed outcomes.
+ * Executors never talk to the API: they emit events and declare artifacts through the context, and the
+ * run execution turns their outcome into complete / retry / cancel in one place.
+ */
+import type { Logger } from '@ocr/runtime';
+import type { OutputLimits } from '../output/index.js';
+
+/** Event severity, as stored on the run's timeline. */
+export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * An event a step emits: a line of output (`type: 'log'`, `data.stream`), a stage of cancellation
+ * (`cancel.signalled`, `cancel.killed`), a truncation notice, an HTTP response, … The run adds `seq` and
+ * `ts`, and `step` (the context's step name) when the executor leaves it out.
+ */
+export interface StepEvent {
+  level: EventLevel;
+  type: string;
+  message: string;
+  step?: string;
+  data?: Record<string, unknown>;
+}
+
+/** Artifact kinds, as the API knows them. */
+export type ArtifactKind = 'text' | 'markdown' | 'json' | 'diff' | 'image' | 'file' | 'zip';
+
+/** A file (`path`) or an in-memory value (`content`) a step produced; the run uploads it after the step. */
+export interface StepArtifact {
+  name: string;
+  kind: ArtifactKind;
+  content_type?: string;
+  path?: string;
+  content?: string | Buffer;
+}
+
+/** Everything an executor gets: the same timeout, cancel, env and output semantics for every kind. */
+export interface StepContext {
+  runId: string;
+  attempt: number;
+  stepName: string;
+  /** The run's params (already validated by the API against the template's schema). */
+  params: Record<string, unknown>;
+  /** Extra environment for processes a step starts (shell, docker, stdio MCP servers), under the step's own. */
+  env: Record<string, string>;
+  /** Per-run scratch directory: the shell's cwd, where copied-out files land. Removed by the run. */
+  workdir: string;
+  /** Aborts on cancel, run timeout, lease loss or shutdown: the step must stop and report `cancelled`. */
+  signal: AbortSignal;
+  /** The step's own time limit; the step stops and reports `timeout` when it passes. */
+  timeoutMs?: number;
+  /** Stop gently (SIGTERM, docker stop, close the session), wait this long, then force (SIGKILL, kill). */
+  killGraceMs: number;
+  /** Head-and-tail truncation limits for this step's output (defaults: 1 MiB head, 1 MiB tail). */
+  output?: Partial<OutputLimits>;
+  emit(event: StepEvent): void;
+  addArtifact(artifact: StepArtifact): void;
+  log: Logger;
+}
+
+/** The step ran to the end and did what was asked. */
+export interface StepSucceeded {
+  status: 'success';
+  output?: unknown;
+}
+
+/** The step ended badly: a non-zero exit, an unexpected HTTP status, a tool error, a bad step, … */
+export interface StepFailed {
+  status: 'failed';
+  /** Stable snake_case reason: `exit_code`, `unexpected_status`, `tool_error`, `docker_unavailable`, … */
+  code: string;
+  message: string;
+  /** The process or container exit code, when there was one. */
+  exitCode?: number;
+}
+
+/** The step passed its own time limit and was stopped. */
+export interface StepTimedOut {
+  status: 'timeout';
+  message: string;
+  timeoutMs: number;
+}
+
+/** The step was stopped because the run was cancelled (or the worker gave the run up). */
+export interface StepCancelled {
+  status: 'cancelled';
+  message: string;
+}
+
+/** How a step ended. The run execution maps these to complete / retry / cancel in one place. */
+export type StepResult = StepSucceeded | StepFailed | StepTimedOut | StepCancelled;
+
+/** Constructors for step results, so executors read as what they mean. */
+export const stepResult = {
+  succeeded(output?: unknown): StepSucceeded {
+    return output === undefined ? { status: 'success' } : { status: 'success', output };
+  },
+  failed(code: string, message: string, exitCode?: number): StepFailed {
+    return exitCode === undefined ? { status: 'failed', code, message } : { status: 'failed', code, message, exitCode };
+  },
+  timedOut(timeoutMs: number): StepTimedOut {
+    return { status: 'timeout', timeoutMs, message: `step exceeded its timeout of ${formatMs(timeoutMs)}` };
+  },
+  cancelled(message = 'step stopped: run cancelled'): StepCancelled {
+    return { status: 'cancelled', message };
+  },
+};
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/** One step kind. `run` never throws: every ending is a `StepResult`. */
+export interface StepExecutor {
+  readonly kind: string;
+  run(step: Record<string, unknown>, ctx: StepContext): Promise<StepResult>;
+}
+
+/** A typed failure inside an executor; `defineExecutor` turns it into `StepFailed{code, message}`. */
+export class ExecutorError extends Error {
+  /** The process or container exit code, when the failure had one. */
+  readonly exitCode?: number;
+
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown; exitCode?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ExecutorError';
+    if (options?.exitCode !== undefined) this.exitCode = options.exitCode;
+  }
+}
