@@ -112,6 +112,7 @@ export class Worker extends EventEmitter {
         );
         failures = 0;
         metrics?.claimSeconds.observe((Date.now() - started) / 1000);
+        log.debug({ claimed: claimed.length, ms: Date.now() - started }, 'claim returned');
         for (const item of claimed) this.launch(item);
       } catch (err) {
         if (!this.claiming) break;

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { connect, createToken, migrateToLatest, type Db } from '@ocr/db';
+import { startEmbeddedPostgres, freePort, type EmbeddedPostgresServer } from '@ocr/embedded';
+import { createClient, type OcrClient } from '@ocr/client';
+
+const OCR = fileURLToPath(new URL('../../packages/cli/bin/ocr.js', import.meta.url));
+
+/** A benchmark's world: a real Postgres, an API process, tokens, and helpers to spawn workers. */
+export interface BenchStack {
+  pg: EmbeddedPostgresServer | undefined;
+  databaseUrl: string;
+  db: Db;
+  apiUrl: string;
+  api: ChildProcess;
+  admin: OcrClient;
+  adminToken: string;
+  workerToken: string;
+  spawnOcr(command: string, env: Record<string, string>): ChildProcess;
+  /** Empty the queue tables between repetitions. */
+  reset(): Promise<void>;
+  rssKb(pid: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startBenchStack(): Promise<BenchStack> {
+  let server: EmbeddedPostgresServer | undefined;
+  let dir: string | undefined;
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    dir = await mkdtemp(join(tmpdir(), 'ocr-bench-pg-'));
+    server = await startEmbeddedPostgres({ dir, persistent: false });
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE ocr_bench');
+    await admin.end();
+    databaseUrl = server.urlFor('ocr_bench');
+  }
+  const db = connect(databaseUrl, { max: 10, applicationName: 'ocr-bench' });
+  await migrateToLatest(db.db, databaseUrl);
+  const adminToken = `ocr_bench_admin_${Math.random().toString(36).slice(2)}xxxxxxxx`;
+  const { token: workerToken } = await createToken(db.db, { name: 'bench-worker', role: 'worker' });
+  const port = await freePort();
+  const children: ChildProcess[] = [];
+  const spawnOcr = (command: string, env: Record<string, string>) => {
+    const child = spawn(process.execPath, [OCR, command], {
+      env: { ...process.env, OCR_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl!, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (process.env.BENCH_LOGS) child.stdout!.pipe(process.stderr); else child.stdout!.resume();
+    children.push(child);
+    return child;
+  };
+  const api = spawnOcr('api', { PORT: String(port), HOST: '127.0.0.1', OCR_ADMIN_TOKEN: adminToken, OCR_LOG_LEVEL: 'info', OCR_RATE_LIMIT_PER_MIN: '100000000', OCR_DB_POOL_SIZE: '30', OCR_BODY_LIMIT_BYTES: '52428800' });
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: api.stdout! });
+    lines.on('line', (line) => line.includes('api listening') && resolve());
+    api.once('exit', (code) => reject(new Error(`api exited with ${code}`)));
+  });
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const admin = createClient({ baseUrl: apiUrl, token: adminToken, timeoutMs: 120_000 });
+  await admin.templates.put({ name: 'bench-noop', steps: [{ name: 'noop', kind: 'noop' }] });
+  return {
+    pg: server,
+    databaseUrl,
+    db,
+    apiUrl,
+    api,
+    admin,
+    adminToken,
+    workerToken,
+    spawnOcr,
+    async reset() {
+      await db.pool.query('TRUNCATE run_events, run_steps, artifacts, runs CASCADE');
+      await db.pool.query('DELETE FROM workers');
+    },
+    async rssKb(pid: number) {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    },
+    async close() {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      await db.close();
+      await server?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Wait until `check` is true, polling. */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('benchmark condition not reached in time');
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,98 @@
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { type BenchStack, until } from '../lib/stack.js';
+
+export interface ThroughputConfig {
+  runs: number;
+  workers: number;
+  concurrency: number;
+  claimBatch: number;
+}
+
+/** Create `runs` no-op runs in batches of 1,000, several requests in flight. Returns runs/s. */
+export async function bulkEnqueue(stack: BenchStack, runs: number, inFlight = 4): Promise<number> {
+  const batches = Math.ceil(runs / 1000);
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < batches) {
+        const i = next++;
+        const size = Math.min(1000, runs - i * 1000);
+        await stack.admin.runs.createBatch(Array.from({ length: size }, () => ({ template: 'bench-noop' })));
+      }
+    }),
+  );
+  return runs / ((performance.now() - started) / 1000);
+}
+
+async function startWorkers(stack: BenchStack, cfg: ThroughputConfig, lanes = 'A'): Promise<ChildProcess[]> {
+  const workers = Array.from({ length: cfg.workers }, (_, i) =>
+    stack.spawnOcr('worker', {
+      OCR_API_URL: stack.apiUrl,
+      OCR_TOKEN: stack.workerToken,
+      OCR_LANES: lanes,
+      OCR_CONCURRENCY: String(cfg.concurrency),
+      OCR_CLAIM_BATCH: String(cfg.claimBatch),
+      OCR_WORKER_ID: `bench-${i}`,
+      OCR_CLAIM_WAIT_MS: '5000',
+      PORT: '0',
+    }),
+  );
+  await until(async () => {
+    const { rows } = await stack.db.pool.query('SELECT count(*)::int AS n FROM workers');
+    return rows[0].n >= cfg.workers;
+  }, 30_000);
+  return workers;
+}
+
+async function stopWorkers(workers: ChildProcess[]): Promise<void> {
+  await Promise.all(workers.map(async (w) => {
+    w.kill('SIGTERM');
+    if (w.exitCode === null) await once(w, 'exit');
+  }));
+}
+
+/**
+ * End-to-end: idle workers long-polling, then `runs` no-op runs created in bulk and executed over the
+ * worker protocol. Runs/s from the first run created to the last finished, both on the database clock.
+ */
+export async function endToEnd(stack: BenchStack, cfg: ThroughputConfig): Promise<number> {
+  await stack.reset();
+  const workers = await startWorkers(stack, cfg);
+  try {
+    await bulkEnqueue(stack, cfg.runs);
+    await until(async () => {
+      const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM runs WHERE status = 'success'`);
+      return rows[0].n >= cfg.runs;
+    }, 600_000, 100);
+    const { rows } = await stack.db.pool.query(`SELECT extract(epoch FROM max(finished_at) - min(created_at))::float8 AS s FROM runs`);
+    return cfg.runs / rows[0].s;
+  } finally {
+    await stopWorkers(workers);
+  }
+}
+
+/** Created → claimed latency (ms) for runs created one at a time at `perSecond` while workers long-poll. */
+export async function claimLatency(stack: BenchStack, opts: { perSecond: number; seconds: number }): Promise<number[]> {
+  await stack.reset();
+  const workers = await startWorkers(stack, { runs: 0, workers: 2, concurrency: 10, claimBatch: 10 });
+  try {
+    const total = opts.perSecond * opts.seconds;
+    const started = performance.now();
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / opts.perSecond;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      void stack.admin.runs.create({ template: 'bench-noop' });
+    }
+    await until(async () => {
+      const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM runs WHERE started_at IS NOT NULL`);
+      return rows[0].n >= total;
+    }, 60_000);
+    const { rows } = await stack.db.pool.query(`SELECT extract(epoch FROM started_at - created_at)::float8 * 1000 AS ms FROM runs`);
+    return rows.map((r: { ms: number }) => r.ms);
+  } finally {
+    await stopWorkers(workers);
+  }
+}
