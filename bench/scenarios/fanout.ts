@@ -31,7 +31,7 @@ export async function wsFanout(stack: BenchStack, opts: { subscribers: number; r
     const target = leases[i % leases.length]!;
     socket.on('message', (raw) => {
       const msg = JSON.parse(String(raw));
-      if (msg.type === 'ready') socket.send(JSON.stringify({ type: 'subscribe', topic: 'run', run_id: target.runId, after_seq: 1_000_000 }));
+      if (msg.type === 'ready') socket.send(JSON.stringify({ type: 'subscribe', topic: 'run', run_id: target.runId, after_seq: 0 }));
       if (msg.type === 'event' && msg.event.type === 'log') {
         latencies.push(Date.now() - Number(msg.event.message));
         delivered++;

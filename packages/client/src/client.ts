@@ -39,7 +39,7 @@ import { createTransport, type ClientOptions } from './http.js';
 
 type S<T> = T extends import('typebox').TSchema ? Static<T> : never;
 export type ListRunsParams = { status?: string; lane?: string; template?: string; session_id?: string; created_after?: string; created_before?: string; q?: string; limit?: number; cursor?: string };
-export type Completion = { status: 'success' | 'error' | 'cancelled'; error?: S<typeof RunError>; output?: unknown };
+export type Completion = { status: 'success' | 'error' | 'cancelled'; error?: S<typeof RunError>; output?: unknown; events?: S<typeof WorkerEvent>[] };
 
 /**
  * The typed Ops Control Room client: every route of the API, for integrators, the worker, the CLI and the

@@ -64,6 +64,8 @@ const CompletionFields = {
   status: Type.Union([Type.Literal('success'), Type.Literal('error'), Type.Literal('cancelled')]),
   error: Type.Optional(RunError),
   output: Type.Optional(Type.Unknown()),
+  /** The attempt's last events, appended (idempotently) under the same lease before it completes: one round trip. */
+  events: Type.Optional(Type.Array(WorkerEvent, { maxItems: 5000 })),
 };
 export const CompleteRequest = Type.Object({ lease_token: LeaseToken, ...CompletionFields }, strict);
 export const CompleteBatch = Type.Object(

@@ -1,6 +1,54 @@
 import { ApiError, createClient } from '@ocr/client';
 import { LeaseLostError, type ClaimedRun, type WorkerProtocol } from './protocol.js';
 
+type Client = ReturnType<typeof createClient>;
+type Item = Parameters<Client['worker']['completeMany']>[0][number];
+
+/**
+ * Completions from many runs that finish together travel in one `POST /v1/runs/complete`: the batch is
+ * sent on the next turn of the event loop (or at 200 items), so a single completion waits for nothing.
+ */
+class CompletionBatcher {
+  private queue: { item: Item; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly client: Client) {}
+
+  add(item: Item): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (this.queue.length >= 200) this.send();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.send());
+      }
+    });
+  }
+
+  private send(): void {
+    this.scheduled = false;
+    const batch = this.queue.splice(0, 200);
+    if (batch.length === 0) return;
+    this.client.worker.completeMany(batch.map((b) => b.item)).then(
+      ({ results }) => {
+        const byId = new Map(results.map((r) => [r.run_id, r]));
+        for (const { item, resolve, reject } of batch) {
+          const result = byId.get(item.run_id);
+          if (result?.ok) resolve();
+          else reject(new LeaseLostError(item.run_id));
+        }
+      },
+      (err) => {
+        for (const { reject } of batch) reject(err);
+      },
+    );
+    if (this.queue.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.send());
+    }
+  }
+}
+
 /** The worker protocol over the typed client: 409 lease_lost (and 404) become `LeaseLostError`. */
 export function createClientProtocol(options: { baseUrl: string; token: string }): WorkerProtocol {
   const client = createClient({ baseUrl: options.baseUrl, token: options.token, timeoutMs: 30_000 });
@@ -12,6 +60,7 @@ export function createClientProtocol(options: { baseUrl: string; token: string }
       throw err;
     }
   };
+  const completions = new CompletionBatcher(client);
   return {
     async claim(input, signal) {
       const { runs } = await client.worker.claim(input, signal);
@@ -22,9 +71,7 @@ export function createClientProtocol(options: { baseUrl: string; token: string }
       return results.map((r) => ({ run_id: r.run_id, ok: r.ok, cancel_requested: r.cancel_requested, lease_expires_at: r.lease_expires_at, code: r.error?.code }));
     },
     appendEvents: (runId, leaseToken, events) => fenced(runId, () => client.worker.appendEvents(runId, leaseToken, events)),
-    complete: async (runId, leaseToken, outcome) => {
-      await fenced(runId, () => client.worker.complete(runId, leaseToken, outcome));
-    },
+    complete: (runId, leaseToken, outcome) => completions.add({ run_id: runId, lease_token: leaseToken, ...outcome }),
     release: async (runId, leaseToken, reason) => {
       await fenced(runId, () => client.worker.release(runId, leaseToken, reason));
     },

@@ -94,6 +94,23 @@ export class EventSink {
     }
   }
 
+  /**
+   * Everything not yet sent, handed over to travel with the completion (one round trip instead of two).
+   * Waits for the request in flight first so the API stores events in the order they were numbered.
+   */
+  async takeRemaining(): Promise<WorkerEvent[]> {
+    if (this.pending.length > this.options.batchSize) await this.flush();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.inflight) await this.inflight;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.lost) return [];
+    const rest = this.pending;
+    this.pending = [];
+    return rest;
+  }
+
   /** Stop timers (the run is over or lost). */
   close(): void {
     clearTimeout(this.timer);

@@ -64,7 +64,13 @@ export interface WorkerProtocol {
   complete(
     runId: string,
     leaseToken: string,
-    outcome: { status: 'success' | 'error' | 'cancelled'; error?: { code: string; message: string; details?: unknown }; output?: unknown },
+    outcome: {
+      status: 'success' | 'error' | 'cancelled';
+      error?: { code: string; message: string; details?: unknown };
+      output?: unknown;
+      /** Last events of the attempt, stored before it completes. */
+      events?: WorkerEvent[];
+    },
   ): Promise<void>;
   release(runId: string, leaseToken: string, reason: string): Promise<void>;
   createArtifact(runId: string, leaseToken: string, request: ArtifactRequest): Promise<ArtifactGrant>;

@@ -173,14 +173,20 @@ export class RunExecution {
             ? { code: 'step_timeout', message: outcome.message ?? 'step timed out' }
             : { code: 'step_cancelled', message: 'step stopped' };
     }
-    await this.sink.flush();
+    const events = await this.sink.takeRemaining();
     if (this.leaseLost) return 'lease_lost';
-    try {
-      await api.complete(run.id, leaseToken, { status, ...(error ? { error } : {}), output: Object.keys(outputs).length ? outputs : undefined });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'lease_lost') return 'lease_lost';
-      throw err;
+    const outcomeBody = { status, ...(error ? { error } : {}), output: Object.keys(outputs).length ? outputs : undefined, events };
+    // A completion is retried through API hiccups (the lease outlives a few failures); losing the lease ends it.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await api.complete(run.id, leaseToken, outcomeBody);
+        return status;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'lease_lost') return 'lease_lost';
+        if (attempt >= 5) throw err;
+        log.warn({ err, attempt }, 'complete failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
     }
-    return status;
   }
 }

@@ -98,29 +98,28 @@ async function trackSteps(
   attempt: number,
   events: { type: string; step: string | null; data: unknown; ts: string | null }[],
 ): Promise<void> {
+  // One row per step index, folded in TS (a batch often carries both the start and the end of a step),
+  // then one upsert statement for the whole batch.
+  const steps = new Map<number, { idx: number; name: string; kind: string; status: string; finished: boolean; exit_code: number | null }>();
   for (const event of events) {
     if (event.type !== 'step.started' && event.type !== 'step.finished') continue;
     const data = (event.data ?? {}) as { index?: number; kind?: string; status?: string; exit_code?: number };
     if (typeof data.index !== 'number' || !event.step) continue;
-    if (event.type === 'step.started') {
-      await db
-        .insertInto('run_steps')
-        .values({ run_id: runId, attempt, idx: data.index, name: event.step, kind: data.kind ?? 'unknown', status: 'running' })
-        .onConflict((oc) => oc.doNothing())
-        .execute();
-    } else {
-      const status = ['success', 'error', 'cancelled', 'timeout'].includes(data.status ?? '')
-        ? (data.status as 'success' | 'error' | 'cancelled' | 'timeout')
-        : 'error';
-      await db
-        .insertInto('run_steps')
-        .values({ run_id: runId, attempt, idx: data.index, name: event.step, kind: data.kind ?? 'unknown', status, finished_at: sql`now()` as never, exit_code: data.exit_code ?? null })
-        .onConflict((oc) =>
-          oc.columns(["run_id", "attempt", "idx"]).doUpdateSet({ status, finished_at: sql`now()` as never, exit_code: data.exit_code ?? null }),
-        )
-        .execute();
-    }
+    const finished = event.type === 'step.finished';
+    const status = finished ? (['success', 'error', 'cancelled', 'timeout'].includes(data.status ?? '') ? data.status! : 'error') : 'running';
+    steps.set(data.index, { idx: data.index, name: event.step, kind: data.kind ?? 'unknown', status, finished, exit_code: finished ? (data.exit_code ?? null) : null });
   }
+  if (steps.size === 0) return;
+  await sql`
+    INSERT INTO run_steps (run_id, attempt, idx, name, kind, status, finished_at, exit_code)
+    SELECT ${runId}::uuid, ${attempt}, s.idx, s.name, s.kind, s.status, CASE WHEN s.finished THEN now() END, s.exit_code
+    FROM jsonb_to_recordset(${JSON.stringify([...steps.values()])}::jsonb)
+      AS s(idx int, name text, kind text, status text, finished boolean, exit_code int)
+    ON CONFLICT (run_id, attempt, idx) DO UPDATE SET
+      status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE run_steps.status END,
+      finished_at = COALESCE(excluded.finished_at, run_steps.finished_at),
+      exit_code = COALESCE(excluded.exit_code, run_steps.exit_code)
+  `.execute(db);
 }
 
 /** A system event (API, sweeper) appended outside any lease; returns the stored event. */

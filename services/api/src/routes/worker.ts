@@ -10,7 +10,6 @@ import {
   getRun,
   getTemplate,
   heartbeatRuns,
-  laneStates,
   markArtifactReady,
   registerWorker,
   releaseRun,
@@ -51,6 +50,24 @@ function unwrap<T>(result: Fenced<T>, runId: string): T {
 }
 
 const FALLBACK_POLL_MS = 1_000;
+const REGISTER_EVERY_MS = 5_000;
+
+/**
+ * Claims register the worker (fleet view, liveness, restart detection) at most every few seconds per
+ * worker and boot, not on every claim: a busy worker claims many times a second and each write is a commit.
+ */
+class RegistrationCache {
+  private readonly seen = new Map<string, { boot: string; at: number }>();
+
+  async register(workerId: string, bootId: string, write: () => Promise<{ previousBoot: string | null }>): Promise<{ previousBoot: string | null }> {
+    const last = this.seen.get(workerId);
+    if (last && last.boot === bootId && Date.now() - last.at < REGISTER_EVERY_MS) return { previousBoot: bootId };
+    const result = await write();
+    if (this.seen.size > 10_000) this.seen.clear();
+    this.seen.set(workerId, { boot: bootId, at: Date.now() });
+    return result;
+  }
+}
 
 /**
  * The worker protocol: claim (long-poll), heartbeat, events, complete, release, artifacts. Everything after
@@ -58,6 +75,7 @@ const FALLBACK_POLL_MS = 1_000;
  */
 export async function workerRoutes(app: FastifyInstance): Promise<void> {
   const leaseSeconds = () => app.config.OCR_HEARTBEAT_TIMEOUT_S;
+  const registrations = new RegistrationCache();
   const stepsCache = new Map<string, TemplateDefinition>();
   const definitionOf = async (run: RunRow): Promise<TemplateDefinition> => {
     const key = `${run.template}@${run.template_version}`;
@@ -77,13 +95,13 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       const body = request.body as Type.Static<typeof ClaimRequest>;
       const started = Date.now();
       const bootId = body.boot_id ?? 'unknown';
-      const { previousBoot } = await registerWorker(app.db, {
+      const { previousBoot } = await registrations.register(body.worker_id, bootId, () => registerWorker(app.db, {
         id: body.worker_id,
         boot_id: bootId,
         lanes: body.lanes,
         version: body.version ?? '',
         concurrency: body.concurrency ?? body.limit ?? 1,
-      });
+      }));
       if (previousBoot && previousBoot !== bootId) {
         // The same worker id came back with a new boot: its old process is gone, requeue its leases now.
         const orphans = await findOrphanedLeases(app.db, body.worker_id, bootId);
@@ -122,13 +140,12 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
         runs = [];
       }
       app.metrics.claimSeconds.observe((Date.now() - started) / 1000);
-      const states = runs.length ? await laneStates(app.db, [...new Set(runs.map((r) => r.lane))]) : new Map();
       return {
         runs: await Promise.all(
           runs.map(async (run) => {
             const def = await definitionOf(run);
             return {
-              run: runToWire(run, states.get(run.lane)),
+              run: runToWire(run),
               lease_token: run.lease_token!,
               lease_expires_at: run.lease_expires_at!.toISOString(),
               steps: def.steps,
@@ -184,6 +201,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof CompleteRequest>;
+      if (body.events?.length) unwrap(await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events), id);
       const [result] = await completeRuns(app.db, [{ runId: id, leaseToken: body.lease_token, status: body.status, error: body.error ?? null, output: body.output }]);
       const run = unwrap(result!, id);
       if (run.status !== 'queued') app.metrics.runsFinished.inc({ status: run.status });
@@ -196,6 +214,10 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
     { config: worker, schema: { tags: ['worker protocol'], summary: 'Finish many attempts in one request', body: CompleteBatch, response: { 200: BatchResults, ...errors } } },
     async (request) => {
       const { completions } = request.body as Type.Static<typeof CompleteBatch>;
+      // Final events first (a lost lease shows up again, per item, in the completion's answer).
+      await Promise.all(
+        completions.filter((c) => c.events?.length).map((c) => appendEvents(app.db, { runId: c.run_id, leaseToken: c.lease_token }, c.events!)),
+      );
       const results = await completeRuns(
         app.db,
         completions.map((c) => ({ runId: c.run_id, leaseToken: c.lease_token, status: c.status, error: c.error ?? null, output: c.output })),
