@@ -6,7 +6,7 @@ import { EventSink } from './event-sink.js';
 import type { Heartbeats } from './heartbeats.js';
 import type { ClaimedRun, WorkerProtocol } from './protocol.js';
 import { runStep, type StepOutcome } from './step-runner.js';
-import type { ExecutorRegistry } from './steps/registry.js';
+import type { ExecutorRegistry } from './executors/index.js';
 import { uploadArtifacts, type PendingArtifact } from './artifacts.js';
 
 export interface RunExecutionOptions {
@@ -105,8 +105,7 @@ export class RunExecution {
           workdir,
           signal: this.abort.signal,
           killGraceMs: this.options.killGraceMs,
-          httpAllowPrivate: this.options.httpAllowPrivate,
-          emit: (event) => this.sink.emit({ ...event, step: name }),
+          emit: (event) => this.sink.emit({ ...event, step: event.step ?? name }),
           addArtifact: (artifact) => artifacts.push({ ...artifact, step: name }),
           log: log.child({ step: name }),
         });

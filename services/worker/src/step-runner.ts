@@ -1,8 +1,9 @@
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { ExecutorRegistry } from './steps/registry.js';
-import { StepError, type StepContext, type StepOutcome } from './steps/types.js';
+import type { ExecutorRegistry, StepContext, StepResult } from './executors/index.js';
 
-export type { StepOutcome, StepContext } from './steps/types.js';
+export type { StepContext } from './executors/index.js';
+/** How a step ended (the executors' typed results). */
+export type StepOutcome = StepResult;
 
 /** Resolve a declared artifact path inside the run directory; anything escaping it is refused. */
 function insideWorkdir(workdir: string, path: string): string | undefined {
@@ -12,20 +13,16 @@ function insideWorkdir(workdir: string, path: string): string | undefined {
 }
 
 /**
- * Run one step through its executor with the step's timeout, turning thrown errors into typed outcomes,
- * then collect the files it declared as artifacts (only after success: a failed step's files are partial).
+ * Run one step through its executor with the step's timeout, then collect the files it declared as
+ * artifacts (only after success: a failed step's files are partial).
  */
-export async function runStep(registry: ExecutorRegistry, step: Record<string, unknown>, ctx: StepContext): Promise<StepOutcome> {
-  const kind = String(step.kind);
-  const executor = registry.get(kind);
-  if (!executor) return { status: 'failed', code: 'unknown_step_kind', message: `no executor for step kind ${kind} on this worker (has: ${registry.kinds.join(', ')})` };
+export async function runStep(registry: ExecutorRegistry, step: Record<string, unknown>, ctx: Omit<StepContext, 'timeoutMs' | 'env'>): Promise<StepOutcome> {
   const timeoutMs = typeof step.timeout_s === 'number' ? step.timeout_s * 1000 : undefined;
   let outcome: StepOutcome;
   try {
-    outcome = await executor.run(step, ctx, timeoutMs);
+    outcome = await registry.run(step, { ...ctx, env: {}, ...(timeoutMs ? { timeoutMs } : {}) });
   } catch (err) {
-    if (ctx.signal.aborted) return { status: 'cancelled' };
-    outcome = err instanceof StepError ? { status: 'failed', code: err.code, message: err.message } : { status: 'failed', code: 'executor_error', message: (err as Error).message };
+    outcome = ctx.signal.aborted ? { status: 'cancelled', message: 'step stopped' } : { status: 'failed', code: 'executor_error', message: (err as Error).message };
   }
   if (outcome.status === 'success') {
     for (const declared of (step.artifacts as { path: string; kind: string; name?: string }[] | undefined) ?? []) {

@@ -6,7 +6,7 @@ import type { WorkerMetrics } from './metrics.js';
 import type { WorkerProtocol } from './protocol.js';
 import { RunExecution, type RunEnd } from './run-execution.js';
 import type { WorkerConfig } from './config.js';
-import { createExecutorRegistry, type ExecutorRegistry } from './steps/registry.js';
+import { createExecutorRegistry, type ExecutorRegistry } from './executors/index.js';
 
 export interface WorkerDeps {
   api: WorkerProtocol;
@@ -37,7 +37,7 @@ export class Worker extends EventEmitter {
   constructor(private readonly deps: WorkerDeps) {
     super();
     this.id = deps.config.OCR_WORKER_ID;
-    this.executors = deps.executors ?? createExecutorRegistry();
+    this.executors = deps.executors ?? createExecutorRegistry({ http: { allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE } });
     this.heartbeats = new Heartbeats(deps.api, deps.config.OCR_HEARTBEAT_INTERVAL_S * 1000, deps.log, (ok) =>
       deps.metrics?.heartbeats.inc({ result: ok ? 'ok' : 'failed' }),
     );

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { Stack } from '@ocr/testkit';
 import type { TestLike } from '@ocr/testkit';
 import { createClientProtocol, loadWorkerConfig, Worker } from '../src/index.js';
-import type { ExecutorRegistry } from '../src/steps/registry.js';
+import type { ExecutorRegistry } from '../src/executors/index.js';
 
 /** A worker in this process, talking HTTP to the stack's API with a worker token. */
 export async function startTestWorker(

@@ -2,7 +2,7 @@
  * Params as environment variables: the way a script should read them (`"$OCR_PARAM_ENV"`), since a value
  * in a variable is never parsed as shell syntax.
  */
-import { paramText } from './render.js';
+import { paramText } from './param-text.js';
 
 /** `OCR_PARAM_<NAME>`: the name upper-cased, every character outside A–Z and 0–9 turned into `_`. */
 export function paramEnvName(name: string): string {

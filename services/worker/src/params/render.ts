@@ -1,11 +1,13 @@
 /**
  * Rendering `{{params.x}}` placeholders, each way safe for where it lands. The rule that keeps params from
- * ever becoming shell syntax: inside a shell script a placeholder becomes ONE single-quoted shell word;
- * argv elements, environment values and HTTP/MCP fields are data, so they get the value's text (URL-encoded
- * inside URLs, JSON-typed where a whole JSON string is one placeholder).
+ * ever becoming shell syntax: inside a shell script a placeholder becomes a quoted reference to the param's
+ * environment variable (see `shell-script.ts`); argv elements, environment values and HTTP/MCP fields are
+ * data, so they get the value's text (URL-encoded inside URLs, JSON-typed where a whole JSON string is one
+ * placeholder).
  */
 import { basename } from 'node:path';
-import { ExecutorError } from '../executors/types.js';
+import { paramText } from './param-text.js';
+import { renderShellScript } from './shell-script.js';
 
 const PLACEHOLDER = /\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 const WHOLE_PLACEHOLDER = /^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
@@ -13,26 +15,11 @@ const WHOLE_PLACEHOLDER = /^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/;
 type Params = Record<string, unknown>;
 
 /**
- * A param value as text: strings as they are, everything else as JSON. A missing param is an error rather
- * than an empty string: `rm -rf /{{params.dir}}` must not quietly become `rm -rf /`.
+ * A value as one POSIX shell word: single quotes, each embedded `'` closed, escaped and reopened. Safe only
+ * where the word lands unquoted; scripts use `renderShellScript`, which is safe in every context.
  */
-export function paramText(params: Params, name: string): string {
-  if (!Object.hasOwn(params, name) || params[name] === undefined) throw new ExecutorError('param_missing', `the step uses {{params.${name}}} but the run has no param "${name}"`);
-  const value = params[name];
-  const text = value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  // A NUL cannot travel in argv or the environment; refusing it beats silently cutting the value short.
-  if (text.includes('\0')) throw new ExecutorError('param_invalid', `param "${name}" contains a NUL character`);
-  return text;
-}
-
-/** A value as one POSIX shell word: single quotes, each embedded `'` closed, escaped and reopened. */
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** A shell script with each placeholder replaced by a single-quoted word. */
-export function renderShellScript(script: string, params: Params): string {
-  return script.replace(PLACEHOLDER, (_, name: string) => shellQuote(paramText(params, name)));
 }
 
 /** A plain string (argv element, environment value, header) with each placeholder replaced by its text. */
@@ -76,8 +63,8 @@ const COMMAND_FLAG = /^-[A-Za-z]*c[A-Za-z]*$/;
 
 /**
  * A container's argv rendered. Elements are argv, not shell, so they get plain text — except the script of
- * a shell invocation (`sh -c SCRIPT`, also behind `env`, `timeout`, … or in the image's entrypoint), whose
- * placeholders become single-quoted words, exactly as in a shell step. `entrypoint` is never rendered (it
+ * a shell invocation (`sh -c SCRIPT`, also behind `env`, `timeout`, … or in the image's entrypoint), which
+ * is rendered exactly as a shell step's script (the container gets the `OCR_PARAM_*` variables too). `entrypoint` is never rendered (it
  * comes from the image) but is read to spot a shell that will run the first command element as a script.
  */
 export function renderContainerCommand(command: string[], params: Params, entrypoint: string[] = []): string[] {

@@ -28,7 +28,7 @@ t.test('shell quoting round-trips any text through a real /bin/sh as one word', 
     const out = execFileSync('/bin/sh', ['-c', `printf '%s|%s' ${shellQuote(value)} "$#"`, 'sh'], { encoding: 'utf8' });
     t.equal(out, `${value}|0`, JSON.stringify(value));
   }
-  t.equal(renderShellScript('echo {{params.a}}-{{ params.b }}', { a: "it's", b: 2 }), `echo 'it'\\''s'-'2'`);
+  t.equal(renderShellScript('echo {{params.a}}-{{ params.b }}', { a: "it's", b: 2 }), 'echo "${OCR_PARAM_A}"-"${OCR_PARAM_B}"');
 });
 
 t.test('text, URLs and JSON', async (t) => {
@@ -51,7 +51,38 @@ t.test('missing params and NUL bytes are errors, not empty strings', async (t) =
 t.test('container argv: plain text, except the script of a shell invocation, which is quoted', async (t) => {
   const params = { x: NASTY };
   t.same(renderContainerCommand(['echo', '{{params.x}}', '--flag={{params.x}}'], params), ['echo', NASTY, `--flag=${NASTY}`]);
-  t.same(renderContainerCommand(['sh', '-c', 'echo {{params.x}}', 'name', '{{params.x}}'], params), ['sh', '-c', `echo ${shellQuote(NASTY)}`, 'name', NASTY]);
-  t.same(renderContainerCommand(['/usr/bin/env', 'bash', '-euc', 'echo {{params.x}}'], params), ['/usr/bin/env', 'bash', '-euc', `echo ${shellQuote(NASTY)}`]);
-  t.same(renderContainerCommand(['echo {{params.x}}'], params, ['/bin/sh', '-c']), [`echo ${shellQuote(NASTY)}`], 'a shell entrypoint makes the first element a script');
+  const script = 'echo "${OCR_PARAM_X}"';
+  t.same(renderContainerCommand(['sh', '-c', 'echo {{params.x}}', 'name', '{{params.x}}'], params), ['sh', '-c', script, 'name', NASTY]);
+  t.same(renderContainerCommand(['/usr/bin/env', 'bash', '-euc', 'echo {{params.x}}'], params), ['/usr/bin/env', 'bash', '-euc', script]);
+  t.same(renderContainerCommand(['echo {{params.x}}'], params, ['/bin/sh', '-c']), [script], 'a shell entrypoint makes the first element a script');
+});
+
+/** Run a rendered script under a real shell with the params in the environment, as the executors do. */
+function runScript(shell: string, template: string, params: Record<string, unknown>): string {
+  return execFileSync(shell, ['-c', renderShellScript(template, params)], { encoding: 'utf8', env: { PATH: process.env.PATH, ...paramEnv(params) } });
+}
+
+t.test('shell placeholders stay one intact word in every quoting context, under sh and bash', async (t) => {
+  const contexts: [string, (v: string) => string][] = [
+    ["printf '%s|' {{params.x}}", (v) => `${v}|`],
+    ["printf '%s|' \"pre {{params.x}} post\"", (v) => `pre ${v} post|`],
+    ["printf '%s|' 'pre {{params.x}} post'", (v) => `pre ${v} post|`],
+    ["printf '%s|' \"$(printf '%s' {{params.x}})\"", (v) => `${v.replace(/\n+$/, '')}|`],
+    ["x=`printf '%s' {{params.x}}`; printf '%s|' \"$x\"", (v) => `${v.replace(/\n+$/, '')}|`],
+    ['cat <<EOF\npre {{params.x}} post\nEOF', (v) => `pre ${v} post\n`],
+    ['cat <<-EOF\n\tpre {{params.x}} post\n\tEOF', (v) => `pre ${v} post\n`],
+    ["# don't be fooled by this quote\nprintf '%s|' {{params.x}}", (v) => `${v}|`],
+  ];
+  for (const value of [NASTY, 'two words  *', "it's", 'a\nb', '$HOME', '`id`', '"; touch /tmp/pwned; "', '\\"']) {
+    for (const [template, expected] of contexts) {
+      for (const shell of ['/bin/sh', '/bin/bash']) t.equal(runScript(shell, template, { x: value }), expected(value), `${shell} ${JSON.stringify(template)} ${JSON.stringify(value)}`);
+    }
+  }
+});
+
+t.test('contexts where no rendering is safe are refused', async (t) => {
+  t.equal(runScript('/bin/sh', 'echo $(( {{params.n}} + 1 ))', { n: 41 }), '42\n', 'integers are fine in arithmetic');
+  t.throws(() => renderShellScript('echo $(( {{params.n}} + 1 ))', { n: 'a[$(touch /tmp/pwned)]' }), { code: 'unsafe_placeholder' });
+  t.throws(() => renderShellScript("cat <<'EOF'\n{{params.x}}\nEOF", { x: 'v' }), { code: 'unsafe_placeholder' });
+  t.throws(() => renderShellScript('echo {{params.a_b}}', { 'a-b': 1, a_b: 2 }), { code: 'param_name_collision' });
 });
