@@ -31,7 +31,9 @@ function leaderTtl(config: Static<typeof SweeperConfigSchema>): number {
  * heartbeat timeout must exceed the heartbeat interval; the leader TTL must exceed the sweep interval, or the
  * leader would lose its lease between two renewals).
  */
-export function loadSweeperConfig(env: Record<string, string | undefined> = process.env): Readonly<SweeperConfig> {
+export function loadSweeperConfig(
+  env: Record<string, string | undefined> = process.env,
+): Readonly<SweeperConfig> {
   const config = loadConfig(SweeperConfigSchema, env, [
     (c) =>
       c.OCR_HEARTBEAT_TIMEOUT_S > c.OCR_HEARTBEAT_INTERVAL_S

@@ -7,7 +7,9 @@ import { startSweeper } from './start.js';
  * process with one line each), then the replica, then two-stage signals: SIGTERM stops the loop and
  * resigns leadership so another replica takes over without waiting for the lease TTL.
  */
-export async function runSweeperProcess(env: Record<string, string | undefined> = process.env): Promise<void> {
+export async function runSweeperProcess(
+  env: Record<string, string | undefined> = process.env,
+): Promise<void> {
   const config = loadSweeperConfig(env);
   const log = createLogger('sweeper', config.OCR_LOG_LEVEL);
   const started = await startSweeper(config, log);

@@ -11,7 +11,11 @@ export function createSweeperMetrics(registry: Registry, isLeader: () => boolean
       help: 'Running runs seen with a heartbeat older than the timeout (each sighting)',
       registers: [registry],
     }),
-    requeued: new Counter({ name: 'ocr_sweeper_requeued_total', help: 'Stale runs requeued', registers: [registry] }),
+    requeued: new Counter({
+      name: 'ocr_sweeper_requeued_total',
+      help: 'Stale runs requeued',
+      registers: [registry],
+    }),
     failed: new Counter({
       name: 'ocr_sweeper_failed_total',
       help: 'Stale runs failed with heartbeat_timeout (infrastructure budget spent) or cancelled',

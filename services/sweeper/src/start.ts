@@ -17,7 +17,10 @@ export interface StartedSweeper {
  * Start a sweeper replica: its own pool, its loop, and `/healthz`, `/readyz` (ready while the database
  * answers, leader or follower) and `/metrics` on PORT. Used by `ocr sweeper` and `ocr dev`.
  */
-export async function startSweeper(config: Readonly<SweeperConfig>, log: Logger = createLogger('sweeper', config.OCR_LOG_LEVEL)): Promise<StartedSweeper> {
+export async function startSweeper(
+  config: Readonly<SweeperConfig>,
+  log: Logger = createLogger('sweeper', config.OCR_LOG_LEVEL),
+): Promise<StartedSweeper> {
   const lifecycle = new Lifecycle(log);
   let sweeper: Sweeper | undefined;
   // An idle client dying means the server went away: the sweeper treats that like a failed tick.
@@ -45,7 +48,13 @@ export async function startSweeper(config: Readonly<SweeperConfig>, log: Logger 
     running.start();
     lifecycle.defer('sweeper', () => running.stop());
     log.info(
-      { id: config.OCR_SWEEPER_ID, intervalS: config.OCR_SWEEP_INTERVAL_S, timeoutS: config.OCR_HEARTBEAT_TIMEOUT_S, ttlS: config.leaderTtlS, port: ops.port },
+      {
+        id: config.OCR_SWEEPER_ID,
+        intervalS: config.OCR_SWEEP_INTERVAL_S,
+        timeoutS: config.OCR_HEARTBEAT_TIMEOUT_S,
+        ttlS: config.leaderTtlS,
+        port: ops.port,
+      },
       'sweeper started',
     );
     return { sweeper: running, port: ops.port, close: () => lifecycle.close() };

@@ -75,10 +75,20 @@ export class Sweeper extends EventEmitter {
     super();
     const clock = deps.clock ?? (() => performance.now());
     const { config } = deps;
-    this.lease = new LeaderLease(deps.db, { name: LEADERSHIP, holder: config.OCR_SWEEPER_ID, ttlS: config.leaderTtlS, clock });
+    this.lease = new LeaderLease(deps.db, {
+      name: LEADERSHIP,
+      holder: config.OCR_SWEEPER_ID,
+      ttlS: config.leaderTtlS,
+      clock,
+    });
     this.gate = new WarmUpGate(config.OCR_HEARTBEAT_TIMEOUT_S * 1000, clock);
     this.metrics = createSweeperMetrics(deps.registry, () => this.isLeader);
-    this.loop = new Loop('sweeper', () => config.OCR_SWEEP_INTERVAL_S * 1000, (signal) => this.tick(signal), deps.log);
+    this.loop = new Loop(
+      'sweeper',
+      () => config.OCR_SWEEP_INTERVAL_S * 1000,
+      (signal) => this.tick(signal),
+      deps.log,
+    );
   }
 
   /** True while this replica holds an unexpired lease by its own clock. */
@@ -111,7 +121,9 @@ export class Sweeper extends EventEmitter {
     await this.loop.stop();
     if (this.leading) {
       this.stepDown('stopping: resigning sweeper leadership');
-      await this.lease.resign().catch((err: unknown) => this.deps.log.warn({ err }, 'could not resign sweeper leadership'));
+      await this.lease
+        .resign()
+        .catch((err: unknown) => this.deps.log.warn({ err }, 'could not resign sweeper leadership'));
     }
   }
 
@@ -159,7 +171,10 @@ export class Sweeper extends EventEmitter {
     report.reachable = true;
     if (this.gate.remainingMs === Infinity) {
       this.gate.restart();
-      log.info({ waitS: config.OCR_HEARTBEAT_TIMEOUT_S }, 'database reachable: giving workers a heartbeat timeout before sweeping');
+      log.info(
+        { waitS: config.OCR_HEARTBEAT_TIMEOUT_S },
+        'database reachable: giving workers a heartbeat timeout before sweeping',
+      );
     }
     if (!held) {
       if (this.leading) this.stepDown('lost sweeper leadership');
@@ -170,7 +185,10 @@ export class Sweeper extends EventEmitter {
       // or cut off): we know nothing about how long workers have been unable to heartbeat.
       this.leading = true;
       this.gate.restart();
-      log.info({ holder: config.OCR_SWEEPER_ID, ttlS: config.leaderTtlS, warmUpS: config.OCR_HEARTBEAT_TIMEOUT_S }, 'became sweeper leader');
+      log.info(
+        { holder: config.OCR_SWEEPER_ID, ttlS: config.leaderTtlS, warmUpS: config.OCR_HEARTBEAT_TIMEOUT_S },
+        'became sweeper leader',
+      );
     }
     report.leader = true;
     return true;
@@ -195,7 +213,11 @@ export class Sweeper extends EventEmitter {
     const metrics = this.metrics;
     let after: { heartbeat_at: Date; id: string } | undefined;
     for (;;) {
-      const page: StaleRun[] = await findStaleRuns(db, { timeoutS: config.OCR_HEARTBEAT_TIMEOUT_S, limit: config.OCR_SWEEP_BATCH, after });
+      const page: StaleRun[] = await findStaleRuns(db, {
+        timeoutS: config.OCR_HEARTBEAT_TIMEOUT_S,
+        limit: config.OCR_SWEEP_BATCH,
+        after,
+      });
       if (page.length === 0) return true;
       report.stale += page.length;
       metrics.stuck.inc(page.length);
@@ -207,11 +229,17 @@ export class Sweeper extends EventEmitter {
           report.requeued++;
           metrics.requeued.inc();
           metrics.recovery.observe(run.silent_s);
-          runLog.warn({ silentS: run.silent_s, infraLosses: run.infra_losses, runAt: run.run_at }, 'stale run requeued');
+          runLog.warn(
+            { silentS: run.silent_s, infraLosses: run.infra_losses, runAt: run.run_at },
+            'stale run requeued',
+          );
         } else {
           report.failed++;
           metrics.failed.inc();
-          runLog.error({ silentS: run.silent_s, infraLosses: run.infra_losses, status: run.status }, 'stale run failed');
+          runLog.error(
+            { silentS: run.silent_s, infraLosses: run.infra_losses, status: run.status },
+            'stale run failed',
+          );
         }
       }
       const lost = page.length - swept.length;
@@ -228,10 +256,14 @@ export class Sweeper extends EventEmitter {
     const { config, db, log } = this.deps;
     for (;;) {
       if (!(await this.stillLeading(report))) return;
-      const cancelled = await finishAbandonedCancels(db, { graceS: config.OCR_CANCEL_GRACE_S, limit: config.OCR_SWEEP_BATCH });
+      const cancelled = await finishAbandonedCancels(db, {
+        graceS: config.OCR_CANCEL_GRACE_S,
+        limit: config.OCR_SWEEP_BATCH,
+      });
       report.cancelsFinished += cancelled.length;
       this.metrics.cancels.inc(cancelled.length);
-      for (const run of cancelled) log.warn({ runId: run.id, lane: run.lane }, 'unacknowledged cancel finished');
+      for (const run of cancelled)
+        log.warn({ runId: run.id, lane: run.lane }, 'unacknowledged cancel finished');
       if (cancelled.length < config.OCR_SWEEP_BATCH || signal?.aborted) return;
     }
   }

@@ -5,7 +5,13 @@ import { Registry } from 'prom-client';
 import type { Kysely } from 'kysely';
 import type { Database } from '@ocr/db';
 import type { TestLike } from '@ocr/testkit';
-import { createSweeper, loadSweeperConfig, type Sweeper, type TickReport, type MonotonicClock } from '../src/index.js';
+import {
+  createSweeper,
+  loadSweeperConfig,
+  type Sweeper,
+  type TickReport,
+  type MonotonicClock,
+} from '../src/index.js';
 
 /** Silent unless OCR_TEST_LOG_LEVEL asks for logs. */
 export const testLog = pino({ level: process.env.OCR_TEST_LOG_LEVEL ?? 'silent' });
@@ -25,15 +31,30 @@ export function testSweeper(
   db: Kysely<Database>,
   options: { id: string; env?: Record<string, string>; clock?: MonotonicClock },
 ): { sweeper: Sweeper; registry: Registry } {
-  const config = loadSweeperConfig({ DATABASE_URL: 'postgres://unused', OCR_SWEEPER_ID: options.id, ...FAST_ENV, ...options.env });
+  const config = loadSweeperConfig({
+    DATABASE_URL: 'postgres://unused',
+    OCR_SWEEPER_ID: options.id,
+    ...FAST_ENV,
+    ...options.env,
+  });
   const registry = new Registry();
-  const sweeper = createSweeper({ db, log: testLog.child({ sweeper: options.id }), config, registry, clock: options.clock });
+  const sweeper = createSweeper({
+    db,
+    log: testLog.child({ sweeper: options.id }),
+    config,
+    registry,
+    clock: options.clock,
+  });
   t.teardown(() => sweeper.stop());
   return { sweeper, registry };
 }
 
 /** Resolve with the first tick report (from now on) that matches; reject after `timeoutMs`. */
-export function reportWhere(sweeper: Sweeper, match: (report: TickReport) => boolean, timeoutMs = 15_000): Promise<TickReport> {
+export function reportWhere(
+  sweeper: Sweeper,
+  match: (report: TickReport) => boolean,
+  timeoutMs = 15_000,
+): Promise<TickReport> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       sweeper.off('tick', onTick);
@@ -51,11 +72,17 @@ export function reportWhere(sweeper: Sweeper, match: (report: TickReport) => boo
 
 /** Pretend the workers of these runs went silent `seconds` ago (their heartbeat moves back in time). */
 export async function ageHeartbeats(pool: pg.Pool, runIds: string[], seconds: number): Promise<void> {
-  await pool.query(`UPDATE runs SET heartbeat_at = heartbeat_at - make_interval(secs => $2) WHERE id = ANY($1::uuid[])`, [runIds, seconds]);
+  await pool.query(
+    `UPDATE runs SET heartbeat_at = heartbeat_at - make_interval(secs => $2) WHERE id = ANY($1::uuid[])`,
+    [runIds, seconds],
+  );
 }
 
 /** How many `requeued` / `failed` events each run has. */
-export async function sweepEventCounts(pool: pg.Pool, type: 'requeued' | 'failed'): Promise<Map<string, number>> {
+export async function sweepEventCounts(
+  pool: pg.Pool,
+  type: 'requeued' | 'failed',
+): Promise<Map<string, number>> {
   const { rows } = await pool.query<{ run_id: string; n: number }>(
     `SELECT run_id, count(*)::int AS n FROM run_events WHERE type = $1 GROUP BY run_id`,
     [type],

@@ -19,7 +19,8 @@ const ENV = {
 };
 
 const becameLeader = (line: LogLine) => line.msg === 'became sweeper leader';
-const requeuedBy = (p: SweeperProcess) => new Set(p.logs.filter((l) => l.msg === 'stale run requeued').map((l) => l.runId!));
+const requeuedBy = (p: SweeperProcess) =>
+  new Set(p.logs.filter((l) => l.msg === 'stale run requeued').map((l) => l.runId!));
 
 let batches = 0;
 
@@ -63,57 +64,94 @@ async function twoReplicas(t: TestLike, url: string) {
   return { a, b };
 }
 
-t.test('leader SIGKILLed: the other replica takes over within TTL + interval and recovers stale runs', async (t) => {
-  const { db, pool, url } = await createTestDatabase(t);
-  const { a, b } = await twoReplicas(t, url);
-  t.equal(await currentLeader(db, LEADERSHIP), 'A');
-  a.child.kill('SIGKILL');
-  const killedAt = performance.now();
-  await b.waitForLog(becameLeader);
-  const takeoverS = (performance.now() - killedAt) / 1000;
-  t.ok(takeoverS <= TTL_S + INTERVAL_S + 1, `B leads ${takeoverS.toFixed(2)} s after the kill (bound ${TTL_S + INTERVAL_S + 1} s)`);
-  const ids = await strandRuns(db, pool, 5);
-  await requeued(pool, ids);
-  t.same([...requeuedBy(b)].sort(), [...ids].sort(), 'B requeued them');
-  const counts = await sweepEventCounts(pool, 'requeued');
-  t.same(ids.map((id) => counts.get(id)), Array(5).fill(1), 'each requeued exactly once');
-  const again = await claimRuns(db, { workerId: 'alive', lanes: [`batch-${batches}`], limit: 5, leaseSeconds: 30 });
-  t.same(again.map((r) => r.attempt), [2, 2, 2, 2, 2], 'attempt +1, not +2');
-});
+t.test(
+  'leader SIGKILLed: the other replica takes over within TTL + interval and recovers stale runs',
+  async (t) => {
+    const { db, pool, url } = await createTestDatabase(t);
+    const { a, b } = await twoReplicas(t, url);
+    t.equal(await currentLeader(db, LEADERSHIP), 'A');
+    a.child.kill('SIGKILL');
+    const killedAt = performance.now();
+    await b.waitForLog(becameLeader);
+    const takeoverS = (performance.now() - killedAt) / 1000;
+    t.ok(
+      takeoverS <= TTL_S + INTERVAL_S + 1,
+      `B leads ${takeoverS.toFixed(2)} s after the kill (bound ${TTL_S + INTERVAL_S + 1} s)`,
+    );
+    const ids = await strandRuns(db, pool, 5);
+    await requeued(pool, ids);
+    t.same([...requeuedBy(b)].sort(), [...ids].sort(), 'B requeued them');
+    const counts = await sweepEventCounts(pool, 'requeued');
+    t.same(
+      ids.map((id) => counts.get(id)),
+      Array(5).fill(1),
+      'each requeued exactly once',
+    );
+    const again = await claimRuns(db, {
+      workerId: 'alive',
+      lanes: [`batch-${batches}`],
+      limit: 5,
+      leaseSeconds: 30,
+    });
+    t.same(
+      again.map((r) => r.attempt),
+      [2, 2, 2, 2, 2],
+      'attempt +1, not +2',
+    );
+  },
+);
 
-t.test('leader SIGSTOPped: the other takes over; woken by SIGCONT, it does not sweep; each run requeued once', async (t) => {
-  const { db, pool, url } = await createTestDatabase(t);
-  const { a, b } = await twoReplicas(t, url);
-  // A is an active leader: it sweeps the first batch.
-  const first = await strandRuns(db, pool, 3);
-  await requeued(pool, first);
-  t.same([...requeuedBy(a)].sort(), [...first].sort(), 'A swept the first batch');
+t.test(
+  'leader SIGSTOPped: the other takes over; woken by SIGCONT, it does not sweep; each run requeued once',
+  async (t) => {
+    const { db, pool, url } = await createTestDatabase(t);
+    const { a, b } = await twoReplicas(t, url);
+    // A is an active leader: it sweeps the first batch.
+    const first = await strandRuns(db, pool, 3);
+    await requeued(pool, first);
+    t.same([...requeuedBy(a)].sort(), [...first].sort(), 'A swept the first batch');
 
-  a.child.kill('SIGSTOP');
-  const stoppedAt = performance.now();
-  const second = await strandRuns(db, pool, 3);
-  await b.waitForLog(becameLeader);
-  t.ok((performance.now() - stoppedAt) / 1000 <= TTL_S + INTERVAL_S + 1, 'B took over within TTL + interval (+1 s)');
-  await requeued(pool, second);
-  t.same([...requeuedBy(b)].sort(), [...second].sort(), 'B swept the second batch');
+    a.child.kill('SIGSTOP');
+    const stoppedAt = performance.now();
+    const second = await strandRuns(db, pool, 3);
+    await b.waitForLog(becameLeader);
+    t.ok(
+      (performance.now() - stoppedAt) / 1000 <= TTL_S + INTERVAL_S + 1,
+      'B took over within TTL + interval (+1 s)',
+    );
+    await requeued(pool, second);
+    t.same([...requeuedBy(b)].sort(), [...second].sort(), 'B swept the second batch');
 
-  // Stale runs are waiting at the moment A wakes: a careless A would act on its old belief.
-  const third = await strandRuns(db, pool, 3);
-  a.child.kill('SIGCONT');
-  const steppedDown = await a.waitForLog((l) => l.msg === 'lost sweeper leadership' || l.msg === 'sweeper leadership lapsed mid-tick: stopping before acting');
-  t.ok(steppedDown, `A stepped down on waking (${steppedDown.msg})`);
-  await requeued(pool, third);
-  // Let A run a few more ticks as a follower (counted on its /metrics), then look at what everyone did.
-  const logsBefore = a.logs.length;
-  const ticksBefore = await tickCount(a);
-  await eventually(async () => (await tickCount(a)) >= ticksBefore + 3);
-  t.equal(a.logs.slice(logsBefore).filter(becameLeader).length, 0, 'A stays a follower');
-  t.match(await (await fetch(`http://127.0.0.1:${await opsPort(a)}/metrics`)).text(), /^ocr_sweeper_leader 0$/m, 'and says so');
-  t.same([...requeuedBy(a)].sort(), [...first].sort(), 'A swept nothing after waking');
-  const counts = await sweepEventCounts(pool, 'requeued');
-  t.same([...first, ...second, ...third].map((id) => counts.get(id)), Array(9).fill(1), 'each stale run requeued exactly once');
-  t.equal(await currentLeader(db, LEADERSHIP), 'B');
-});
+    // Stale runs are waiting at the moment A wakes: a careless A would act on its old belief.
+    const third = await strandRuns(db, pool, 3);
+    a.child.kill('SIGCONT');
+    const steppedDown = await a.waitForLog(
+      (l) =>
+        l.msg === 'lost sweeper leadership' ||
+        l.msg === 'sweeper leadership lapsed mid-tick: stopping before acting',
+    );
+    t.ok(steppedDown, `A stepped down on waking (${steppedDown.msg})`);
+    await requeued(pool, third);
+    // Let A run a few more ticks as a follower (counted on its /metrics), then look at what everyone did.
+    const logsBefore = a.logs.length;
+    const ticksBefore = await tickCount(a);
+    await eventually(async () => (await tickCount(a)) >= ticksBefore + 3);
+    t.equal(a.logs.slice(logsBefore).filter(becameLeader).length, 0, 'A stays a follower');
+    t.match(
+      await (await fetch(`http://127.0.0.1:${await opsPort(a)}/metrics`)).text(),
+      /^ocr_sweeper_leader 0$/m,
+      'and says so',
+    );
+    t.same([...requeuedBy(a)].sort(), [...first].sort(), 'A swept nothing after waking');
+    const counts = await sweepEventCounts(pool, 'requeued');
+    t.same(
+      [...first, ...second, ...third].map((id) => counts.get(id)),
+      Array(9).fill(1),
+      'each stale run requeued exactly once',
+    );
+    t.equal(await currentLeader(db, LEADERSHIP), 'B');
+  },
+);
 
 t.test('leader SIGTERMed: it resigns and exits 0; the other leads at its next tick', async (t) => {
   const { db, url } = await createTestDatabase(t);

@@ -18,12 +18,22 @@ t.test('the lease row: one holder at a time, renewals keep it, expiry or resigna
   t.ok(again!.expires_at >= first!.expires_at, 'renewal extends');
   t.same(again!.acquired_at, first!.acquired_at, 'renewal keeps the acquisition time');
   await pool.query(`UPDATE leader_leases SET expires_at = now() - interval '1 ms'`);
-  t.match(await tryAcquireOrRenewLeadership(db, lease('b')), { holder: 'b', renewed: false }, 'an expired lease goes to whoever asks');
-  t.equal(await tryAcquireOrRenewLeadership(db, lease('a')), undefined, 'and the old holder cannot have it back');
+  t.match(
+    await tryAcquireOrRenewLeadership(db, lease('b')),
+    { holder: 'b', renewed: false },
+    'an expired lease goes to whoever asks',
+  );
+  t.equal(
+    await tryAcquireOrRenewLeadership(db, lease('a')),
+    undefined,
+    'and the old holder cannot have it back',
+  );
   t.equal(await resignLeadership(db, { name: LEADERSHIP, holder: 'a' }), false, 'only the holder can resign');
   t.equal(await resignLeadership(db, { name: LEADERSHIP, holder: 'b' }), true);
   t.equal(await currentLeader(db, LEADERSHIP), undefined);
-  const contenders = await Promise.all(['x', 'y', 'z', 'w'].map((holder) => tryAcquireOrRenewLeadership(db, lease(holder))));
+  const contenders = await Promise.all(
+    ['x', 'y', 'z', 'w'].map((holder) => tryAcquireOrRenewLeadership(db, lease(holder))),
+  );
   t.equal(contenders.filter(Boolean).length, 1, 'concurrent contenders: exactly one wins');
 });
 
@@ -46,60 +56,102 @@ function freezeAfterStaleScan(onScan: () => void): KyselyPlugin {
   return {
     transformQuery: (args) => args.node,
     transformResult: async (args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> => {
-      if (args.result.rows.length > 0 && 'silent_s' in args.result.rows[0]! && !('action' in args.result.rows[0]!)) onScan();
+      if (
+        args.result.rows.length > 0 &&
+        'silent_s' in args.result.rows[0]! &&
+        !('action' in args.result.rows[0]!)
+      )
+        onScan();
       return args.result;
     },
   };
 }
 
-t.test('a leader frozen past its deadline between seeing stale runs and sweeping them does not act', async (t) => {
-  const { db, pool } = await createTestDatabase(t);
-  await makeRuns(db, 3);
-  let now = 0;
-  let freeze = false;
-  const frozen = db.withPlugin(freezeAfterStaleScan(() => (now += freeze ? 60_000 : 0)));
-  const { sweeper } = testSweeper(t, frozen, { id: 'a', clock: () => now, env: { OCR_LEADER_TTL_S: '30' } });
-  t.match(await sweeper.tick(), { leader: true, warmingUp: true });
-  now += 1_000;
-  t.match(await sweeper.tick(), { leader: true, warmingUp: false }, 'warm-up over on our clock');
-  const runs = await claimRuns(db, { workerId: 'dead', lanes: ['A'], limit: 3, leaseSeconds: 1 });
-  await ageHeartbeats(pool, runs.map((r) => r.id), 60);
-  freeze = true;
-  const report = await sweeper.tick();
-  t.match(report, { stale: 3, requeued: 0, lapsed: true, leader: false }, 'saw them, then stopped before acting');
-  t.equal(sweeper.isLeader, false);
-  const { rows } = await pool.query(`SELECT status FROM runs`);
-  t.same(rows.map((r) => r.status), ['running', 'running', 'running'], 'nothing swept');
-  freeze = false;
-  const woke = await sweeper.tick();
-  t.match(woke, { leader: true, warmingUp: true, requeued: 0 }, 'having lapsed, it leads anew and warms up first');
-  now += 1_000;
-  t.match(await sweeper.tick(), { requeued: 3 }, 'then sweeps');
-});
+t.test(
+  'a leader frozen past its deadline between seeing stale runs and sweeping them does not act',
+  async (t) => {
+    const { db, pool } = await createTestDatabase(t);
+    await makeRuns(db, 3);
+    let now = 0;
+    let freeze = false;
+    const frozen = db.withPlugin(freezeAfterStaleScan(() => (now += freeze ? 60_000 : 0)));
+    const { sweeper } = testSweeper(t, frozen, {
+      id: 'a',
+      clock: () => now,
+      env: { OCR_LEADER_TTL_S: '30' },
+    });
+    t.match(await sweeper.tick(), { leader: true, warmingUp: true });
+    now += 1_000;
+    t.match(await sweeper.tick(), { leader: true, warmingUp: false }, 'warm-up over on our clock');
+    const runs = await claimRuns(db, { workerId: 'dead', lanes: ['A'], limit: 3, leaseSeconds: 1 });
+    await ageHeartbeats(
+      pool,
+      runs.map((r) => r.id),
+      60,
+    );
+    freeze = true;
+    const report = await sweeper.tick();
+    t.match(
+      report,
+      { stale: 3, requeued: 0, lapsed: true, leader: false },
+      'saw them, then stopped before acting',
+    );
+    t.equal(sweeper.isLeader, false);
+    const { rows } = await pool.query(`SELECT status FROM runs`);
+    t.same(
+      rows.map((r) => r.status),
+      ['running', 'running', 'running'],
+      'nothing swept',
+    );
+    freeze = false;
+    const woke = await sweeper.tick();
+    t.match(
+      woke,
+      { leader: true, warmingUp: true, requeued: 0 },
+      'having lapsed, it leads anew and warms up first',
+    );
+    now += 1_000;
+    t.match(await sweeper.tick(), { requeued: 3 }, 'then sweeps');
+  },
+);
 
-t.test('two replicas: one leads; a leader that dies is replaced within TTL + interval; runs swept once', async (t) => {
-  const { db, pool } = await createTestDatabase(t);
-  await makeRuns(db, 4, { retry_policy: { initial_s: 0, factor: 1, max_s: 0 } });
-  const a = testSweeper(t, db, { id: 'a' }).sweeper;
-  const b = testSweeper(t, db, { id: 'b' }).sweeper;
-  // a is driven by hand so that "dying" is simply: no more ticks, no resignation.
-  const lastRenewal = performance.now();
-  t.match(await a.tick(), { leader: true });
-  b.start();
-  t.match(await b.nextTick(), { reachable: true, leader: false }, 'b follows while a holds the lease');
-  const took = await reportWhere(b, (r) => r.leader);
-  const takeoverMs = performance.now() - lastRenewal;
-  t.ok(takeoverMs < 600 + 100 + 500, `b took over ${takeoverMs.toFixed(0)} ms after a's last renewal (TTL 600 ms + interval 100 ms)`);
-  t.ok(took.warmingUp, 'the new leader warms up first');
-  t.equal(await currentLeader(db, LEADERSHIP), 'b');
-  t.match(await a.tick(), { leader: false }, 'a, back from the dead, is a follower');
-  const runs = await claimRuns(db, { workerId: 'dead', lanes: ['A'], limit: 4, leaseSeconds: 1 });
-  await ageHeartbeats(pool, runs.map((r) => r.id), 60);
-  await reportWhere(b, (r) => r.requeued > 0);
-  await a.tick();
-  await b.nextTick();
-  t.same([...(await sweepEventCounts(pool, 'requeued')).values()], [1, 1, 1, 1], 'each stale run requeued exactly once');
-});
+t.test(
+  'two replicas: one leads; a leader that dies is replaced within TTL + interval; runs swept once',
+  async (t) => {
+    const { db, pool } = await createTestDatabase(t);
+    await makeRuns(db, 4, { retry_policy: { initial_s: 0, factor: 1, max_s: 0 } });
+    const a = testSweeper(t, db, { id: 'a' }).sweeper;
+    const b = testSweeper(t, db, { id: 'b' }).sweeper;
+    // a is driven by hand so that "dying" is simply: no more ticks, no resignation.
+    const lastRenewal = performance.now();
+    t.match(await a.tick(), { leader: true });
+    b.start();
+    t.match(await b.nextTick(), { reachable: true, leader: false }, 'b follows while a holds the lease');
+    const took = await reportWhere(b, (r) => r.leader);
+    const takeoverMs = performance.now() - lastRenewal;
+    t.ok(
+      takeoverMs < 600 + 100 + 500,
+      `b took over ${takeoverMs.toFixed(0)} ms after a's last renewal (TTL 600 ms + interval 100 ms)`,
+    );
+    t.ok(took.warmingUp, 'the new leader warms up first');
+    t.equal(await currentLeader(db, LEADERSHIP), 'b');
+    t.match(await a.tick(), { leader: false }, 'a, back from the dead, is a follower');
+    const runs = await claimRuns(db, { workerId: 'dead', lanes: ['A'], limit: 4, leaseSeconds: 1 });
+    await ageHeartbeats(
+      pool,
+      runs.map((r) => r.id),
+      60,
+    );
+    await reportWhere(b, (r) => r.requeued > 0);
+    await a.tick();
+    await b.nextTick();
+    t.same(
+      [...(await sweepEventCounts(pool, 'requeued')).values()],
+      [1, 1, 1, 1],
+      'each stale run requeued exactly once',
+    );
+  },
+);
 
 t.test('graceful stop resigns: the follower takes over at its next tick', async (t) => {
   const { db } = await createTestDatabase(t);

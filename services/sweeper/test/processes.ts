@@ -76,7 +76,11 @@ export function spawnSweeper(t: TestLike, env: Record<string, string>): SweeperP
 }
 
 /** Poll `check` until it returns a value: for state another process changes, where no signal reaches us. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

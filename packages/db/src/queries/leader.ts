@@ -39,13 +39,22 @@ export async function tryAcquireOrRenewLeadership(
 }
 
 /** Give leadership up at once (graceful stop), so another replica need not wait out the TTL. */
-export async function resignLeadership(db: Kysely<Database>, input: { name: string; holder: string }): Promise<boolean> {
-  const result = await db.deleteFrom('leader_leases').where('name', '=', input.name).where('holder', '=', input.holder).executeTakeFirst();
+export async function resignLeadership(
+  db: Kysely<Database>,
+  input: { name: string; holder: string },
+): Promise<boolean> {
+  const result = await db
+    .deleteFrom('leader_leases')
+    .where('name', '=', input.name)
+    .where('holder', '=', input.holder)
+    .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }
 
 /** Who leads now, if anyone (an unexpired lease). */
 export async function currentLeader(db: Kysely<Database>, name: string): Promise<string | undefined> {
-  const { rows } = await sql<{ holder: string }>`SELECT holder FROM leader_leases WHERE name = ${name} AND expires_at > now()`.execute(db);
+  const { rows } = await sql<{ holder: string }>`
+    SELECT holder FROM leader_leases WHERE name = ${name} AND expires_at > now()
+  `.execute(db);
   return rows[0]?.holder;
 }
