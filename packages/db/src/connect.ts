@@ -19,8 +19,11 @@ export interface ConnectOptions {
 }
 
 /**
- * Open a pool. Idle clients that die (server restart, killed backend) emit 'error' on the pool; without a
- * listener that would crash the process, so it is always attached.
+ * Open a pool. A client whose connection dies (server restart, killed backend, network cut) emits 'error':
+ * while idle the pool forwards it, but pg-pool removes its listener while a client is checked out, so a
+ * connection lost between two statements of a transaction would crash the process. Every client therefore
+ * gets a listener of its own for life; the statement in flight still fails, and the pool discards the
+ * dead client when it is released.
  */
 export function connect(url: string, options: ConnectOptions = {}): Db {
   const pool = new pg.Pool({
@@ -30,7 +33,9 @@ export function connect(url: string, options: ConnectOptions = {}): Db {
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? 'ocr',
   });
-  pool.on('error', (err) => options.onError?.(err));
+  pool.on('connect', (client) => client.on('error', (err) => options.onError?.(err)));
+  // pg-pool re-emits an idle client's error here and throws without a listener; it was reported above.
+  pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
