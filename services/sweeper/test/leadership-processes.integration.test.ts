@@ -45,6 +45,15 @@ async function requeued(pool: pg.Pool, ids: string[]): Promise<void> {
   });
 }
 
+/**
+ * The replica's log lines for `ids` have been read. The requeued event commits before the replica logs
+ * it, so a test that saw the event in the database must wait for the line to arrive on the pipe.
+ */
+async function loggedRequeues(p: SweeperProcess, ids: string[]): Promise<Set<string>> {
+  await eventually(async () => ids.every((id) => requeuedBy(p).has(id)), 5_000).catch(() => undefined);
+  return requeuedBy(p);
+}
+
 /** The ops port a child sweeper listens on (PORT=0), from its start line. */
 async function opsPort(p: SweeperProcess): Promise<number> {
   return (await p.waitForLog((l) => l.msg === 'sweeper started')).port as number;
@@ -80,7 +89,7 @@ t.test(
     );
     const ids = await strandRuns(db, pool, 5);
     await requeued(pool, ids);
-    t.same([...requeuedBy(b)].sort(), [...ids].sort(), 'B requeued them');
+    t.same([...(await loggedRequeues(b, ids))].sort(), [...ids].sort(), 'B requeued them');
     const counts = await sweepEventCounts(pool, 'requeued');
     t.same(
       ids.map((id) => counts.get(id)),
@@ -109,7 +118,7 @@ t.test(
     // A is an active leader: it sweeps the first batch.
     const first = await strandRuns(db, pool, 3);
     await requeued(pool, first);
-    t.same([...requeuedBy(a)].sort(), [...first].sort(), 'A swept the first batch');
+    t.same([...(await loggedRequeues(a, first))].sort(), [...first].sort(), 'A swept the first batch');
 
     a.child.kill('SIGSTOP');
     const stoppedAt = performance.now();
@@ -120,7 +129,7 @@ t.test(
       'B took over within TTL + interval (+1 s)',
     );
     await requeued(pool, second);
-    t.same([...requeuedBy(b)].sort(), [...second].sort(), 'B swept the second batch');
+    t.same([...(await loggedRequeues(b, second))].sort(), [...second].sort(), 'B swept the second batch');
 
     // Stale runs are waiting at the moment A wakes: a careless A would act on its old belief.
     const third = await strandRuns(db, pool, 3);
