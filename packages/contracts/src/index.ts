@@ -1,5 +1,6 @@
 export * from './errors.js';
 export * from './common.js';
+export * from './steps.js';
 export * from './templates.js';
 export * from './runs.js';
 export * from './worker-protocol.js';

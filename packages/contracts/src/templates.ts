@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { ArtifactKind, LaneName, TemplateName, Timestamp } from './common.js';
+import { DockerStep, HttpStep, McpStep, NoopStep, ShellStep } from './steps.js';
 
 const strict = { additionalProperties: false } as const;
 const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 100_000 }));
@@ -13,51 +14,6 @@ const base = {
   artifacts: Type.Optional(Type.Array(StepArtifact, { maxItems: 50 })),
 };
 
-export const ShellStep = Type.Object(
-  { ...base, kind: Type.Literal('shell'), script: Type.String({ minLength: 1, maxLength: 200_000 }), shell: Type.Optional(Type.Union([Type.Literal('sh'), Type.Literal('bash')])) },
-  strict,
-);
-export const DockerStep = Type.Object(
-  {
-    ...base,
-    kind: Type.Literal('docker'),
-    image: Type.String({ minLength: 1, maxLength: 500 }),
-    command: Type.Optional(Type.Array(Type.String({ maxLength: 100_000 }), { maxItems: 200 })),
-    network: Type.Optional(Type.String({ maxLength: 100, description: 'Docker network; "none" unless set' })),
-    memory_mb: Type.Optional(Type.Integer({ minimum: 4, maximum: 262_144 })),
-    cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 256 })),
-    copy_out: Type.Optional(Type.Array(StepArtifact, { maxItems: 50 })),
-  },
-  strict,
-);
-export const HttpStep = Type.Object(
-  {
-    ...base,
-    kind: Type.Literal('http'),
-    method: Type.Optional(Type.Union([Type.Literal('GET'), Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('PATCH'), Type.Literal('DELETE'), Type.Literal('HEAD')])),
-    url: Type.String({ minLength: 1, maxLength: 8000 }),
-    headers: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 8000 }))),
-    body: Type.Optional(Type.Unknown()),
-    expect_status: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { maxItems: 50 })),
-    allow_hosts: Type.Optional(Type.Array(Type.String({ maxLength: 255 }), { maxItems: 100 })),
-    allow_private: Type.Optional(Type.Boolean()),
-  },
-  strict,
-);
-export const McpStep = Type.Object(
-  {
-    ...base,
-    kind: Type.Literal('mcp'),
-    server: Type.Union([
-      Type.Object({ command: Type.String({ minLength: 1 }), args: Type.Optional(Type.Array(Type.String())), env: Type.Optional(Env) }, strict),
-      Type.Object({ url: Type.String({ pattern: '^https?://' }), headers: Type.Optional(Type.Record(Type.String(), Type.String())) }, strict),
-    ]),
-    tool: Type.String({ minLength: 1, maxLength: 200 }),
-    arguments: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  },
-  strict,
-);
-export const NoopStep = Type.Object({ ...base, kind: Type.Literal('noop') }, strict);
 export const SpecKitGenerateStep = Type.Object(
   { ...base, kind: Type.Literal('spec-kit.generate'), input: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
   strict,
