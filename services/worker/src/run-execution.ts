@@ -87,6 +87,7 @@ export class RunExecution {
       ? setTimeout(() => this.abort.abort(new Error('run timeout')), this.claimed.timeout_s * 1000)
       : undefined;
     let outcome: StepOutcome = { status: 'success' };
+    let lastStep: string | undefined;
     const outputs: Record<string, unknown> = {};
     const artifacts: PendingArtifact[] = [];
     try {
@@ -95,6 +96,7 @@ export class RunExecution {
         if (this.abort.signal.aborted) break;
         const name = String(step.name ?? `step-${index + 1}`);
         const kind = String(step.kind);
+        lastStep = name;
         this.sink.emit({ level: 'info', type: 'step.started', step: name, message: `${kind} step ${name} started`, data: { index, kind } });
         const started = Date.now();
         outcome = await runStep(this.options.executors, step, {
@@ -130,7 +132,7 @@ export class RunExecution {
       clearTimeout(runTimeout);
     }
     try {
-      return await this.finish(outcome, outputs, log);
+      return await this.finish(outcome, outputs, lastStep, log);
     } finally {
       heartbeats.remove(run.id);
       this.sink.close();
@@ -138,7 +140,8 @@ export class RunExecution {
     }
   }
 
-  private async finish(outcome: StepOutcome, outputs: Record<string, unknown>, log: Logger): Promise<RunEnd> {
+  /** Complete the run from its last step's outcome (`step` names that step in the run's error). */
+  private async finish(outcome: StepOutcome, outputs: Record<string, unknown>, step: string | undefined, log: Logger): Promise<RunEnd> {
     const { api } = this.options;
     const { run, lease_token: leaseToken } = this.claimed;
     if (this.leaseLost) {
@@ -167,10 +170,10 @@ export class RunExecution {
       status = 'error';
       error =
         outcome.status === 'failed'
-          ? { code: outcome.code, message: outcome.message, ...(outcome.exitCode !== undefined ? { details: { exit_code: outcome.exitCode } } : {}) }
+          ? { code: outcome.code, message: outcome.message, details: { step, ...(outcome.exitCode !== undefined ? { exit_code: outcome.exitCode } : {}) } }
           : outcome.status === 'timeout'
-            ? { code: 'step_timeout', message: outcome.message ?? 'step timed out' }
-            : { code: 'step_cancelled', message: 'step stopped' };
+            ? { code: 'step_timeout', message: outcome.message ?? 'step timed out', details: { step } }
+            : { code: 'step_cancelled', message: 'step stopped', details: { step } };
     }
     const events = await this.sink.takeRemaining();
     if (this.leaseLost) return 'lease_lost';

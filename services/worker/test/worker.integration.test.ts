@@ -57,7 +57,7 @@ t.test('a failing step fails the run with its exit code; retries per policy', as
   const detail = await stack.client.runs.get(run.id);
   t.equal(detail.run.status, 'error');
   t.equal(detail.run.attempt, 2);
-  t.match(detail.run.error, { code: 'step_failed', details: { exit_code: 3 } });
+  t.match(detail.run.error, { code: 'exit_code', message: 'exit code 3', details: { step: 'boom', exit_code: 3 } });
 });
 
 t.test('params never become shell syntax', async (t) => {
