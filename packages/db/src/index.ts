@@ -26,5 +26,5 @@ export { laneOverview, laneRuns, updateLane, type LaneOverview, type LaneRunSumm
 export { registerWorker, listWorkers, type WorkerOverview } from './queries/workers.js';
 export { createSession, getSession, listSessions, closeSession } from './queries/sessions.js';
 export { createArtifact, getArtifact, listArtifacts, markArtifactReady, type NewArtifact } from './queries/artifacts.js';
-export { addSpecDoc, listSpecDocs, getSpecDoc } from './queries/spec-docs.js';
+export { addSpecDoc, listSpecDocs, getSpecDoc, addRunSpecDocs, latestSpecDocContents, type RunSpecDocInput } from './queries/spec-docs.js';
 export { tryAcquireOrRenewLeadership, resignLeadership, currentLeader, type LeadershipLease } from './queries/leader.js';

@@ -8,6 +8,7 @@ import type { ClaimedRun, WorkerProtocol } from './protocol.js';
 import { runStep, type StepOutcome } from './step-runner.js';
 import type { ExecutorRegistry } from './executors/index.js';
 import { uploadArtifacts, type PendingArtifact } from './artifacts.js';
+import { createRunApi } from './run-api.js';
 
 export interface RunExecutionOptions {
   api: WorkerProtocol;
@@ -109,6 +110,7 @@ export class RunExecution {
           killGraceMs: this.options.killGraceMs,
           emit: (event) => this.sink.emit({ ...event, step: event.step ?? name }),
           addArtifact: (artifact) => artifacts.push({ ...artifact, step: name }),
+          runApi: createRunApi(api, run.id, leaseToken, () => name, (event) => this.sink.emit({ ...event, step: event.step ?? name })),
           log: log.child({ step: name }),
         });
         if (outcome.status === 'success' && outcome.output !== undefined) outputs[name] = outcome.output;

@@ -39,6 +39,7 @@ import {
 import { apiError, notFound } from '../errors.js';
 import { artifactToWire, runToWire, type TemplateDefinition } from '../serialize.js';
 
+import { workerSpecKitRoutes } from './worker-spec-kit.js';
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const worker = { role: 'worker' as const };
 
@@ -305,3 +306,4 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 }
+  await workerSpecKitRoutes(app);

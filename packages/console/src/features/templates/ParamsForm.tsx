@@ -1,0 +1,32 @@
+import Form from '@rjsf/core';
+import validator from '@rjsf/validator-ajv8';
+import type { RJSFSchema } from '@rjsf/utils';
+import type { ReactNode } from 'react';
+
+/** The `$schema` marker is dropped: the form's Ajv speaks draft-07, which covers what params schemas use. */
+function formSchema(schema: Record<string, unknown>): RJSFSchema {
+  const { $schema: _ignored, ...rest } = schema;
+  void _ignored;
+  return { type: 'object', ...rest } as RJSFSchema;
+}
+
+/** A run form generated from a template's params JSON Schema (react-jsonschema-form). */
+export function ParamsForm(props: { schema: Record<string, unknown>; value: Record<string, unknown>; onChange: (v: Record<string, unknown>) => void; onSubmit: (v: Record<string, unknown>) => void; children: ReactNode; disabled?: boolean; id?: string }) {
+  return (
+    <Form
+      id={props.id}
+      className="rjsf"
+      schema={formSchema(props.schema)}
+      validator={validator}
+      formData={props.value}
+      disabled={props.disabled}
+      showErrorList="top"
+      noHtml5Validate
+      uiSchema={{ 'ui:submitButtonOptions': { norender: true } }}
+      onChange={(e) => props.onChange((e.formData ?? {}) as Record<string, unknown>)}
+      onSubmit={(e) => props.onSubmit((e.formData ?? {}) as Record<string, unknown>)}
+    >
+      {props.children}
+    </Form>
+  );
+}

@@ -1,0 +1,23 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { App } from './app.js';
+import { ToastProvider } from './components/Toasts.js';
+import './styles.css';
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    // Live views are pushed over the WebSocket; polling is only a fallback.
+    queries: { staleTime: 5_000, refetchOnWindowFocus: false, retry: (n, err) => n < 2 && !(err as { status?: number }).status },
+  },
+});
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>
+      <ToastProvider>
+        <App />
+      </ToastProvider>
+    </QueryClientProvider>
+  </StrictMode>,
+);
