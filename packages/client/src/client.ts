@@ -3,6 +3,7 @@ import type {
   AppendEventsResponse,
   Artifact,
   ArtifactGrant,
+  ArtifactInput,
   ArtifactList,
   ArtifactWithUrl,
   BatchResults,
@@ -24,6 +25,8 @@ import type {
   SessionList,
   SpecDoc,
   SpecDocList,
+  SpecDocsResponse,
+  StoreSpecDocs,
   Template,
   TemplateInput,
   TemplateValidation,
@@ -81,6 +84,14 @@ export function createClient(options: ClientOptions) {
       createArtifact: (runId: string, body: S<typeof CreateArtifact>) => request<S<typeof ArtifactGrant>>('POST', `/v1/runs/${enc(runId)}/artifacts`, { body }),
       completeArtifact: (artifactId: string, leaseToken: string) =>
         request<S<typeof Artifact>>('POST', `/v1/artifacts/${enc(artifactId)}/complete`, { body: { lease_token: leaseToken }, timeoutMs: 300_000 }),
+      /** Store a run's Spec Kit documents as new spec_docs versions of `project`. */
+      storeSpecDocs: (runId: string, body: S<typeof StoreSpecDocs>) => request<S<typeof SpecDocsResponse>>('POST', `/v1/runs/${enc(runId)}/spec-docs`, { body }),
+      /** The latest spec_docs (with content) of a project the run names as input. */
+      readSpecDocs: (runId: string, leaseToken: string, project: string) =>
+        request<S<typeof SpecDocsResponse>>('POST', `/v1/runs/${enc(runId)}/inputs/spec-docs`, { body: { lease_token: leaseToken, project } }),
+      /** An artifact the run names as input: inline content or a short-lived download URL. */
+      readArtifact: (runId: string, leaseToken: string, artifactId: string) =>
+        request<S<typeof ArtifactInput>>('POST', `/v1/runs/${enc(runId)}/inputs/artifact`, { body: { lease_token: leaseToken, artifact_id: artifactId } }),
     },
     artifacts: {
       get: (id: string) => request<S<typeof ArtifactWithUrl>>('GET', `/v1/artifacts/${enc(id)}`),

@@ -1,6 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { ArtifactKind, LaneName, Level, Uuid } from './common.js';
 import { Artifact, Run, RunError } from './runs.js';
+import { SpecDoc } from './admin.js';
 
 const strict = { additionalProperties: false } as const;
 const LeaseToken = Uuid;
@@ -89,4 +90,30 @@ export const CreateArtifact = Type.Object(
 export const ArtifactGrant = Type.Object({
   artifact: Artifact,
   upload: Type.Optional(Type.Object({ url: Type.String(), method: Type.String(), headers: Type.Record(Type.String(), Type.String()), expires_in_s: Type.Integer() })),
+});
+
+/** A document a run stores as a new version of its project's spec doc of that name. */
+export const SpecDocInput = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
+    content: Type.String({ maxLength: 1_000_000 }),
+    artifact_id: Type.Optional(Uuid),
+  },
+  strict,
+);
+/** `POST /v1/runs/:id/spec-docs`: store documents for the run's current attempt (fenced). */
+export const StoreSpecDocs = Type.Object(
+  { lease_token: LeaseToken, project: Type.String({ minLength: 1, maxLength: 200 }), docs: Type.Array(SpecDocInput, { minItems: 1, maxItems: 20 }) },
+  strict,
+);
+export const SpecDocsResponse = Type.Object({ spec_docs: Type.Array(SpecDoc) });
+/** `POST /v1/runs/:id/inputs/spec-docs`: the latest documents of a project the run names (fenced). */
+export const ReadSpecDocsInput = Type.Object({ lease_token: LeaseToken, project: Type.String({ minLength: 1, maxLength: 200 }) }, strict);
+/** `POST /v1/runs/:id/inputs/artifact`: an artifact the run names, to read as its input (fenced). */
+export const ReadArtifactInput = Type.Object({ lease_token: LeaseToken, artifact_id: Uuid }, strict);
+/** Inline content, or a short-lived download URL for an object in storage. */
+export const ArtifactInput = Type.Object({
+  artifact: Artifact,
+  content: Type.Optional(Type.String()),
+  download_url: Type.Optional(Type.String()),
 });

@@ -75,7 +75,7 @@ export async function uploadArtifacts(
   }
 }
 
-async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string, artifact: PendingArtifact): Promise<void> {
+async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string, artifact: PendingArtifact): Promise<string> {
   const contentType = artifact.content_type ?? DEFAULT_TYPES[artifact.kind];
   let body: Buffer | undefined = typeof artifact.content === 'string' ? Buffer.from(artifact.content) : artifact.content;
   let sha256: string;
@@ -98,7 +98,7 @@ async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string,
     sha256,
     ...(inline ? { content: body!.toString('utf8') } : {}),
   });
-  if (!grant.upload) return;
+  if (!grant.upload) return grant.artifact.id;
   const upload = body ?? (artifact.path ? createReadStream(artifact.path) : undefined);
   const response = await fetch(grant.upload.url, {
     method: grant.upload.method,
@@ -108,6 +108,15 @@ async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string,
   } as RequestInit);
   if (!response.ok) throw new Error(`upload failed with HTTP ${response.status}`);
   await api.completeArtifact(grant.artifact.id, leaseToken);
+  return grant.artifact.id;
+}
+
+/**
+ * Upload one artifact now, by the same path (inline or presigned, verified, retried), for a step that needs
+ * its id before the step ends (Spec Kit links each stored document to its artifact). Rejects on failure.
+ */
+export async function uploadArtifactNow(api: WorkerProtocol, runId: string, leaseToken: string, artifact: PendingArtifact): Promise<string> {
+  return withRetries(() => uploadOne(api, runId, leaseToken, artifact), 3);
 }
 
 function isUtf8(buffer: Buffer): boolean {

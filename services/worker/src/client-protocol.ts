@@ -60,6 +60,15 @@ export function createClientProtocol(options: { baseUrl: string; token: string }
       throw err;
     }
   };
+  // Reads of a run's inputs: only lease_lost means the lease is gone; a 404 there is a missing input.
+  const fencedInput = async <T>(runId: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'lease_lost') throw new LeaseLostError(runId);
+      throw err;
+    }
+  };
   const completions = new CompletionBatcher(client);
   return {
     async claim(input, signal) {
@@ -79,5 +88,10 @@ export function createClientProtocol(options: { baseUrl: string; token: string }
     completeArtifact: async (artifactId, leaseToken) => {
       await client.worker.completeArtifact(artifactId, leaseToken);
     },
+    storeSpecDocs: async (runId, leaseToken, project, docs) =>
+      (await fenced(runId, () => client.worker.storeSpecDocs(runId, { lease_token: leaseToken, project, docs }))).spec_docs,
+    readSpecDocs: async (runId, leaseToken, project) =>
+      (await fencedInput(runId, () => client.worker.readSpecDocs(runId, leaseToken, project))).spec_docs.map((d) => ({ name: d.name, content: d.content ?? '' })),
+    readArtifact: (runId, leaseToken, artifactId) => fencedInput(runId, () => client.worker.readArtifact(runId, leaseToken, artifactId)),
   };
 }

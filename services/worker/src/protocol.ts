@@ -75,6 +75,28 @@ export interface WorkerProtocol {
   release(runId: string, leaseToken: string, reason: string): Promise<void>;
   createArtifact(runId: string, leaseToken: string, request: ArtifactRequest): Promise<ArtifactGrant>;
   completeArtifact(artifactId: string, leaseToken: string): Promise<void>;
+  /** Store documents as new spec_docs versions of `project` (Spec Kit); fenced. */
+  storeSpecDocs(runId: string, leaseToken: string, project: string, docs: { name: string; content: string; artifact_id?: string }[]): Promise<StoredSpecDoc[]>;
+  /** The latest spec_docs of a project the run names as input; fenced. */
+  readSpecDocs(runId: string, leaseToken: string, project: string): Promise<{ name: string; content: string }[]>;
+  /** An artifact the run names as input: inline content or a short-lived download URL; fenced. */
+  readArtifact(runId: string, leaseToken: string, artifactId: string): Promise<ArtifactInput>;
+}
+
+/** A spec_docs row as stored. */
+export interface StoredSpecDoc {
+  id: string;
+  project: string;
+  name: string;
+  version: number;
+  artifact_id: string | null;
+}
+
+/** An input artifact: inline text, or where to download it. */
+export interface ArtifactInput {
+  artifact: { id: string; name: string; kind: string; size: number };
+  content?: string;
+  download_url?: string;
 }
 
 /** The API said this lease is no longer ours (409 lease_lost / 404): stop the run, write nothing more. */

@@ -33,3 +33,57 @@ export async function listSpecDocs(db: Kysely<Database>, project?: string): Prom
 export async function getSpecDoc(db: Kysely<Database>, id: string): Promise<SpecDocRow | undefined> {
   return db.selectFrom('spec_docs').selectAll().where('id', '=', id).executeTakeFirst();
 }
+
+/** A document a run stores: its name, content and (optionally) the run's artifact that holds it. */
+export interface RunSpecDocInput {
+  name: string;
+  content: string;
+  artifact_id?: string | null;
+}
+
+/**
+ * Store documents for a run's current attempt, fenced by its lease: the run row is locked `FOR SHARE`
+ * (still `running` under this token), so no complete, release or sweep can end the lease until the rows
+ * are in; a zombie stores nothing. Each named artifact must belong to the run. All or nothing.
+ */
+export async function addRunSpecDocs(
+  db: Kysely<Database>,
+  input: { runId: string; leaseToken: string; project: string; docs: RunSpecDocInput[] },
+): Promise<{ ok: true; docs: SpecDocRow[] } | { ok: false; reason: 'lease_lost' | 'not_found' | 'foreign_artifact'; index?: number }> {
+  return db.transaction().execute(async (trx) => {
+    const { rows: held } = await sql<{ id: string }>`
+      SELECT id FROM runs WHERE id = ${input.runId}::uuid AND lease_token = ${input.leaseToken}::uuid AND status = 'running' FOR SHARE
+    `.execute(trx);
+    if (held.length === 0) {
+      const exists = await trx.selectFrom('runs').select('id').where('id', '=', input.runId).executeTakeFirst();
+      return { ok: false, reason: exists ? 'lease_lost' : 'not_found' };
+    }
+    const named = input.docs.flatMap((d, index) => (d.artifact_id ? [{ id: d.artifact_id, index }] : []));
+    if (named.length > 0) {
+      const own = await trx.selectFrom('artifacts').select('id').where('run_id', '=', input.runId).where('id', 'in', named.map((n) => n.id)).execute();
+      const ids = new Set(own.map((a) => a.id));
+      const foreign = named.find((n) => !ids.has(n.id));
+      if (foreign) return { ok: false, reason: 'foreign_artifact', index: foreign.index };
+    }
+    const docs: SpecDocRow[] = [];
+    for (const doc of input.docs) {
+      await sql`SELECT pg_advisory_xact_lock(hashtext('ocr_spec_doc:' || ${input.project} || '/' || ${doc.name}))`.execute(trx);
+      const { rows } = await sql<SpecDocRow>`
+        INSERT INTO spec_docs (project, name, version, content, run_id, artifact_id)
+        SELECT ${input.project}, ${doc.name}, COALESCE(max(version), 0) + 1, ${doc.content}, ${input.runId}::uuid, ${doc.artifact_id ?? null}::uuid
+        FROM spec_docs WHERE project = ${input.project} AND name = ${doc.name}
+        RETURNING *
+      `.execute(trx);
+      docs.push(rows[0]!);
+    }
+    return { ok: true, docs };
+  });
+}
+
+/** The latest version of each of a project's documents, with content (a validator's input). */
+export async function latestSpecDocContents(db: Kysely<Database>, project: string): Promise<SpecDocRow[]> {
+  const { rows } = await sql<SpecDocRow>`
+    SELECT DISTINCT ON (name) * FROM spec_docs WHERE project = ${project} ORDER BY name, version DESC
+  `.execute(db);
+  return rows;
+}

@@ -8,6 +8,7 @@ import { createHttpExecutor, type HttpExecutorOptions } from './http.js';
 import { createMcpExecutor, type McpExecutorOptions } from './mcp.js';
 import { noopExecutor } from './noop.js';
 import { shellExecutor } from './shell.js';
+import { specKitGenerateExecutor, specKitValidateExecutor } from './spec-kit.js';
 import { stepResult, type StepContext, type StepExecutor, type StepResult } from './types.js';
 
 export * from './types.js';
@@ -19,6 +20,7 @@ export { noopExecutor } from './noop.js';
 export { createDockerExecutor, CONTAINER_LABELS, type DockerExecutorOptions } from './docker.js';
 export { createHttpExecutor, type HttpExecutorOptions } from './http.js';
 export { createMcpExecutor, type McpExecutorOptions } from './mcp.js';
+export { specKitGenerateExecutor, specKitValidateExecutor } from './spec-kit.js';
 export { isNonPublicAddress, hostAllowed } from './http-guard.js';
 
 /** Step kinds by name. */
@@ -67,5 +69,7 @@ export function createExecutorRegistry(options: ExecutorRegistryOptions = {}): E
     .register('docker', createDockerExecutor(options.docker))
     .register('http', createHttpExecutor(options.http))
     .register('mcp', createMcpExecutor(options.mcp))
-    .register('noop', noopExecutor);
+    .register('noop', noopExecutor)
+    .register('spec-kit.generate', specKitGenerateExecutor)
+    .register('spec-kit.validate', specKitValidateExecutor);
 }

@@ -55,7 +55,24 @@ export interface StepContext {
   output?: Partial<OutputLimits>;
   emit(event: StepEvent): void;
   addArtifact(artifact: StepArtifact): void;
+  /** The API, for this run only and fenced by its lease; absent where there is no API (unit contexts). */
+  runApi?: RunApi;
   log: Logger;
+}
+
+/**
+ * What a built-in step may ask of the API about its own run (Spec Kit needs artifact ids before the step
+ * ends, stores spec_docs, and reads the run's named inputs). Every call is fenced by the run's lease.
+ */
+export interface RunApi {
+  /** Upload an artifact now (same path as declared artifacts) and return its id. */
+  uploadArtifact(artifact: StepArtifact): Promise<{ id: string }>;
+  /** Store documents as new spec_docs versions of `project`. */
+  storeSpecDocs(project: string, docs: { name: string; content: string; artifact_id?: string }[]): Promise<{ id: string; name: string; version: number }[]>;
+  /** The latest spec_docs of a project the run names in its params or steps. */
+  readSpecDocs(project: string): Promise<{ name: string; content: string }[]>;
+  /** The bytes of an artifact the run names in its params or steps. */
+  readArtifact(artifactId: string, signal?: AbortSignal): Promise<{ name: string; kind: string; bytes: Uint8Array }>;
 }
 
 /** The step ran to the end and did what was asked. */
