@@ -3,6 +3,8 @@ import { registerDev } from './dev.js';
 import { registerMigrate } from './migrate.js';
 import { registerServices } from './services.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerSpecGenerate } from './spec-generate.js';
+import { registerSpecValidate } from './spec-validate.js';
 
 /** Every `ocr` command, one module each. */
 export function registerCommands(program: Command): void {
@@ -10,4 +12,7 @@ export function registerCommands(program: Command): void {
   registerServices(program);
   registerMigrate(program);
   registerClientCommands(program);
+  const spec = program.command('spec').description('Spec Kit: "spec validate DIR [--json]", "spec generate --name NAME [-f input.yaml] --out DIR"');
+  registerSpecValidate(spec);
+  registerSpecGenerate(spec);
 }
