@@ -3,7 +3,9 @@ import Type from 'typebox';
 export const Uuid = Type.String({ format: 'uuid', description: 'UUID' });
 export const Timestamp = Type.String({ format: 'date-time' });
 export const NullableTimestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
-export const LaneName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$', description: 'lane name' });
+/** Lane names, as the API accepts them (workers check `OCR_LANES` against the same rule at start). */
+export const LANE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$';
+export const LaneName = Type.String({ pattern: LANE_NAME_PATTERN, description: 'lane name' });
 export const TemplateName = Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,99}$', description: 'template name' });
 export const Labels = Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }));
 export const Role = Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('viewer'), Type.Literal('worker')]);

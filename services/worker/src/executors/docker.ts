@@ -21,7 +21,7 @@ import { ExecutorError, stepResult, type StepContext, type StepExecutor } from '
 export interface DockerExecutorOptions {
   /** A client to use; by default one on `socketPath`. */
   docker?: Docker;
-  /** Default `/var/run/docker.sock`. */
+  /** The engine's socket; by default `DOCKER_HOST` (e.g. a Docker-in-Docker sidecar), else `/var/run/docker.sock`. */
   socketPath?: string;
   /** Memory limit when the step sets none (MiB, default 1024). */
   defaultMemoryMb?: number;
@@ -40,10 +40,12 @@ export const CONTAINER_LABELS = { runId: 'ocr.run_id', attempt: 'ocr.attempt', s
 
 /** A docker executor on the local engine. */
 export function createDockerExecutor(options: DockerExecutorOptions = {}): StepExecutor {
-  const socketPath = options.socketPath ?? '/var/run/docker.sock';
-  const docker = options.docker ?? new Docker({ socketPath });
+  // With no socket given, dockerode's modem reads DOCKER_HOST itself (unix://, tcp://) and falls back to
+  // /var/run/docker.sock: the Docker-in-Docker component relies on that.
+  const docker = options.docker ?? (options.socketPath ? new Docker({ socketPath: options.socketPath }) : new Docker());
+  const engine = options.socketPath ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
   return defineExecutor('docker', DockerStep, async (step, ctx, stop) => {
-    await requireEngine(docker, socketPath);
+    await requireEngine(docker, engine);
     const image = await ensureImage(docker, step.image, options.pull ?? true, ctx, stop);
     if (stop.reason) return stop.result();
     const entrypoint = toArgv(image.Config?.Entrypoint);
@@ -115,11 +117,11 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
 }
 
 /** A clear, typed error when there is no engine, instead of a socket error deep in a stack. */
-async function requireEngine(docker: Docker, socketPath: string): Promise<void> {
+async function requireEngine(docker: Docker, engine: string): Promise<void> {
   try {
     await docker.ping();
   } catch (err) {
-    throw new ExecutorError('docker_unavailable', `docker engine unavailable at ${socketPath}: ${(err as Error).message}`, { cause: err });
+    throw new ExecutorError('docker_unavailable', `docker engine unavailable at ${engine}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -26,6 +26,19 @@ t.test('no engine: a clear typed failure naming the socket', async (t) => {
   t.match(result, { status: 'failed', code: 'docker_unavailable', message: /^docker engine unavailable at \/tmp\/ocr-no-docker\.sock/ });
 });
 
+t.test('DOCKER_HOST picks the engine when no socket is given (the Docker-in-Docker sidecar)', async (t) => {
+  const saved = process.env.DOCKER_HOST;
+  t.teardown(() => (saved === undefined ? delete process.env.DOCKER_HOST : (process.env.DOCKER_HOST = saved)));
+  process.env.DOCKER_HOST = 'unix:///tmp/ocr-dind-missing.sock';
+  const missing = await createDockerExecutor().run({ name: 'd', kind: 'docker', image: TEST_IMAGE }, createTestStepContext(t).ctx);
+  t.match(missing, { status: 'failed', code: 'docker_unavailable', message: /ocr-dind-missing\.sock/ }, 'the variable is honoured');
+  process.env.DOCKER_HOST = 'unix:///var/run/docker.sock';
+  const { ctx, lines } = createTestStepContext(t);
+  const ran = await createDockerExecutor().run({ name: 'd', kind: 'docker', image: TEST_IMAGE, command: ['echo', 'via DOCKER_HOST'] }, ctx);
+  t.equal(ran.status, 'success');
+  t.same(lines(), ['via DOCKER_HOST']);
+});
+
 t.test('output demultiplexed per stream; labels, limits and network none; removed afterwards', async (t) => {
   const id = runId();
   const { ctx, events, waitForEvent, lines } = createTestStepContext(t, { runId: id, attempt: 2, stepName: 'in box' });
