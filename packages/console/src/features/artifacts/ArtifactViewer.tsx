@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import ReactMarkdown from 'react-markdown';
 import rehypeSanitize from 'rehype-sanitize';
+import remarkGfm from 'remark-gfm';
 import JsonView from '@uiw/react-json-view';
 import { lightTheme } from '@uiw/react-json-view/light';
 import { darkTheme } from '@uiw/react-json-view/dark';
@@ -15,11 +16,11 @@ import { DiffView } from './DiffView.js';
 
 const TEXT_KINDS = new Set(['text', 'markdown', 'json', 'diff']);
 
-/** Markdown rendered through rehype-sanitize: no script, no event handlers, no javascript: links. */
+/** GitHub-flavoured markdown (tables, task lists) rendered through rehype-sanitize: no script, no event handlers, no javascript: links. */
 export function MarkdownView({ text }: { text: string }) {
   return (
     <div className="markdown" data-viewer="markdown">
-      <ReactMarkdown rehypePlugins={[rehypeSanitize]}>{text}</ReactMarkdown>
+      <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={[rehypeSanitize]}>{text}</ReactMarkdown>
     </div>
   );
 }

@@ -4,7 +4,7 @@ import { Checkbox, JsonInput, LinesInput, MapInput, NumberInput, Select, TextAre
 export type StepDraft = Record<string, unknown> & { kind: StepKind; name: string };
 
 const ARTIFACT_KINDS = ['text', 'markdown', 'json', 'diff', 'image', 'file', 'zip'] as const;
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /** A fresh step of a kind, with the fields that kind requires. */
 export function newStep(kind: StepKind, name: string): StepDraft {
@@ -95,7 +95,7 @@ export function StepEditor(props: {
             if (kind && kind !== step.kind) props.onChange({ ...newStep(kind, step.name), ...(s.timeout_s ? { timeout_s: s.timeout_s } : {}) });
           }}
         />
-        <NumberInput label="Timeout (s)" value={s.timeout_s} onChange={set('timeout_s')} error={p.timeout_s} />
+        <NumberInput label="Timeout (s)" step="any" value={s.timeout_s} onChange={set('timeout_s')} error={p.timeout_s} />
       </div>
 
       {step.kind === 'shell' && (
@@ -142,7 +142,10 @@ export function StepEditor(props: {
               onChange={(v) => set('allow_hosts')(v ? v.split(',').map((x) => x.trim()).filter(Boolean) : undefined)}
             />
           </div>
-          <Checkbox label="Allow private addresses" value={s.allow_private} onChange={set('allow_private')} />
+          <div className="row">
+            <Checkbox label="Allow private addresses" value={s.allow_private} onChange={set('allow_private')} />
+            <Checkbox label="Follow redirects" value={s.follow_redirects} onChange={set('follow_redirects')} />
+          </div>
         </>
       )}
 
@@ -161,6 +164,7 @@ export function StepEditor(props: {
             <div className="row">
               <TextInput label="Server command" value={server.command as string} onChange={(v) => set('server')({ ...server, command: v ?? '' })} error={p['server.command'] ?? p.server} />
               <LinesInput label="Server args" value={server.args as string[]} onChange={(v) => set('server')({ ...server, args: v ?? [] })} />
+              <MapInput label="Server environment" value={server.env as Record<string, string>} onChange={(v) => set('server')({ command: server.command, ...(server.args ? { args: server.args } : {}), ...(v ? { env: v } : {}) })} />
             </div>
           ) : (
             <div className="row">
@@ -185,9 +189,9 @@ export function StepEditor(props: {
         />
       )}
 
-      <details className="advanced">
-        <summary>Environment and artifacts</summary>
-        <MapInput label="Environment" value={s.env} onChange={set('env')} error={p.env} />
+      <details className="advanced" open={!!(s.env || s.artifacts)}>
+        <summary>{step.kind === 'shell' || step.kind === 'docker' ? 'Environment and artifacts' : 'Artifacts'}</summary>
+        {(step.kind === 'shell' || step.kind === 'docker') && <MapInput label="Environment" value={s.env} onChange={set('env')} error={p.env} />}
         {step.kind !== 'docker' && <ArtifactsInput label="Artifacts" value={s.artifacts} onChange={set('artifacts')} />}
       </details>
     </fieldset>
