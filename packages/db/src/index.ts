@@ -14,7 +14,7 @@ export {
   type Completion,
   type CompletedRun,
 } from './queue/lease.js';
-export { appendEvents, appendSystemEvent, readEvents, type EventInput, type AppendResult, type ReadEventsInput } from './queue/events.js';
+export { appendEvents, appendEventsMany, appendSystemEvent, readEvents, type AppendItem, type EventInput, type AppendResult, type ReadEventsInput } from './queue/events.js';
 export { cancelRun, retryRun, type CancelOutcome, type RetryOutcome } from './queue/cancel.js';
 export { findStaleRuns, sweepStaleRuns, finishAbandonedCancels, findOrphanedLeases, type StaleRun, type SweptRun } from './queue/sweep.js';
 export { backoffCapSeconds } from './queue/backoff.js';

@@ -33,88 +33,143 @@ export interface AppendResult {
  * Step events also maintain `run_steps`.
  */
 export async function appendEvents(db: Kysely<Database>, lease: Lease, events: EventInput[]): Promise<Fenced<AppendResult>> {
-  const clean = events.map((e) => ({
-    seq: e.seq,
-    ts: e.ts instanceof Date ? e.ts.toISOString() : (e.ts ?? null),
-    level: e.level,
-    type: sanitizeText(e.type),
-    step: e.step == null ? null : sanitizeText(e.step),
-    message: sanitizeText(e.message ?? ''),
-    data: e.data === undefined ? null : sanitizeJson(e.data),
-  }));
-  const { rows } = await sql<{ accepted: number; last_seq: number | null; attempt: number }>`
+  const [result] = await appendEventsMany(db, [{ lease, events }]);
+  return result!;
+}
+
+/** One run's share of a multi-run append. */
+export interface AppendItem {
+  lease: Lease;
+  events: EventInput[];
+}
+
+/**
+ * `appendEvents` for many runs in ONE statement (and one `run_steps` upsert): a batch of completions carrying
+ * their final events costs two commits, not two per run. Same fencing, ordering and idempotency per run as
+ * `appendEvents`; run rows are locked in id order so concurrent batches never deadlock. A run may appear
+ * only once per call (the items of one call are not ordered against each other).
+ *
+ * The replay check reads only the batch's own seq range of the attempt (`existing`) and filters with a
+ * hashed NOT IN: a per-row NOT EXISTS was planned, on stale statistics, as a scan of every event of the
+ * attempt per input row (seconds per 1,000-event batch once a run had a few thousand events).
+ */
+export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]): Promise<Fenced<AppendResult>[]> {
+  if (items.length === 0) return [];
+  if (new Set(items.map((item) => item.lease.runId)).size !== items.length) {
+    // The same run twice: keep its batches in order, one statement each.
+    const results: Fenced<AppendResult>[] = [];
+    for (const item of items) results.push(...(await appendEventsMany(db, [item])));
+    return results;
+  }
+  const clean = items.flatMap((item) =>
+    item.events.map((e) => ({
+      run_id: item.lease.runId,
+      seq: e.seq,
+      ts: e.ts instanceof Date ? e.ts.toISOString() : (e.ts ?? null),
+      level: e.level,
+      type: sanitizeText(e.type),
+      step: e.step == null ? null : sanitizeText(e.step),
+      message: sanitizeText(e.message ?? ''),
+      data: e.data === undefined ? null : sanitizeJson(e.data),
+    })),
+  );
+  const valid = items.filter((item) => isUuid(item.lease.runId) && isUuid(item.lease.leaseToken));
+  const { rows } = valid.length === 0 ? { rows: [] } : await sql<{ id: string; accepted: number; last_seq: number | null; attempt: number }>`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(clean)}::jsonb)
-        AS x(seq int, ts timestamptz, level text, type text, step text, message text, data jsonb)
+        AS x(run_id uuid, seq int, ts timestamptz, level text, type text, step text, message text, data jsonb)
     ),
     run AS (
       SELECT r.id, r.attempt, r.last_seq FROM runs r
-      WHERE r.id = ${lease.runId}::uuid AND r.lease_token = ${lease.leaseToken}::uuid AND r.status = 'running'
-      FOR UPDATE
+      JOIN unnest(${valid.map((i) => i.lease.runId)}::uuid[], ${valid.map((i) => i.lease.leaseToken)}::uuid[]) AS l(id, token)
+        ON r.id = l.id AND r.lease_token = l.token
+      WHERE r.status = 'running'
+      ORDER BY r.id
+      FOR UPDATE OF r
+    ),
+    bounds AS (
+      SELECT run_id, min(seq) AS lo, max(seq) AS hi FROM input GROUP BY run_id
+    ),
+    existing AS MATERIALIZED (
+      SELECT e.run_id, e.attempt_seq FROM run JOIN bounds b ON b.run_id = run.id
+      JOIN run_events e ON e.run_id = run.id AND e.attempt = run.attempt AND e.attempt_seq BETWEEN b.lo AND b.hi
     ),
     fresh AS (
-      SELECT i.*, row_number() OVER (ORDER BY i.seq) AS n FROM input i, run
-      WHERE NOT EXISTS (
-        SELECT 1 FROM run_events e WHERE e.run_id = run.id AND e.attempt = run.attempt AND e.attempt_seq = i.seq)
+      SELECT i.*, run.attempt, run.last_seq AS base, row_number() OVER (PARTITION BY i.run_id ORDER BY i.seq) AS n
+      FROM input i JOIN run ON run.id = i.run_id
+      WHERE (i.run_id, i.seq) NOT IN (SELECT run_id, attempt_seq FROM existing)
     ),
     bumped AS (
-      UPDATE runs r SET last_seq = r.last_seq + (SELECT count(*) FROM fresh)
-      FROM run WHERE r.id = run.id AND EXISTS (SELECT 1 FROM fresh)
+      UPDATE runs r SET last_seq = r.last_seq + f.n
+      FROM (SELECT run_id, count(*) AS n FROM fresh GROUP BY run_id) f
+      WHERE r.id = f.run_id
       RETURNING r.id
     ),
     inserted AS (
       INSERT INTO run_events (run_id, seq, attempt, attempt_seq, ts, level, type, step, message, data)
-      SELECT run.id, run.last_seq + f.n, run.attempt, f.seq, COALESCE(f.ts, now()), f.level, f.type, f.step,
-             f.message, f.data
-      FROM fresh f, run
+      SELECT f.run_id, f.base + f.n, f.attempt, f.seq, COALESCE(f.ts, now()), f.level, f.type, f.step, f.message, f.data
+      FROM fresh f
       ON CONFLICT DO NOTHING
-      RETURNING seq
+      RETURNING run_id, seq
+    ),
+    counted AS (
+      SELECT run_id, count(*)::int AS accepted, max(seq) AS top FROM inserted GROUP BY run_id
     ),
     notified AS (
-      SELECT count(pg_notify(${EVENTS_CHANNEL}, run.id || ':' || (SELECT max(seq) FROM inserted))) AS n
-      FROM run WHERE EXISTS (SELECT 1 FROM inserted)
+      SELECT count(pg_notify(${EVENTS_CHANNEL}, run_id || ':' || top)) AS n FROM counted
     )
-    SELECT (SELECT count(*) FROM inserted)::int AS accepted,
-           (SELECT max(e.attempt_seq) FROM run_events e WHERE e.run_id = run.id AND e.attempt = run.attempt) AS last_seq,
-           run.attempt
-    FROM run CROSS JOIN notified
+    SELECT run.id, run.attempt, COALESCE(c.accepted, 0)::int AS accepted,
+           (SELECT max(e.attempt_seq) FROM run_events e WHERE e.run_id = run.id AND e.attempt = run.attempt) AS last_seq
+    FROM run LEFT JOIN counted c ON c.run_id = run.id CROSS JOIN notified
   `.execute(db);
-  const row = rows[0];
-  if (!row) {
-    const exists = await db.selectFrom('runs').select('id').where('id', '=', lease.runId).executeTakeFirst();
-    return { ok: false, reason: exists ? 'lease_lost' : 'not_found' };
-  }
-  // last_seq from the statement snapshot misses this batch; combine it with what was just sent.
-  const sent = clean.length > 0 ? Math.max(...clean.map((e) => e.seq)) : 0;
-  const lastSeq = Math.max(row.last_seq ?? 0, sent);
-  await trackSteps(db, lease.runId, row.attempt, clean);
-  return { ok: true, value: { accepted: row.accepted, last_seq: lastSeq } };
+  const byRun = new Map(rows.map((row) => [row.id, row]));
+  const missing = items.filter((item) => !byRun.has(item.lease.runId)).map((item) => item.lease.runId);
+  const exists = new Set(
+    missing.length === 0 ? [] : (await db.selectFrom('runs').select('id').where('id', 'in', missing.filter(isUuid)).execute()).map((r) => r.id),
+  );
+  const steps: { runId: string; attempt: number; events: typeof clean }[] = [];
+  const results = items.map((item): Fenced<AppendResult> => {
+    const row = byRun.get(item.lease.runId);
+    if (!row) return { ok: false, reason: exists.has(item.lease.runId) ? 'lease_lost' : 'not_found' };
+    const mine = clean.filter((e) => e.run_id === item.lease.runId);
+    steps.push({ runId: row.id, attempt: row.attempt, events: mine });
+    // last_seq from the statement snapshot misses this batch; combine it with what was just sent.
+    const sent = mine.reduce((top, e) => Math.max(top, e.seq), 0);
+    return { ok: true, value: { accepted: row.accepted, last_seq: Math.max(row.last_seq ?? 0, sent) } };
+  });
+  await trackSteps(db, steps);
+  return results;
 }
+
+const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 /** Keep `run_steps` in step with `step.started` / `step.finished` events (data: index, kind, status, exit_code). */
 async function trackSteps(
   db: Kysely<Database>,
-  runId: string,
-  attempt: number,
-  events: { type: string; step: string | null; data: unknown; ts: string | null }[],
+  runs: { runId: string; attempt: number; events: { type: string; step: string | null; data: unknown; ts: string | null }[] }[],
 ): Promise<void> {
-  // One row per step index, folded in TS (a batch often carries both the start and the end of a step),
-  // then one upsert statement for the whole batch.
-  const steps = new Map<number, { idx: number; name: string; kind: string; status: string; finished: boolean; exit_code: number | null }>();
-  for (const event of events) {
-    if (event.type !== 'step.started' && event.type !== 'step.finished') continue;
-    const data = (event.data ?? {}) as { index?: number; kind?: string; status?: string; exit_code?: number };
-    if (typeof data.index !== 'number' || !event.step) continue;
-    const finished = event.type === 'step.finished';
-    const status = finished ? (['success', 'error', 'cancelled', 'timeout'].includes(data.status ?? '') ? data.status! : 'error') : 'running';
-    steps.set(data.index, { idx: data.index, name: event.step, kind: data.kind ?? 'unknown', status, finished, exit_code: finished ? (data.exit_code ?? null) : null });
+  // One row per run and step index, folded in TS (a batch often carries both the start and the end of a
+  // step), then one upsert statement for every run of the batch.
+  const rows: { run_id: string; attempt: number; idx: number; name: string; kind: string; status: string; finished: boolean; exit_code: number | null }[] = [];
+  for (const { runId, attempt, events } of runs) {
+    const steps = new Map<number, (typeof rows)[number]>();
+    for (const event of events) {
+      if (event.type !== 'step.started' && event.type !== 'step.finished') continue;
+      const data = (event.data ?? {}) as { index?: number; kind?: string; status?: string; exit_code?: number };
+      if (typeof data.index !== 'number' || !event.step) continue;
+      const finished = event.type === 'step.finished';
+      const status = finished ? (['success', 'error', 'cancelled', 'timeout'].includes(data.status ?? '') ? data.status! : 'error') : 'running';
+      steps.set(data.index, { run_id: runId, attempt, idx: data.index, name: event.step, kind: data.kind ?? 'unknown', status, finished, exit_code: finished ? (data.exit_code ?? null) : null });
+    }
+    rows.push(...steps.values());
   }
-  if (steps.size === 0) return;
+  if (rows.length === 0) return;
   await sql`
     INSERT INTO run_steps (run_id, attempt, idx, name, kind, status, finished_at, exit_code)
-    SELECT ${runId}::uuid, ${attempt}, s.idx, s.name, s.kind, s.status, CASE WHEN s.finished THEN now() END, s.exit_code
-    FROM jsonb_to_recordset(${JSON.stringify([...steps.values()])}::jsonb)
-      AS s(idx int, name text, kind text, status text, finished boolean, exit_code int)
+    SELECT s.run_id, s.attempt, s.idx, s.name, s.kind, s.status, CASE WHEN s.finished THEN now() END, s.exit_code
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS s(run_id uuid, attempt int, idx int, name text, kind text, status text, finished boolean, exit_code int)
+    ORDER BY s.run_id, s.attempt, s.idx
     ON CONFLICT (run_id, attempt, idx) DO UPDATE SET
       status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE run_steps.status END,
       finished_at = COALESCE(excluded.finished_at, run_steps.finished_at),

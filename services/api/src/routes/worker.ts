@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type Type from 'typebox';
 import {
   appendEvents,
+  appendEventsMany,
   claimRuns,
   completeRuns,
   createArtifact,
@@ -215,9 +216,11 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
     { config: worker, schema: { tags: ['worker protocol'], summary: 'Finish many attempts in one request', body: CompleteBatch, response: { 200: BatchResults, ...errors } } },
     async (request) => {
       const { completions } = request.body as Type.Static<typeof CompleteBatch>;
-      // Final events first (a lost lease shows up again, per item, in the completion's answer).
-      await Promise.all(
-        completions.filter((c) => c.events?.length).map((c) => appendEvents(app.db, { runId: c.run_id, leaseToken: c.lease_token }, c.events!)),
+      // Final events first, every run's in one statement (a lost lease shows up again, per item, in the
+      // completion's answer).
+      await appendEventsMany(
+        app.db,
+        completions.filter((c) => c.events?.length).map((c) => ({ lease: { runId: c.run_id, leaseToken: c.lease_token }, events: c.events! })),
       );
       const results = await completeRuns(
         app.db,
