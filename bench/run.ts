@@ -17,16 +17,29 @@ import { recovery } from './scenarios/recovery.js';
 import { installPeers, runPeer } from './peers/run-peer.js';
 
 const quick = process.argv.includes('--quick');
-const peers = !process.argv.includes('--no-peers') && !quick;
+// --only=a,b runs a subset (pgbench, bulk, e2e, latency, events, fanout, recovery, peers) and writes
+// bench/.scratch/RESULTS.only.md, never RESULTS.md: a partial run is for investigating, not for the record.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const want = (name: string) => !only || only.includes(name);
+const peers = !process.argv.includes('--no-peers') && !quick && want('peers');
 const S = quick
   ? { reps: 1, e2eRuns: 1000, fastRuns: 1000, bulk: 2000, latencyRate: 50, latencyS: 2, events: 20_000, fanout: 100, fanoutEvents: 5, recoveryRuns: 5, pgbenchS: 2, peerJobs: 2000 }
   : { reps: 3, e2eRuns: 20_000, fastRuns: 20_000, bulk: 20_000, latencyRate: 50, latencyS: 10, events: 200_000, fanout: 1000, fanoutEvents: 20, recoveryRuns: 20, pgbenchS: 10, peerJobs: 20_000 };
+
+/** The fastest end-to-end configuration found (see bench/NOTES.md for how). */
+const FAST = { runs: S.fastRuns, workers: 2, concurrency: 200, claimBatch: 200 };
 
 const lines: string[] = [];
 const out = (line = '') => {
   lines.push(line);
   process.stdout.write(line + '\n');
 };
+
+const t0 = performance.now();
+/** Progress on stderr (the tables go to stdout and the file): which phase, and seconds since the start. */
+function phase(name: string): void {
+  process.stderr.write(`[bench ${fmt((performance.now() - t0) / 1000, 1)} s] ${name}\n`);
+}
 
 async function repeat(n: number, fn: () => Promise<number>): Promise<Spread> {
   const values: number[] = [];
@@ -47,30 +60,45 @@ try {
   out(`- layout: one Postgres, one API process, worker processes over HTTP, all on this machine; figures are medians (min–max, n repetitions)`);
   out();
 
-  const limits = await physicalLimits(stack.databaseUrl, S.pgbenchS);
-  const bulk = await repeat(S.reps, async () => {
-    await stack.reset();
-    return bulkEnqueue(stack, S.bulk);
-  });
-  const e2eBase = await repeat(S.reps, () => endToEnd(stack, { runs: S.e2eRuns, workers: 2, concurrency: 10, claimBatch: 10 }));
-  const fastCfg = { runs: S.fastRuns, workers: 2, concurrency: 200, claimBatch: 200 };
-  const e2eFast = await repeat(S.reps, () => endToEnd(stack, fastCfg));
+  const nan: Spread = { median: NaN, min: NaN, max: NaN, n: 0 };
+  phase('pgbench physical limits');
+  const limits = want('pgbench') ? await physicalLimits(stack.databaseUrl, S.pgbenchS, quick ? 200_000 : 2_000_000) : {};
+  phase('bulk enqueue');
+  const bulk = want('bulk')
+    ? await repeat(S.reps, async () => {
+        await stack.reset();
+        return bulkEnqueue(stack, S.bulk);
+      })
+    : nan;
+  phase('end-to-end, 2 workers × concurrency 10');
+  const e2eBase = want('e2e') ? await repeat(S.reps, () => endToEnd(stack, { runs: S.e2eRuns, workers: 2, concurrency: 10, claimBatch: 10 })) : nan;
+  phase('end-to-end, fastest configuration');
+  const e2eFast = want('e2e') ? await repeat(S.reps, () => endToEnd(stack, FAST)) : nan;
+  phase('claim latency');
   const latencies: number[] = [];
-  for (let i = 0; i < S.reps; i++) latencies.push(...(await claimLatency(stack, { perSecond: S.latencyRate, seconds: S.latencyS })));
-  const ev100 = await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 100, total: S.events }));
-  const ev1000 = await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 1000, total: S.events }));
-  const fanOne = await wsFanout(stack, { subscribers: S.fanout, runs: 1, events: S.fanoutEvents });
-  const fanMany = await wsFanout(stack, { subscribers: S.fanout, runs: Math.max(1, S.fanout / 10), events: S.fanoutEvents });
-  const rec = await recovery(stack, { runs: S.recoveryRuns, timeoutS: quick ? 3 : 5, intervalS: 1 });
+  if (want('latency')) for (let i = 0; i < S.reps; i++) latencies.push(...(await claimLatency(stack, { perSecond: S.latencyRate, seconds: S.latencyS })));
+  phase('event ingestion');
+  const ev100 = want('events') ? await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 100, total: S.events })) : nan;
+  const ev1000 = want('events') ? await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 1000, total: S.events })) : nan;
+  phase('WebSocket fan-out');
+  const noFan = { p50: NaN, p99: NaN, kbPerConnection: NaN, delivered: NaN };
+  const fanOne = want('fanout') ? await wsFanout(stack, { subscribers: S.fanout, runs: 1, events: S.fanoutEvents }) : noFan;
+  const fanMany = want('fanout') ? await wsFanout(stack, { subscribers: S.fanout, runs: Math.max(1, S.fanout / 10), events: S.fanoutEvents }) : noFan;
+  phase('recovery');
+  const rec = want('recovery')
+    ? await recovery(stack, { runs: S.recoveryRuns, timeoutS: quick ? 3 : 5, intervalS: 1 })
+    : { requeuedP50: NaN, requeuedP99: NaN, completedP50: NaN, completedP99: NaN, limitS: NaN };
 
   let gw: { throughput: number; p50: number; p99: number } | undefined;
   let boss: { throughput: number; p50: number; p99: number } | undefined;
+  if (peers) phase('peers');
   if (peers && (await installPeers())) {
     const serverUrl = new URL(stack.databaseUrl);
     serverUrl.pathname = '/postgres';
     gw = await runPeer('graphile-worker', serverUrl.toString(), S.peerJobs, S.latencyRate * 4).catch((e) => (out(`graphile-worker failed: ${e.message}`), undefined));
     boss = await runPeer('pg-boss', serverUrl.toString(), S.peerJobs, S.latencyRate * 4).catch((e) => (out(`pg-boss failed: ${e.message}`), undefined));
   }
+  phase('done');
 
   const ratio = (ours: number, theirs?: number) => (theirs ? `${fmt(ours / theirs, 2)}×` : 'n/a');
   const ofLimit = (ours: number, limit?: number) => (limit ? `${fmt((100 * ours) / limit, 1)} %` : 'n/a (pgbench missing)');
@@ -81,7 +109,7 @@ try {
   out(`| physical limit: single-row INSERT+COMMIT (pgbench, 8 clients) | ${limits.insertTps ? fmt(limits.insertTps) + ' tx/s' : 'n/a'} | | | |`);
   out(`| physical limit: claim-shaped UPDATE … SKIP LOCKED (pgbench, 8 clients) | ${limits.claimTps ? fmt(limits.claimTps) + ' tx/s' : 'n/a'} | | | |`);
   out(`| 1. end-to-end no-op runs, 2 workers × concurrency 10 (${fmt(S.e2eRuns)} runs) | ${fmtSpread(e2eBase, 0, ' runs/s')} | ${ofLimit(e2eBase.median, limits.claimTps)} of claim tx/s | ${ratio(e2eBase.median, gw?.throughput)} | ${ratio(e2eBase.median, boss?.throughput)} |`);
-  out(`| 1. end-to-end no-op runs, fastest found: 2 workers × concurrency 200, claim batch 200 | ${fmtSpread(e2eFast, 0, ' runs/s')} | ${ofLimit(e2eFast.median, limits.claimTps)} of claim tx/s | ${ratio(e2eFast.median, gw?.throughput)} | ${ratio(e2eFast.median, boss?.throughput)} |`);
+  out(`| 1. end-to-end no-op runs, fastest found: ${FAST.workers} workers × concurrency ${FAST.concurrency}, claim batch ${FAST.claimBatch} | ${fmtSpread(e2eFast, 0, ' runs/s')} | ${ofLimit(e2eFast.median, limits.claimTps)} of claim tx/s | ${ratio(e2eFast.median, gw?.throughput)} | ${ratio(e2eFast.median, boss?.throughput)} |`);
   out(`| 2. bulk enqueue through POST /v1/runs/batch (1,000 per request, 4 in flight) | ${fmtSpread(bulk, 0, ' runs/s')} | ${ofLimit(bulk.median, limits.insertTps)} of single-row insert tx/s | | |`);
   out(`| 3. claim latency, created → claimed at ${S.latencyRate}/s, idle long-polling workers | p50 ${fmt(percentile(latencies, 50), 1)} ms, p95 ${fmt(percentile(latencies, 95), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms | | ${gw ? `peer p50 ${fmt(gw.p50, 1)} / p99 ${fmt(gw.p99, 1)} ms` : 'n/a'} | ${boss ? `peer p50 ${fmt(boss.p50, 1)} / p99 ${fmt(boss.p99, 1)} ms` : 'n/a'} |`);
   out(`| 4. event ingestion, batches of 100, 8 runs in parallel | ${fmtSpread(ev100, 0, ' events/s')} | | | |`);
@@ -93,9 +121,9 @@ try {
   if (gw) out(`| peer: graphile-worker 0.17 no-op jobs (${fmt(S.peerJobs)}) | ${fmt(gw.throughput)} jobs/s, latency p50 ${fmt(gw.p50, 1)} ms / p99 ${fmt(gw.p99, 1)} ms | | | |`);
   if (boss) out(`| peer: pg-boss 10 no-op jobs (${fmt(S.peerJobs)}) | ${fmt(boss.throughput)} jobs/s, latency p50 ${fmt(boss.p50, 1)} ms / p99 ${fmt(boss.p99, 1)} ms | | | |`);
   out();
-  const file = quick ? fileURLToPath(new URL('./.scratch/RESULTS.quick.md', import.meta.url)) : fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+  const file = fileURLToPath(new URL(only ? './.scratch/RESULTS.only.md' : quick ? './.scratch/RESULTS.quick.md' : './RESULTS.md', import.meta.url));
   await mkdir(fileURLToPath(new URL('./.scratch', import.meta.url)), { recursive: true });
-  await writeFile(file, lines.join('\n') + '\n' + (quick ? '' : await notes()));
+  await writeFile(file, lines.join('\n') + '\n' + (quick || only ? '' : await notes()));
   process.stdout.write(`\nwritten to ${file}\n`);
 } finally {
   await stack.close();

@@ -23,14 +23,14 @@ async function pgbench(url: string, script: string, seconds: number, clients: nu
 }
 
 /** The physical limits of this Postgres: single-row INSERT+COMMIT, and a claim-shaped UPDATE … SKIP LOCKED. */
-export async function physicalLimits(url: string, seconds: number): Promise<{ insertTps?: number; claimTps?: number }> {
+export async function physicalLimits(url: string, seconds: number, queueRows = 2_000_000): Promise<{ insertTps?: number; claimTps?: number }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query(`DROP TABLE IF EXISTS bench_insert, bench_queue;
     CREATE TABLE bench_insert (id bigserial PRIMARY KEY, v int, at timestamptz DEFAULT now());
     CREATE TABLE bench_queue (id bigserial PRIMARY KEY, status text NOT NULL DEFAULT 'q', worker text);
     CREATE INDEX ON bench_queue (id) WHERE status = 'q';
-    INSERT INTO bench_queue (status) SELECT 'q' FROM generate_series(1, 2000000);`);
+    INSERT INTO bench_queue (status) SELECT 'q' FROM generate_series(1, ${queueRows});`);
   await client.end();
   const insertTps = await pgbench(url, 'INSERT INTO bench_insert (v) VALUES (1);\n', seconds, 8);
   const claimTps = await pgbench(

@@ -48,7 +48,9 @@ export async function startBenchStack(): Promise<BenchStack> {
   const port = await freePort();
   const children: ChildProcess[] = [];
   const spawnOcr = (command: string, env: Record<string, string>) => {
-    const child = spawn(process.execPath, [OCR, command], {
+    // BENCH_CPU_PROF=DIR writes a V8 CPU profile of every spawned process there (open in Chrome DevTools).
+    const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const child = spawn(process.execPath, [...prof, OCR, command], {
       env: { ...process.env, OCR_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl!, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -84,7 +86,11 @@ export async function startBenchStack(): Promise<BenchStack> {
       return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     },
     async close() {
-      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      // SIGTERM first so profiles (BENCH_CPU_PROF) get written; SIGKILL whatever is still there.
+      const alive = children.filter((child) => child.exitCode === null);
+      for (const child of alive) child.kill('SIGTERM');
+      await Promise.race([Promise.all(alive.map((child) => new Promise((r) => child.once('exit', r)))), new Promise((r) => setTimeout(r, 5_000))]);
+      for (const child of alive) if (child.exitCode === null) child.kill('SIGKILL');
       await db.close();
       await server?.stop();
       if (dir) await rm(dir, { recursive: true, force: true });
