@@ -6,4 +6,5 @@ export * from './runs.js';
 export * from './worker-protocol.js';
 export * from './admin.js';
 export * from './stream.js';
+export * from './params/index.js';
 export * from './render.js';

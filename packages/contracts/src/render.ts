@@ -1,67 +1,46 @@
 /**
- * Rendering `{{params.x}}` placeholders in template steps. Pure, shared by the API's preview and the
- * worker. The rule that keeps params from ever becoming shell syntax: in shell scripts a placeholder
- * becomes a single-quoted shell word; everywhere else it becomes the value's text (JSON for non-strings).
- * Shell and docker steps also get every param as `OCR_PARAM_<NAME>` environment variables.
+ * The template preview: each step with its `{{params.x}}` placeholders rendered by the same functions the
+ * worker's executors use (./params), field by field as each kind renders them, so what the preview shows
+ * is what runs. A shell script shows the quoted variable references it will really contain; the param
+ * values reach the step as `OCR_PARAM_*` variables. A placeholder that cannot be rendered throws the same
+ * `ParamError` the worker would fail the step with.
  */
+import { renderContainerCommand, renderEnv, renderJson, renderShellScript, renderText, renderUrl } from './params/index.js';
 
-const PLACEHOLDER = /\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+type Params = Record<string, unknown>;
 
-/** A value as one POSIX shell word: single quotes, with embedded quotes closed, escaped, reopened. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+const strings = (map: unknown, params: Params): Record<string, string> | undefined =>
+  map && typeof map === 'object' ? Object.fromEntries(Object.entries(map as Record<string, string>).map(([k, v]) => [k, renderText(String(v), params)])) : undefined;
 
-function text(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
+/** Drop fields that rendered to `undefined`, so the preview keeps the step's own shape. */
+const defined = (step: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(step).filter(([, v]) => v !== undefined));
 
-/** Replace placeholders in a shell script with shell-quoted words. */
-export function renderShell(script: string, params: Record<string, unknown>): string {
-  return script.replace(PLACEHOLDER, (_, name: string) => shellQuote(text(params[name])));
-}
-
-/** Replace placeholders in a plain string (URLs get their values percent-encoded). */
-export function renderString(value: string, params: Record<string, unknown>, options: { url?: boolean } = {}): string {
-  return value.replace(PLACEHOLDER, (_, name: string) => (options.url ? encodeURIComponent(text(params[name])) : text(params[name])));
-}
-
-/** Render every string inside a JSON value; a string that is exactly one placeholder keeps the value's type. */
-export function renderJson(value: unknown, params: Record<string, unknown>): unknown {
-  if (typeof value === 'string') {
-    const whole = /^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(value);
-    if (whole) return params[whole[1]!] ?? null;
-    return renderString(value, params);
-  }
-  if (Array.isArray(value)) return value.map((v) => renderJson(v, params));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderJson(v, params)]));
-  return value;
-}
-
-/** `OCR_PARAM_<NAME>` variables: names upper-cased, other characters to `_`; values as text. */
-export function paramEnv(params: Record<string, unknown>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(params)) env[`OCR_PARAM_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = text(value);
-  return env;
-}
-
-/** A step with its placeholders rendered the way its executor will see them. */
-export function renderStep(step: Record<string, unknown>, params: Record<string, unknown>): Record<string, unknown> {
+/** A step with its placeholders rendered the way its executor will render them. */
+export function renderStep(step: Record<string, unknown>, params: Params): Record<string, unknown> {
+  const env = step.env ? renderEnv(step.env as Record<string, string>, params) : undefined;
   switch (step.kind) {
     case 'shell':
-      return { ...step, script: renderShell(String(step.script ?? ''), params) };
+      return defined({ ...step, script: renderShellScript(String(step.script ?? ''), params), env });
     case 'docker':
-      return { ...step, command: Array.isArray(step.command) ? step.command.map((c) => renderString(String(c), params)) : step.command };
+      // The image's entrypoint is unknown here: a shell entrypoint's script shows as plain text.
+      return defined({ ...step, command: Array.isArray(step.command) ? renderContainerCommand(step.command.map(String), params) : undefined, env });
     case 'http':
-      return {
+      return defined({
         ...step,
-        url: renderString(String(step.url ?? ''), params, { url: true }),
-        headers: renderJson(step.headers, params),
-        body: renderJson(step.body, params),
-      };
+        url: renderUrl(String(step.url ?? ''), params),
+        headers: strings(step.headers, params),
+        body: typeof step.body === 'string' ? renderText(step.body, params) : step.body === undefined ? undefined : renderJson(step.body, params),
+      });
+    case 'mcp': {
+      const server = (step.server ?? {}) as Record<string, unknown>;
+      const rendered =
+        typeof server.url === 'string'
+          ? defined({ url: renderUrl(server.url, params), headers: strings(server.headers, params) })
+          : defined({ ...server, args: Array.isArray(server.args) ? server.args.map((a) => renderText(String(a), params)) : undefined, env: server.env ? renderEnv(server.env as Record<string, string>, params) : undefined });
+      return defined({ ...step, server: rendered, arguments: renderJson(step.arguments ?? {}, params) });
+    }
     default:
-      return renderJson(step, params) as Record<string, unknown>;
+      return step.input === undefined ? step : { ...step, input: renderJson(step.input, params) };
   }
 }
 

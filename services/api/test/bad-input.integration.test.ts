@@ -89,7 +89,22 @@ t.test('templates: validation names the field; versions; preview masks secrets a
     steps: [{ name: 'go', kind: 'shell', script: 'deploy {{params.env}} --token {{params.api_token}}' }],
   });
   const preview = await stack.client.templates.preview('deploy', { env: "prod'; rm -rf /", api_token: 'hunter2' });
-  t.equal((preview.steps[0] as { script: string }).script, `deploy 'prod'\\''; rm -rf /' --token '••••••'`);
+  // What the worker will run: the script refers to the params' variables, it never holds their values.
+  t.equal((preview.steps[0] as { script: string }).script, 'deploy "${OCR_PARAM_ENV}" --token "${OCR_PARAM_API_TOKEN}"');
+  t.equal(preview.params.env, "prod'; rm -rf /");
   t.notOk(JSON.stringify(preview).includes('hunter2'), 'secret masked');
+  await stack.client.templates.put({
+    name: 'deploy',
+    params_schema: { type: 'object', properties: { env: { type: 'string' }, region: { type: 'string' } } },
+    steps: [
+      { name: 'ping', kind: 'http', url: 'https://status.example.com/{{params.env}}', headers: { 'x-env': '{{params.env}}' }, body: { env: '{{params.env}}' } },
+      { name: 'where', kind: 'shell', script: 'echo {{params.region}}' },
+    ],
+  });
+  const http = await stack.client.templates.preview('deploy', { env: 'a b/c', region: 'eu' });
+  t.match(http.steps[0], { url: 'https://status.example.com/a%20b%2Fc', headers: { 'x-env': 'a b/c' }, body: { env: 'a b/c' } }, 'each field as the http executor renders it');
+  const missing = await raw(stack, 'POST', '/v1/templates/deploy/preview', { body: JSON.stringify({ params: { env: 'prod' } }) });
+  t.equal(missing.status, 400, 'a placeholder without its param is refused, as the worker would fail the step');
+  t.match(missing.json.error, { code: 'validation_failed', message: /^steps\.1: .*params\.region/, details: [{ field: 'steps.1', reason: 'param_missing' }] });
   await t.rejects(stack.client.templates.create({ name: 'deploy', steps: [{ name: 'x', kind: 'noop' }] }), { code: 'conflict' });
 });

@@ -5,7 +5,6 @@
  * data, so they get the value's text (URL-encoded inside URLs, JSON-typed where a whole JSON string is one
  * placeholder).
  */
-import { basename } from 'node:path';
 import { paramText } from './param-text.js';
 import { renderShellScript } from './shell-script.js';
 
@@ -72,7 +71,7 @@ export function renderContainerCommand(command: string[], params: Params, entryp
   const scripts = new Set<number>();
   let shellSeen = false;
   for (const [index, arg] of argv.entries()) {
-    if (SHELLS.has(basename(arg))) shellSeen = true;
+    if (SHELLS.has(arg.slice(arg.lastIndexOf('/') + 1))) shellSeen = true;
     else if (shellSeen && COMMAND_FLAG.test(arg)) {
       scripts.add(index + 1);
       shellSeen = false;

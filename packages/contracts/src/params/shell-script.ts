@@ -16,7 +16,7 @@
  *   quoted here-document body      → refused: nothing expands there, and a raw value could end the document
  *   arithmetic `$((…))` / `((…))`  → integers only (bash evaluates variable text in arithmetic recursively)
  */
-import { ExecutorError } from '../executors/types.js';
+import { ParamError } from './param-error.js';
 import { paramEnvName } from './env.js';
 import { paramText } from './param-text.js';
 
@@ -32,7 +32,7 @@ function variableFor(name: string, params: Params): string {
   paramText(params, name);
   const variable = paramEnvName(name);
   const other = Object.keys(params).find((key) => key !== name && params[key] !== undefined && paramEnvName(key) === variable);
-  if (other !== undefined) throw new ExecutorError('param_name_collision', `params "${name}" and "${other}" share the variable ${variable}; rename one`);
+  if (other !== undefined) throw new ParamError('param_name_collision', `params "${name}" and "${other}" share the variable ${variable}; rename one`);
   return variable;
 }
 
@@ -57,11 +57,11 @@ export function renderShellScript(script: string, params: Params): string {
       case 'S':
         return `'"\${${variable}}"'`;
       case 'HQ':
-        throw new ExecutorError('unsafe_placeholder', `{{params.${name}}} is inside a quoted here-document, where it cannot be rendered safely; use an unquoted delimiter`);
+        throw new ParamError('unsafe_placeholder', `{{params.${name}}} is inside a quoted here-document, where it cannot be rendered safely; use an unquoted delimiter`);
       case 'A':
       case 'P': {
         const text = paramText(params, name);
-        if (!/^-?\d{1,18}$/.test(text)) throw new ExecutorError('unsafe_placeholder', `{{params.${name}}} is used in arithmetic but its value is not an integer`);
+        if (!/^-?\d{1,18}$/.test(text)) throw new ParamError('unsafe_placeholder', `{{params.${name}}} is used in arithmetic but its value is not an integer`);
         return text;
       }
       default:
@@ -92,7 +92,7 @@ export function renderShellScript(script: string, params: Params): string {
       continue;
     }
     if (state === 'D') {
-      if (ch === '"') stack.pop(), push(ch);
+      if (ch === '"') { stack.pop(); push(ch); }
       else if (starts('$((')) push('$((', 'A');
       else if (starts('$(')) push('$(', 'C');
       else if (ch === '`') push(ch, 'B');
@@ -100,9 +100,9 @@ export function renderShellScript(script: string, params: Params): string {
       continue;
     }
     if (state === 'A' || state === 'P') {
-      if (state === 'A' && starts('))')) stack.pop(), push('))');
+      if (state === 'A' && starts('))')) { stack.pop(); push('))'); }
       else if (ch === '(') push(ch, 'P');
-      else if (ch === ')' && state === 'P') stack.pop(), push(ch);
+      else if (ch === ')' && state === 'P') { stack.pop(); push(ch); }
       else push(ch);
       continue;
     }
@@ -115,7 +115,7 @@ export function renderShellScript(script: string, params: Params): string {
     } else if (ch === '"') push(ch, 'D');
     else if (starts('$((') || (starts('((') && (i === 0 || /[\s;&|(]/.test(script[i - 1]!)))) push(starts('$') ? '$((' : '((', 'A');
     else if (starts('$(')) push('$(', 'C');
-    else if (ch === ')' && state === 'C') stack.pop(), push(ch);
+    else if (ch === ')' && state === 'C') { stack.pop(); push(ch); }
     else if (ch === '`') {
       if (state === 'B') stack.pop();
       else stack.push('B');

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import Value from 'typebox/value';
 import { deleteTemplate, getTemplate, listTemplates, putTemplate } from '@ocr/db';
-import { ErrorBody, NameParams, PreviewRequest, PreviewResponse, Template, TemplateInput, TemplateValidation, maskSecrets, renderStep } from '@ocr/contracts';
+import { ErrorBody, NameParams, PreviewRequest, PreviewResponse, Template, TemplateInput, TemplateValidation, maskSecrets, ParamError, renderStep } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { checkParamsSchema, paramsValidator } from '../run-factory.js';
 import { templateToWire, type TemplateDefinition } from '../serialize.js';
@@ -93,6 +93,16 @@ export async function templateRoutes(app: FastifyInstance): Promise<void> {
     }
     const def = template.definition as TemplateDefinition;
     const shown = maskSecrets(params, def.params_schema as never);
-    return { params: shown, steps: def.steps.map((step) => renderStep(step, shown)) };
+    const steps = def.steps.map((step, index) => {
+      try {
+        return renderStep(step, shown);
+      } catch (err) {
+        // The same refusal the worker would fail this step with at run time (a missing param, unsafe use).
+        if (!(err instanceof ParamError)) throw err;
+        const field = `steps.${index}`;
+        throw apiError('validation_failed', `${field}: ${err.message}`, [{ field, message: err.message, reason: err.code }]);
+      }
+    });
+    return { params: shown, steps };
   });
 }

@@ -5,6 +5,7 @@
  */
 import type { Static, TSchema } from 'typebox';
 import Value from 'typebox/value';
+import { ParamError } from '@ocr/contracts';
 import { StepStop } from './step-stop.js';
 import { ExecutorError, stepResult, type StepContext, type StepExecutor, type StepResult } from './types.js';
 
@@ -27,6 +28,7 @@ export function defineExecutor<S extends TSchema>(kind: string, schema: S, body:
       } catch (err) {
         if (stop.reason) return stop.result();
         if (err instanceof ExecutorError) return stepResult.failed(err.code, err.message, err.exitCode);
+        if (err instanceof ParamError) return stepResult.failed(err.code, err.message);
         ctx.log.error({ err }, 'executor threw');
         return stepResult.failed('executor_error', err instanceof Error ? err.message : String(err));
       } finally {

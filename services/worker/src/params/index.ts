@@ -1,5 +1,2 @@
-/** Params in steps: environment variables and `{{params.x}}` placeholders rendered safely per field. */
-export { paramEnv, paramEnvName } from './env.js';
-export { paramText } from './param-text.js';
-export { renderContainerCommand, renderEnv, renderJson, renderText, renderUrl, shellQuote } from './render.js';
-export { renderShellScript } from './shell-script.js';
+/** Params in steps: the shared renderers of `@ocr/contracts` (the API's preview uses the same). */
+export { ParamError, paramEnv, paramEnvName, paramText, renderContainerCommand, renderEnv, renderJson, renderShellScript, renderText, renderUrl, shellQuote } from '@ocr/contracts';
