@@ -200,3 +200,12 @@ t.test('the worker can read only the inputs a run names, and only under its leas
   await workerClient.worker.complete(run.id, claimed!.lease_token, { status: 'success' });
   await t.rejects(workerClient.worker.storeSpecDocs(run.id, { lease_token: claimed!.lease_token, project: 'P', docs: [{ name: 'prd.md', content: '# P' }] }), { code: 'lease_lost' }, 'a finished run stores nothing');
 });
+
+t.test('the Spec Kit worker routes are in the OpenAPI document, with their schemas', async (t) => {
+  const stack = await startStack(t, { s3: false });
+  const doc = (await (await fetch(`${stack.apiUrl}/docs/json`)).json()) as { paths: Record<string, Record<string, { requestBody?: unknown; tags?: string[] }>> };
+  for (const path of ['/v1/runs/{id}/spec-docs', '/v1/runs/{id}/inputs/spec-docs', '/v1/runs/{id}/inputs/artifact']) {
+    t.ok(doc.paths[path]?.post?.requestBody, `${path}: POST with a request body`);
+    t.same(doc.paths[path]?.post?.tags, ['worker protocol']);
+  }
+});
