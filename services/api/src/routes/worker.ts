@@ -217,15 +217,17 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const { completions } = request.body as Type.Static<typeof CompleteBatch>;
       // Final events first, every run's in one statement (a lost lease shows up again, per item, in the
-      // completion's answer).
-      await appendEventsMany(
-        app.db,
-        completions.filter((c) => c.events?.length).map((c) => ({ lease: { runId: c.run_id, leaseToken: c.lease_token }, events: c.events! })),
-      );
-      const results = await completeRuns(
-        app.db,
-        completions.map((c) => ({ runId: c.run_id, leaseToken: c.lease_token, status: c.status, error: c.error ?? null, output: c.output })),
-      );
+      // completion's answer); events, steps and completions commit together: one commit per batch, not three.
+      const results = await app.db.transaction().execute(async (trx) => {
+        await appendEventsMany(
+          trx,
+          completions.filter((c) => c.events?.length).map((c) => ({ lease: { runId: c.run_id, leaseToken: c.lease_token }, events: c.events! })),
+        );
+        return completeRuns(
+          trx,
+          completions.map((c) => ({ runId: c.run_id, leaseToken: c.lease_token, status: c.status, error: c.error ?? null, output: c.output })),
+        );
+      });
       return {
         results: results.map((r, i) => {
           if (!r.ok) return { run_id: completions[i]!.run_id, ok: false, error: { code: r.reason, message: r.reason === 'lease_lost' ? 'lease lost' : 'run not found' } };
