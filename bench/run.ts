@@ -23,7 +23,7 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 const want = (name: string) => !only || only.includes(name);
 const peers = !process.argv.includes('--no-peers') && !quick && want('peers');
 const S = quick
-  ? { reps: 1, e2eRuns: 1000, fastRuns: 1000, bulk: 2000, latencyRate: 50, latencyS: 2, events: 20_000, fanout: 100, fanoutEvents: 5, recoveryRuns: 5, pgbenchS: 2, peerJobs: 2000 }
+  ? { reps: 1, e2eRuns: 500, fastRuns: 1000, bulk: 2000, latencyRate: 50, latencyS: 2, events: 16_000, fanout: 100, fanoutEvents: 5, recoveryRuns: 4, pgbenchS: 2, peerJobs: 2000 }
   : { reps: 3, e2eRuns: 20_000, fastRuns: 20_000, bulk: 20_000, latencyRate: 50, latencyS: 10, events: 200_000, fanout: 1000, fanoutEvents: 20, recoveryRuns: 20, pgbenchS: 10, peerJobs: 20_000 };
 
 /** The fastest end-to-end configuration found (see bench/NOTES.md for how). */
