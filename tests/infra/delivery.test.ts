@@ -1,5 +1,6 @@
 // The other delivery targets, checked statically: the Dockerfile, the App Platform spec, the systemd unit
-// and the workflows. (Building the image needs a registry for the node base image; see docs/deployment.md.)
+// and the workflows. (Building the image needs a registry for the node base image; entrypoint.test.ts runs
+// the image's CMD and HEALTHCHECK outside Docker instead.)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
