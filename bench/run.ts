@@ -23,7 +23,7 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 const want = (name: string) => !only || only.includes(name);
 const peers = !process.argv.includes('--no-peers') && !quick && want('peers');
 const S = quick
-  ? { reps: 1, e2eRuns: 500, fastRuns: 1000, bulk: 2000, latencyRate: 50, latencyS: 2, events: 16_000, fanout: 100, fanoutEvents: 5, recoveryRuns: 4, pgbenchS: 2, peerJobs: 2000 }
+  ? { reps: 1, e2eRuns: 300, fastRuns: 600, bulk: 2000, latencyRate: 50, latencyS: 2, events: 16_000, fanout: 100, fanoutEvents: 5, recoveryRuns: 3, pgbenchS: 2, peerJobs: 2000 }
   : { reps: 3, e2eRuns: 20_000, fastRuns: 20_000, bulk: 20_000, latencyRate: 50, latencyS: 10, events: 200_000, fanout: 1000, fanoutEvents: 20, recoveryRuns: 20, pgbenchS: 10, peerJobs: 20_000 };
 
 /** The fastest end-to-end configuration found (see bench/NOTES.md for how). */
@@ -111,7 +111,7 @@ try {
   out(`| 1. end-to-end no-op runs, 2 workers × concurrency 10 (${fmt(S.e2eRuns)} runs) | ${fmtSpread(e2eBase, 0, ' runs/s')} | ${ofLimit(e2eBase.median, limits.claimTps)} of claim tx/s | ${ratio(e2eBase.median, gw?.throughput)} | ${ratio(e2eBase.median, boss?.throughput)} |`);
   out(`| 1. end-to-end no-op runs, fastest found: ${FAST.workers} workers × concurrency ${FAST.concurrency}, claim batch ${FAST.claimBatch} | ${fmtSpread(e2eFast, 0, ' runs/s')} | ${ofLimit(e2eFast.median, limits.claimTps)} of claim tx/s | ${ratio(e2eFast.median, gw?.throughput)} | ${ratio(e2eFast.median, boss?.throughput)} |`);
   out(`| 2. bulk enqueue through POST /v1/runs/batch (1,000 per request, 4 in flight) | ${fmtSpread(bulk, 0, ' runs/s')} | ${ofLimit(bulk.median, limits.insertTps)} of single-row insert tx/s | | |`);
-  out(`| 3. claim latency, created → claimed at ${S.latencyRate}/s, idle long-polling workers | p50 ${fmt(percentile(latencies, 50), 1)} ms, p95 ${fmt(percentile(latencies, 95), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms | | ${gw ? `peer p50 ${fmt(gw.p50, 1)} / p99 ${fmt(gw.p99, 1)} ms` : 'n/a'} | ${boss ? `peer p50 ${fmt(boss.p50, 1)} / p99 ${fmt(boss.p99, 1)} ms` : 'n/a'} |`);
+  out(`| 3. claim latency, created → claimed at ${S.latencyRate}/s, idle long-polling workers (2 × 100 slots) | p50 ${fmt(percentile(latencies, 50), 1)} ms, p95 ${fmt(percentile(latencies, 95), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms | | ${gw ? `peer p50 ${fmt(gw.p50, 1)} / p99 ${fmt(gw.p99, 1)} ms` : 'n/a'} | ${boss ? `peer p50 ${fmt(boss.p50, 1)} / p99 ${fmt(boss.p99, 1)} ms` : 'n/a'} |`);
   out(`| 4. event ingestion, batches of 100, 8 runs in parallel | ${fmtSpread(ev100, 0, ' events/s')} | | | |`);
   out(`| 4. event ingestion, batches of 1,000, 8 runs in parallel | ${fmtSpread(ev1000, 0, ' events/s')} | | | |`);
   out(`| 5. WebSocket fan-out, ${S.fanout} subscribers on one run | p50 ${fmt(fanOne.p50, 1)} ms, p99 ${fmt(fanOne.p99, 1)} ms, ${fmt(fanOne.kbPerConnection, 1)} KiB/connection, ${fmt(100 * fanOne.delivered, 1)} % delivered | | | |`);
