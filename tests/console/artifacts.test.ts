@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { startConsole, until } from './helpers/console.js';
@@ -26,6 +28,7 @@ const DIFF = `--- a/config.yaml
 +image: billing:1.5
 `;
 
+const EXAMPLES = resolve(import.meta.dirname, '../../examples/templates');
 const heredoc = (file: string, text: string) => `cat > ${file} <<'OCR_EOF'\n${text}\nOCR_EOF`;
 
 t.test('console: artifact viewers, run export, template editor with API validation and preview, workers, Spec Kit', async (t) => {
@@ -171,8 +174,10 @@ t.test('console: artifact viewers, run export, template editor with API validati
 
     await page.getByLabel('Params (JSON)').fill('{"who": "there"}');
     await page.getByRole('button', { name: 'Preview', exact: true }).click();
-    await page.getByTestId('preview').getByText(`echo "hello 'there'"`, { exact: false }).waitFor();
-    t.pass('preview renders the step with the param as a quoted shell word');
+    const rendered = ((await stack.client.templates.preview('ui_made', { who: 'there' })).steps[0] as { script: string }).script;
+    t.not(rendered, 'echo "hello {{params.who}}"', 'the API renders the placeholder');
+    await page.getByTestId('preview').getByText(rendered, { exact: false }).waitFor();
+    t.pass('preview shows the step as the API renders it');
 
     await page.getByRole('link', { name: 'Run…' }).click();
     await page.getByRole('textbox', { name: /^Who/ }).fill('console');
@@ -189,16 +194,69 @@ t.test('console: artifact viewers, run export, template editor with API validati
     t.match(await row.textContent(), /A/, 'serving lane A');
     await c.shot(page, 'workers');
 
+    // Without the templates the panel says so; with them it generates, previews, downloads and validates.
     await page.getByRole('link', { name: 'Spec Kit' }).click();
-    await page.getByRole('heading', { name: 'Generate' }).waitFor();
-    const installed = await stack.client.templates.get('generate_spec_kit').then(() => true, () => false);
-    if (installed) {
-      await page.getByRole('button', { name: 'Generate spec kit' }).waitFor();
-      t.pass('generate form from the installed template');
-    } else {
-      await page.getByTestId('missing-generate_spec_kit').waitFor();
-      t.pass('a clear message when generate_spec_kit is not installed');
+    await page.getByTestId('missing-generate_spec_kit').waitFor();
+    await page.getByTestId('missing-validate_spec_kit').waitFor();
+    t.pass('a clear message while the Spec Kit templates are not installed');
+    await c.shot(page, 'spec-kit-missing');
+  });
+
+  await t.test('Spec Kit panel: generate from the template form, preview the files, download the zip, validate', async (t) => {
+    for (const file of ['generate_spec_kit.yaml', 'validate_spec_kit.yaml']) {
+      await stack.client.templates.create(parse(await readFile(join(EXAMPLES, file), 'utf8')));
     }
-    await c.shot(page, 'spec-kit');
+    await page.goto(`${stack.apiUrl}/#/spec-kit`);
+    await page.reload();
+    const gen = page.getByRole('region', { name: 'Generate', exact: true });
+    await gen.getByRole('button', { name: 'Generate spec kit' }).waitFor();
+    await gen.getByRole('textbox', { name: /^name/ }).fill('Billing revamp');
+    // goals has minItems 1: the form starts with one field; the array's add button makes a second.
+    await gen.getByRole('textbox', { name: /^goals-1/ }).fill('Invoices are sent on the first of the month');
+    await gen.locator('#generate_spec_kit_goals__add').click();
+    await gen.getByRole('textbox', { name: /^goals-2/ }).fill('Failed payments are retried twice');
+    await gen.getByRole('button', { name: 'Generate spec kit' }).click();
+    await page.waitForURL(/#\/spec-kit\?run=/);
+    const runId = new URL(page.url().replace('#/spec-kit', 'spec-kit')).searchParams.get('run')!;
+    await until(async () => (await stack.client.runs.get(runId)).run.status === 'success', 30_000, 'generate run');
+    await gen.locator(`.spec-result[data-run="${runId}"] .badge[data-status="success"]`).waitFor();
+    const cards = gen.locator('a.art-card');
+    await until(async () => (await cards.count()) >= 5, 10_000, 'kit files');
+    const names = await Promise.all((await cards.all()).map((card) => card.getAttribute('data-artifact')));
+    for (const doc of ['constitution.md', 'prd.md', 'plan.md', 'tasks.md']) t.ok(names.some((n) => n?.endsWith(doc)), `${doc} in the gallery`);
+    const prd = names.find((n) => n?.endsWith('prd.md'))!;
+    await gen.locator(`a.art-card[data-artifact="${prd}"]`).click();
+    await gen.locator('[data-viewer="markdown"]').getByText('Invoices are sent on the first of the month').first().waitFor();
+    t.pass('the PRD renders with the goal as a requirement');
+    await c.shot(page, 'spec-kit-generated');
+
+    const zip = names.find((n) => n?.endsWith('.zip'))!;
+    await gen.locator(`a.art-card[data-artifact="${zip}"]`).click();
+    const [download] = await Promise.all([page.waitForEvent('download'), gen.getByRole('button', { name: `Download ${zip}` }).click()]);
+    const bytes = await readFile((await download.path())!);
+    t.equal(bytes.subarray(0, 2).toString('latin1'), 'PK', 'the zip downloads');
+
+    await gen.getByRole('button', { name: /^Validate this kit/ }).click();
+    await page.waitForURL(/validation=/);
+    const valId = new URL(page.url().replace('#/spec-kit', 'spec-kit')).searchParams.get('validation')!;
+    await until(async () => (await stack.client.runs.get(valId)).run.status === 'success', 30_000, 'validate run');
+    const val = page.getByRole('region', { name: 'Validate', exact: true });
+    await val.locator(`.spec-result[data-run="${valId}"] .badge[data-status="success"]`).waitFor();
+    await val.locator('a.art-card').first().waitFor();
+    await val.locator('a.art-card[data-artifact="spec-kit-report.md"]').click();
+    await val.locator('[data-viewer="markdown"]').waitFor();
+    t.match(page.url(), /#\/spec-kit\?/, 'viewing a file keeps the panel open');
+    t.pass('the validation run and its report show in the panel');
+    await c.shot(page, 'spec-kit-validated');
+  });
+
+  await t.test('dark colour scheme follows the system setting', async (t) => {
+    const dark = await c.signedIn(stack.adminToken, 'dark');
+    const bg = await dark.evaluate('getComputedStyle(document.body).backgroundColor');
+    t.equal(bg, 'rgb(15, 20, 27)', 'dark background');
+    await dark.goto(`${stack.apiUrl}/#/runs/${run.id}/artifacts`);
+    await openArtifact(dark, 'change.diff');
+    await c.shot(dark, 'dark-diff');
+    await dark.context().close();
   });
 });

@@ -137,12 +137,29 @@ t.test('console: sign in, runboard, start from the form, live log across a dropp
     await laneA.locator(`[data-last="${run.id}"] .badge[data-status="cancelled"]`).waitFor();
     t.pass('the lane card shows the cancelled run as last completed');
 
+    // Retry makes a new run and opens it.
+    await laneA.locator(`[data-last="${run.id}"]`).click();
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.waitForURL((url) => /#\/runs\/[0-9a-f-]{36}/.test(url.hash) && !url.hash.includes(run.id));
+    const retriedId = /runs\/([0-9a-f-]{36})/.exec(page.url())![1]!;
+    t.equal((await stack.client.runs.get(retriedId)).run.retry_of, run.id, 'retry opened the new run');
+    await stack.client.runs.cancel(retriedId);
+
     // Offline: the cancel is queued (shown at once, optimistically) and sent when the socket is back.
     const { runs: queued } = await stack.client.runs.list({ lane: 'B', status: 'queued' });
     const target = queued[0]!;
     await page.goto(`${stack.apiUrl}/#/runs/${target.id}`);
     await page.locator('[data-conn="open"]').waitFor();
     await page.getByRole('note', { name: "Why isn't this running" }).waitFor();
+    // Keyboard: Enter opens the dialog, Escape closes it and nothing happens.
+    await page.getByRole('button', { name: 'Cancel', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog', { name: 'Cancel this run?' }).waitFor();
+    t.equal(await page.evaluate('document.activeElement.textContent'), 'Keep running', 'the safe choice has the focus');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    t.equal((await stack.client.runs.get(target.id)).run.status, 'queued', 'Escape cancels nothing');
+
     await faults.drop(true);
     await page.locator('[data-conn="connecting"]').waitFor();
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();
@@ -165,8 +182,8 @@ t.test('console: sign in, runboard, start from the form, live log across a dropp
     const all = await rows.count();
     t.ok(all >= 5, `history lists every run (${all})`);
     await page.getByLabel('Status').selectOption('cancelled');
-    await until(async () => (await rows.count()) === 2 && (await page.locator('table[aria-label="Runs"] .badge[data-status="cancelled"]').count()) === 2, 10_000, 'status filter');
-    t.pass('status filter: the two cancelled runs');
+    await until(async () => (await rows.count()) === 3 && (await page.locator('table[aria-label="Runs"] .badge[data-status="cancelled"]').count()) === 3, 10_000, 'status filter');
+    t.pass('status filter: the three cancelled runs');
     await page.getByLabel('Status').selectOption('');
     await page.getByLabel('Template').selectOption('emit_lines');
     await until(async () => (await rows.count()) === 1, 10_000, 'template filter');

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import type { OcrClient } from '@ocr/client';
 import { clientFor, session } from './lib/session.js';
@@ -10,10 +10,11 @@ import { Runboard } from './pages/Runboard.js';
 import { RunsPage } from './pages/RunsPage.js';
 import { RunPage } from './pages/RunPage.js';
 import { TemplatesPage } from './features/templates/TemplatesPage.js';
-import { TemplateEditor } from './features/templates/TemplateEditor.js';
-import { RunForm } from './features/templates/RunForm.js';
 import { WorkersPage } from './pages/WorkersPage.js';
-import { SpecKitPanel } from './pages/SpecKitPanel.js';
+// The form library (rjsf + Ajv) and the viewers load when first needed: the runboard paints sooner.
+const TemplateEditor = lazy(() => import('./features/templates/TemplateEditor.js').then((m) => ({ default: m.TemplateEditor })));
+const RunForm = lazy(() => import('./features/templates/RunForm.js').then((m) => ({ default: m.RunForm })));
+const SpecKitPanel = lazy(() => import('./pages/SpecKitPanel.js').then((m) => ({ default: m.SpecKitPanel })));
 import { ConnectionBadge } from './components/ConnectionBadge.js';
 
 interface Signed {
@@ -92,7 +93,9 @@ function Shell() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        <Page path={route.path} query={route.query} />
+        <Suspense fallback={<div className="empty">Loading…</div>}>
+          <Page path={route.path} query={route.query} />
+        </Suspense>
       </main>
     </div>
   );

@@ -11,9 +11,9 @@ export interface ConsoleStack {
   stack: Stack;
   browser: Browser;
   /** A new page (own context: own sessionStorage) at the console's sign-in screen. */
-  open(): Promise<Page>;
+  open(scheme?: 'light' | 'dark'): Promise<Page>;
   /** A page signed in with `token` (admin by default), showing the runboard. */
-  signedIn(token?: string): Promise<Page>;
+  signedIn(token?: string, scheme?: 'light' | 'dark'): Promise<Page>;
   shot(page: Page, name: string): Promise<string>;
 }
 
@@ -31,8 +31,8 @@ export async function startConsole(t: TestLike, options: StackOptions & { worker
   });
   t.teardown(() => browser.close());
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const open = async () => {
-    const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true, colorScheme: 'light' });
+  const open = async (scheme: 'light' | 'dark' = 'light') => {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true, colorScheme: scheme });
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     // Errors in the page are test failures' best clue: surface them in the test output.
@@ -45,8 +45,8 @@ export async function startConsole(t: TestLike, options: StackOptions & { worker
     stack,
     browser,
     open,
-    signedIn: async (token = stack.adminToken) => {
-      const page = await open();
+    signedIn: async (token = stack.adminToken, scheme: 'light' | 'dark' = 'light') => {
+      const page = await open(scheme);
       await page.getByLabel('API token').fill(token);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('heading', { name: 'Runboard' }).waitFor();

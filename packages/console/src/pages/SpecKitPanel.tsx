@@ -39,7 +39,39 @@ function RecentRuns({ template, selected, param }: { template: string; selected?
   );
 }
 
-function RunResult({ id }: { id: string }) {
+/** The problems a failed validation reported, one error event each (file and line in the message). */
+function Problems({ runId }: { runId: string }) {
+  const { client } = useConnection();
+  const events = useQuery({ queryKey: ['events', runId, 'error'], queryFn: () => client.runs.events(runId, { level: 'error', limit: 500 }) });
+  const list = events.data?.events ?? [];
+  if (list.length === 0) return null;
+  return (
+    <ul className="problems" aria-label="Validation problems">
+      {list.map((e) => (
+        <li key={e.seq}>{e.message}</li>
+      ))}
+    </ul>
+  );
+}
+
+/** Start validate_spec_kit on a generated kit's zip. */
+function ValidateKit({ runId, generateRun }: { runId: string; generateRun: string }) {
+  const { client, canOperate } = useConnection();
+  const artifacts = useQuery({ queryKey: ['artifacts', runId, 'success'], queryFn: () => client.runs.artifacts(runId) });
+  const zip = artifacts.data?.artifacts.find((a) => a.kind === 'zip');
+  if (!zip || !canOperate) return null;
+  const start = async () => {
+    const { run } = await client.runs.create({ template: VALIDATE, params: { artifact_id: zip.id } });
+    navigate(`${href('spec-kit')}?run=${generateRun}&validation=${run.id}`);
+  };
+  return (
+    <button type="button" className="btn-primary" onClick={() => void start()}>
+      Validate this kit ({zip.name})
+    </button>
+  );
+}
+
+function RunResult({ id, validateInstalled }: { id: string; validateInstalled?: boolean }) {
   const { client } = useConnection();
   const run = useQuery({ queryKey: ['run', id], queryFn: () => client.runs.get(id) });
   if (!run.data) return <Empty>Loading run…</Empty>;
@@ -51,6 +83,8 @@ function RunResult({ id }: { id: string }) {
         <a href={href('runs', r.id, 'logs')}>logs</a>
       </div>
       {r.error && <div className="callout callout-error">{r.error.message}</div>}
+      {r.status === 'error' && r.template === VALIDATE && <Problems runId={r.id} />}
+      {r.status === 'success' && r.template === GENERATE && validateInstalled && <ValidateKit runId={r.id} generateRun={r.id} />}
       {r.output !== null && r.output !== undefined && (
         <details open>
           <summary>Result</summary>
@@ -58,7 +92,7 @@ function RunResult({ id }: { id: string }) {
         </details>
       )}
       {(r.status === 'queued' || r.status === 'running') && <p className="muted">Working… the files appear here when the run finishes.</p>}
-      <ArtifactGallery runId={r.id} runStatus={r.status} />
+      <ArtifactGallery runId={r.id} runStatus={r.status} embedded />
     </div>
   );
 }
@@ -96,7 +130,7 @@ export function SpecKitPanel() {
               <RecentRuns template={GENERATE} selected={genRun} param="run" />
             </>
           )}
-          {genRun && <RunResult key={genRun} id={genRun} />}
+          {genRun && <RunResult key={genRun} id={genRun} validateInstalled={!!validate.data} />}
         </section>
         <section className="panel" aria-labelledby="val-title">
           <h2 id="val-title">Validate</h2>

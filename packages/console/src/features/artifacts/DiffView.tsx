@@ -39,8 +39,9 @@ function rowsOf(text: string): { file: string; rows: Row[] }[] {
       }
       flush();
     }
-    const file = patch.newFileName && patch.newFileName !== patch.oldFileName ? `${patch.oldFileName ?? ''} → ${patch.newFileName}` : (patch.oldFileName ?? patch.newFileName ?? '');
-    return { file: file.replace(/^[ab]\//, ''), rows };
+    const strip = (name?: string) => (name ?? '').replace(/^[ab]\//, '');
+    const [from, to] = [strip(patch.oldFileName), strip(patch.newFileName)];
+    return { file: !to || to === from ? from : !from || from === '/dev/null' ? to : `${from} → ${to}`, rows };
   });
 }
 

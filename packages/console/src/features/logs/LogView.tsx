@@ -26,7 +26,6 @@ export function LogView({ runId }: { runId: string }) {
   const shown = useMemo(
     () => events.filter((e) => levels.has(e.level) && (!onlyMatches || !needle || e.message.toLowerCase().includes(needle))),
     // `version` changes when events were appended to the (mutable) array.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [events, version, levels, onlyMatches, needle],
   );
   const matches = useMemo(() => (needle ? shown.flatMap((e, i) => (e.message.toLowerCase().includes(needle) ? [i] : [])) : []), [shown, needle]);

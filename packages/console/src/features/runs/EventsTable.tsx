@@ -12,11 +12,9 @@ export function EventsTable({ runId }: { runId: string }) {
   const [type, setType] = useState('');
   const [level, setLevel] = useState('');
   const [withLogs, setWithLogs] = useState(false);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   const types = useMemo(() => [...new Set(events.map((e) => e.type))].sort(), [events, version]);
   const rows = useMemo(
     () => events.filter((e) => (withLogs || e.type !== 'log') && (!type || e.type === type) && (!level || e.level === level)),
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [events, version, type, level, withLogs],
   );
   return (

@@ -63,7 +63,7 @@ export function LaunchForm({ template, onStarted, submitLabel }: { template: Tem
 
   return (
     <div className="launch">
-      <ParamsForm id={formId} schema={template.params_schema} value={params} onChange={setParams} onSubmit={(v) => void submit(v)} disabled={!canOperate || busy}>
+      <ParamsForm id={formId} idPrefix={template.name.replace(/[^A-Za-z0-9_]/g, '_')} schema={template.params_schema} value={params} onChange={setParams} onSubmit={(v) => void submit(v)} disabled={!canOperate || busy}>
         <div className="row launch-row">
           <label>
             Lane

@@ -79,7 +79,6 @@ export function JsonInput(props: { label: string; value: unknown; onChange: (v: 
     if (parseError) return;
     const current = text.trim() === '' ? undefined : safeParse(text);
     if (JSON.stringify(current) !== JSON.stringify(props.value)) setText(props.value === undefined ? '' : JSON.stringify(props.value, null, 2));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [props.value]);
   return (
     <TextArea
