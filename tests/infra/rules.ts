@@ -62,11 +62,6 @@ export function podOwners(objects: K8sObject[]): PodOwner[] {
     });
 }
 
-/** Native sidecars (init containers that keep running) are long-running like regular containers. */
-function longRunning(spec: PodSpec): Container[] {
-  return [...spec.containers, ...(spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always')];
-}
-
 /** The `ocr` subcommand a container runs (api, worker, sweeper, migrate), if it runs the ocr CLI. */
 export function ocrCommand(container: Container): string | undefined {
   const argv = [...(container.command ?? []), ...(container.args ?? [])];
