@@ -3,7 +3,7 @@ import t from 'tap';
 import { startConsole, until } from './helpers/console.js';
 import { streamFaults } from './helpers/faults.js';
 
-const LINES = 80;
+const LINES = 200;
 
 t.test('console: sign in, runboard, start from the form, live log across a dropped socket, cancel, history', async (t) => {
   const c = await startConsole(t);
@@ -58,7 +58,7 @@ t.test('console: sign in, runboard, start from the form, live log across a dropp
     // The form is generated from the params schema: an enum select, an integer and a number input.
     await page.getByRole('combobox', { name: /^Service/ }).selectOption('search');
     await page.getByRole('spinbutton', { name: /^Lines/ }).fill(String(LINES));
-    await page.getByRole('spinbutton', { name: /^Delay/ }).fill('0.05');
+    await page.getByRole('spinbutton', { name: /^Delay/ }).fill('0.02');
     await c.shot(page, 'run-form');
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.waitForURL(/#\/runs\/[0-9a-f-]{36}\/logs/);
@@ -81,6 +81,8 @@ t.test('console: sign in, runboard, start from the form, live log across a dropp
     const { events, last_seq } = await stack.client.runs.events(runId, { limit: 5000 });
     await until(async () => (await page.getByTestId('line-count').getAttribute('data-last-seq')) === String(last_seq), 15_000, 'log caught up');
     t.equal(await page.getByTestId('line-count').textContent(), `${events.length} lines`, 'as many lines as the API has');
+    const rendered = await log.locator('.ll').count();
+    t.ok(rendered > 0 && rendered < events.length, `virtualised: ${rendered} of ${events.length} rows in the DOM`);
     await page.locator('.badge[data-status="success"]').first().waitFor();
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export text' }).click()]);
@@ -118,7 +120,10 @@ t.test('console: sign in, runboard, start from the form, live log across a dropp
     await stack.client.runs.createBatch([0, 1, 2].map(() => ({ template: 'sleeper', lane: 'B' })));
     await page.locator('article[data-lane="B"] [data-fig="depth"]').filter({ hasText: '3' }).waitFor();
     t.equal(await page.locator('article[data-lane="B"]').getAttribute('data-state'), 'stalled', 'a lane with a queue and no workers is stalled');
-    await c.shot(page, 'runboard');
+    await stack.client.runs.create({ template: 'sleeper', lane: 'C', delay_s: 3600 });
+    await page.locator('article[data-lane="C"] [data-fig="scheduled"]').filter({ hasText: '1' }).waitFor();
+    t.pass('a delayed run counts as scheduled');
+    await c.shot(page, 'runboard', { x: 0, y: 0, width: 1360, height: 380 });
 
     await laneA.locator(`[data-run="${run.id}"] a.ar-name`).click();
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();

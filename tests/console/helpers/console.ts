@@ -14,7 +14,7 @@ export interface ConsoleStack {
   open(scheme?: 'light' | 'dark'): Promise<Page>;
   /** A page signed in with `token` (admin by default), showing the runboard. */
   signedIn(token?: string, scheme?: 'light' | 'dark'): Promise<Page>;
-  shot(page: Page, name: string): Promise<string>;
+  shot(page: Page, name: string, clip?: { x: number; y: number; width: number; height: number }): Promise<string>;
 }
 
 /**
@@ -53,9 +53,9 @@ export async function startConsole(t: TestLike, options: StackOptions & { worker
       await page.locator('[data-conn="open"]').waitFor();
       return page;
     },
-    shot: async (page, name) => {
+    shot: async (page, name, clip) => {
       const path = join(SCREENSHOTS, `${name}.png`);
-      await page.screenshot({ path, fullPage: false });
+      await page.screenshot({ path, fullPage: false, ...(clip ? { clip } : {}) });
       return path;
     },
   };

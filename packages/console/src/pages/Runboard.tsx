@@ -11,7 +11,9 @@ export function Runboard() {
   const now = useNow();
   const lanes = useQuery({ queryKey: ['lanes'], queryFn: () => client.lanes.list(), refetchInterval: 30_000 });
   const list = lanes.data?.lanes ?? [];
-  const totals = list.reduce((t, l) => ({ depth: t.depth + l.depth, running: t.running + l.running, workers: t.workers + l.workers_live }), { depth: 0, running: 0, workers: 0 });
+  const workers = useQuery({ queryKey: ['workers'], queryFn: () => client.workers.list(), refetchInterval: 10_000 });
+  const live = (workers.data?.workers ?? []).filter((w) => w.live).length;
+  const totals = list.reduce((t, l) => ({ depth: t.depth + l.depth, running: t.running + l.running }), { depth: 0, running: 0 });
   return (
     <section aria-labelledby="runboard-title">
       <div className="page-head">
@@ -24,7 +26,7 @@ export function Runboard() {
             <b>{totals.running}</b> running
           </span>
           <span>
-            <b>{totals.workers}</b> worker slots live
+            <b>{live}</b> worker{live === 1 ? '' : 's'} live
           </span>
         </div>
         {canOperate && (

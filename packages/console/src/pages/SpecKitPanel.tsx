@@ -86,7 +86,7 @@ function RunResult({ id, validateInstalled }: { id: string; validateInstalled?: 
       {r.status === 'error' && r.template === VALIDATE && <Problems runId={r.id} />}
       {r.status === 'success' && r.template === GENERATE && validateInstalled && <ValidateKit runId={r.id} generateRun={r.id} />}
       {r.output !== null && r.output !== undefined && (
-        <details open>
+        <details open={r.template === VALIDATE}>
           <summary>Result</summary>
           <JsonTree value={r.output} />
         </details>
