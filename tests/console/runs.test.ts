@@ -95,7 +95,13 @@ t.test('console: sign in, runboard, start from the form, live log across a dropp
     // Search highlights; the level filter hides info lines.
     await page.getByPlaceholder('Search…').fill('line-7');
     await page.getByTestId('match-count').filter({ hasText: '11 matches' }).waitFor();
-    t.ok((await log.locator('mark').count()) > 0, 'matches are highlighted');
+    // The tail is in view; "next match" scrolls the first match into view, highlighted.
+    await page.getByRole('button', { name: 'Next match' }).click();
+    await log.locator('.ll-current mark').filter({ hasText: 'line-7' }).waitFor();
+    t.equal(await log.locator('.ll-current').getAttribute('data-seq'), String(events.find((e) => e.message === 'line-7 of search')!.seq), 'jumped to the first match');
+    await page.getByRole('button', { name: 'Next match' }).click();
+    await log.locator('.ll-current').filter({ hasText: 'line-70 of search' }).waitFor();
+    t.ok((await log.locator('mark').count()) >= 10, 'line-70…79 in view, each highlighted');
     await c.shot(page, 'log-search');
     await page.getByLabel('info').uncheck();
     t.match(await page.getByTestId('line-count').textContent(), /^\d+ of \d+ lines$/, 'level filter narrows the lines');

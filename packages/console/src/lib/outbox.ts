@@ -19,6 +19,7 @@ export class Outbox {
   private items: QueuedAction[] = [];
   private next = 1;
   private flushing = false;
+  private retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly changed: (items: QueuedAction[]) => void) {}
 
@@ -56,8 +57,10 @@ export class Outbox {
       return true;
     } catch (err) {
       if (isNetworkError(err)) {
-        this.online = false;
+        // The socket may still look open while HTTP fails: hold the queue and try again shortly.
         this.enqueue(item, true);
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => void this.flush(), 3000);
         return false;
       }
       item.onError?.(err);
