@@ -43,6 +43,16 @@ t.test('console: sign in, runboard, start from the form, live log across a dropp
     t.pass('the token survives a reload (sessionStorage)');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();
+
+    // A token revoked mid-session sends the tab back to the sign-in screen at its next request.
+    const doomed = await stack.client.tokens.create({ name: 'doomed', role: 'viewer' });
+    await page.getByLabel('API token').fill(doomed.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Runboard' }).waitFor();
+    await stack.client.tokens.revoke(doomed.id);
+    await page.getByRole('link', { name: 'Workers' }).click();
+    await page.getByLabel('API token').waitFor();
+    t.equal(await page.evaluate('sessionStorage.length'), 0, 'the revoked token is forgotten');
     await page.context().close();
   });
 

@@ -62,7 +62,6 @@ export function ConnectionProvider(props: { client: OcrClient; token: string; me
   useEffect(() => {
     stream.subscribe('lanes', (lanes) => qc.setQueryData(['lanes'], { lanes: lanes as LaneT[] }));
     stream.subscribe('runs', (run) => applyRun(qc, run as RunT));
-    (window as unknown as { __ocrStream?: Stream }).__ocrStream = stream;
     return () => stream.close();
   }, [stream, qc]);
 
