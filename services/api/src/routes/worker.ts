@@ -39,8 +39,8 @@ import {
 } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { artifactToWire, runToWire, type TemplateDefinition } from '../serialize.js';
-
 import { workerSpecKitRoutes } from './worker-spec-kit.js';
+
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const worker = { role: 'worker' as const };
 
@@ -310,5 +310,5 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       return artifactToWire(ready ?? artifact);
     },
   );
-}
   await workerSpecKitRoutes(app);
+}
