@@ -37,9 +37,13 @@ export async function runPeer(peer: Peer, serverUrl: string, jobs: number, laten
     env: { ...process.env, PEER_DIR: join(SCRATCH, 'node_modules'), DATABASE_URL: url.toString(), JOBS: String(jobs), LATENCY_JOBS: String(latencyJobs) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // The peers log to stdout too (graphile-worker: "[core] INFO: ..."); the result is the line of JSON.
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`${peer} exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      if (text.startsWith('{')) resolve(text);
+      else if (process.env.BENCH_LOGS) process.stderr.write(`[${peer}] ${text}\n`);
+    });
+    child.once('exit', (code) => reject(new Error(`${peer} exited with ${code} before printing its result`)));
   });
   return JSON.parse(line);
 }
