@@ -1,4 +1,4 @@
-import type { ArtifactRow, LaneState, RunEventRow, RunRow, RunStepRow, TemplateRow } from '@ocr/db';
+import type { ArtifactRow, LaneState, RunEventRow, RunRow, RunStepRow, SpecDocRow, TemplateRow } from '@ocr/db';
 import { waitReason } from '@ocr/db';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
@@ -93,5 +93,19 @@ export function templateToWire(t: TemplateRow) {
     retry: def.retry ?? { max_attempts: 1 },
     steps: def.steps,
     created_at: t.created_at.toISOString(),
+  };
+}
+
+/** A spec document; `content` only where the query read it (lists leave it out). */
+export function specDocToWire(d: SpecDocRow) {
+  return {
+    id: d.id,
+    project: d.project,
+    name: d.name,
+    version: d.version,
+    ...(d.content !== null ? { content: d.content } : {}),
+    run_id: d.run_id,
+    artifact_id: d.artifact_id,
+    created_at: d.created_at.toISOString(),
   };
 }

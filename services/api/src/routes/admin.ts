@@ -15,7 +15,6 @@ import {
   revokeToken,
   updateLane,
   type SessionRow,
-  type SpecDocRow,
 } from '@ocr/db';
 import {
   CreateSession,
@@ -39,21 +38,11 @@ import {
 } from '@ocr/contracts';
 import { notFound, apiError } from '../errors.js';
 import { buildLanes } from './lanes-view.js';
+import { specDocToWire } from '../serialize.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const sessionToWire = (s: SessionRow) => ({ id: s.id, name: s.name, status: s.status, labels: s.labels, created_at: s.created_at.toISOString(), closed_at: iso(s.closed_at) });
-const specDocToWire = (d: SpecDocRow) => ({
-  id: d.id,
-  project: d.project,
-  name: d.name,
-  version: d.version,
-  ...(d.content !== null ? { content: d.content } : {}),
-  run_id: d.run_id,
-  artifact_id: d.artifact_id,
-  created_at: d.created_at.toISOString(),
-});
-
 /** Lanes, sessions, the worker fleet, spec docs, tokens and whoami. */
 export async function adminRoutes(app: FastifyInstance): Promise<void> {
   app.get('/v1/whoami', { config: { role: 'any' }, schema: { tags: ['tokens'], summary: 'The calling token', response: { 200: WhoAmI, ...errors } } }, async (request) => ({

@@ -1,23 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type Type from 'typebox';
-import { addRunSpecDocs, getArtifact, getRun, getTemplate, latestSpecDocContents, type RunRow, type SpecDocRow } from '@ocr/db';
+import { addRunSpecDocs, getArtifact, getRun, getTemplate, latestSpecDocContents, type RunRow } from '@ocr/db';
 import { ArtifactInput, ErrorBody, IdParams, ReadArtifactInput, ReadSpecDocsInput, SpecDocsResponse, StoreSpecDocs } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
-import { artifactToWire } from '../serialize.js';
+import { artifactToWire, specDocToWire } from '../serialize.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const worker = { role: 'worker' as const };
-
-const specDocToWire = (d: SpecDocRow) => ({
-  id: d.id,
-  project: d.project,
-  name: d.name,
-  version: d.version,
-  ...(d.content !== null ? { content: d.content } : {}),
-  run_id: d.run_id,
-  artifact_id: d.artifact_id,
-  created_at: d.created_at.toISOString(),
-});
 
 /** Every string value inside a JSON value. */
 function stringsIn(value: unknown, out = new Set<string>()): Set<string> {
