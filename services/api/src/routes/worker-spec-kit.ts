@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type Type from 'typebox';
 import { addRunSpecDocs, getArtifact, getRun, getTemplate, latestSpecDocContents, type RunRow } from '@ocr/db';
 import { ArtifactInput, ErrorBody, IdParams, ReadArtifactInput, ReadSpecDocsInput, SpecDocsResponse, StoreSpecDocs } from '@ocr/contracts';
-import { apiError, notFound } from '../errors.js';
+import { apiError, leaseLost, notFound } from '../errors.js';
 import { artifactToWire, specDocToWire } from '../serialize.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -32,7 +32,7 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
   const leased = async (runId: string, leaseToken: string): Promise<RunRow> => {
     const run = await getRun(app.db, runId);
     if (!run) throw notFound('run');
-    if (run.status !== 'running' || run.lease_token !== leaseToken) throw apiError('lease_lost', `the lease on run ${runId} is no longer yours; stop and write nothing more`);
+    if (run.status !== 'running' || run.lease_token !== leaseToken) throw leaseLost(runId);
     return run;
   };
   /** Refuse an input the run does not name in its params or its template's steps. */
@@ -50,7 +50,7 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
       const body = request.body as Type.Static<typeof StoreSpecDocs>;
       const result = await addRunSpecDocs(app.db, { runId: id, leaseToken: body.lease_token, project: body.project, docs: body.docs });
       if (!result.ok) {
-        if (result.reason === 'lease_lost') throw apiError('lease_lost', `the lease on run ${id} is no longer yours; stop and write nothing more`);
+        if (result.reason === 'lease_lost') throw leaseLost(id);
         if (result.reason === 'not_found') throw notFound('run');
         const field = `docs.${result.index}.artifact_id`;
         throw apiError('validation_failed', `${field}: not an artifact of run ${id}`, [{ field, message: 'not an artifact of this run' }]);

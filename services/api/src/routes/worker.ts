@@ -37,7 +37,7 @@ import {
   RunResponse,
   Artifact,
 } from '@ocr/contracts';
-import { apiError, notFound } from '../errors.js';
+import { apiError, leaseLost, notFound } from '../errors.js';
 import { artifactToWire, runToWire, type TemplateDefinition } from '../serialize.js';
 import { workerSpecKitRoutes } from './worker-spec-kit.js';
 
@@ -47,7 +47,7 @@ const worker = { role: 'worker' as const };
 /** A fenced result as an HTTP answer: 409 lease_lost, 404 not_found. */
 function unwrap<T>(result: Fenced<T>, runId: string): T {
   if (result.ok) return result.value;
-  if (result.reason === 'lease_lost') throw apiError('lease_lost', `the lease on run ${runId} is no longer yours; stop and write nothing more`);
+  if (result.reason === 'lease_lost') throw leaseLost(runId);
   throw notFound('run');
 }
 
@@ -296,7 +296,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       const artifact = await getArtifact(app.db, id);
       if (!artifact) throw notFound('artifact');
       const run = await getRun(app.db, artifact.run_id);
-      if (!run || run.lease_token !== lease_token || run.status !== 'running') throw apiError('lease_lost', 'the lease on this artifact\'s run is no longer yours');
+      if (!run || run.lease_token !== lease_token || run.status !== 'running') throw leaseLost(artifact.run_id);
       if (artifact.status === 'ready') return artifactToWire(artifact);
       const measured = app.storage && artifact.object_key ? await app.storage.measure(artifact.object_key) : undefined;
       if (!measured) throw apiError('conflict', 'no object was uploaded for this artifact');
