@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createLogger, Lifecycle } from '@ocr/runtime';
 import { ocrHome, rememberedSecret } from '../home.js';
 import { seedTemplates } from '../seed.js';
+import { ensureConsoleBuilt } from '../console-build.js';
 import { createClient } from '@ocr/client';
 
 async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
@@ -64,6 +65,7 @@ export function registerDev(program: Command): void {
       env.OCR_ADMIN_TOKEN ||= await rememberedSecret(home, 'admin-token', () => `ocr_${randomBytes(24).toString('base64url')}`);
       env.PORT ||= '8080';
 
+      await ensureConsoleBuilt(log);
       const api = await startApi(loadApiConfig(env), createLogger('api'));
       lifecycle.defer('api', () => api.close());
       const admin = createClient({ baseUrl: api.url, token: env.OCR_ADMIN_TOKEN });
