@@ -78,9 +78,14 @@ t.test('a zombie (SIGSTOP past its lease, then SIGCONT) gets lease_lost, kills i
     return found.length ? found : undefined;
   }, 10_000, 200);
   await sweepStaleRuns(stack.db.db, stale);
-  await stack.db.pool.query(`UPDATE runs SET run_at = now() WHERE id = $1`, [run.id]);
-  const [reclaimed] = await claimRuns(stack.db.db, { workerId: 'successor', lanes: ['A'], limit: 1, leaseSeconds: 60 });
-  t.equal(reclaimed?.id, run.id);
+  // The requeue carries a backoff; bring it due, and claim until it comes back (the sweep and this claim
+  // are separate statements, and a CI machine may be slow between them).
+  const reclaimed = await eventually(async () => {
+    await stack.db.pool.query(`UPDATE runs SET run_at = now() WHERE id = $1 AND status = 'queued'`, [run.id]);
+    const [claimed] = await claimRuns(stack.db.db, { workerId: 'successor', lanes: ['A'], limit: 1, leaseSeconds: 60 });
+    return claimed;
+  }, 10_000, 100);
+  t.equal(reclaimed.id, run.id);
   const before = (await stack.client.runs.events(run.id, { limit: 5000 })).events.length;
   zombie.child.kill('SIGCONT');
   await zombie.waitForLog((l) => l.msg === 'lease lost: step stopped, nothing more written', 15_000);
