@@ -1,6 +1,7 @@
 import t from 'tap';
 import { sql } from 'kysely';
-import { claimRuns, completeRuns, enqueueRuns } from '@ocr/db';
+import pg from 'pg';
+import { appendEvents, claimRuns, completeRuns, enqueueRuns, ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL } from '@ocr/db';
 import { createTestDatabase, makeRun, makeRuns } from '@ocr/testkit';
 
 t.test('16 concurrent claimers over 5,000 runs claim each run exactly once', async (t) => {
@@ -133,4 +134,46 @@ t.test('bulk enqueue of 1,000 in one statement keeps input order; idempotency ke
     Array.from({ length: 10 }, () => enqueueRuns(db, [{ template: 'x', template_version: 1, lane: 'A', params: {}, idempotency_key: 'race' }])),
   );
   t.equal(new Set(concurrent.map((r) => r[0]!.run.id)).size, 1, 'concurrent duplicates collapse to one run');
+});
+
+t.test('a claim over capped and uncapped lanes keeps priority order across them and honours the cap', async (t) => {
+  const { db } = await createTestDatabase(t);
+  await makeRuns(db, 3, { lane: 'free', priority: 0 });
+  await makeRuns(db, 3, { lane: 'capped', priority: 5 });
+  await db.updateTable('lanes').set({ max_concurrency: 2 }).where('name', '=', 'capped').execute();
+  const runs = await claimRuns(db, { workerId: 'w', lanes: ['free', 'capped'], limit: 4, leaseSeconds: 30 });
+  t.same(runs.map((r) => r.lane), ['capped', 'capped', 'free', 'free'], 'higher priority first; the cap leaves 2 of capped');
+  const none = await claimRuns(db, { workerId: 'w', lanes: ['capped'], limit: 4, leaseSeconds: 30 });
+  t.equal(none.length, 0, 'capped lane full');
+  const rest = await claimRuns(db, { workerId: 'w', lanes: ['free'], limit: 4, leaseSeconds: 30 });
+  t.equal(rest.length, 1, 'the uncapped lane goes through the one-statement path');
+});
+
+t.test('notify: false leaves the NOTIFY out of enqueue, claim, append and complete; the default sends it', async (t) => {
+  const { db, url } = await createTestDatabase(t);
+  const listener = new pg.Client({ connectionString: url });
+  await listener.connect();
+  t.teardown(() => listener.end());
+  await listener.query(`LISTEN ${ENQUEUE_CHANNEL}; LISTEN ${EVENTS_CHANNEL}; LISTEN ${STATUS_CHANNEL}; LISTEN sentinel`);
+  const heard: string[] = [];
+  listener.on('notification', (msg) => heard.push(msg.channel));
+  // Notifications arrive in commit order: once the sentinel sent last is heard, anything earlier was too.
+  const settle = async () => {
+    await db.executeQuery(sql`SELECT pg_notify('sentinel', '')`.compile(db));
+    while (!heard.includes('sentinel')) await new Promise((r) => setTimeout(r, 5));
+    return heard.splice(0).filter((c) => c !== 'sentinel');
+  };
+  const input = { template: 't', template_version: 1, lane: 'quiet', params: {} };
+  await enqueueRuns(db, [input], { notify: false });
+  const [run] = await claimRuns(db, { workerId: 'w', lanes: ['quiet'], limit: 1, leaseSeconds: 30, notify: false });
+  const lease = { runId: run!.id, leaseToken: run!.lease_token! };
+  await appendEvents(db, lease, [{ seq: 1, level: 'info', type: 'log', message: 'x' }], { notify: false });
+  await completeRuns(db, [{ ...lease, status: 'success' }], { notify: false });
+  t.same(await settle(), [], 'nothing sent with notify: false');
+  await enqueueRuns(db, [input]);
+  const [loud] = await claimRuns(db, { workerId: 'w', lanes: ['quiet'], limit: 1, leaseSeconds: 30 });
+  const loudLease = { runId: loud!.id, leaseToken: loud!.lease_token! };
+  await appendEvents(db, loudLease, [{ seq: 1, level: 'info', type: 'log', message: 'x' }]);
+  await completeRuns(db, [{ ...loudLease, status: 'success' }]);
+  t.same(await settle(), [ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL, EVENTS_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL], 'each write notifies in its commit by default');
 });

@@ -134,9 +134,9 @@ t.test('events: batch append, idempotent replay, order, sanitising NUL and broke
   const lease = { runId: run.id, leaseToken: run.lease_token! };
   const batch = Array.from({ length: 100 }, (_, i) => ({ seq: i + 1, level: 'info' as const, type: 'log', message: `line ${i + 1}`, data: { stream: 'stdout' } }));
   const first = await appendEvents(db, lease, batch);
-  t.same(first, { ok: true, value: { accepted: 100, last_seq: 100 } });
+  t.same(first, { ok: true, value: { accepted: 100, last_seq: 100, run_seq: 101 } }, 'run_seq: after the claimed event (seq 1)');
   const replay = await appendEvents(db, lease, batch.slice(50));
-  t.same(replay, { ok: true, value: { accepted: 0, last_seq: 100 } }, 'a retried batch inserts nothing twice');
+  t.same(replay, { ok: true, value: { accepted: 0, last_seq: 100, run_seq: null } }, 'a retried batch inserts nothing twice');
   const nasty = await appendEvents(db, lease, [
     { seq: 101, level: 'warn', type: 'log', message: 'nul\u0000byte and lone \ud800 surrogate', data: { 'k\u0000': 'v\udfff' } },
   ]);

@@ -76,7 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   void REDACT_PATHS;
 
   const metrics = createApiMetrics();
-  const listener = new Listener(config.DATABASE_URL, deps.log.child({ component: 'listener' }));
+  const listener = new Listener(config.DATABASE_URL, deps.log.child({ component: 'listener' }), deps.pool);
   listener.on('reconnect', () => metrics.listenReconnects.inc());
   app.decorate('db', deps.db);
   app.decorate('pool', deps.pool);

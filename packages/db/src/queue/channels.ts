@@ -8,3 +8,13 @@ export const ENQUEUE_CHANNEL = 'ocr_enqueue';
 export const EVENTS_CHANNEL = 'ocr_events';
 /** After a run changes status (claimed, finished, requeued, cancel requested); payload: run id. */
 export const STATUS_CHANNEL = 'ocr_run_status';
+
+/**
+ * How a hot write sends its hints. By default the NOTIFY is part of the write's own commit. `notify: false`
+ * leaves it out, and the caller publishes the hints after the commit: Postgres serialises every commit
+ * that carries a NOTIFY under one server-wide lock held through the WAL flush, so under load the API
+ * coalesces its hints into one NOTIFY per flush instead (services/api/src/realtime/listener.ts).
+ */
+export interface NotifyOption {
+  notify?: boolean;
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunRow } from '../types.js';
-import { ENQUEUE_CHANNEL } from './channels.js';
+import { ENQUEUE_CHANNEL, type NotifyOption } from './channels.js';
 
 /** One run to create; the API has already resolved the template and validated params. */
 export interface EnqueueInput {
@@ -33,12 +33,16 @@ export interface EnqueueResult {
 
 /**
  * Create up to 1,000 runs in ONE statement: the input travels as a single jsonb array, lanes that do not
- * exist yet are created, and one NOTIFY per lane wakes long-polling claimers (delivered at commit).
+ * exist yet are created, and one NOTIFY per lane wakes long-polling claimers (delivered at commit; with
+ * `notify: false` the caller sends it).
  * A repeated `idempotency_key` inserts nothing and returns the original run (`created: false`); the
  * unique index makes this safe against concurrent duplicates too. Results keep the input order.
  */
-export async function enqueueRuns(db: Kysely<Database>, inputs: EnqueueInput[]): Promise<EnqueueResult[]> {
+export async function enqueueRuns(db: Kysely<Database>, inputs: EnqueueInput[], options: NotifyOption = {}): Promise<EnqueueResult[]> {
   if (inputs.length === 0) return [];
+  const notified = options.notify === false
+    ? sql`SELECT 0 AS n`
+    : sql`SELECT count(pg_notify(${ENQUEUE_CHANNEL}, lane)) AS n FROM (SELECT DISTINCT lane FROM inserted) l`;
   // Ids are minted here so each returned row maps back to its input without relying on RETURNING order.
   const rows = inputs.map((input, ord) => ({
     ord,
@@ -80,9 +84,7 @@ export async function enqueueRuns(db: Kysely<Database>, inputs: EnqueueInput[]):
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ),
-    notified AS (
-      SELECT count(pg_notify(${ENQUEUE_CHANNEL}, lane)) AS n FROM (SELECT DISTINCT lane FROM inserted) l
-    )
+    notified AS (${notified})
     SELECT i.ord, true AS created, n.*
     FROM input i JOIN inserted n ON n.id = i.id
     CROSS JOIN notified

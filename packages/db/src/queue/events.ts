@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunEventRow } from '../types.js';
-import { EVENTS_CHANNEL } from './channels.js';
+import { EVENTS_CHANNEL, type NotifyOption } from './channels.js';
 import type { Fenced, Lease } from './lease.js';
 import { sanitizeJson, sanitizeText } from './sanitize.js';
 
@@ -20,6 +20,8 @@ export interface AppendResult {
   accepted: number;
   /** Highest worker seq stored for this attempt. */
   last_seq: number;
+  /** The run's own seq of the newest event stored by this call (for hints); null when it stored none. */
+  run_seq: number | null;
 }
 
 /**
@@ -32,8 +34,8 @@ export interface AppendResult {
  * numbering, and the unique index backs that up under a concurrent replay (at worst a harmless gap).
  * Step events also maintain `run_steps`.
  */
-export async function appendEvents(db: Kysely<Database>, lease: Lease, events: EventInput[]): Promise<Fenced<AppendResult>> {
-  const [result] = await appendEventsMany(db, [{ lease, events }]);
+export async function appendEvents(db: Kysely<Database>, lease: Lease, events: EventInput[], options: NotifyOption = {}): Promise<Fenced<AppendResult>> {
+  const [result] = await appendEventsMany(db, [{ lease, events }], options);
   return result!;
 }
 
@@ -53,14 +55,17 @@ export interface AppendItem {
  * hashed NOT IN: a per-row NOT EXISTS was planned, on stale statistics, as a scan of every event of the
  * attempt per input row (seconds per 1,000-event batch once a run had a few thousand events).
  */
-export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]): Promise<Fenced<AppendResult>[]> {
+export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[], options: NotifyOption = {}): Promise<Fenced<AppendResult>[]> {
   if (items.length === 0) return [];
   if (new Set(items.map((item) => item.lease.runId)).size !== items.length) {
     // The same run twice: keep its batches in order, one statement each.
     const results: Fenced<AppendResult>[] = [];
-    for (const item of items) results.push(...(await appendEventsMany(db, [item])));
+    for (const item of items) results.push(...(await appendEventsMany(db, [item], options)));
     return results;
   }
+  const notified = options.notify === false
+    ? sql`SELECT 0 AS n`
+    : sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, run_id || ':' || top)) AS n FROM counted`;
   const clean = items.flatMap((item) =>
     item.events.map((e) => ({
       run_id: item.lease.runId,
@@ -74,7 +79,7 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
     })),
   );
   const valid = items.filter((item) => isUuid(item.lease.runId) && isUuid(item.lease.leaseToken));
-  const { rows } = valid.length === 0 ? { rows: [] } : await sql<{ id: string; accepted: number; last_seq: number | null; attempt: number }>`
+  const { rows } = valid.length === 0 ? { rows: [] } : await sql<{ id: string; accepted: number; last_seq: number | null; attempt: number; run_seq: number | null }>`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(clean)}::jsonb)
         AS x(run_id uuid, seq int, ts timestamptz, level text, type text, step text, message text, data jsonb)
@@ -115,10 +120,8 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
     counted AS (
       SELECT run_id, count(*)::int AS accepted, max(seq) AS top FROM inserted GROUP BY run_id
     ),
-    notified AS (
-      SELECT count(pg_notify(${EVENTS_CHANNEL}, run_id || ':' || top)) AS n FROM counted
-    )
-    SELECT run.id, run.attempt, COALESCE(c.accepted, 0)::int AS accepted,
+    notified AS (${notified})
+    SELECT run.id, run.attempt, COALESCE(c.accepted, 0)::int AS accepted, c.top AS run_seq,
            (SELECT max(e.attempt_seq) FROM run_events e WHERE e.run_id = run.id AND e.attempt = run.attempt) AS last_seq
     FROM run LEFT JOIN counted c ON c.run_id = run.id CROSS JOIN notified
   `.execute(db);
@@ -135,7 +138,7 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
     steps.push({ runId: row.id, attempt: row.attempt, events: mine });
     // last_seq from the statement snapshot misses this batch; combine it with what was just sent.
     const sent = mine.reduce((top, e) => Math.max(top, e.seq), 0);
-    return { ok: true, value: { accepted: row.accepted, last_seq: Math.max(row.last_seq ?? 0, sent) } };
+    return { ok: true, value: { accepted: row.accepted, last_seq: Math.max(row.last_seq ?? 0, sent), run_seq: row.run_seq === null ? null : Number(row.run_seq) } };
   });
   await trackSteps(db, steps);
   return results;

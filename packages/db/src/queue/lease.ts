@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunRow } from '../types.js';
 import { backoffInterval } from './backoff.js';
-import { EVENTS_CHANNEL, STATUS_CHANNEL } from './channels.js';
+import { EVENTS_CHANNEL, STATUS_CHANNEL, type NotifyOption } from './channels.js';
 
 /** A fenced operation either applies or says why not; losing a race is an answer, not an exception. */
 export type Fenced<T> = { ok: true; value: T } | { ok: false; reason: 'lease_lost' | 'not_found' };
@@ -87,7 +87,10 @@ export type CompletedRun = RunRow & { requeued: boolean };
  * request goes back to `queued` with full-jitter exponential backoff; a run whose cancel was requested
  * ends `cancelled` unless it succeeded anyway. Each outcome is appended as a `status` event.
  */
-export async function completeRuns(db: Kysely<Database>, completions: Completion[]): Promise<Fenced<CompletedRun>[]> {
+export async function completeRuns(db: Kysely<Database>, completions: Completion[], options: NotifyOption = {}): Promise<Fenced<CompletedRun>[]> {
+  const notified = options.notify === false
+    ? sql`SELECT 0 AS n`
+    : sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM updated`;
   const valid = completions.filter((c) => isUuid(c.runId) && isUuid(c.leaseToken));
   const applied = new Map<string, CompletedRun>();
   if (valid.length > 0) {
@@ -138,11 +141,7 @@ export async function completeRuns(db: Kysely<Database>, completions: Completion
                jsonb_build_object('status', status, 'attempt', attempt, 'error', error)
         FROM updated
       ),
-      notified AS (
-        SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq))
-             + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n
-        FROM updated
-      )
+      notified AS (${notified})
       SELECT updated.* FROM updated CROSS JOIN notified
     `.execute(db);
     for (const row of rows) applied.set(row.id, row);

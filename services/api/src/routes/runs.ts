@@ -60,8 +60,11 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const key = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
       const [input] = await prepareRuns(app.db, [request.body as CreateRun], key);
-      const [result] = await enqueueRuns(app.db, [input!]);
-      if (result!.created) app.metrics.runsCreated.inc();
+      const [result] = await enqueueRuns(app.db, [input!], { notify: false });
+      if (result!.created) {
+        app.metrics.runsCreated.inc();
+        app.listener.publish({ lanes: [result!.run.lane] });
+      }
       const [run] = await wire([result!.run]);
       return reply.code(result!.created ? 201 : 200).send({ run: run! });
     },
@@ -73,8 +76,10 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const key = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
       const inputs = await prepareRuns(app.db, (request.body as { runs: CreateRun[] }).runs, key);
-      const results = await enqueueRuns(app.db, inputs);
-      app.metrics.runsCreated.inc(results.filter((r) => r.created).length);
+      const results = await enqueueRuns(app.db, inputs, { notify: false });
+      const created = results.filter((r) => r.created);
+      app.metrics.runsCreated.inc(created.length);
+      app.listener.publish({ lanes: new Set(created.map((r) => r.run.lane)) });
       return reply.code(201).send({ runs: await wire(results.map((r) => r.run)) });
     },
   );

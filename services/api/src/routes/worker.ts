@@ -15,6 +15,7 @@ import {
   registerWorker,
   releaseRun,
   sweepStaleRuns,
+  type AppendResult,
   type Fenced,
   type RunRow,
 } from '@ocr/db';
@@ -52,6 +53,18 @@ function unwrap<T>(result: Fenced<T>, runId: string): T {
 }
 
 const FALLBACK_POLL_MS = 1_000;
+
+/** Hints of runs a commit changed (status and a new event each), published after it. */
+function runsChanged(app: FastifyInstance, runs: Pick<RunRow, 'id' | 'last_seq'>[]): void {
+  if (runs.length === 0) return;
+  app.listener.publish({ events: runs.map((run) => ({ id: run.id, seq: run.last_seq })), status: runs.map((run) => run.id) });
+}
+
+/** Hints of the runs an append stored events for. */
+function eventsAppended(app: FastifyInstance, runIds: string[], results: Fenced<AppendResult>[]): void {
+  const events = results.flatMap((r, i) => (r.ok && r.value.run_seq !== null ? [{ id: runIds[i]!, seq: r.value.run_seq }] : []));
+  if (events.length > 0) app.listener.publish({ events });
+}
 const REGISTER_EVERY_MS = 5_000;
 
 /**
@@ -130,7 +143,9 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
           limit: body.limit ?? 1,
           leaseSeconds: leaseSeconds(),
           sessionId: body.session_id ?? null,
+          notify: false,
         });
+        runsChanged(app, runs);
         const left = deadline - Date.now();
         if (runs.length > 0 || left <= 0 || stop.aborted) break;
         await app.waiters.wait(body.lanes, Math.min(left, FALLBACK_POLL_MS), stop);
@@ -193,7 +208,10 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof AppendEvents>;
-      return unwrap(await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events), id);
+      const result = await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events, { notify: false });
+      eventsAppended(app, [id], [result]);
+      const { accepted, last_seq } = unwrap(result, id);
+      return { accepted, last_seq };
     },
   );
 
@@ -203,9 +221,14 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof CompleteRequest>;
-      if (body.events?.length) unwrap(await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events), id);
-      const [result] = await completeRuns(app.db, [{ runId: id, leaseToken: body.lease_token, status: body.status, error: body.error ?? null, output: body.output }]);
+      if (body.events?.length) {
+        const appended = await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events, { notify: false });
+        eventsAppended(app, [id], [appended]);
+        unwrap(appended, id);
+      }
+      const [result] = await completeRuns(app.db, [{ runId: id, leaseToken: body.lease_token, status: body.status, error: body.error ?? null, output: body.output }], { notify: false });
       const run = unwrap(result!, id);
+      runsChanged(app, [run]);
       if (run.status !== 'queued') app.metrics.runsFinished.inc({ status: run.status });
       return { run: runToWire(run) };
     },
@@ -218,16 +241,17 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       const { completions } = request.body as Type.Static<typeof CompleteBatch>;
       // Final events first, every run's in one statement (a lost lease shows up again, per item, in the
       // completion's answer); events, steps and completions commit together: one commit per batch, not three.
-      const results = await app.db.transaction().execute(async (trx) => {
-        await appendEventsMany(
-          trx,
-          completions.filter((c) => c.events?.length).map((c) => ({ lease: { runId: c.run_id, leaseToken: c.lease_token }, events: c.events! })),
-        );
-        return completeRuns(
+      const withEvents = completions.filter((c) => c.events?.length);
+      const [appended, results] = await app.db.transaction().execute(async (trx) => [
+        await appendEventsMany(trx, withEvents.map((c) => ({ lease: { runId: c.run_id, leaseToken: c.lease_token }, events: c.events! })), { notify: false }),
+        await completeRuns(
           trx,
           completions.map((c) => ({ runId: c.run_id, leaseToken: c.lease_token, status: c.status, error: c.error ?? null, output: c.output })),
-        );
-      });
+          { notify: false },
+        ),
+      ] as const);
+      eventsAppended(app, withEvents.map((c) => c.run_id), appended);
+      runsChanged(app, results.flatMap((r) => (r.ok ? [r.value] : [])));
       return {
         results: results.map((r, i) => {
           if (!r.ok) return { run_id: completions[i]!.run_id, ok: false, error: { code: r.reason, message: r.reason === 'lease_lost' ? 'lease lost' : 'run not found' } };
