@@ -1,6 +1,8 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { ApiError } from '@ocr/client';
+import { ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL } from '@ocr/db';
 import { startStack } from '@ocr/testkit';
 import { withEchoTemplate } from './helpers.js';
 
@@ -148,4 +150,35 @@ t.test('OpenAPI document covers every route', async (t) => {
     const [method, path] = route.split(' ') as [string, string];
     t.ok(doc.paths[path]?.[method], `OpenAPI has ${route}`);
   }
+});
+
+t.test('other replicas hear this API\'s hints: enqueue, claim and completion arrive as NOTIFY after the commit', async (t) => {
+  const stack = await startStack(t, { s3: false });
+  await withEchoTemplate(stack);
+  const replica = new pg.Client({ connectionString: stack.db.url });
+  await replica.connect();
+  t.teardown(() => replica.end());
+  await replica.query(`LISTEN ${ENQUEUE_CHANNEL}; LISTEN ${EVENTS_CHANNEL}; LISTEN ${STATUS_CHANNEL}`);
+  const heard: { channel: string; payload: string }[] = [];
+  replica.on('notification', (msg) => heard.push({ channel: msg.channel, payload: msg.payload ?? '' }));
+  const hear = async (channel: string, payload: (p: string) => boolean) => {
+    while (!heard.some((h) => h.channel === channel && payload(h.payload))) await new Promise((r) => setTimeout(r, 5));
+  };
+  const { client: worker } = await stack.tokenFor('worker');
+  const { runs } = await stack.client.runs.createBatch([{ template: 'echo', params: { message: 'a' } }, { template: 'echo', params: { message: 'b' } }]);
+  await hear(ENQUEUE_CHANNEL, (p) => p === 'A');
+  t.equal(heard.filter((h) => h.channel === ENQUEUE_CHANNEL).length, 1, 'one lane hint for a batch into one lane');
+  const claimed = await worker.worker.claim({ worker_id: 'w', lanes: ['A'], limit: 2 });
+  t.equal(claimed.runs.length, 2);
+  for (const { run } of claimed.runs) await hear(STATUS_CHANNEL, (p) => p === run.id);
+  await worker.worker.completeMany(claimed.runs.map((c) => ({
+    run_id: c.run.id, lease_token: c.lease_token, status: 'success' as const,
+    events: [{ seq: 1, level: 'info' as const, type: 'log', message: 'done' }],
+  })));
+  for (const { id } of runs) {
+    await hear(EVENTS_CHANNEL, (p) => p.startsWith(`${id}:`) && Number(p.split(':')[1]) >= 3);
+    t.pass(`run ${id.slice(0, 8)}: event hint up to its final status event`);
+  }
+  const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM runs WHERE status = 'success'`);
+  t.equal(rows[0].n, 2, 'the hints followed the commits');
 });
