@@ -54,6 +54,38 @@ t.test('heartbeat extends the lease and reports a cancel request', async (t) => 
   t.ok(done?.ok && done.value.status === 'cancelled', 'an error after a cancel request ends cancelled');
 });
 
+t.test('a heartbeat never waits on a row another commit holds; an append counts as a heartbeat', async (t) => {
+  const { db } = await createTestDatabase(t);
+  await makeRun(db);
+  await makeRun(db);
+  const busy = await claimOne(db);
+  const idle = await claimOne(db);
+  const heartbeatOf = async (id: string) => (await db.selectFrom('runs').select('heartbeat_at').where('id', '=', id).executeTakeFirstOrThrow()).heartbeat_at!;
+  const before = await heartbeatOf(busy.id);
+  const idleBefore = await heartbeatOf(idle.id);
+  await new Promise((r) => setTimeout(r, 5));
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let locked!: () => void;
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  // A completion-like transaction holds the busy run's row until the heartbeat has answered.
+  const holder = db.transaction().execute(async (trx) => {
+    await trx.selectFrom('runs').select('id').where('id', '=', busy.id).forUpdate().execute();
+    locked();
+    await held;
+  });
+  await isLocked;
+  const leases = [busy, idle].map((run) => ({ runId: run.id, leaseToken: run.lease_token! }));
+  const answers = await heartbeatRuns(db, leases, 60);
+  release();
+  await holder;
+  t.same(answers.map((a) => a.ok), [true, true], 'both answered while one row was locked (a wait would never end here)');
+  t.same(await heartbeatOf(busy.id), before, 'the locked run kept its heartbeat time');
+  t.ok((await heartbeatOf(idle.id)) > idleBefore, 'the other run beat');
+  await appendEvents(db, leases[0]!, [{ seq: 1, level: 'info', type: 'log', message: 'alive' }]);
+  t.ok((await heartbeatOf(busy.id)) > before, 'the append moved heartbeat_at');
+});
+
 t.test('error with attempts left is requeued with full-jitter exponential backoff; then fails', async (t) => {
   const { db } = await createTestDatabase(t);
   const policy = { initial_s: 10, factor: 3, max_s: 50 };

@@ -32,7 +32,7 @@ export interface AppendResult {
  * order, so a reader that has seen seq N committed has seen every seq below N: "read after the last seq
  * I delivered" is gap-free. Idempotency: events whose (attempt, worker seq) exist are filtered out before
  * numbering, and the unique index backs that up under a concurrent replay (at worst a harmless gap).
- * Step events also maintain `run_steps`.
+ * Step events also maintain `run_steps`. An append is proof of life: it moves `heartbeat_at` as a heartbeat does.
  */
 export async function appendEvents(db: Kysely<Database>, lease: Lease, events: EventInput[], options: NotifyOption = {}): Promise<Fenced<AppendResult>> {
   const [result] = await appendEventsMany(db, [{ lease, events }], options);
@@ -46,8 +46,8 @@ export interface AppendItem {
 }
 
 /**
- * `appendEvents` for many runs in ONE statement (and one `run_steps` upsert): a batch of completions carrying
- * their final events costs two commits, not two per run. Same fencing, ordering and idempotency per run as
+ * `appendEvents` for many runs in ONE statement, the `run_steps` upsert included: the final events of a batch
+ * of completions cost one statement, not two per run. Same fencing, ordering and idempotency per run as
  * `appendEvents`; run rows are locked in id order so concurrent batches never deadlock. A run may appear
  * only once per call (the items of one call are not ordered against each other).
  *
@@ -105,7 +105,7 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
       WHERE (i.run_id, i.seq) NOT IN (SELECT run_id, attempt_seq FROM existing)
     ),
     bumped AS (
-      UPDATE runs r SET last_seq = r.last_seq + f.n
+      UPDATE runs r SET last_seq = r.last_seq + f.n, heartbeat_at = date_trunc('milliseconds', now())
       FROM (SELECT run_id, count(*) AS n FROM fresh GROUP BY run_id) f
       WHERE r.id = f.run_id
       RETURNING r.id
@@ -120,6 +120,18 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
     counted AS (
       SELECT run_id, count(*)::int AS accepted, max(seq) AS top FROM inserted GROUP BY run_id
     ),
+    steps AS (
+      INSERT INTO run_steps (run_id, attempt, idx, name, kind, status, finished_at, exit_code)
+      SELECT s.run_id, run.attempt, s.idx, s.name, s.kind, s.status, CASE WHEN s.finished THEN now() END, s.exit_code
+      FROM jsonb_to_recordset(${JSON.stringify(stepRows(clean))}::jsonb)
+        AS s(run_id uuid, idx int, name text, kind text, status text, finished boolean, exit_code int)
+      JOIN run ON run.id = s.run_id
+      ORDER BY s.run_id, s.idx
+      ON CONFLICT (run_id, attempt, idx) DO UPDATE SET
+        status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE run_steps.status END,
+        finished_at = COALESCE(excluded.finished_at, run_steps.finished_at),
+        exit_code = COALESCE(excluded.exit_code, run_steps.exit_code)
+    ),
     notified AS (${notified})
     SELECT run.id, run.attempt, COALESCE(c.accepted, 0)::int AS accepted, c.top AS run_seq,
            (SELECT max(e.attempt_seq) FROM run_events e WHERE e.run_id = run.id AND e.attempt = run.attempt) AS last_seq
@@ -130,54 +142,35 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
   const exists = new Set(
     missing.length === 0 ? [] : (await db.selectFrom('runs').select('id').where('id', 'in', missing.filter(isUuid)).execute()).map((r) => r.id),
   );
-  const steps: { runId: string; attempt: number; events: typeof clean }[] = [];
   const results = items.map((item): Fenced<AppendResult> => {
     const row = byRun.get(item.lease.runId);
     if (!row) return { ok: false, reason: exists.has(item.lease.runId) ? 'lease_lost' : 'not_found' };
     const mine = clean.filter((e) => e.run_id === item.lease.runId);
-    steps.push({ runId: row.id, attempt: row.attempt, events: mine });
     // last_seq from the statement snapshot misses this batch; combine it with what was just sent.
     const sent = mine.reduce((top, e) => Math.max(top, e.seq), 0);
     return { ok: true, value: { accepted: row.accepted, last_seq: Math.max(row.last_seq ?? 0, sent), run_seq: row.run_seq === null ? null : Number(row.run_seq) } };
   });
-  await trackSteps(db, steps);
   return results;
 }
 
 const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
-/** Keep `run_steps` in step with `step.started` / `step.finished` events (data: index, kind, status, exit_code). */
-async function trackSteps(
-  db: Kysely<Database>,
-  runs: { runId: string; attempt: number; events: { type: string; step: string | null; data: unknown; ts: string | null }[] }[],
-): Promise<void> {
-  // One row per run and step index, folded in TS (a batch often carries both the start and the end of a
-  // step), then one upsert statement for every run of the batch.
-  const rows: { run_id: string; attempt: number; idx: number; name: string; kind: string; status: string; finished: boolean; exit_code: number | null }[] = [];
-  for (const { runId, attempt, events } of runs) {
-    const steps = new Map<number, (typeof rows)[number]>();
-    for (const event of events) {
-      if (event.type !== 'step.started' && event.type !== 'step.finished') continue;
-      const data = (event.data ?? {}) as { index?: number; kind?: string; status?: string; exit_code?: number };
-      if (typeof data.index !== 'number' || !event.step) continue;
-      const finished = event.type === 'step.finished';
-      const status = finished ? (['success', 'error', 'cancelled', 'timeout'].includes(data.status ?? '') ? data.status! : 'error') : 'running';
-      steps.set(data.index, { run_id: runId, attempt, idx: data.index, name: event.step, kind: data.kind ?? 'unknown', status, finished, exit_code: finished ? (data.exit_code ?? null) : null });
-    }
-    rows.push(...steps.values());
+/**
+ * `run_steps` rows from `step.started` / `step.finished` events (data: index, kind, status, exit_code): one
+ * row per run and step index, folded here because a batch often carries both the start and the end of a
+ * step. The append statement upserts them for the runs whose lease held, under the attempt it locked.
+ */
+function stepRows(events: { run_id: string; type: string; step: string | null; data: unknown }[]) {
+  const rows = new Map<string, { run_id: string; idx: number; name: string; kind: string; status: string; finished: boolean; exit_code: number | null }>();
+  for (const event of events) {
+    if (event.type !== 'step.started' && event.type !== 'step.finished') continue;
+    const data = (event.data ?? {}) as { index?: number; kind?: string; status?: string; exit_code?: number };
+    if (typeof data.index !== 'number' || !event.step) continue;
+    const finished = event.type === 'step.finished';
+    const status = finished ? (['success', 'error', 'cancelled', 'timeout'].includes(data.status ?? '') ? data.status! : 'error') : 'running';
+    rows.set(`${event.run_id}/${data.index}`, { run_id: event.run_id, idx: data.index, name: event.step, kind: data.kind ?? 'unknown', status, finished, exit_code: finished ? (data.exit_code ?? null) : null });
   }
-  if (rows.length === 0) return;
-  await sql`
-    INSERT INTO run_steps (run_id, attempt, idx, name, kind, status, finished_at, exit_code)
-    SELECT s.run_id, s.attempt, s.idx, s.name, s.kind, s.status, CASE WHEN s.finished THEN now() END, s.exit_code
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS s(run_id uuid, attempt int, idx int, name text, kind text, status text, finished boolean, exit_code int)
-    ORDER BY s.run_id, s.attempt, s.idx
-    ON CONFLICT (run_id, attempt, idx) DO UPDATE SET
-      status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE run_steps.status END,
-      finished_at = COALESCE(excluded.finished_at, run_steps.finished_at),
-      exit_code = COALESCE(excluded.exit_code, run_steps.exit_code)
-  `.execute(db);
+  return [...rows.values()];
 }
 
 /** A system event (API, sweeper) appended outside any lease; returns the stored event. */

@@ -44,6 +44,11 @@ export interface HeartbeatAnswer {
  * Extend leases, fenced by token: only a row still `running` under the presented token moves.
  * The heartbeat time is truncated to milliseconds so the sweeper's compare-and-set on (lease, heartbeat)
  * round-trips exactly through JavaScript dates. Also marks the worker as seen.
+ *
+ * A heartbeat never waits for a row lock. A run whose row is locked at that moment is in the middle of a
+ * commit of its own (an event append or the completion, which prove it alive: appends move `heartbeat_at`
+ * too) or of a sweep or cancel (which the next heartbeat reports); it is answered from the row as it is.
+ * Waiting there used to chain a whole fleet's heartbeat batch behind completions, and completions behind it.
  */
 export async function heartbeatRuns(
   db: Kysely<Database>,
@@ -54,17 +59,28 @@ export async function heartbeatRuns(
   const applied = new Map<string, HeartbeatAnswer>();
   if (valid.length > 0) {
     const { rows } = await sql<{ id: string } & HeartbeatAnswer>`
-      WITH beat AS (
+      WITH presented AS (
+        SELECT r.id FROM runs r
+        JOIN unnest(${valid.map((l) => l.runId)}::uuid[], ${valid.map((l) => l.leaseToken)}::uuid[]) AS l(id, token)
+          ON r.id = l.id AND r.lease_token = l.token
+        WHERE r.status = 'running'
+      ),
+      free AS (
+        SELECT r.id FROM runs r JOIN presented p ON p.id = r.id ORDER BY r.id FOR UPDATE OF r SKIP LOCKED
+      ),
+      beat AS (
         UPDATE runs r SET heartbeat_at = date_trunc('milliseconds', now()),
                           lease_expires_at = now() + make_interval(secs => ${leaseSeconds})
-        FROM unnest(${valid.map((l) => l.runId)}::uuid[], ${valid.map((l) => l.leaseToken)}::uuid[]) AS l(id, token)
-        WHERE r.id = l.id AND r.lease_token = l.token AND r.status = 'running'
+        FROM free WHERE r.id = free.id
         RETURNING r.id, r.cancel_requested, r.lease_expires_at, r.worker_id
       ),
       seen AS (
         UPDATE workers w SET last_seen_at = now() WHERE w.id IN (SELECT DISTINCT worker_id FROM beat)
       )
       SELECT id, cancel_requested, lease_expires_at FROM beat
+      UNION ALL
+      SELECT r.id, r.cancel_requested, r.lease_expires_at FROM runs r JOIN presented p ON p.id = r.id
+      WHERE r.id NOT IN (SELECT id FROM free)
     `.execute(db);
     for (const row of rows) applied.set(row.id, { cancel_requested: row.cancel_requested, lease_expires_at: row.lease_expires_at });
   }
