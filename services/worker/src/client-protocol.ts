@@ -5,47 +5,61 @@ type Client = ReturnType<typeof createClient>;
 type Item = Parameters<Client['worker']['completeMany']>[0][number];
 
 /**
- * Completions from many runs that finish together travel in one `POST /v1/runs/complete`: the batch is
- * sent on the next turn of the event loop (or at 200 items), so a single completion waits for nothing.
+ * Completions from many runs that finish together travel in one `POST /v1/runs/complete`. A completion goes
+ * out on the next turn of the event loop while fewer than MAX_IN_FLIGHT requests are out; beyond that it
+ * waits for one of them to return and goes with everything else that finished meanwhile (up to 200 per
+ * request). An idle worker's completion waits for nothing; a busy one sends batches, not one per run.
  */
+const MAX_IN_FLIGHT = 2;
+const MAX_BATCH = 200;
+
 class CompletionBatcher {
   private queue: { item: Item; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private scheduled = false;
+  private inFlight = 0;
 
   constructor(private readonly client: Client) {}
 
   add(item: Item): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.queue.length >= 200) this.send();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.send());
-      }
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= MAX_IN_FLIGHT) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.send();
     });
   }
 
   private send(): void {
-    this.scheduled = false;
-    const batch = this.queue.splice(0, 200);
+    const batch = this.queue.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
-    this.client.worker.completeMany(batch.map((b) => b.item)).then(
-      ({ results }) => {
-        const byId = new Map(results.map((r) => [r.run_id, r]));
-        for (const { item, resolve, reject } of batch) {
-          const result = byId.get(item.run_id);
-          if (result?.ok) resolve();
-          else reject(new LeaseLostError(item.run_id));
-        }
-      },
-      (err) => {
-        for (const { reject } of batch) reject(err);
-      },
-    );
-    if (this.queue.length > 0 && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.send());
-    }
+    this.inFlight++;
+    this.client.worker
+      .completeMany(batch.map((b) => b.item))
+      .then(
+        ({ results }) => {
+          const byId = new Map(results.map((r) => [r.run_id, r]));
+          for (const { item, resolve, reject } of batch) {
+            const result = byId.get(item.run_id);
+            if (result?.ok) resolve();
+            else reject(new LeaseLostError(item.run_id));
+          }
+        },
+        (err) => {
+          for (const { reject } of batch) reject(err);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
+    this.schedule();
   }
 }
 

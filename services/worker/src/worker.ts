@@ -8,6 +8,9 @@ import { RunExecution, type RunEnd } from './run-execution.js';
 import type { WorkerConfig } from './config.js';
 import { createExecutorRegistry, type ExecutorRegistry } from './executors/index.js';
 
+/** How long a busy worker with only a few free slots waits for more before claiming. */
+const CLAIM_LINGER_MS = 5;
+
 export interface WorkerDeps {
   api: WorkerProtocol;
   config: Readonly<WorkerConfig>;
@@ -89,6 +92,7 @@ export class Worker extends EventEmitter {
   private async claimLoop(): Promise<void> {
     const { api, config, log, metrics } = this.deps;
     let failures = 0;
+    let lingered = false;
     while (this.claiming) {
       const free = config.OCR_CONCURRENCY - this.active.size;
       if (free <= 0) {
@@ -96,6 +100,15 @@ export class Worker extends EventEmitter {
         this.slotFreed = undefined;
         continue;
       }
+      // Busy and only a few slots free: linger a moment for more, so claims stay batches (each claim is a
+      // request and a commit) instead of one per finished run. An idle worker claims at once.
+      const batch = Math.min(config.OCR_CLAIM_BATCH, config.OCR_CONCURRENCY);
+      if (this.active.size > 0 && free < batch / 2 && !lingered) {
+        lingered = true;
+        await sleep(CLAIM_LINGER_MS, this.claimAbort.signal);
+        continue;
+      }
+      lingered = false;
       try {
         const started = Date.now();
         const claimed = await api.claim(
