@@ -109,3 +109,22 @@ t.test('step timeout fails the run with step_timeout', async (t) => {
   await finished(worker, run.id);
   t.match((await stack.client.runs.get(run.id)).run, { status: 'error', error: { code: 'step_timeout' } });
 });
+
+t.test('a busy worker claims and completes in batches, not one request per run', async (t) => {
+  const stack = await startStack(t, { s3: false });
+  await stack.client.templates.create({ name: 'nothing', steps: [{ name: 'noop', kind: 'noop' }] });
+  await stack.client.runs.createBatch(Array.from({ length: 300 }, () => ({ template: 'nothing' })));
+  const worker = await startTestWorker(t, stack, { OCR_CONCURRENCY: '100', OCR_CLAIM_BATCH: '100' });
+  let done = 0;
+  await new Promise<void>((resolve) => worker.on('run.finished', () => ++done === 300 && resolve()));
+  const { rows } = await stack.db.pool.query(`SELECT status, count(*)::int AS n FROM runs GROUP BY status`);
+  t.same(rows, [{ status: 'success', n: 300 }], 'every run succeeded');
+  const metrics = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+  const requests = (route: string) =>
+    metrics.split('\n').filter((line) => line.startsWith('ocr_http_requests_total') && line.includes(`route="${route}"`))
+      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  const completions = requests('/v1/runs/complete');
+  const claims = requests('/v1/runs/claim');
+  t.ok(completions > 0 && completions <= 60, `300 completions in ${completions} requests`);
+  t.ok(claims <= 60, `300 runs claimed in ${claims} requests`);
+});

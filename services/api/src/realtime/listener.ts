@@ -59,7 +59,8 @@ export class Listener extends EventEmitter {
     if (this.stopped) return;
     const client = new pg.Client({ connectionString: this.url, application_name: 'ocr-api-listener', keepAlive: true });
     client.on('notification', (msg) => {
-      if (msg.processId !== this.pid) this.dispatch(msg.channel, msg.payload ?? '');
+      // Our own hints were dispatched when published.
+      if (msg.processId !== (client as unknown as { processID?: number }).processID) this.dispatch(msg.channel, msg.payload ?? '');
     });
     client.on('error', (err) => {
       this.log.warn({ err }, 'listener connection error');
