@@ -124,7 +124,12 @@ export class Listener extends EventEmitter {
       while (this.outbox.size > 0) {
         const channels: string[] = [];
         const payloads: string[] = [];
-        for (const [channel, set] of this.outbox) for (const payload of set) channels.push(channel), payloads.push(payload);
+        for (const [channel, set] of this.outbox) {
+          for (const payload of set) {
+            channels.push(channel);
+            payloads.push(payload);
+          }
+        }
         this.outbox = new Map();
         const send = this.client ?? this.pool;
         if (!send || this.stopped) return;
