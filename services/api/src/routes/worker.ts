@@ -53,6 +53,7 @@ function unwrap<T>(result: Fenced<T>, runId: string): T {
 }
 
 const FALLBACK_POLL_MS = 1_000;
+const REGISTER_EVERY_MS = 5_000;
 
 /** Hints of runs a commit changed (status and a new event each), published after it. */
 function runsChanged(app: FastifyInstance, runs: Pick<RunRow, 'id' | 'last_seq'>[]): void {
@@ -65,7 +66,6 @@ function eventsAppended(app: FastifyInstance, runIds: string[], results: Fenced<
   const events = results.flatMap((r, i) => (r.ok && r.value.run_seq !== null ? [{ id: runIds[i]!, seq: r.value.run_seq }] : []));
   if (events.length > 0) app.listener.publish({ events });
 }
-const REGISTER_EVERY_MS = 5_000;
 
 /**
  * Claims register the worker (fleet view, liveness, restart detection) at most every few seconds per
