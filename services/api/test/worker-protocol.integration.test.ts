@@ -161,23 +161,29 @@ t.test('other replicas hear this API\'s hints: enqueue, claim and completion arr
   await replica.query(`LISTEN ${ENQUEUE_CHANNEL}; LISTEN ${EVENTS_CHANNEL}; LISTEN ${STATUS_CHANNEL}`);
   const heard: { channel: string; payload: string }[] = [];
   replica.on('notification', (msg) => heard.push({ channel: msg.channel, payload: msg.payload ?? '' }));
+  // True once a matching notification was heard; false after 10 s without one.
   const hear = async (channel: string, payload: (p: string) => boolean) => {
-    while (!heard.some((h) => h.channel === channel && payload(h.payload))) await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + 10_000;
+    while (!heard.some((h) => h.channel === channel && payload(h.payload))) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return true;
   };
   const { client: worker } = await stack.tokenFor('worker');
   const { runs } = await stack.client.runs.createBatch([{ template: 'echo', params: { message: 'a' } }, { template: 'echo', params: { message: 'b' } }]);
-  await hear(ENQUEUE_CHANNEL, (p) => p === 'A');
+  t.ok(await hear(ENQUEUE_CHANNEL, (p) => p === 'A'), 'lane hint heard');
   t.equal(heard.filter((h) => h.channel === ENQUEUE_CHANNEL).length, 1, 'one lane hint for a batch into one lane');
   const claimed = await worker.worker.claim({ worker_id: 'w', lanes: ['A'], limit: 2 });
   t.equal(claimed.runs.length, 2);
-  for (const { run } of claimed.runs) await hear(STATUS_CHANNEL, (p) => p === run.id);
+  for (const { run } of claimed.runs) t.ok(await hear(STATUS_CHANNEL, (p) => p === run.id), `claim hint for ${run.id.slice(0, 8)}`);
   await worker.worker.completeMany(claimed.runs.map((c) => ({
     run_id: c.run.id, lease_token: c.lease_token, status: 'success' as const,
     events: [{ seq: 1, level: 'info' as const, type: 'log', message: 'done' }],
   })));
   for (const { id } of runs) {
-    await hear(EVENTS_CHANNEL, (p) => p.startsWith(`${id}:`) && Number(p.split(':')[1]) >= 3);
-    t.pass(`run ${id.slice(0, 8)}: event hint up to its final status event`);
+    const final = await hear(EVENTS_CHANNEL, (p) => p.startsWith(`${id}:`) && Number(p.split(':')[1]) >= 3);
+    t.ok(final, `run ${id.slice(0, 8)}: event hint up to its final status event`);
   }
   const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM runs WHERE status = 'success'`);
   t.equal(rows[0].n, 2, 'the hints followed the commits');

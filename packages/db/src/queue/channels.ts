@@ -1,3 +1,5 @@
+import { sql, type RawBuilder } from 'kysely';
+
 /**
  * NOTIFY channels. Payloads carry only ids and numbers: they are wake-up hints, and every reader goes
  * back to the tables for the data (so a lost notification costs latency, never an event).
@@ -17,4 +19,9 @@ export const STATUS_CHANNEL = 'ocr_run_status';
  */
 export interface NotifyOption {
   notify?: boolean;
+}
+
+/** The `notified` CTE's body: `notify` (a SELECT of `pg_notify` calls), or nothing when the caller sends the hints. */
+export function notifiedCte(options: NotifyOption, notify: RawBuilder<unknown>): RawBuilder<unknown> {
+  return options.notify === false ? sql`SELECT 0 AS n` : notify;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunRow } from '../types.js';
-import { ENQUEUE_CHANNEL, type NotifyOption } from './channels.js';
+import { ENQUEUE_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
 
 /** One run to create; the API has already resolved the template and validated params. */
 export interface EnqueueInput {
@@ -40,9 +40,7 @@ export interface EnqueueResult {
  */
 export async function enqueueRuns(db: Kysely<Database>, inputs: EnqueueInput[], options: NotifyOption = {}): Promise<EnqueueResult[]> {
   if (inputs.length === 0) return [];
-  const notified = options.notify === false
-    ? sql`SELECT 0 AS n`
-    : sql`SELECT count(pg_notify(${ENQUEUE_CHANNEL}, lane)) AS n FROM (SELECT DISTINCT lane FROM inserted) l`;
+  const notified = notifiedCte(options, sql`SELECT count(pg_notify(${ENQUEUE_CHANNEL}, lane)) AS n FROM (SELECT DISTINCT lane FROM inserted) l`);
   // Ids are minted here so each returned row maps back to its input without relying on RETURNING order.
   const rows = inputs.map((input, ord) => ({
     ord,

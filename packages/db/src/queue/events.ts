@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunEventRow } from '../types.js';
-import { EVENTS_CHANNEL, type NotifyOption } from './channels.js';
+import { EVENTS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
 import type { Fenced, Lease } from './lease.js';
 import { sanitizeJson, sanitizeText } from './sanitize.js';
 
@@ -63,9 +63,7 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
     for (const item of items) results.push(...(await appendEventsMany(db, [item], options)));
     return results;
   }
-  const notified = options.notify === false
-    ? sql`SELECT 0 AS n`
-    : sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, run_id || ':' || top)) AS n FROM counted`;
+  const notified = notifiedCte(options, sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, run_id || ':' || top)) AS n FROM counted`);
   const clean = items.flatMap((item) =>
     item.events.map((e) => ({
       run_id: item.lease.runId,

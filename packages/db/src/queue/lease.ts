@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunRow } from '../types.js';
 import { backoffInterval } from './backoff.js';
-import { EVENTS_CHANNEL, STATUS_CHANNEL, type NotifyOption } from './channels.js';
+import { EVENTS_CHANNEL, STATUS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
 
 /** A fenced operation either applies or says why not; losing a race is an answer, not an exception. */
 export type Fenced<T> = { ok: true; value: T } | { ok: false; reason: 'lease_lost' | 'not_found' };
@@ -104,9 +104,7 @@ export type CompletedRun = RunRow & { requeued: boolean };
  * ends `cancelled` unless it succeeded anyway. Each outcome is appended as a `status` event.
  */
 export async function completeRuns(db: Kysely<Database>, completions: Completion[], options: NotifyOption = {}): Promise<Fenced<CompletedRun>[]> {
-  const notified = options.notify === false
-    ? sql`SELECT 0 AS n`
-    : sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM updated`;
+  const notified = notifiedCte(options, sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM updated`);
   const valid = completions.filter((c) => isUuid(c.runId) && isUuid(c.leaseToken));
   const applied = new Map<string, CompletedRun>();
   if (valid.length > 0) {
