@@ -8,3 +8,4 @@ export * from './admin.js';
 export * from './stream.js';
 export * from './params/index.js';
 export * from './render.js';
+export * from './storable.js';

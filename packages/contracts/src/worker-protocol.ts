@@ -46,6 +46,9 @@ export const BatchItemResult = Type.Object({
 });
 export const BatchResults = Type.Object({ results: Type.Array(BatchItemResult) });
 
+/** Longest event message stored; a worker cuts longer ones (output lines are far shorter: 16 KiB). */
+export const MAX_EVENT_MESSAGE = 1_000_000;
+
 export const WorkerEvent = Type.Object(
   {
     seq: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
@@ -53,7 +56,7 @@ export const WorkerEvent = Type.Object(
     level: Level,
     type: Type.String({ minLength: 1, maxLength: 100 }),
     step: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
-    message: Type.Optional(Type.String({ maxLength: 1_000_000 })),
+    message: Type.Optional(Type.String({ maxLength: MAX_EVENT_MESSAGE })),
     data: Type.Optional(Type.Unknown()),
   },
   strict,

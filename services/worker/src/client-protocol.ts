@@ -13,14 +13,22 @@ type Item = Parameters<Client['worker']['completeMany']>[0][number];
 const MAX_IN_FLIGHT = 2;
 const MAX_BATCH = 200;
 
+/** The API refused the request itself (bad body, too large): resending it unchanged can never succeed. */
+export function isRefusal(err: unknown): err is ApiError {
+  return err instanceof ApiError && (err.status === 400 || err.status === 413 || err.status === 422);
+}
+
+/** How a completion ended: stored as sent, or refused and stored as failed with the reason instead. */
+export type CompleteResult = { refused?: string };
+
 class CompletionBatcher {
-  private queue: { item: Item; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private queue: { item: Item; resolve: (result: CompleteResult) => void; reject: (err: unknown) => void }[] = [];
   private scheduled = false;
   private inFlight = 0;
 
   constructor(private readonly client: Client) {}
 
-  add(item: Item): Promise<void> {
+  add(item: Item): Promise<CompleteResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       this.schedule();
@@ -40,26 +48,55 @@ class CompletionBatcher {
     const batch = this.queue.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
     this.inFlight++;
-    this.client.worker
-      .completeMany(batch.map((b) => b.item))
-      .then(
-        ({ results }) => {
-          const byId = new Map(results.map((r) => [r.run_id, r]));
-          for (const { item, resolve, reject } of batch) {
-            const result = byId.get(item.run_id);
-            if (result?.ok) resolve();
-            else reject(new LeaseLostError(item.run_id));
-          }
-        },
-        (err) => {
-          for (const { reject } of batch) reject(err);
-        },
-      )
-      .finally(() => {
-        this.inFlight--;
-        this.schedule();
-      });
+    this.sendBatch(batch).finally(() => {
+      this.inFlight--;
+      this.schedule();
+    });
     this.schedule();
+  }
+
+  private async sendBatch(batch: typeof this.queue): Promise<void> {
+    let results: { run_id: string; ok: boolean }[];
+    try {
+      ({ results } = await this.client.worker.completeMany(batch.map((b) => b.item)));
+    } catch (err) {
+      if (!isRefusal(err) || batch.length === 1) {
+        if (isRefusal(err)) return this.sendAlone(batch[0]!);
+        for (const { reject } of batch) reject(err);
+        return;
+      }
+      // One bad completion must not fail the others: each goes alone, so only the bad one is refused.
+      for (const entry of batch) await this.sendAlone(entry);
+      return;
+    }
+    const byId = new Map(results.map((r) => [r.run_id, r]));
+    for (const { item, resolve, reject } of batch) {
+      if (byId.get(item.run_id)?.ok) resolve({});
+      else reject(new LeaseLostError(item.run_id));
+    }
+  }
+
+  /**
+   * One completion on its own. Refused (400/413/422), the run is completed as failed with the API's reason
+   * and without the refused payload, so it ends with an outcome on record instead of being retried until
+   * the sweeper takes it for an infrastructure loss.
+   */
+  private async sendAlone({ item, resolve, reject }: (typeof this.queue)[number]): Promise<void> {
+    const { run_id: runId, lease_token: leaseToken, ...completion } = item;
+    try {
+      await this.client.worker.complete(runId, leaseToken, completion);
+      resolve({});
+    } catch (err) {
+      if (err instanceof ApiError && (err.code === 'lease_lost' || err.code === 'not_found')) return reject(new LeaseLostError(runId));
+      if (!isRefusal(err)) return reject(err);
+      const reason = `the API refused the completion (${err.status} ${err.code}): ${err.message}`.slice(0, 2000);
+      try {
+        await this.client.worker.complete(runId, leaseToken, { status: 'error', error: { code: 'completion_refused', message: reason } });
+        resolve({ refused: reason });
+      } catch (again) {
+        reject(again instanceof ApiError && again.code === 'lease_lost' ? new LeaseLostError(runId) : again);
+      }
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { MAX_EVENT_MESSAGE, sanitizeJson, sanitizeText } from '@ocr/contracts';
 import type { Logger } from '@ocr/runtime';
 import { LeaseLostError, type WorkerEvent, type WorkerProtocol } from './protocol.js';
 
@@ -41,7 +42,7 @@ export class EventSink {
   /** Queue one event; it is numbered now, in call order. */
   emit(event: NewEvent): void {
     if (this.lost) return;
-    this.pending.push({ ...event, seq: ++this.seq, ts: event.ts ?? new Date().toISOString(), step: event.step ?? null });
+    this.pending.push(clean({ ...event, seq: ++this.seq, ts: event.ts ?? new Date().toISOString(), step: event.step ?? null }));
     const max = this.options.maxPending ?? 100_000;
     if (this.pending.length > max) {
       // Keep the first event (context) and the newest; count what was dropped for the notice.
@@ -116,4 +117,19 @@ export class EventSink {
     clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/**
+ * An event the API will store as sent: text cleaned (NUL, invalid UTF-16 → U+FFFD), the message cut to
+ * the protocol's limit, data bounded in depth. What a step prints must never make an append be refused.
+ */
+function clean(event: WorkerEvent): WorkerEvent {
+  const message = sanitizeText(event.message.length > MAX_EVENT_MESSAGE ? event.message.slice(0, MAX_EVENT_MESSAGE - 1) + '…' : event.message);
+  return {
+    ...event,
+    type: sanitizeText(event.type).slice(0, 100) || 'log',
+    step: event.step == null ? null : sanitizeText(event.step).slice(0, 200),
+    message,
+    ...(event.data === undefined ? {} : { data: sanitizeJson(event.data) }),
+  };
 }

@@ -71,7 +71,7 @@ export interface WorkerProtocol {
       /** Last events of the attempt, stored before it completes. */
       events?: WorkerEvent[];
     },
-  ): Promise<void>;
+  ): Promise<{ refused?: string }>;
   release(runId: string, leaseToken: string, reason: string): Promise<void>;
   createArtifact(runId: string, leaseToken: string, request: ArtifactRequest): Promise<ArtifactGrant>;
   completeArtifact(artifactId: string, leaseToken: string): Promise<void>;

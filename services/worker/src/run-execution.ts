@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sanitizeJson } from '@ocr/contracts';
 import type { Logger } from '@ocr/runtime';
 import { EventSink } from './event-sink.js';
 import type { Heartbeats } from './heartbeats.js';
@@ -179,11 +180,21 @@ export class RunExecution {
     }
     const events = await this.sink.takeRemaining();
     if (this.leaseLost) return 'lease_lost';
-    const outcomeBody = { status, ...(error ? { error } : {}), output: Object.keys(outputs).length ? outputs : undefined, events };
+    // Output and error may carry what a step printed: cleaned so the API stores them as sent.
+    const outcomeBody = {
+      status,
+      ...(error ? { error: sanitizeJson(error) as typeof error } : {}),
+      output: Object.keys(outputs).length ? sanitizeJson(outputs) : undefined,
+      events,
+    };
     // A completion is retried through API hiccups (the lease outlives a few failures); losing the lease ends it.
     for (let attempt = 1; ; attempt++) {
       try {
-        await api.complete(run.id, leaseToken, outcomeBody);
+        const { refused } = await api.complete(run.id, leaseToken, outcomeBody);
+        if (refused) {
+          log.error({ reason: refused }, 'completion refused by the API: recorded as failed');
+          return 'error';
+        }
         return status;
       } catch (err) {
         if ((err as { code?: string }).code === 'lease_lost') return 'lease_lost';

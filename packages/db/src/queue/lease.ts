@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunRow } from '../types.js';
 import { backoffInterval } from './backoff.js';
+import { sanitizeJson } from './sanitize.js';
 import { EVENTS_CHANNEL, STATUS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
 
 /** A fenced operation either applies or says why not; losing a race is an answer, not an exception. */
@@ -112,8 +113,9 @@ export async function completeRuns(db: Kysely<Database>, completions: Completion
       id: c.runId,
       token: c.leaseToken,
       status: c.status,
-      error: c.error ?? null,
-      output: c.output ?? null,
+      // What a step printed can end up in its error or output: cleaned like events, never refused.
+      error: c.error == null ? null : sanitizeJson(c.error),
+      output: c.output == null ? null : sanitizeJson(c.output),
     }));
     const { rows } = await sql<CompletedRun>`
       WITH input AS (

@@ -217,7 +217,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/complete',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Finish the attempt', params: IdParams, body: CompleteRequest, response: { 200: RunResponse, ...errors } } },
+    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Finish the attempt', params: IdParams, body: CompleteRequest, response: { 200: RunResponse, ...errors } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof CompleteRequest>;
@@ -236,7 +236,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/complete',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Finish many attempts in one request', body: CompleteBatch, response: { 200: BatchResults, ...errors } } },
+    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Finish many attempts in one request', body: CompleteBatch, response: { 200: BatchResults, ...errors } } },
     async (request) => {
       const { completions } = request.body as Type.Static<typeof CompleteBatch>;
       // Final events first, every run's in one statement (a lost lease shows up again, per item, in the

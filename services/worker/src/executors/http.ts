@@ -6,6 +6,7 @@
  * `http.response` event and a JSON artifact. Statuses outside `expect_status` (any 2xx by default) fail.
  */
 import { request, type Dispatcher } from 'undici';
+import { sanitizeJson } from '@ocr/contracts';
 import { OutputFramer } from '../output/index.js';
 import { renderJson, renderText, renderUrl } from '../params/index.js';
 import { defineExecutor } from './define-executor.js';
@@ -133,7 +134,9 @@ async function readBody(response: Dispatcher.ResponseData, ctx: StepContext, max
   let json: unknown;
   if (!truncated && /[/+]json\b/i.test(type)) {
     try {
-      json = JSON.parse(text);
+      // Bounded in depth (and cleaned): a body nested thousands of levels deep parses, but no
+      // JSON.stringify (artifact, output, completion) could serialise it again.
+      json = sanitizeJson(JSON.parse(text));
     } catch {
       json = undefined;
     }
