@@ -26,7 +26,8 @@ export async function startConsole(t: TestLike, options: StackOptions & { worker
   const stack = await startStack(t, { ...options, env: { OCR_CONSOLE_DIR: dist, ...(options.env ?? {}) } });
   if (options.worker !== false) await startTestWorker(t, stack, options.workerEnv ?? {});
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    // scripts/setup-machine.ts checks (or installs) the same path before the run.
+    executablePath: process.env.OCR_CHROMIUM_PATH || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   t.teardown(() => browser.close());
