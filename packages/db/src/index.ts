@@ -23,7 +23,7 @@ export { getTemplate, listTemplates, putTemplate, deleteTemplate } from './queri
 export { createToken, findToken, listTokens, revokeToken, hashToken, mintToken } from './queries/tokens.js';
 export { getRun, getRunSteps, listRuns, laneStates, waitReason, WORKER_LIVE_S, type ListRunsFilter, type LaneState } from './queries/runs.js';
 export { laneOverview, laneRuns, updateLane, type LaneOverview, type LaneRunSummary } from './queries/lanes.js';
-export { registerWorker, listWorkers, type WorkerOverview } from './queries/workers.js';
+export { registerWorker, listWorkers, type Registration, type WorkerOverview } from './queries/workers.js';
 export { createSession, getSession, listSessions, closeSession } from './queries/sessions.js';
 export { createArtifact, getArtifact, listArtifacts, markArtifactReady, type NewArtifact } from './queries/artifacts.js';
 export { addSpecDoc, listSpecDocs, getSpecDoc, addRunSpecDocs, latestSpecDocContents, type RunSpecDocInput } from './queries/spec-docs.js';

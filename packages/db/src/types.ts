@@ -145,6 +145,8 @@ export interface WorkersTable {
   concurrency: Generated<number>;
   started_at: Generated<Date>;
   last_seen_at: Generated<Date>;
+  /** The api_tokens row that registered this identity; only that token may claim as it. */
+  token_id: string | null;
 }
 
 export interface LeaderLeasesTable {

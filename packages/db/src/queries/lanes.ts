@@ -26,7 +26,8 @@ export interface LaneRunSummary {
 
 /**
  * Every lane with depth (queued and due), scheduled (queued, future), running, oldest wait and live
- * workers; each figure from a partial index.
+ * workers; each figure from a partial index. Lanes that live workers serve are listed even before any
+ * run created them (claims never create lanes: a worker token must not be able to add rows at will).
  */
 export async function laneOverview(db: Kysely<Database>): Promise<LaneOverview[]> {
   const { rows } = await sql<LaneOverview>`
@@ -38,7 +39,14 @@ export async function laneOverview(db: Kysely<Database>): Promise<LaneOverview[]
          WHERE r.lane = l.name AND r.status = 'queued' AND r.run_at <= now())::float8 AS oldest_queued_age_s,
       (SELECT count(*) FROM workers w WHERE l.name = ANY(w.lanes)
          AND w.last_seen_at > now() - make_interval(secs => ${WORKER_LIVE_S}))::int AS workers_live
-    FROM lanes l ORDER BY l.name
+    FROM (
+      SELECT name, max_concurrency, paused, created_at, updated_at FROM lanes
+      UNION ALL
+      SELECT DISTINCT s.name, NULL::int, false, min(w.started_at) OVER (PARTITION BY s.name), max(w.last_seen_at) OVER (PARTITION BY s.name)
+      FROM workers w CROSS JOIN LATERAL unnest(w.lanes) AS s(name)
+      WHERE w.last_seen_at > now() - make_interval(secs => ${WORKER_LIVE_S})
+        AND NOT EXISTS (SELECT 1 FROM lanes x WHERE x.name = s.name)
+    ) l ORDER BY l.name
   `.execute(db);
   return rows;
 }

@@ -17,6 +17,7 @@ import {
   sweepStaleRuns,
   type AppendResult,
   type Fenced,
+  type Registration,
   type RunRow,
 } from '@ocr/db';
 import {
@@ -69,17 +70,19 @@ function eventsAppended(app: FastifyInstance, runIds: string[], results: Fenced<
 
 /**
  * Claims register the worker (fleet view, liveness, restart detection) at most every few seconds per
- * worker and boot, not on every claim: a busy worker claims many times a second and each write is a commit.
+ * worker, boot and token, not on every claim: a busy worker claims many times a second and each write is a
+ * commit. A claim from another token always goes to the database, which decides whether the id is its own.
  */
 class RegistrationCache {
-  private readonly seen = new Map<string, { boot: string; at: number }>();
+  private readonly seen = new Map<string, { boot: string; token: string; at: number }>();
 
-  async register(workerId: string, bootId: string, write: () => Promise<{ previousBoot: string | null }>): Promise<{ previousBoot: string | null }> {
+  async register(workerId: string, bootId: string, tokenId: string, write: () => Promise<Registration>): Promise<Registration> {
     const last = this.seen.get(workerId);
-    if (last && last.boot === bootId && Date.now() - last.at < REGISTER_EVERY_MS) return { previousBoot: bootId };
+    if (last && last.boot === bootId && last.token === tokenId && Date.now() - last.at < REGISTER_EVERY_MS) return { registered: true, previousBoot: bootId };
     const result = await write();
+    if (!result.registered) return result;
     if (this.seen.size > 10_000) this.seen.clear();
-    this.seen.set(workerId, { boot: bootId, at: Date.now() });
+    this.seen.set(workerId, { boot: bootId, token: tokenId, at: Date.now() });
     return result;
   }
 }
@@ -110,15 +113,21 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       const body = request.body as Type.Static<typeof ClaimRequest>;
       const started = Date.now();
       const bootId = body.boot_id ?? 'unknown';
-      const { previousBoot } = await registrations.register(body.worker_id, bootId, () => registerWorker(app.db, {
-        id: body.worker_id,
-        boot_id: bootId,
-        lanes: body.lanes,
-        version: body.version ?? '',
-        concurrency: body.concurrency ?? body.limit ?? 1,
-      }));
+      const tokenId = request.principal!.tokenId;
+      const { registered, previousBoot } = await registrations.register(body.worker_id, bootId, tokenId, () =>
+        registerWorker(app.db, {
+          id: body.worker_id,
+          boot_id: bootId,
+          lanes: body.lanes,
+          version: body.version ?? '',
+          concurrency: body.concurrency ?? body.limit ?? 1,
+          token_id: tokenId,
+        }),
+      );
+      if (!registered) throw apiError('forbidden', `worker_id ${body.worker_id} is registered by another token; a token claims only as the worker identities it registered`);
       if (previousBoot && previousBoot !== bootId) {
-        // The same worker id came back with a new boot: its old process is gone, requeue its leases now.
+        // The same worker id, registered by this same token, came back with a new boot: its old process is
+        // gone, requeue its leases now. (Another token never gets here: previousBoot is null for it.)
         const orphans = await findOrphanedLeases(app.db, body.worker_id, bootId);
         if (orphans.length > 0) {
           const swept = await sweepStaleRuns(app.db, orphans, undefined, 'worker_restarted');
