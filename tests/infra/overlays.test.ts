@@ -100,8 +100,8 @@ t.test('local overlay: local image, in-cluster postgres, dev secret wired by has
 t.test('production overlay: DOCR image pins, DO load balancer, migrations only from the Job', async (t) => {
   for (const owner of podOwners(production)) {
     for (const c of owner.spec.containers) {
-      t.match(c.image, /^registry\.digitalocean\.com\/[a-z0-9-]+\/ocr(:[\w.-]+|@sha256:[0-9a-f]{64})$/, `${owner.name} pulls a pinned DOCR image`);
-      t.notMatch(c.image, /:latest$/);
+      // `unpinned` is the marker infra/k8s/deploy.sh replaces with the pushed digest (deploy-script.test.ts).
+      t.match(c.image, /^registry\.digitalocean\.com\/[a-z0-9-]+\/ocr:unpinned$/, `${owner.name} pulls from DOCR, pinned at deploy`);
     }
   }
   const service = find<Any>(production, 'Service', 'ocr-api');
@@ -113,12 +113,19 @@ t.test('production overlay: DOCR image pins, DO load balancer, migrations only f
   t.ok(idle >= 30 && idle <= 600, 'idle timeout inside DigitalOcean’s 30–600 s range');
   t.ok(idle >= 3 * ping, `idle timeout ${idle}s outlasts three WebSocket pings (${ping}s)`);
   t.equal(annotations['service.beta.kubernetes.io/do-loadbalancer-healthcheck-path'], '/readyz');
+  // Regression: an id pinned here goes stale at the first Let's Encrypt renewal and every deploy re-applies it.
+  t.notOk('service.beta.kubernetes.io/do-loadbalancer-certificate-id' in annotations, 'no certificate id: it changes at every renewal');
+  t.match(annotations['service.beta.kubernetes.io/do-loadbalancer-certificate-name'], /^REPLACE_WITH_|^[a-z0-9][a-z0-9-]*$/, 'the certificate by name');
   t.notOk(production.some((o) => o.kind === 'Ingress'), 'the load balancer replaces the Ingress');
   t.equal(env(container(production, 'ocr-api'), 'OCR_MIGRATE'), 'false');
   t.equal(env(container(local, 'ocr-api'), 'OCR_MIGRATE'), 'true');
   const config = production.find((o) => o.kind === 'ConfigMap') as Any;
   t.match(config.data.OCR_S3_ENDPOINT, /^https:\/\/[a-z0-9]+\.digitaloceanspaces\.com$/);
   t.equal(config.data.OCR_LOG_LEVEL, 'info', 'merge keeps base values');
+  // Regression: DOKS' registry integration patches only the `default` ServiceAccount; ours pull with their own.
+  const accounts = new Set(podOwners(production).map((o) => (o.spec as Any).serviceAccountName));
+  t.same([...accounts].sort(), ['ocr-api', 'ocr-migrate', 'ocr-sweeper', 'ocr-worker']);
+  for (const name of accounts) t.same(find<Any>(production, 'ServiceAccount', name).imagePullSecrets, [{ name: 'ocr-registry' }], `${name} names the DOCR pull secret`);
 });
 
 t.test('keda-autoscaling: per-lane metrics-api triggers, scale to zero, fast up and slow down', async (t) => {
@@ -145,6 +152,9 @@ t.test('keda-autoscaling: per-lane metrics-api triggers, scale to zero, fast up 
   t.ok(behavior.scaleDown.stabilizationWindowSeconds >= 300);
   t.notOk('replicas' in find<Any>(objects, 'Deployment', 'ocr-worker').spec, 'the autoscaler owns replicas');
   find(objects, 'TriggerAuthentication', 'ocr-metrics-api');
+  // Regression (kedacore/keda#6066): KEDA 2.14–2.16 reject a fallback unless each trigger says AverageValue.
+  t.ok(scaled.spec.fallback, 'has a fallback');
+  for (const trigger of triggers) t.equal(trigger.metricType, 'AverageValue', `${trigger.name}: metricType AverageValue`);
 });
 
 t.test('hpa-external: autoscaling/v2 on an external metric, fast up and slow down', async (t) => {
@@ -169,7 +179,13 @@ t.test('monitoring: scrape every process; alert on backlog age, stuck runs, no l
   t.match(expr('OcrStuckRunsHigh'), /rate\(ocr_sweeper_stuck_runs_total/);
   t.match(expr('OcrNoSweeperLeader'), /ocr_sweeper_leader\) or vector\(0\)/);
   t.match(expr('OcrApiErrorRatioHigh'), /ocr_http_requests_total\{status=~"5\.\."\}/);
-  for (const rule of rules) t.ok(rule.labels?.severity && rule.annotations?.summary, `${rule.alert} has a severity and a summary`);
+  // Regression: sweeper-rules.yaml sat in no kustomization although docs/sweeper.md said it was deployed.
+  const sweeperRules: Any[] = find<Any>(objects, 'PrometheusRule', 'ocr-sweeper-alerts').spec.groups.flatMap((g: Any) => g.rules);
+  t.same(sweeperRules.map((r) => r.alert).sort(), ['OcrRunsQuarantined', 'OcrSweeperRecoverySlow', 'OcrSweeperSplitBrain', 'OcrSweeperTicksFailing']);
+  const listed = readdirSync(join(K8S_ROOT, 'components/monitoring')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+  const resources: string[] = parse(readFileSync(join(K8S_ROOT, 'components/monitoring/kustomization.yaml'), 'utf8')).resources;
+  t.same(listed.filter((f) => !resources.includes(f)), [], 'every manifest in components/monitoring is deployed');
+  for (const rule of [...rules, ...sweeperRules]) t.ok(rule.labels?.severity && rule.annotations?.summary, `${rule.alert} has a severity and a summary`);
   const deployment = find<Any>(objects, 'Deployment', 'ocr-api');
   t.notOk(deployment.metadata.labels.release, 'monitoring labels stay on monitoring objects');
 });

@@ -4,6 +4,9 @@ import { renderWithComponents, type K8sObject } from './kustomize.js';
 import { schemaProblem } from './schemas.js';
 import { commandProblems, gracePeriodProblems, podOwners, probeProblems, resourceProblems, securityProblems, type PodOwner } from './rules.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+
 const base = renderWithComponents([]);
 
 /** A fresh, deep copy of one workload of the base render, to break. */
@@ -81,4 +84,36 @@ t.test('schemas: a wrongly typed field and an unknown kind are reported', async 
   t.match(await schemaProblem(broken), /replicas must be integer/);
   t.match(await schemaProblem({ ...broken, kind: 'Deploymnet' }), /no schema for kind Deploymnet/);
   t.match(await schemaProblem({ ...broken, apiVersion: 'extensions/v1beta1' }), /no schema for apiVersion/);
+});
+
+t.test('schemas: unknown and misspelled fields are reported, as the API server does', async (t) => {
+  const deployment = structuredClone(base.find((o) => o.kind === 'Deployment')!) as Any;
+  t.equal(await schemaProblem(deployment), undefined, 'the rendered Deployment is valid');
+  deployment.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true;
+  deployment.spec.template.spec.containers[0].resources.limit = { cpu: '1' };
+  deployment.spec.strategy.rollingUpdate.maxUnavaliable = 1;
+  const problem = await schemaProblem(deployment);
+  t.match(problem, /securityContext\.readOnlyRootFileSystem: unknown field/);
+  t.match(problem, /resources\.limit: unknown field/);
+  t.match(problem, /rollingUpdate\.maxUnavaliable: unknown field/);
+  const labelled = structuredClone(base.find((o) => o.kind === 'Deployment')!) as Any;
+  labelled.metadata.labels['any.example/key'] = 'v';
+  labelled.spec.template.metadata.annotations = { 'free-form': 'yes' };
+  t.equal(await schemaProblem(labelled), undefined, 'maps (labels, annotations) take any key');
+
+  const keda = renderWithComponents(['keda-autoscaling']);
+  const scaled = structuredClone(keda.find((o) => o.kind === 'ScaledObject')!) as Any;
+  t.equal(await schemaProblem(scaled), undefined, 'the ScaledObject is valid against the KEDA CRD');
+  scaled.spec.triggers[0].metricTyp = 'AverageValue';
+  scaled.spec.advanced.scalingModifiers.metricType = 'Utilization';
+  scaled.spec.minReplicaCount = -1;
+  const kedaProblem = await schemaProblem(scaled);
+  t.match(kedaProblem, /triggers\[0\]\.metricTyp: unknown field/);
+  t.match(kedaProblem, /scalingModifiers\.metricType: must be one of AverageValue, Value/);
+  t.match(kedaProblem, /minReplicaCount: below 0/);
+
+  const monitoring = renderWithComponents(['monitoring']);
+  const rule = structuredClone(monitoring.find((o) => o.kind === 'PrometheusRule')!) as Any;
+  rule.spec.groups[0].rules[0].expresion = 'up';
+  t.match(await schemaProblem(rule), /rules\[0\]\.expresion: unknown field/);
 });
