@@ -1,6 +1,6 @@
 export * from './types.js';
 export { connect, type Db, type ConnectOptions } from './connect.js';
-export { migrateToLatest, knownMigrations } from './migrate.js';
+export { migrate, migrateToLatest, knownMigrations, buildMigrations, UnknownMigrationError, type MigrateOutcome } from './migrate.js';
 export { ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL, type NotifyOption } from './queue/channels.js';
 export { enqueueRuns, type EnqueueInput, type EnqueueResult } from './queue/enqueue.js';
 export { claimRuns, type ClaimInput } from './queue/claim.js';

@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import Type from 'typebox';
-import { connect, migrateToLatest } from '@ocr/db';
+import { connect, migrate } from '@ocr/db';
 import { createLogger, loadConfig } from '@ocr/runtime';
 
 const MigrateConfig = Type.Object({
@@ -17,8 +17,10 @@ export function registerMigrate(program: Command): void {
       const log = createLogger('migrate');
       const { db, close } = connect(config.DATABASE_URL, { max: 2, applicationName: 'ocr-migrate' });
       try {
-        const results = await migrateToLatest(db, config.DATABASE_URL);
+        const { results, ahead } = await migrate(db, config.DATABASE_URL);
         for (const result of results) log.info({ migration: result.migrationName, status: result.status }, 'migration');
+        // A rollback to an older build: the newer schema is backward compatible (expand/contract), so go on.
+        if (ahead.length > 0) log.warn({ ahead }, 'database has migrations from a newer build; leaving them in place');
         log.info({ applied: results.length }, results.length ? 'schema migrated' : 'schema already up to date');
       } finally {
         await close();
