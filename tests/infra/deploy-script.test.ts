@@ -51,36 +51,62 @@ t.test('plan: migrate first, then the Deployments, all server-side with one fiel
   const migrate = parseObjects(readFileSync(join(out, 'migrate.yaml'), 'utf8')) as Any[];
   const deployments = parseObjects(readFileSync(join(out, 'deployments.yaml'), 'utf8')) as Any[];
   const rendered = parseObjects(readFileSync(join(out, 'rendered.yaml'), 'utf8'));
-  t.notOk(migrate.some((o) => o.kind === 'Deployment'), 'the first apply rolls no pod');
-  t.same(deployments.map((o) => o.kind), ['Deployment', 'Deployment', 'Deployment']);
+  t.notOk(
+    migrate.some((o) => o.kind === 'Deployment'),
+    'the first apply rolls no pod',
+  );
+  t.same(
+    deployments.map((o) => o.kind),
+    ['Deployment', 'Deployment', 'Deployment'],
+  );
   t.equal(migrate.length + deployments.length, rendered.length, 'every object is applied exactly once');
-  t.equal(find<Any>(migrate, 'Job', 'ocr-migrate').spec.template.spec.containers[0].image, IMAGE, 'the Job runs the new image');
-  for (const d of deployments) for (const c of d.spec.template.spec.containers) t.equal(c.image, IMAGE, `${d.metadata.name} pinned by digest`);
-  t.match(find<Any>(migrate, 'Service', 'ocr-api').metadata.annotations['service.beta.kubernetes.io/do-loadbalancer-certificate-name'], 'ocr-example-com');
+  t.equal(
+    find<Any>(migrate, 'Job', 'ocr-migrate').spec.template.spec.containers[0].image,
+    IMAGE,
+    'the Job runs the new image',
+  );
+  for (const d of deployments)
+    for (const c of d.spec.template.spec.containers)
+      t.equal(c.image, IMAGE, `${d.metadata.name} pinned by digest`);
+  t.match(
+    find<Any>(migrate, 'Service', 'ocr-api').metadata.annotations[
+      'service.beta.kubernetes.io/do-loadbalancer-certificate-name'
+    ],
+    'ocr-example-com',
+  );
 });
 
-t.test('plan: refuses placeholders (the committed certificate name) and an image it cannot pin', async (t) => {
-  const committed = spawnSync('bash', ['infra/k8s/deploy.sh', '--plan', IMAGE], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, OUT: mkdtempSync(join(tmpdir(), 'ocr-deploy-out-')) },
-  });
-  t.equal(committed.status, 1);
-  t.match(committed.stderr, /placeholders left/);
-  t.notMatch(committed.stdout, /^kubectl apply/m, 'nothing applied');
+t.test(
+  'plan: refuses placeholders (the committed certificate name) and an image it cannot pin',
+  async (t) => {
+    const committed = spawnSync('bash', ['infra/k8s/deploy.sh', '--plan', IMAGE], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, OUT: mkdtempSync(join(tmpdir(), 'ocr-deploy-out-')) },
+    });
+    t.equal(committed.status, 1);
+    t.match(committed.stderr, /placeholders left/);
+    t.notMatch(committed.stdout, /^kubectl apply/m, 'nothing applied');
 
-  const infra = configuredInfra(t);
-  const kustomization = join(infra, 'k8s/overlays/doks-production/kustomization.yaml');
-  writeFileSync(kustomization, readFileSync(kustomization, 'utf8').replace('newTag: unpinned', 'newTag: "0.1.0"'));
-  const unpinnable = plan(infra, join(infra, 'out'));
-  t.equal(unpinnable.status, 1);
-  t.match(unpinnable.stderr, /no image was pinned/);
-});
+    const infra = configuredInfra(t);
+    const kustomization = join(infra, 'k8s/overlays/doks-production/kustomization.yaml');
+    writeFileSync(
+      kustomization,
+      readFileSync(kustomization, 'utf8').replace('newTag: unpinned', 'newTag: "0.1.0"'),
+    );
+    const unpinnable = plan(infra, join(infra, 'out'));
+    t.equal(unpinnable.status, 1);
+    t.match(unpinnable.stderr, /no image was pinned/);
+  },
+);
 
 t.test('the migration Job is re-creatable: deleted before each apply and after it finishes', async (t) => {
   const infra = configuredInfra(t);
   const out = join(infra, 'out');
   t.equal(plan(infra, out).status, 0);
   const job = find<Any>(parseObjects(readFileSync(join(out, 'migrate.yaml'), 'utf8')), 'Job', 'ocr-migrate');
-  t.ok(job.spec.ttlSecondsAfterFinished > 0 && job.spec.ttlSecondsAfterFinished <= 3600, 'gone within the hour, so a plain re-apply creates it afresh');
+  t.ok(
+    job.spec.ttlSecondsAfterFinished > 0 && job.spec.ttlSecondsAfterFinished <= 3600,
+    'gone within the hour, so a plain re-apply creates it afresh',
+  );
 });

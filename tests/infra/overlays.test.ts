@@ -3,7 +3,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
-import { find, parseObjects, render, renderWithComponents, K8S_ROOT, REPO_ROOT, type K8sObject } from './kustomize.js';
+import {
+  find,
+  parseObjects,
+  render,
+  renderWithComponents,
+  K8S_ROOT,
+  REPO_ROOT,
+  type K8sObject,
+} from './kustomize.js';
 import { podOwners, type Container } from './rules.js';
 
 const local = render(join(K8S_ROOT, 'overlays/local'));
@@ -19,7 +27,8 @@ const env = (c: Container, name: string) => c.env?.find((e) => e.name === name)?
 function kustomizations(): { path: string; doc: Any }[] {
   const out: { path: string; doc: Any }[] = [];
   for (const entry of readdirSync(K8S_ROOT, { recursive: true, encoding: 'utf8' })) {
-    if (entry.endsWith('kustomization.yaml')) out.push({ path: entry, doc: parse(readFileSync(join(K8S_ROOT, entry), 'utf8')) });
+    if (entry.endsWith('kustomization.yaml'))
+      out.push({ path: entry, doc: parse(readFileSync(join(K8S_ROOT, entry), 'utf8')) });
   }
   return out;
 }
@@ -37,7 +46,9 @@ t.test('kustomizations use labels: and patches:, never the deprecated fields', a
 t.test('no overlay combines the two worker autoscalers', async (t) => {
   for (const { path, doc } of kustomizations().filter((k) => k.path.startsWith('overlays/'))) {
     const components: string[] = doc.components ?? [];
-    const both = components.some((c) => c.endsWith('keda-autoscaling')) && components.some((c) => c.endsWith('hpa-external'));
+    const both =
+      components.some((c) => c.endsWith('keda-autoscaling')) &&
+      components.some((c) => c.endsWith('hpa-external'));
     t.notOk(both, `${path} uses at most one of keda-autoscaling and hpa-external`);
   }
 });
@@ -47,25 +58,42 @@ t.test('base: processes, replicas, migration Job, service accounts, worker RBAC'
     t.equal(find<Any>(objects, 'Deployment', 'ocr-sweeper').spec.replicas, 2, 'two sweeper replicas');
     const job = find<Any>(objects, 'Job', 'ocr-migrate');
     t.same(job.spec.template.spec.containers[0].args, ['migrate']);
-    for (const sa of ['ocr-api', 'ocr-worker', 'ocr-sweeper', 'ocr-migrate']) find(objects, 'ServiceAccount', sa);
+    for (const sa of ['ocr-api', 'ocr-worker', 'ocr-sweeper', 'ocr-migrate'])
+      find(objects, 'ServiceAccount', sa);
     const role = find<Any>(objects, 'Role', 'ocr-worker-pod-deletion-cost');
-    t.same(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] }], 'workers may get and patch pods, nothing else');
+    t.same(
+      role.rules,
+      [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] }],
+      'workers may get and patch pods, nothing else',
+    );
     const binding = find<Any>(objects, 'RoleBinding', 'ocr-worker-pod-deletion-cost');
-    t.same(binding.subjects.map((s: Any) => s.name), ['ocr-worker']);
+    t.same(
+      binding.subjects.map((s: Any) => s.name),
+      ['ocr-worker'],
+    );
     find(objects, 'ValidatingAdmissionPolicy', 'ocr-worker-pod-patch-guard');
     for (const name of ['ocr-api', 'ocr-sweeper', 'ocr-worker']) find(objects, 'PodDisruptionBudget', name);
   }
 });
 
-t.test('only the worker mounts a Kubernetes token, and the worker holds no database or bucket credential', async (t) => {
-  for (const owner of podOwners(production)) {
-    const spec = owner.spec as Any;
-    t.equal(spec.automountServiceAccountToken !== false, owner.name === 'ocr-worker', `${owner.name} token mount`);
-  }
-  const worker = container(production, 'ocr-worker');
-  const secretKeys = (worker.env ?? []).flatMap((e: Any) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : []));
-  t.same(secretKeys, ['worker-token'], 'the worker reads only its token');
-});
+t.test(
+  'only the worker mounts a Kubernetes token, and the worker holds no database or bucket credential',
+  async (t) => {
+    for (const owner of podOwners(production)) {
+      const spec = owner.spec as Any;
+      t.equal(
+        spec.automountServiceAccountToken !== false,
+        owner.name === 'ocr-worker',
+        `${owner.name} token mount`,
+      );
+    }
+    const worker = container(production, 'ocr-worker');
+    const secretKeys = (worker.env ?? []).flatMap((e: Any) =>
+      e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : [],
+    );
+    t.same(secretKeys, ['worker-token'], 'the worker reads only its token');
+  },
+);
 
 t.test('secret.example.yaml documents every key the manifests read, with placeholders only', async (t) => {
   const [example] = parseObjects(readFileSync(join(K8S_ROOT, 'base/secret.example.yaml'), 'utf8')) as Any[];
@@ -80,19 +108,29 @@ t.test('secret.example.yaml documents every key the manifests read, with placeho
     }
   };
   walk(production);
-  t.same([...used].sort().filter((k) => !documented.includes(k)), [], 'every key read is documented');
-  for (const [key, value] of Object.entries<string>(example.stringData)) t.match(value, /^REPLACE_ME/, `${key} is a placeholder`);
+  t.same(
+    [...used].sort().filter((k) => !documented.includes(k)),
+    [],
+    'every key read is documented',
+  );
+  for (const [key, value] of Object.entries<string>(example.stringData))
+    t.match(value, /^REPLACE_ME/, `${key} is a placeholder`);
   const kustomization = readFileSync(join(K8S_ROOT, 'base/kustomization.yaml'), 'utf8');
   t.notMatch(kustomization, /^\s*-\s*secret\.example\.yaml/m, 'the example is never applied');
-  t.notOk(production.some((o) => o.kind === 'Secret'), 'production renders no Secret (created out of band)');
+  t.notOk(
+    production.some((o) => o.kind === 'Secret'),
+    'production renders no Secret (created out of band)',
+  );
 });
 
 t.test('local overlay: local image, in-cluster postgres, dev secret wired by hash', async (t) => {
-  for (const name of ['ocr-api', 'ocr-worker', 'ocr-sweeper']) t.equal(container(local, name).image, 'ocr:dev');
+  for (const name of ['ocr-api', 'ocr-worker', 'ocr-sweeper'])
+    t.equal(container(local, name).image, 'ocr:dev');
   find(local, 'StatefulSet', 'postgres');
   const secret = local.find((o) => o.kind === 'Secret')!;
   t.match(secret.metadata.name, /^ocr-secrets-/);
-  const ref = (container(local, 'ocr-api').env as Any[]).find((e) => e.name === 'DATABASE_URL').valueFrom.secretKeyRef.name;
+  const ref = (container(local, 'ocr-api').env as Any[]).find((e) => e.name === 'DATABASE_URL').valueFrom
+    .secretKeyRef.name;
   t.equal(ref, secret.metadata.name, 'references follow the generated name');
   t.equal(find<Any>(local, 'Ingress', 'ocr-api').spec.rules[0].host, 'ocr.localtest.me');
 });
@@ -101,7 +139,11 @@ t.test('production overlay: DOCR image pins, DO load balancer, migrations only f
   for (const owner of podOwners(production)) {
     for (const c of owner.spec.containers) {
       // `unpinned` is the marker infra/k8s/deploy.sh replaces with the pushed digest (deploy-script.test.ts).
-      t.match(c.image, /^registry\.digitalocean\.com\/[a-z0-9-]+\/ocr:unpinned$/, `${owner.name} pulls from DOCR, pinned at deploy`);
+      t.match(
+        c.image,
+        /^registry\.digitalocean\.com\/[a-z0-9-]+\/ocr:unpinned$/,
+        `${owner.name} pulls from DOCR, pinned at deploy`,
+      );
     }
   }
   const service = find<Any>(production, 'Service', 'ocr-api');
@@ -114,9 +156,19 @@ t.test('production overlay: DOCR image pins, DO load balancer, migrations only f
   t.ok(idle >= 3 * ping, `idle timeout ${idle}s outlasts three WebSocket pings (${ping}s)`);
   t.equal(annotations['service.beta.kubernetes.io/do-loadbalancer-healthcheck-path'], '/readyz');
   // Regression: an id pinned here goes stale at the first Let's Encrypt renewal and every deploy re-applies it.
-  t.notOk('service.beta.kubernetes.io/do-loadbalancer-certificate-id' in annotations, 'no certificate id: it changes at every renewal');
-  t.match(annotations['service.beta.kubernetes.io/do-loadbalancer-certificate-name'], /^REPLACE_WITH_|^[a-z0-9][a-z0-9-]*$/, 'the certificate by name');
-  t.notOk(production.some((o) => o.kind === 'Ingress'), 'the load balancer replaces the Ingress');
+  t.notOk(
+    'service.beta.kubernetes.io/do-loadbalancer-certificate-id' in annotations,
+    'no certificate id: it changes at every renewal',
+  );
+  t.match(
+    annotations['service.beta.kubernetes.io/do-loadbalancer-certificate-name'],
+    /^REPLACE_WITH_|^[a-z0-9][a-z0-9-]*$/,
+    'the certificate by name',
+  );
+  t.notOk(
+    production.some((o) => o.kind === 'Ingress'),
+    'the load balancer replaces the Ingress',
+  );
   t.equal(env(container(production, 'ocr-api'), 'OCR_MIGRATE'), 'false');
   t.equal(env(container(local, 'ocr-api'), 'OCR_MIGRATE'), 'true');
   const config = production.find((o) => o.kind === 'ConfigMap') as Any;
@@ -125,7 +177,12 @@ t.test('production overlay: DOCR image pins, DO load balancer, migrations only f
   // Regression: DOKS' registry integration patches only the `default` ServiceAccount; ours pull with their own.
   const accounts = new Set(podOwners(production).map((o) => (o.spec as Any).serviceAccountName));
   t.same([...accounts].sort(), ['ocr-api', 'ocr-migrate', 'ocr-sweeper', 'ocr-worker']);
-  for (const name of accounts) t.same(find<Any>(production, 'ServiceAccount', name).imagePullSecrets, [{ name: 'ocr-registry' }], `${name} names the DOCR pull secret`);
+  for (const name of accounts)
+    t.same(
+      find<Any>(production, 'ServiceAccount', name).imagePullSecrets,
+      [{ name: 'ocr-registry' }],
+      `${name} names the DOCR pull secret`,
+    );
 });
 
 t.test('keda-autoscaling: per-lane metrics-api triggers, scale to zero, fast up and slow down', async (t) => {
@@ -140,13 +197,20 @@ t.test('keda-autoscaling: per-lane metrics-api triggers, scale to zero, fast up 
       const trigger = triggers.find((tr) => tr.metadata.valueLocation === `lanes.${lane}.${what}`);
       t.ok(trigger, `lane ${lane} ${what} has a trigger`);
       t.equal(trigger?.type, 'metrics-api');
-      t.match(trigger?.metadata.url, /^http:\/\/ocr-api\.ocr\.svc\.cluster\.local(:80)?\/v1\/lanes\/metrics$/);
+      t.match(
+        trigger?.metadata.url,
+        /^http:\/\/ocr-api\.ocr\.svc\.cluster\.local(:80)?\/v1\/lanes\/metrics$/,
+      );
       t.equal(trigger?.authenticationRef.name, 'ocr-metrics-api');
     }
   }
   const formulaNames = scaled.spec.advanced.scalingModifiers.formula.split(/\s*\+\s*/).sort();
   t.same(formulaNames, triggers.map((tr) => tr.name).sort(), 'the formula sums exactly the triggers');
-  t.equal(scaled.spec.advanced.scalingModifiers.target, env(container(objects, 'ocr-worker'), 'OCR_CONCURRENCY'), 'one pod per OCR_CONCURRENCY runs');
+  t.equal(
+    scaled.spec.advanced.scalingModifiers.target,
+    env(container(objects, 'ocr-worker'), 'OCR_CONCURRENCY'),
+    'one pod per OCR_CONCURRENCY runs',
+  );
   const behavior = scaled.spec.advanced.horizontalPodAutoscalerConfig.behavior;
   t.equal(behavior.scaleUp.stabilizationWindowSeconds, 0);
   t.ok(behavior.scaleDown.stabilizationWindowSeconds >= 300);
@@ -154,7 +218,8 @@ t.test('keda-autoscaling: per-lane metrics-api triggers, scale to zero, fast up 
   find(objects, 'TriggerAuthentication', 'ocr-metrics-api');
   // Regression (kedacore/keda#6066): KEDA 2.14–2.16 reject a fallback unless each trigger says AverageValue.
   t.ok(scaled.spec.fallback, 'has a fallback');
-  for (const trigger of triggers) t.equal(trigger.metricType, 'AverageValue', `${trigger.name}: metricType AverageValue`);
+  for (const trigger of triggers)
+    t.equal(trigger.metricType, 'AverageValue', `${trigger.name}: metricType AverageValue`);
 });
 
 t.test('hpa-external: autoscaling/v2 on an external metric, fast up and slow down', async (t) => {
@@ -162,36 +227,64 @@ t.test('hpa-external: autoscaling/v2 on an external metric, fast up and slow dow
   const hpa = find<Any>(objects, 'HorizontalPodAutoscaler', 'ocr-worker');
   t.equal(hpa.apiVersion, 'autoscaling/v2');
   t.equal(hpa.spec.metrics[0].type, 'External');
-  t.same(hpa.spec.metrics[0].external.metric.selector.matchExpressions[0].values, env(container(objects, 'ocr-worker'), 'OCR_LANES')!.split(','));
+  t.same(
+    hpa.spec.metrics[0].external.metric.selector.matchExpressions[0].values,
+    env(container(objects, 'ocr-worker'), 'OCR_LANES')!.split(','),
+  );
   t.equal(hpa.spec.behavior.scaleUp.stabilizationWindowSeconds, 0);
   t.ok(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds >= 300);
   t.notOk('replicas' in find<Any>(objects, 'Deployment', 'ocr-worker').spec);
 });
 
-t.test('monitoring: scrape every process; alert on backlog age, stuck runs, no leader, API errors', async (t) => {
-  const objects = renderWithComponents(['monitoring']);
-  t.equal(find<Any>(objects, 'ServiceMonitor', 'ocr-api').spec.endpoints[0].port, 'http');
-  find(objects, 'PodMonitor', 'ocr-worker');
-  find(objects, 'PodMonitor', 'ocr-sweeper');
-  const rules: Any[] = find<Any>(objects, 'PrometheusRule', 'ocr-alerts').spec.groups.flatMap((g: Any) => g.rules);
-  const expr = (alert: string) => rules.find((r) => r.alert === alert)?.expr ?? '';
-  t.match(expr('OcrLaneBacklogAging'), /ocr_lane_oldest_wait_seconds/);
-  t.match(expr('OcrStuckRunsHigh'), /rate\(ocr_sweeper_stuck_runs_total/);
-  t.match(expr('OcrNoSweeperLeader'), /ocr_sweeper_leader\) or vector\(0\)/);
-  t.match(expr('OcrApiErrorRatioHigh'), /ocr_http_requests_total\{status=~"5\.\."\}/);
-  // Regression: sweeper-rules.yaml sat in no kustomization although docs/sweeper.md said it was deployed.
-  const sweeperRules: Any[] = find<Any>(objects, 'PrometheusRule', 'ocr-sweeper-alerts').spec.groups.flatMap((g: Any) => g.rules);
-  t.same(sweeperRules.map((r) => r.alert).sort(), ['OcrRunsQuarantined', 'OcrSweeperRecoverySlow', 'OcrSweeperSplitBrain', 'OcrSweeperTicksFailing']);
-  const listed = readdirSync(join(K8S_ROOT, 'components/monitoring')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-  const resources: string[] = parse(readFileSync(join(K8S_ROOT, 'components/monitoring/kustomization.yaml'), 'utf8')).resources;
-  t.same(listed.filter((f) => !resources.includes(f)), [], 'every manifest in components/monitoring is deployed');
-  for (const rule of [...rules, ...sweeperRules]) t.ok(rule.labels?.severity && rule.annotations?.summary, `${rule.alert} has a severity and a summary`);
-  const deployment = find<Any>(objects, 'Deployment', 'ocr-api');
-  t.notOk(deployment.metadata.labels.release, 'monitoring labels stay on monitoring objects');
-});
+t.test(
+  'monitoring: scrape every process; alert on backlog age, stuck runs, no leader, API errors',
+  async (t) => {
+    const objects = renderWithComponents(['monitoring']);
+    t.equal(find<Any>(objects, 'ServiceMonitor', 'ocr-api').spec.endpoints[0].port, 'http');
+    find(objects, 'PodMonitor', 'ocr-worker');
+    find(objects, 'PodMonitor', 'ocr-sweeper');
+    const rules: Any[] = find<Any>(objects, 'PrometheusRule', 'ocr-alerts').spec.groups.flatMap(
+      (g: Any) => g.rules,
+    );
+    const expr = (alert: string) => rules.find((r) => r.alert === alert)?.expr ?? '';
+    t.match(expr('OcrLaneBacklogAging'), /ocr_lane_oldest_wait_seconds/);
+    t.match(expr('OcrStuckRunsHigh'), /rate\(ocr_sweeper_stuck_runs_total/);
+    t.match(expr('OcrNoSweeperLeader'), /ocr_sweeper_leader\) or vector\(0\)/);
+    t.match(expr('OcrApiErrorRatioHigh'), /ocr_http_requests_total\{status=~"5\.\."\}/);
+    // Regression: sweeper-rules.yaml sat in no kustomization although docs/sweeper.md said it was deployed.
+    const sweeperRules: Any[] = find<Any>(
+      objects,
+      'PrometheusRule',
+      'ocr-sweeper-alerts',
+    ).spec.groups.flatMap((g: Any) => g.rules);
+    t.same(sweeperRules.map((r) => r.alert).sort(), [
+      'OcrRunsQuarantined',
+      'OcrSweeperRecoverySlow',
+      'OcrSweeperSplitBrain',
+      'OcrSweeperTicksFailing',
+    ]);
+    const listed = readdirSync(join(K8S_ROOT, 'components/monitoring')).filter(
+      (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml',
+    );
+    const resources: string[] = parse(
+      readFileSync(join(K8S_ROOT, 'components/monitoring/kustomization.yaml'), 'utf8'),
+    ).resources;
+    t.same(
+      listed.filter((f) => !resources.includes(f)),
+      [],
+      'every manifest in components/monitoring is deployed',
+    );
+    for (const rule of [...rules, ...sweeperRules])
+      t.ok(rule.labels?.severity && rule.annotations?.summary, `${rule.alert} has a severity and a summary`);
+    const deployment = find<Any>(objects, 'Deployment', 'ocr-api');
+    t.notOk(deployment.metadata.labels.release, 'monitoring labels stay on monitoring objects');
+  },
+);
 
 t.test('network-policies: default deny; workers reach the API but not the database', async (t) => {
-  const policies = renderWithComponents(['network-policies']).filter((o) => o.kind === 'NetworkPolicy') as Any[];
+  const policies = renderWithComponents(['network-policies']).filter(
+    (o) => o.kind === 'NetworkPolicy',
+  ) as Any[];
   const deny = policies.find((p) => p.metadata.name === 'default-deny-all');
   t.same(deny.spec, { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
   const selects = (p: Any, app: string) =>
@@ -199,25 +292,46 @@ t.test('network-policies: default deny; workers reach the API but not the databa
     p.spec.podSelector.matchExpressions?.some((e: Any) => e.operator === 'In' && e.values.includes(app)) ||
     Object.keys(p.spec.podSelector).length === 0;
   const egressPorts = (app: string) =>
-    policies.filter((p) => selects(p, app)).flatMap((p) => (p.spec.egress ?? []).flatMap((rule: Any) => (rule.ports ?? []).map((port: Any) => port.port)));
-  t.notOk(egressPorts('ocr-worker').some((port: number) => port === 5432 || port === 25060), 'workers cannot reach PostgreSQL');
+    policies
+      .filter((p) => selects(p, app))
+      .flatMap((p) =>
+        (p.spec.egress ?? []).flatMap((rule: Any) => (rule.ports ?? []).map((port: Any) => port.port)),
+      );
+  t.notOk(
+    egressPorts('ocr-worker').some((port: number) => port === 5432 || port === 25060),
+    'workers cannot reach PostgreSQL',
+  );
   t.ok(egressPorts('ocr-worker').includes(8080), 'workers reach the API');
-  for (const app of ['ocr-api', 'ocr-sweeper', 'ocr-migrate']) t.ok(egressPorts(app).includes(25060), `${app} reaches a managed database`);
-  for (const app of ['ocr-api', 'ocr-worker', 'ocr-sweeper', 'ocr-migrate']) t.ok(egressPorts(app).includes(53), `${app} resolves names`);
+  for (const app of ['ocr-api', 'ocr-sweeper', 'ocr-migrate'])
+    t.ok(egressPorts(app).includes(25060), `${app} reaches a managed database`);
+  for (const app of ['ocr-api', 'ocr-worker', 'ocr-sweeper', 'ocr-migrate'])
+    t.ok(egressPorts(app).includes(53), `${app} resolves names`);
 });
 
-t.test('docker-in-docker: privileged engine as a native sidecar on a socket, the worker stays unprivileged', async (t) => {
-  const objects = renderWithComponents(['docker-in-docker']);
-  const spec = find<Any>(objects, 'Deployment', 'ocr-worker').spec.template.spec;
-  const dind = spec.initContainers.find((c: Any) => c.name === 'dind');
-  t.equal(dind.restartPolicy, 'Always', 'native sidecar: outlives the draining worker');
-  t.equal(dind.securityContext.privileged, true);
-  t.notOk((dind.args as string[]).some((a) => a.includes('tcp://')), 'no TCP listener');
-  const worker = spec.containers.find((c: Any) => c.name === 'worker');
-  t.equal(env(worker, 'DOCKER_HOST'), 'unix:///var/run/dind/docker.sock');
-  t.equal(worker.securityContext.allowPrivilegeEscalation, false);
-  const ns = find<Any>(objects, 'Namespace', 'ocr');
-  t.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
-  t.equal(ns.metadata.labels['pod-security.kubernetes.io/warn'], 'restricted', 'still warns at restricted');
-  t.equal(find<Any>(renderWithComponents([]), 'Namespace', 'ocr').metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted', 'base enforces restricted');
-});
+t.test(
+  'docker-in-docker: privileged engine as a native sidecar on a socket, the worker stays unprivileged',
+  async (t) => {
+    const objects = renderWithComponents(['docker-in-docker']);
+    const spec = find<Any>(objects, 'Deployment', 'ocr-worker').spec.template.spec;
+    const dind = spec.initContainers.find((c: Any) => c.name === 'dind');
+    t.equal(dind.restartPolicy, 'Always', 'native sidecar: outlives the draining worker');
+    t.equal(dind.securityContext.privileged, true);
+    t.notOk(
+      (dind.args as string[]).some((a) => a.includes('tcp://')),
+      'no TCP listener',
+    );
+    const worker = spec.containers.find((c: Any) => c.name === 'worker');
+    t.equal(env(worker, 'DOCKER_HOST'), 'unix:///var/run/dind/docker.sock');
+    t.equal(worker.securityContext.allowPrivilegeEscalation, false);
+    const ns = find<Any>(objects, 'Namespace', 'ocr');
+    t.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
+    t.equal(ns.metadata.labels['pod-security.kubernetes.io/warn'], 'restricted', 'still warns at restricted');
+    t.equal(
+      find<Any>(renderWithComponents([]), 'Namespace', 'ocr').metadata.labels[
+        'pod-security.kubernetes.io/enforce'
+      ],
+      'restricted',
+      'base enforces restricted',
+    );
+  },
+);

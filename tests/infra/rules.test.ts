@@ -2,7 +2,15 @@
 import t from 'tap';
 import { renderWithComponents, type K8sObject } from './kustomize.js';
 import { schemaProblem } from './schemas.js';
-import { commandProblems, gracePeriodProblems, podOwners, probeProblems, resourceProblems, securityProblems, type PodOwner } from './rules.js';
+import {
+  commandProblems,
+  gracePeriodProblems,
+  podOwners,
+  probeProblems,
+  resourceProblems,
+  securityProblems,
+  type PodOwner,
+} from './rules.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
@@ -18,7 +26,17 @@ function owner(name: string): PodOwner {
 
 t.test('the base passes every rule, so each failure below comes from its mutation', async (t) => {
   for (const o of podOwners(base)) {
-    t.same([...gracePeriodProblems(o), ...probeProblems(o), ...resourceProblems(o), ...commandProblems(o), ...securityProblems(o)], [], o.name);
+    t.same(
+      [
+        ...gracePeriodProblems(o),
+        ...probeProblems(o),
+        ...resourceProblems(o),
+        ...commandProblems(o),
+        ...securityProblems(o),
+      ],
+      [],
+      o.name,
+    );
   }
 });
 
@@ -40,7 +58,11 @@ t.test('probes: a missing readiness probe and a wrong liveness path are reported
   delete sweeper.spec.containers[0]!.readinessProbe;
   sweeper.spec.containers[0]!.livenessProbe!.httpGet!.path = '/metrics';
   const problems = probeProblems(sweeper);
-  t.match(problems, [/lacks a liveness or readiness probe/, /liveness must be GET \/healthz/, /readiness must be GET \/readyz/]);
+  t.match(problems, [
+    /lacks a liveness or readiness probe/,
+    /liveness must be GET \/healthz/,
+    /readiness must be GET \/readyz/,
+  ]);
 });
 
 t.test('resources: a container without a memory limit is reported', async (t) => {
@@ -74,12 +96,20 @@ t.test('security: root, privilege escalation and kept capabilities are reported'
   api.spec.securityContext!.runAsNonRoot = false;
   api.spec.containers[0]!.securityContext = { allowPrivilegeEscalation: true, runAsUser: 0 };
   const problems = securityProblems(api);
-  t.match(problems, [/must set runAsNonRoot/, /runs as uid 0/, /allowPrivilegeEscalation/, /drop ALL/, /read-only root/]);
+  t.match(problems, [
+    /must set runAsNonRoot/,
+    /runs as uid 0/,
+    /allowPrivilegeEscalation/,
+    /drop ALL/,
+    /read-only root/,
+  ]);
   t.same(securityProblems(api, new Set(['api'])), [], 'an explicitly privileged container is exempt');
 });
 
 t.test('schemas: a wrongly typed field and an unknown kind are reported', async (t) => {
-  const broken = structuredClone(base.find((o) => o.kind === 'Deployment')!) as K8sObject & { spec: { replicas: unknown } };
+  const broken = structuredClone(base.find((o) => o.kind === 'Deployment')!) as K8sObject & {
+    spec: { replicas: unknown };
+  };
   broken.spec.replicas = 'two';
   t.match(await schemaProblem(broken), /replicas must be integer/);
   t.match(await schemaProblem({ ...broken, kind: 'Deploymnet' }), /no schema for kind Deploymnet/);

@@ -46,7 +46,8 @@ export async function schemaProblem(object: K8sObject): Promise<string | undefin
   if (!specifier) return `${where}: no schema for apiVersion ${object.apiVersion}`;
   const module = (await import(specifier)) as ModelModule;
   const Model = module[object.kind] as ModelClass | undefined;
-  if (typeof Model !== 'function') return `${where}: no schema for kind ${object.kind} in ${object.apiVersion}`;
+  if (typeof Model !== 'function')
+    return `${where}: no schema for kind ${object.kind} in ${object.apiVersion}`;
   const crd = CRDS[`${object.apiVersion}/${object.kind}`];
   const problems: string[] = [];
   if (crd) {
@@ -124,11 +125,19 @@ function unknownFieldProblems(object: K8sObject, specifier: string, out: string[
   walkType(checker, object, type, '', out);
 }
 
-function walkType(checker: ts.TypeChecker, value: unknown, declared: ts.Type, path: string, out: string[]): void {
+function walkType(
+  checker: ts.TypeChecker,
+  value: unknown,
+  declared: ts.Type,
+  path: string,
+  out: string[],
+): void {
   if (value === null || typeof value !== 'object') return;
   const type = checker.getNonNullableType(declared);
   if (Array.isArray(value)) {
-    const element = checker.isArrayType(type) ? checker.getTypeArguments(type as ts.TypeReference)[0] : undefined;
+    const element = checker.isArrayType(type)
+      ? checker.getTypeArguments(type as ts.TypeReference)[0]
+      : undefined;
     if (element) value.forEach((item, i) => walkType(checker, item, element, `${path}[${i}]`, out));
     return;
   }
@@ -139,7 +148,9 @@ function walkType(checker: ts.TypeChecker, value: unknown, declared: ts.Type, pa
     const property = candidates.map((t) => checker.getPropertyOfType(t, key)).find(Boolean);
     if (property) {
       const decl = property.valueDeclaration ?? property.declarations?.[0];
-      const childType = decl ? checker.getTypeOfSymbolAtLocation(property, decl) : checker.getTypeOfSymbol(property);
+      const childType = decl
+        ? checker.getTypeOfSymbolAtLocation(property, decl)
+        : checker.getTypeOfSymbol(property);
       walkType(checker, child, childType, `${path}.${key}`, out);
     } else if (index.length > 0) {
       walkType(checker, child, index[0]!.type, `${path}.${key}`, out);
@@ -177,7 +188,10 @@ function crdSchema(file: string, apiVersion: string): CrdSchema {
   if (!served) throw new Error(`${file} serves no version ${version}`);
   const schema = served.schema.openAPIV3Schema as CrdSchema;
   // metadata is validated by the API server's ObjectMeta rules, not the CRD's schema.
-  schema.properties = { ...schema.properties, metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } };
+  schema.properties = {
+    ...schema.properties,
+    metadata: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+  };
   crdCache.set(key, schema);
   return schema;
 }
@@ -192,7 +206,8 @@ function typeOf(value: unknown): string {
 function crdProblems(value: unknown, schema: CrdSchema, path: string, out: string[]): void {
   const at = path || '.';
   if (schema['x-kubernetes-int-or-string']) {
-    if (typeof value !== 'string' && !Number.isInteger(value)) out.push(`${at}: must be an integer or a string`);
+    if (typeof value !== 'string' && !Number.isInteger(value))
+      out.push(`${at}: must be an integer or a string`);
     return;
   }
   const actual = typeOf(value);
@@ -200,8 +215,10 @@ function crdProblems(value: unknown, schema: CrdSchema, path: string, out: strin
     out.push(`${at}: must be ${schema.type}, is ${actual}`);
     return;
   }
-  if (schema.enum && !schema.enum.includes(value)) out.push(`${at}: must be one of ${schema.enum.join(', ')}`);
-  if (typeof value === 'number' && schema.minimum !== undefined && value < schema.minimum) out.push(`${at}: below ${schema.minimum}`);
+  if (schema.enum && !schema.enum.includes(value))
+    out.push(`${at}: must be one of ${schema.enum.join(', ')}`);
+  if (typeof value === 'number' && schema.minimum !== undefined && value < schema.minimum)
+    out.push(`${at}: below ${schema.minimum}`);
   if (Array.isArray(value)) {
     if (schema.items) value.forEach((item, i) => crdProblems(item, schema.items!, `${path}[${i}]`, out));
     return;
@@ -213,7 +230,8 @@ function crdProblems(value: unknown, schema: CrdSchema, path: string, out: strin
   for (const [key, child] of Object.entries(record)) {
     const declared = schema.properties?.[key];
     if (declared) crdProblems(child, declared, `${path}.${key}`, out);
-    else if (typeof schema.additionalProperties === 'object') crdProblems(child, schema.additionalProperties, `${path}.${key}`, out);
+    else if (typeof schema.additionalProperties === 'object')
+      crdProblems(child, schema.additionalProperties, `${path}.${key}`, out);
     else if (schema.additionalProperties !== true) out.push(`${path}.${key}: unknown field "${key}"`);
   }
 }

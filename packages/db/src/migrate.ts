@@ -36,9 +36,13 @@ export interface MigrateOutcome {
 
 /** Names in the migration table, oldest first; empty on a fresh database. */
 async function appliedMigrations(db: Kysely<Database>): Promise<string[]> {
-  const { rows } = await sql<{ exists: boolean }>`SELECT to_regclass(${MIGRATION_TABLE}) IS NOT NULL AS exists`.execute(db);
+  const { rows } = await sql<{
+    exists: boolean;
+  }>`SELECT to_regclass(${MIGRATION_TABLE}) IS NOT NULL AS exists`.execute(db);
   if (!rows[0]?.exists) return [];
-  const applied = await sql<{ name: string }>`SELECT name FROM ${sql.table(MIGRATION_TABLE)} ORDER BY name`.execute(db);
+  const applied = await sql<{
+    name: string;
+  }>`SELECT name FROM ${sql.table(MIGRATION_TABLE)} ORDER BY name`.execute(db);
   return applied.rows.map((r) => r.name);
 }
 
@@ -50,7 +54,10 @@ async function appliedMigrations(db: Kysely<Database>): Promise<string[]> {
  * applied migration that sorts before this build's newest is not a rollback but a renamed or removed one,
  * and stops the migration.
  */
-function toleratingProvider(known: Record<string, Migration>, applied: string[]): { provider: MigrationProvider; ahead: string[] } {
+function toleratingProvider(
+  known: Record<string, Migration>,
+  applied: string[],
+): { provider: MigrationProvider; ahead: string[] } {
   const names = Object.keys(known).sort();
   const newest = names.at(-1) ?? '';
   const unknown = applied.filter((name) => !(name in known));
@@ -60,7 +67,9 @@ function toleratingProvider(known: Record<string, Migration>, applied: string[])
   for (const name of unknown) {
     migrations[name] = {
       up: async () => {
-        throw new Error(`migration ${name} belongs to a newer build and is already applied; it cannot be run from this one`);
+        throw new Error(
+          `migration ${name} belongs to a newer build and is already applied; it cannot be run from this one`,
+        );
       },
     };
   }
@@ -74,7 +83,11 @@ function toleratingProvider(known: Record<string, Migration>, applied: string[])
  * Migrations applied by a newer build are tolerated (`ahead`), so an older build can be rolled back to.
  * `migrations` replaces this build's list (tests use it to play a newer or older build).
  */
-export async function migrate(db: Kysely<Database>, url: string, migrations: Record<string, Migration> = MIGRATIONS): Promise<MigrateOutcome> {
+export async function migrate(
+  db: Kysely<Database>,
+  url: string,
+  migrations: Record<string, Migration> = MIGRATIONS,
+): Promise<MigrateOutcome> {
   const lockClient = new pg.Client({ connectionString: url, application_name: 'ocr-migrate-lock' });
   await lockClient.connect();
   try {

@@ -34,40 +34,67 @@ async function cliMigrate(url: string): Promise<{ code: number | null; stdout: s
   return { code, stdout };
 }
 
-t.test('the older build migrates (and serves) after a newer build applied a migration it does not know', async (t) => {
-  const { db, url } = await createTestDatabase(t);
-  const newer = await migrate(db, url, { ...buildMigrations(), ...NEWER });
-  t.same(newer.results.map((r) => r.migrationName), Object.keys(NEWER), 'the newer build applied its expand migration');
+t.test(
+  'the older build migrates (and serves) after a newer build applied a migration it does not know',
+  async (t) => {
+    const { db, url } = await createTestDatabase(t);
+    const newer = await migrate(db, url, { ...buildMigrations(), ...NEWER });
+    t.same(
+      newer.results.map((r) => r.migrationName),
+      Object.keys(NEWER),
+      'the newer build applied its expand migration',
+    );
 
-  // What the older build did before the fix: Kysely's migrator over this build's migrations only.
-  const plain = await new Migrator({ db, provider: { getMigrations: async () => buildMigrations() } }).migrateToLatest();
-  t.match(String(plain.error), /previously executed migration 2099-01-01T0000-runs-add-cost-center is missing/, 'Kysely alone refuses');
+    // What the older build did before the fix: Kysely's migrator over this build's migrations only.
+    const plain = await new Migrator({
+      db,
+      provider: { getMigrations: async () => buildMigrations() },
+    }).migrateToLatest();
+    t.match(
+      String(plain.error),
+      /previously executed migration 2099-01-01T0000-runs-add-cost-center is missing/,
+      'Kysely alone refuses',
+    );
 
-  const older = await migrate(db, url);
-  t.same(older.results, [], 'nothing to apply');
-  t.same(older.ahead, Object.keys(NEWER), 'the newer migration is reported and left in place');
+    const older = await migrate(db, url);
+    t.same(older.results, [], 'nothing to apply');
+    t.same(older.ahead, Object.keys(NEWER), 'the newer migration is reported and left in place');
 
-  const cli = await cliMigrate(url);
-  t.equal(cli.code, 0, `ocr migrate exits 0 (${cli.stdout.trim().split('\n').at(-1)})`);
-  t.match(cli.stdout, /database has migrations from a newer build/);
+    const cli = await cliMigrate(url);
+    t.equal(cli.code, 0, `ocr migrate exits 0 (${cli.stdout.trim().split('\n').at(-1)})`);
+    t.match(cli.stdout, /database has migrations from a newer build/);
 
-  // The older code still works against the expanded schema: enqueue and claim.
-  await sql`INSERT INTO lanes (name) VALUES ('A') ON CONFLICT DO NOTHING`.execute(db);
-  const [created] = await enqueueRuns(db, [{ template: 'hello', template_version: 1, lane: 'A', params: {} }]);
-  const claimed = await claimRuns(db, { workerId: 'w1', lanes: ['A'], limit: 1, leaseSeconds: 30 });
-  t.equal(claimed[0]?.id, created!.run.id, 'an old worker claims a run created by old code on the new schema');
+    // The older code still works against the expanded schema: enqueue and claim.
+    await sql`INSERT INTO lanes (name) VALUES ('A') ON CONFLICT DO NOTHING`.execute(db);
+    const [created] = await enqueueRuns(db, [
+      { template: 'hello', template_version: 1, lane: 'A', params: {} },
+    ]);
+    const claimed = await claimRuns(db, { workerId: 'w1', lanes: ['A'], limit: 1, leaseSeconds: 30 });
+    t.equal(
+      claimed[0]?.id,
+      created!.run.id,
+      'an old worker claims a run created by old code on the new schema',
+    );
 
-  // Rolling forward again applies nothing twice.
-  const again = await migrate(db, url, { ...buildMigrations(), ...NEWER });
-  t.same(again.results, []);
-});
+    // Rolling forward again applies nothing twice.
+    const again = await migrate(db, url, { ...buildMigrations(), ...NEWER });
+    t.same(again.results, []);
+  },
+);
 
-t.test('an unknown applied migration that is NOT newer stops the migration (renamed or removed)', async (t) => {
-  const { db, url } = await createTestDatabase(t);
-  const oldest = knownMigrations()[0]!;
-  await sql`INSERT INTO kysely_migration (name, timestamp) VALUES (${'2000-01-01T0000-removed'}, ${new Date().toISOString()})`.execute(db);
-  await t.rejects(migrate(db, url), { code: 'unknown_migration', names: ['2000-01-01T0000-removed'] });
-  await t.rejects(migrate(db, url), /2000-01-01T0000-removed .*not newer/);
-  const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM kysely_migration WHERE name = ${oldest}`.execute(db);
-  t.equal(rows[0]!.n, 1, 'nothing was touched');
-});
+t.test(
+  'an unknown applied migration that is NOT newer stops the migration (renamed or removed)',
+  async (t) => {
+    const { db, url } = await createTestDatabase(t);
+    const oldest = knownMigrations()[0]!;
+    await sql`INSERT INTO kysely_migration (name, timestamp) VALUES (${'2000-01-01T0000-removed'}, ${new Date().toISOString()})`.execute(
+      db,
+    );
+    await t.rejects(migrate(db, url), { code: 'unknown_migration', names: ['2000-01-01T0000-removed'] });
+    await t.rejects(migrate(db, url), /2000-01-01T0000-removed .*not newer/);
+    const { rows } = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM kysely_migration WHERE name = ${oldest}`.execute(db);
+    t.equal(rows[0]!.n, 1, 'nothing was touched');
+  },
+);

@@ -4,7 +4,10 @@ import { connect, migrate } from '@ocr/db';
 import { createLogger, loadConfig } from '@ocr/runtime';
 
 const MigrateConfig = Type.Object({
-  DATABASE_URL: Type.String({ minLength: 1, description: 'PostgreSQL URL (a direct connection, not a transaction pooler)' }),
+  DATABASE_URL: Type.String({
+    minLength: 1,
+    description: 'PostgreSQL URL (a direct connection, not a transaction pooler)',
+  }),
 });
 
 /** `ocr migrate`: bring the schema to the latest version (advisory-locked; safe beside running APIs). */
@@ -18,10 +21,15 @@ export function registerMigrate(program: Command): void {
       const { db, close } = connect(config.DATABASE_URL, { max: 2, applicationName: 'ocr-migrate' });
       try {
         const { results, ahead } = await migrate(db, config.DATABASE_URL);
-        for (const result of results) log.info({ migration: result.migrationName, status: result.status }, 'migration');
+        for (const result of results)
+          log.info({ migration: result.migrationName, status: result.status }, 'migration');
         // A rollback to an older build: the newer schema is backward compatible (expand/contract), so go on.
-        if (ahead.length > 0) log.warn({ ahead }, 'database has migrations from a newer build; leaving them in place');
-        log.info({ applied: results.length }, results.length ? 'schema migrated' : 'schema already up to date');
+        if (ahead.length > 0)
+          log.warn({ ahead }, 'database has migrations from a newer build; leaving them in place');
+        log.info(
+          { applied: results.length },
+          results.length ? 'schema migrated' : 'schema already up to date',
+        );
       } finally {
         await close();
       }
