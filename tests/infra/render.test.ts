@@ -19,11 +19,7 @@ const targets: Target[] = [
     name: `base + components/${c}`,
     objects: () => renderWithComponents([c]),
   })),
-  {
-    name: 'base + components/docker-in-docker',
-    objects: () => renderWithComponents(['docker-in-docker']),
-    privileged: new Set(['dind']),
-  },
+  { name: 'base + components/docker-in-docker', objects: () => renderWithComponents(['docker-in-docker']), privileged: new Set(['dind']) },
 ];
 
 for (const target of targets) {
@@ -34,24 +30,12 @@ for (const target of targets) {
     const schemaProblems = (await Promise.all(objects.map(schemaProblem))).filter(Boolean);
     t.same(schemaProblems, [], 'every object validates against its schema');
 
-    t.same(
-      allWorkloadProblems(objects, target.privileged),
-      [],
-      'every workload passes the cross-field rules',
-    );
+    t.same(allWorkloadProblems(objects, target.privileged), [], 'every workload passes the cross-field rules');
 
     const names = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
-    t.same(
-      names.filter((n, i) => names.indexOf(n) !== i),
-      [],
-      'no object is rendered twice',
-    );
+    t.same(names.filter((n, i) => names.indexOf(n) !== i), [], 'no object is rendered twice');
     for (const o of objects) {
-      t.equal(
-        o.metadata.labels?.['app.kubernetes.io/part-of'],
-        'ops-control-room',
-        `${o.kind}/${o.metadata.name} carries the part-of label`,
-      );
+      t.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'ops-control-room', `${o.kind}/${o.metadata.name} carries the part-of label`);
     }
   });
 }
