@@ -15,11 +15,13 @@ export interface StartedSweeper {
 
 /**
  * Start a sweeper replica: its own pool, its loop, and `/healthz`, `/readyz` (ready while the database
- * answers, leader or follower) and `/metrics` on PORT. Used by `ocr sweeper` and `ocr dev`.
+ * answers, leader or follower) and `/metrics` on PORT (on `opsHost`, default 0.0.0.0). Used by `ocr sweeper`
+ * and `ocr dev`.
  */
 export async function startSweeper(
   config: Readonly<SweeperConfig>,
   log: Logger = createLogger('sweeper', config.OCR_LOG_LEVEL),
+  options: { opsHost?: string } = {},
 ): Promise<StartedSweeper> {
   const lifecycle = new Lifecycle(log);
   let sweeper: Sweeper | undefined;
@@ -40,6 +42,7 @@ export async function startSweeper(
     const running = sweeper;
     const ops = await startOpsServer({
       port: config.PORT,
+      host: options.opsHost,
       registry,
       ready: () => running.last?.reachable ?? false,
       health: () => ({ sweeper_id: config.OCR_SWEEPER_ID, leader: running.isLeader }),

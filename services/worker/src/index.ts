@@ -19,15 +19,16 @@ export interface StartedWorker {
 /**
  * Start a worker from its config: claim loop, heartbeats, and `/healthz`, `/readyz`, `/metrics` on PORT.
  * `close()` drains within OCR_SHUTDOWN_GRACE_S (finish, else hand back) — used by `ocr worker` on SIGTERM
- * and by `ocr dev`.
+ * and by `ocr dev` (which passes `opsHost` 127.0.0.1: a dev stack's ops server is for this machine only).
  */
-export async function startWorker(config: Readonly<WorkerConfig>, log: Logger = createLogger('worker')): Promise<StartedWorker> {
+export async function startWorker(config: Readonly<WorkerConfig>, log: Logger = createLogger('worker'), options: { opsHost?: string } = {}): Promise<StartedWorker> {
   const metrics = createWorkerMetrics();
   const api = createClientProtocol({ baseUrl: config.OCR_API_URL, token: config.OCR_TOKEN });
   const worker = new Worker({ api, config, log, metrics });
   const lifecycle = new Lifecycle(log);
   const ops = await startOpsServer({
     port: config.PORT,
+    host: options.opsHost,
     registry: metrics.registry,
     ready: () => worker.isClaiming,
     health: () => ({ worker_id: worker.id, boot_id: worker.bootId, running: worker.running, lanes: config.lanes }),
