@@ -14,8 +14,8 @@ export interface OcrProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnOcr(t: TestLike, command: string, env: Record<string, string>): OcrProcess {
-  const child = spawn(process.execPath, [OCR, command], {
+export function spawnOcr(t: TestLike, command: string, env: Record<string, string>, args: string[] = []): OcrProcess {
+  const child = spawn(process.execPath, [OCR, command, ...args], {
     env: { ...process.env, OCR_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

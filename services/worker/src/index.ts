@@ -4,7 +4,7 @@ import { loadWorkerConfig, type WorkerConfig } from './config.js';
 import { createWorkerMetrics } from './metrics.js';
 import { Worker } from './worker.js';
 
-export { Worker, type WorkerDeps } from './worker.js';
+export { Worker, type WorkerDeps, type JobModeExit } from './worker.js';
 export { loadWorkerConfig, type WorkerConfig } from './config.js';
 export { LeaseLostError, type WorkerProtocol, type ClaimedRun } from './protocol.js';
 export { createClientProtocol } from './client-protocol.js';
@@ -36,11 +36,17 @@ export async function startWorker(config: Readonly<WorkerConfig>, log: Logger = 
   lifecycle.defer('ops server', () => ops.close());
   worker.start();
   lifecycle.defer('worker', () => worker.drain(config.OCR_SHUTDOWN_GRACE_S * 1000));
-  log.info({ workerId: worker.id, lanes: config.lanes, concurrency: config.OCR_CONCURRENCY, port: ops.port }, 'worker started');
+  log.info(
+    { workerId: worker.id, lanes: config.lanes, concurrency: config.OCR_CONCURRENCY, maxRuns: config.OCR_MAX_RUNS, exitWhenIdleS: config.OCR_EXIT_WHEN_IDLE_S, port: ops.port },
+    'worker started',
+  );
   return { worker, port: ops.port, close: () => lifecycle.close() };
 }
 
-/** `ocr worker`: config from the environment, signals handled (second signal forces exit). */
+/**
+ * `ocr worker`: config from the environment, signals handled (second signal forces exit). In job mode
+ * (OCR_MAX_RUNS / OCR_EXIT_WHEN_IDLE_S) the process also exits 0 on its own once it is done.
+ */
 export async function runWorkerProcess(env: Record<string, string | undefined> = process.env): Promise<void> {
   const config = loadWorkerConfig(env);
   const log = createLogger('worker');
@@ -49,4 +55,9 @@ export async function runWorkerProcess(env: Record<string, string | undefined> =
   lifecycle.defer('worker', () => started.close());
   // Exit before the orchestrator's grace ends: drain budget plus a little for the final requests.
   lifecycle.installSignals(config.OCR_SHUTDOWN_GRACE_S * 1000 + 5_000);
+  void started.worker.exhausted.then(async (reason) => {
+    log.info({ reason, claimed: started.worker.claimed }, 'job mode: done, exiting');
+    await lifecycle.close();
+    process.exit(0);
+  });
 }

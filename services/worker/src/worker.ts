@@ -11,6 +11,9 @@ import { createExecutorRegistry, type ExecutorRegistry } from './executors/index
 /** How long a busy worker with only a few free slots waits for more before claiming. */
 const CLAIM_LINGER_MS = 5;
 
+/** Why a job-mode worker stopped on its own: its run quota is spent, or it found nothing to do for a while. */
+export type JobModeExit = 'max_runs' | 'idle';
+
 export interface WorkerDeps {
   api: WorkerProtocol;
   config: Readonly<WorkerConfig>;
@@ -36,6 +39,16 @@ export class Worker extends EventEmitter {
   private loop: Promise<void> | undefined;
   private claimAbort = new AbortController();
   private slotFreed: (() => void) | undefined;
+  /** Runs claimed since start: job mode stops claiming at OCR_MAX_RUNS. */
+  private claimedTotal = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private exitReason: JobModeExit | undefined;
+  private resolveExit!: (reason: JobModeExit) => void;
+  /**
+   * Resolves when job mode is done: OCR_MAX_RUNS runs claimed and all of them finished, or no run in
+   * progress for OCR_EXIT_WHEN_IDLE_S. Never resolves in Deployment mode (both 0).
+   */
+  readonly exhausted = new Promise<JobModeExit>((resolve) => (this.resolveExit = resolve));
 
   constructor(private readonly deps: WorkerDeps) {
     super();
@@ -54,16 +67,23 @@ export class Worker extends EventEmitter {
     return this.claiming;
   }
 
+  /** Runs claimed since start. */
+  get claimed(): number {
+    return this.claimedTotal;
+  }
+
   start(): void {
-    if (this.claiming) return;
+    if (this.claiming || this.exitReason) return;
     this.claiming = true;
     this.claimAbort = new AbortController();
     this.loop = this.claimLoop();
+    this.armIdleTimer();
   }
 
   /** Stop claiming (the loop's pending long-poll is aborted); runs keep going. */
   async stopClaiming(): Promise<void> {
     this.claiming = false;
+    this.disarmIdleTimer();
     this.claimAbort.abort();
     this.slotFreed?.();
     await this.loop;
@@ -86,6 +106,7 @@ export class Worker extends EventEmitter {
       for (const run of this.active.values()) run.release('worker_shutdown');
       await all();
     }
+    this.disarmIdleTimer();
     this.heartbeats.stop();
   }
 
@@ -94,7 +115,16 @@ export class Worker extends EventEmitter {
     let failures = 0;
     let lingered = false;
     while (this.claiming) {
-      const free = config.OCR_CONCURRENCY - this.active.size;
+      const quota = config.OCR_MAX_RUNS > 0 ? config.OCR_MAX_RUNS - this.claimedTotal : Infinity;
+      if (quota <= 0) {
+        // Job mode: the quota is spent. Stop claiming; the last run to finish ends the process.
+        log.info({ claimed: this.claimedTotal }, 'max runs claimed: no more claims');
+        this.claiming = false;
+        this.disarmIdleTimer();
+        this.finishIfDone();
+        break;
+      }
+      const free = Math.min(config.OCR_CONCURRENCY - this.active.size, quota);
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
         this.slotFreed = undefined;
@@ -102,7 +132,7 @@ export class Worker extends EventEmitter {
       }
       // Busy and only a few slots free: linger a moment for more, so claims stay batches (each claim is a
       // request and a commit) instead of one per finished run. An idle worker claims at once.
-      const batch = Math.min(config.OCR_CLAIM_BATCH, config.OCR_CONCURRENCY);
+      const batch = Math.min(config.OCR_CLAIM_BATCH, config.OCR_CONCURRENCY, quota);
       if (this.active.size > 0 && free < batch / 2 && !lingered) {
         lingered = true;
         await sleep(CLAIM_LINGER_MS, this.claimAbort.signal);
@@ -126,6 +156,7 @@ export class Worker extends EventEmitter {
         failures = 0;
         metrics?.claimSeconds.observe((Date.now() - started) / 1000);
         log.debug({ claimed: claimed.length, ms: Date.now() - started }, 'claim returned');
+        this.claimedTotal += claimed.length;
         for (const item of claimed) this.launch(item);
       } catch (err) {
         if (!this.claiming) break;
@@ -137,8 +168,43 @@ export class Worker extends EventEmitter {
     }
   }
 
+  /**
+   * Job mode's idle exit: armed whenever no run is in progress, disarmed when one starts. Firing aborts the
+   * parked long-poll; the API hands back any run it claimed for a claimer that went away (claim_abandoned),
+   * and a run whose claim answer still arrives is launched and drained like any other.
+   */
+  private armIdleTimer(): void {
+    const idleS = this.deps.config.OCR_EXIT_WHEN_IDLE_S;
+    if (idleS <= 0 || !this.claiming || this.active.size > 0) return;
+    this.disarmIdleTimer();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.active.size > 0 || !this.claiming) return;
+      this.deps.log.info({ idleS, claimed: this.claimedTotal }, 'idle: no more claims');
+      void this.stopClaiming().then(() => this.finish('idle'));
+    }, idleS * 1000);
+  }
+
+  private disarmIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** Job mode: the quota is spent and nothing is running any more. */
+  private finishIfDone(): void {
+    const max = this.deps.config.OCR_MAX_RUNS;
+    if (max > 0 && this.claimedTotal >= max && this.active.size === 0) this.finish('max_runs');
+  }
+
+  private finish(reason: JobModeExit): void {
+    if (this.exitReason) return;
+    this.exitReason = reason;
+    this.resolveExit(reason);
+  }
+
   private launch(claimed: Parameters<typeof this.createExecution>[0]): void {
     const execution = this.createExecution(claimed);
+    this.disarmIdleTimer();
     this.active.set(execution.runId, execution);
     this.deps.metrics?.running.set(this.active.size);
     this.emit('run.started', execution.runId);
@@ -153,6 +219,8 @@ export class Worker extends EventEmitter {
         this.deps.metrics?.runs.inc({ end });
         this.emit('run.finished', execution.runId, end);
         this.slotFreed?.();
+        this.armIdleTimer();
+        this.finishIfDone();
       });
   }
 

@@ -13,3 +13,13 @@ t.test('OCR_LANES follows the API rule for lane names, one clear line per proble
 t.test('missing variables are named', async (t) => {
   t.throws(() => loadWorkerConfig({}), /OCR_API_URL[\s\S]*OCR_TOKEN|OCR_TOKEN[\s\S]*OCR_API_URL/);
 });
+
+t.test('job mode: off by default, validated like every other variable', async (t) => {
+  const config = loadWorkerConfig(base);
+  t.equal(config.OCR_MAX_RUNS, 0, 'no run limit');
+  t.equal(config.OCR_EXIT_WHEN_IDLE_S, 0, 'never exits when idle');
+  t.equal(loadWorkerConfig({ ...base, OCR_MAX_RUNS: '1', OCR_EXIT_WHEN_IDLE_S: '2.5' }).OCR_EXIT_WHEN_IDLE_S, 2.5);
+  t.throws(() => loadWorkerConfig({ ...base, OCR_MAX_RUNS: '-1' }), /OCR_MAX_RUNS/);
+  t.throws(() => loadWorkerConfig({ ...base, OCR_EXIT_WHEN_IDLE_S: 'x' }), /OCR_EXIT_WHEN_IDLE_S/);
+  t.throws(() => loadWorkerConfig({ ...base, OCR_EXIT_WHEN_IDLE_S: '86401' }), /OCR_EXIT_WHEN_IDLE_S/);
+});

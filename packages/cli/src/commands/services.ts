@@ -9,7 +9,16 @@ export function registerServices(program: Command): void {
   program
     .command('worker')
     .description('run a worker (OCR_API_URL, OCR_TOKEN, OCR_LANES, OCR_CONCURRENCY, ...)')
-    .action(async () => (await import('@ocr/worker')).runWorkerProcess());
+    .option('--max-runs <n>', 'job mode: claim at most N runs in total, exit 0 when they are done (same as OCR_MAX_RUNS)')
+    .option('--exit-when-idle <seconds>', 'job mode: exit 0 after this long with no run in progress (same as OCR_EXIT_WHEN_IDLE_S)')
+    // The flags become the variables, so the worker's config schema validates both the same way.
+    .action(async (options) =>
+      (await import('@ocr/worker')).runWorkerProcess({
+        ...process.env,
+        ...(options.maxRuns !== undefined && { OCR_MAX_RUNS: options.maxRuns }),
+        ...(options.exitWhenIdle !== undefined && { OCR_EXIT_WHEN_IDLE_S: options.exitWhenIdle }),
+      }),
+    );
   program
     .command('sweeper')
     .description('run a sweeper replica (DATABASE_URL, OCR_SWEEP_INTERVAL_S, OCR_HEARTBEAT_TIMEOUT_S, ...)')
