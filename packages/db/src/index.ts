@@ -27,4 +27,5 @@ export { registerWorker, listWorkers, type Registration, type WorkerOverview } f
 export { createSession, getSession, listSessions, closeSession } from './queries/sessions.js';
 export { createArtifact, getArtifact, listArtifacts, markArtifactReady, type NewArtifact } from './queries/artifacts.js';
 export { addSpecDoc, listSpecDocs, getSpecDoc, addRunSpecDocs, latestSpecDocContents, type RunSpecDocInput } from './queries/spec-docs.js';
+export { findExpiredRuns, deleteRunEventsBatch, deleteStoredArtifactRows, deleteFinishedRuns, type RetentionPolicy, type ExpiredRun } from './queries/retention.js';
 export { tryAcquireOrRenewLeadership, resignLeadership, currentLeader, type LeadershipLease } from './queries/leader.js';

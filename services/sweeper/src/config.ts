@@ -11,6 +11,25 @@ const SweeperConfigSchema = Type.Object({
   OCR_CANCEL_GRACE_S: Type.Number({ default: 30, minimum: 0 }),
   OCR_SWEEP_BATCH: Type.Integer({ default: 500, minimum: 1, maximum: 10_000 }),
   OCR_LEADER_TTL_S: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  // Retention (docs/operator.md): finished runs older than this many days are deleted with their events,
+  // steps and artifacts (S3 objects too) by the leader, in small batches. 0 keeps everything.
+  OCR_RETENTION_DAYS: Type.Number({ default: 0, minimum: 0 }),
+  // Per-lane overrides, `LANE=DAYS` separated by commas (e.g. `A=7,audit=0`).
+  OCR_RETENTION_LANE_DAYS: Type.String({
+    default: '',
+    pattern:
+      '^(|[A-Za-z0-9][A-Za-z0-9_.-]{0,62}=\\d+(\\.\\d+)?(,[A-Za-z0-9][A-Za-z0-9_.-]{0,62}=\\d+(\\.\\d+)?)*)$',
+  }),
+  OCR_RETENTION_INTERVAL_S: Type.Number({ default: 300, minimum: 0 }),
+  OCR_RETENTION_BATCH_RUNS: Type.Integer({ default: 100, minimum: 1, maximum: 10_000 }),
+  OCR_RETENTION_BATCH_EVENTS: Type.Integer({ default: 5000, minimum: 1, maximum: 100_000 }),
+  // The artifact bucket, to delete the objects of expired runs (all four or none, like the API's).
+  OCR_S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OCR_S3_REGION: Type.String({ default: 'us-east-1' }),
+  OCR_S3_BUCKET: Type.Optional(Type.String({ minLength: 3 })),
+  OCR_S3_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
+  OCR_S3_SECRET_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  OCR_S3_FORCE_PATH_STYLE: Type.Boolean({ default: false }),
   OCR_SWEEPER_ID: Type.String({ default: `${hostname()}:${process.pid}`, minLength: 1 }),
   OCR_LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -18,8 +37,23 @@ const SweeperConfigSchema = Type.Object({
   ),
 });
 
-/** The sweeper's parsed configuration; `leaderTtlS` is derived (OCR_LEADER_TTL_S, else 3 sweep intervals, at least 1 s). */
-export type SweeperConfig = Static<typeof SweeperConfigSchema> & { leaderTtlS: number };
+/**
+ * The sweeper's parsed configuration; derived: `leaderTtlS` (OCR_LEADER_TTL_S, else 3 sweep intervals, at
+ * least 1 s) and `retentionLaneDays` (OCR_RETENTION_LANE_DAYS as a map).
+ */
+export type SweeperConfig = Static<typeof SweeperConfigSchema> & {
+  leaderTtlS: number;
+  retentionLaneDays: Record<string, number>;
+};
+
+function laneDays(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pair of text.split(',').filter(Boolean)) {
+    const [lane, days] = pair.split('=');
+    out[lane!] = Number(days);
+  }
+  return out;
+}
 
 /** The leader lease outlives a few sweep intervals, so one slow renewal does not hand leadership over. */
 function leaderTtl(config: Static<typeof SweeperConfigSchema>): number {
@@ -43,6 +77,16 @@ export function loadSweeperConfig(
       leaderTtl(c) > c.OCR_SWEEP_INTERVAL_S
         ? undefined
         : `OCR_LEADER_TTL_S: must exceed OCR_SWEEP_INTERVAL_S (got ${leaderTtl(c)} and ${c.OCR_SWEEP_INTERVAL_S})`,
+    (c) => {
+      const s3 = [c.OCR_S3_ENDPOINT, c.OCR_S3_BUCKET, c.OCR_S3_ACCESS_KEY_ID, c.OCR_S3_SECRET_ACCESS_KEY];
+      return s3.every((v) => v === undefined) || s3.every((v) => v !== undefined)
+        ? undefined
+        : 'OCR_S3_*: set all of OCR_S3_ENDPOINT, OCR_S3_BUCKET, OCR_S3_ACCESS_KEY_ID, OCR_S3_SECRET_ACCESS_KEY, or none';
+    },
   ]);
-  return Object.freeze({ ...config, leaderTtlS: leaderTtl(config) });
+  return Object.freeze({
+    ...config,
+    leaderTtlS: leaderTtl(config),
+    retentionLaneDays: laneDays(config.OCR_RETENTION_LANE_DAYS),
+  });
 }

@@ -5,3 +5,4 @@ export { loadSweeperConfig, type SweeperConfig } from './config.js';
 export { LeaderLease, type MonotonicClock } from './leader-lease.js';
 export { WarmUpGate } from './warm-up.js';
 export { createSweeperMetrics, type SweeperMetrics } from './metrics.js';
+export { Retention, s3ObjectRemover, type ObjectRemover, type PruneReport } from './retention.js';

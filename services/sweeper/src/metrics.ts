@@ -51,6 +51,18 @@ export function createSweeperMetrics(registry: Registry, isLeader: () => boolean
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    retentionDeleted: new Counter({
+      name: 'ocr_retention_deleted_total',
+      help: 'Rows and objects deleted by retention, by kind (runs, events, objects)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    retentionBatchSeconds: new Histogram({
+      name: 'ocr_retention_batch_seconds',
+      help: 'Duration of one retention batch (one short transaction or one DeleteObjects round)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
     tickErrors: new Counter({
       name: 'ocr_sweeper_tick_errors_total',
       help: 'Ticks that failed (database unreachable or erroring)',

@@ -3,6 +3,7 @@ import { connect } from '@ocr/db';
 import { createLogger, Lifecycle, startOpsServer, type Logger } from '@ocr/runtime';
 import type { SweeperConfig } from './config.js';
 import { createSweeper, type Sweeper } from './sweeper.js';
+import { s3ObjectRemover } from './retention.js';
 
 /** A running sweeper replica. */
 export interface StartedSweeper {
@@ -38,7 +39,7 @@ export async function startSweeper(
   try {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'ocr_sweeper_process_' });
-    sweeper = createSweeper({ db: handle.db, log, config, registry });
+    sweeper = createSweeper({ db: handle.db, log, config, registry, removeObjects: s3ObjectRemover(config) });
     const running = sweeper;
     const ops = await startOpsServer({
       port: config.PORT,
@@ -56,6 +57,8 @@ export async function startSweeper(
         intervalS: config.OCR_SWEEP_INTERVAL_S,
         timeoutS: config.OCR_HEARTBEAT_TIMEOUT_S,
         ttlS: config.leaderTtlS,
+        retentionDays: config.OCR_RETENTION_DAYS,
+        retentionLaneDays: config.retentionLaneDays,
         port: ops.port,
       },
       'sweeper started',

@@ -7,6 +7,7 @@ import { Loop, type Logger } from '@ocr/runtime';
 import type { SweeperConfig } from './config.js';
 import { LeaderLease, type MonotonicClock } from './leader-lease.js';
 import { createSweeperMetrics, type SweeperMetrics } from './metrics.js';
+import { Retention, type ObjectRemover, type PruneReport } from './retention.js';
 import { WarmUpGate } from './warm-up.js';
 
 /** The name of the sweeper's row in `leader_leases`. */
@@ -28,6 +29,8 @@ export interface TickReport {
   cancelsFinished: number;
   /** The leader stopped mid-tick because its lease ran out on its own clock. */
   lapsed: boolean;
+  /** What retention deleted in this tick (absent when no pass was due). */
+  pruned?: PruneReport;
 }
 
 /** What a sweeper needs. `registry` receives its metrics; `clock` is for tests that simulate a frozen process. */
@@ -37,6 +40,8 @@ export interface SweeperDeps {
   config: Readonly<SweeperConfig>;
   registry: Registry;
   clock?: MonotonicClock;
+  /** Deletes artifact objects of expired runs; without it, runs with S3 artifacts are kept. */
+  removeObjects?: ObjectRemover;
 }
 
 const emptyReport = (): TickReport => ({
@@ -68,6 +73,7 @@ export class Sweeper extends EventEmitter {
   private readonly loop: Loop;
   private readonly lease: LeaderLease;
   private readonly gate: WarmUpGate;
+  private readonly retention: Retention;
   private leading = false;
   private lastReport: TickReport | undefined;
 
@@ -83,6 +89,14 @@ export class Sweeper extends EventEmitter {
     });
     this.gate = new WarmUpGate(config.OCR_HEARTBEAT_TIMEOUT_S * 1000, clock);
     this.metrics = createSweeperMetrics(deps.registry, () => this.isLeader);
+    this.retention = new Retention({
+      db: deps.db,
+      log: deps.log,
+      config,
+      metrics: this.metrics,
+      removeObjects: deps.removeObjects,
+      clock,
+    });
     this.loop = new Loop(
       'sweeper',
       () => config.OCR_SWEEP_INTERVAL_S * 1000,
@@ -148,6 +162,11 @@ export class Sweeper extends EventEmitter {
       }
       if (!(await this.sweepStale(report, signal))) return report;
       await this.finishCancels(report, signal);
+      // Retention last and on a time budget: rescuing runs always comes first.
+      if (this.retention.due) {
+        const budgetMs = Math.max(this.deps.config.OCR_SWEEP_INTERVAL_S * 1000, 1000);
+        report.pruned = await this.retention.pass(() => this.stillLeading(report), budgetMs, signal);
+      }
       return report;
     } catch (err) {
       this.metrics.tickErrors.inc();
