@@ -52,11 +52,13 @@ export interface AppDeps {
   log: Logger;
 }
 
-/** Where the console's production build is, if it has been built. */
-function consoleDir(config: Readonly<ApiConfig>): string | undefined {
-  const dir = config.OCR_CONSOLE_DIR ?? resolve(import.meta.dirname, '../../../packages/console/dist');
-  return existsSync(resolve(dir, 'index.html')) ? dir : undefined;
+/** Where the console's production build is (or will be, once built). */
+function consoleDir(config: Readonly<ApiConfig>): string {
+  return config.OCR_CONSOLE_DIR ?? resolve(import.meta.dirname, '../../../packages/console/dist');
 }
+
+const CONSOLE_NOT_BUILT =
+  '<h1>Ops Control Room</h1><p>The console is not built: run <code>npm run build -w @ocr/console</code>. API docs: <a href="/docs">/docs</a></p>';
 
 /**
  * Build the API (no listen): plugins for errors, auth, rate limits, OpenAPI, realtime; the route
@@ -135,10 +137,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(artifactRoutes);
   await app.register(streamRoutes);
 
+  // The console's files are looked up per request (wildcard), not listed at start: a console built or
+  // rebuilt (new hashed asset names) while the API runs is served without a restart.
   const dir = consoleDir(config);
-  if (dir) await app.register(fastifyStatic, { root: dir, prefix: '/', index: ['index.html'], wildcard: false });
-  else app.get('/', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) =>
-    reply.type('text/html').send('<h1>Ops Control Room</h1><p>The console is not built: run <code>npm run build -w @ocr/console</code>. API docs: <a href="/docs">/docs</a></p>'),
+  await app.register(fastifyStatic, { root: dir, prefix: '/', index: false, wildcard: true });
+  app.get('/', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) =>
+    existsSync(resolve(dir, 'index.html')) ? reply.sendFile('index.html') : reply.type('text/html').send(CONSOLE_NOT_BUILT),
   );
   return app as unknown as FastifyInstance;
 }
