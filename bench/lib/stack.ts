@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   }
   const db = connect(databaseUrl, { max: 10, applicationName: 'ocr-bench' });
   await migrateToLatest(db.db, databaseUrl);
-  const adminToken = `ocr_bench_admin_${Math.random().toString(36).slice(2)}xxxxxxxx`;
+  const adminToken = `ocr_bench_admin_${randomBytes(24).toString('base64url')}`;
   const { token: workerToken } = await createToken(db.db, { name: 'bench-worker', role: 'worker' });
   const port = await freePort();
   const children: ChildProcess[] = [];

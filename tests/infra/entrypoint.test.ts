@@ -3,6 +3,7 @@
 // same tree), and the image's HEALTHCHECK script judges it. Each process must answer /healthz and stop
 // with exit 0 on SIGTERM, as the container runtime will ask it to.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -73,7 +74,7 @@ t.test('the health check fails when nothing answers (so a pass below means somet
 t.test('each process of the image answers its health check and exits 0 on SIGTERM', async (t) => {
   const { url } = await createTestDatabase(t);
   const apiPort = await freePort();
-  const admin = `ocr_entrypoint_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const admin = `ocr_entrypoint_${randomBytes(24).toString('base64url')}`;
   const api = start(t, 'api', { DATABASE_URL: url, PORT: String(apiPort), HOST: '127.0.0.1', OCR_ADMIN_TOKEN: admin });
   t.ok(await healthy(apiPort, api), 'api: healthy');
 

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { ArtifactKind, Labels, LaneName, Level, NullableTimestamp, RunStatus, TemplateName, Timestamp, Uuid } from './common.js';
+import { AfterSeq, ArtifactKind, Labels, LaneName, Level, NullableTimestamp, RunStatus, TemplateName, Timestamp, Uuid } from './common.js';
 
 const strict = { additionalProperties: false } as const;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -103,7 +103,7 @@ export type RunEvent = Static<typeof RunEvent>;
 
 export const EventsQuery = Type.Object(
   {
-    after_seq: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    after_seq: Type.Optional(Type.Integer({ ...AfterSeq, default: 0 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 })),
     level: Type.Optional(Type.String({ pattern: '^(debug|info|warn|error)(,(debug|info|warn|error))*$' })),
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),

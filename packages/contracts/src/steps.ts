@@ -9,8 +9,19 @@ import { ArtifactKind } from './common.js';
 
 const strict = { additionalProperties: false } as const;
 
-/** Environment variables a step adds: POSIX names, string values. */
-export const StepEnv = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 100_000 }));
+/**
+ * Environment variables a step adds: POSIX names, string values. `additionalProperties: false` is what
+ * makes the key pattern a rule: a TypeBox record alone lets a key that misses the pattern (`A-B`) through
+ * with any value.
+ */
+export const StepEnv = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,254}$' }), Type.String({ maxLength: 100_000 }), {
+  additionalProperties: false,
+});
+
+/** HTTP header names (RFC 9110 tokens: no CR, LF, colon or space) to string values without line breaks. */
+export const HttpHeaders = Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$" }), Type.String({ maxLength: 8000, pattern: '^[^\\r\\n]*$' }), {
+  additionalProperties: false,
+});
 
 /** A file a step declares as an artifact: a path (relative to the run directory, or inside the container). */
 export const DeclaredArtifact = Type.Object(
@@ -79,7 +90,7 @@ export const HttpStep = Type.Object(
     kind: Type.Literal('http'),
     method: Type.Optional(HttpMethod),
     url: Type.String({ minLength: 1, maxLength: 8000 }),
-    headers: Type.Optional(Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }), Type.String({ maxLength: 8000 }))),
+    headers: Type.Optional(HttpHeaders),
     /** A string is sent as is; any other JSON value is sent as JSON. */
     body: Type.Optional(Type.Unknown()),
     /** Statuses that count as success; any 2xx when absent. */
@@ -108,7 +119,7 @@ export const McpStdioServer = Type.Object(
 export const McpHttpServer = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', maxLength: 8000 }),
-    headers: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 8000 }))),
+    headers: Type.Optional(HttpHeaders),
   },
   strict,
 );

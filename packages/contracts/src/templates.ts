@@ -1,9 +1,9 @@
 import Type, { type Static } from 'typebox';
 import { ArtifactKind, LaneName, TemplateName, Timestamp } from './common.js';
-import { DockerStep, HttpStep, McpStep, NoopStep, ShellStep } from './steps.js';
+import { DockerStep, HttpStep, McpStep, NoopStep, ShellStep, StepEnv } from './steps.js';
 
 const strict = { additionalProperties: false } as const;
-const Env = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 100_000 }));
+const Env = StepEnv;
 const StepArtifact = Type.Object({ path: Type.String({ minLength: 1, maxLength: 1000 }), kind: ArtifactKind, name: Type.Optional(Type.String({ maxLength: 200 })) }, strict);
 
 /** Fields every step kind shares. */

@@ -20,7 +20,7 @@ export { findStaleRuns, sweepStaleRuns, finishAbandonedCancels, findOrphanedLeas
 export { backoffCapSeconds } from './queue/backoff.js';
 export { sanitizeText, sanitizeJson } from './queue/sanitize.js';
 export { getTemplate, listTemplates, putTemplate, deleteTemplate } from './queries/templates.js';
-export { createToken, findToken, listTokens, revokeToken, hashToken, mintToken } from './queries/tokens.js';
+export { createToken, ensureBootstrapToken, findToken, listTokens, revokeToken, hashToken, mintToken, tokenPrefix } from './queries/tokens.js';
 export { getRun, getRunSteps, listRuns, laneStates, waitReason, WORKER_LIVE_S, type ListRunsFilter, type LaneState } from './queries/runs.js';
 export { laneOverview, laneRuns, updateLane, type LaneOverview, type LaneRunSummary } from './queries/lanes.js';
 export { registerWorker, listWorkers, type Registration, type WorkerOverview } from './queries/workers.js';

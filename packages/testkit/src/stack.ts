@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ export async function startStack(t: TestLike, options: StackOptions = {}): Promi
       OCR_S3_FORCE_PATH_STYLE: 'true',
     });
   }
-  const adminToken = `ocr_test_admin_${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  const adminToken = `ocr_test_admin_${randomBytes(24).toString('base64url')}`;
   const log = pino({ level: options.logLevel ?? process.env.OCR_TEST_LOG_LEVEL ?? 'silent' });
   const api = await startApi(loadApiConfig({ ...env, PORT: '0', HOST: '127.0.0.1', OCR_ADMIN_TOKEN: adminToken, OCR_MIGRATE: 'false' }), log);
   t.teardown(async () => {

@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -11,10 +14,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '@ocr/db';
-import { REDACT_PATHS, type Logger } from '@ocr/runtime';
+import type { Logger } from '@ocr/runtime';
 import type { ApiConfig } from './config.js';
 import { auth } from './plugins/auth.js';
 import { errorHandler } from './plugins/error-handler.js';
+import { jsonBody } from './plugins/json-body.js';
 import { textGuard } from './plugins/text-guard.js';
 import { createApiMetrics, type ApiMetrics } from './metrics.js';
 import { Listener } from './realtime/listener.js';
@@ -52,6 +56,28 @@ export interface AppDeps {
   log: Logger;
 }
 
+/** A client's `X-Request-Id` is kept when it is a plain token (it lands in logs); otherwise a fresh UUID. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+function requestId(request: IncomingMessage): string {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** `OCR_TRUST_PROXY` as Fastify takes it: nothing trusted unless configured. */
+function trustProxy(value: string): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return (_address, hop) => hop < Number(value);
+  return value.split(',').map((v) => v.trim()).filter(Boolean);
+}
+
+/** Origins the console's images may come from besides its own: presigned object-storage URLs. */
+function imageSources(config: Readonly<ApiConfig>): string[] {
+  const sources = ["'self'", 'data:', 'blob:', 'https:'];
+  if (config.OCR_S3_ENDPOINT) sources.push(new URL(config.OCR_S3_ENDPOINT).origin);
+  return sources;
+}
+
 /** Where the console's production build is (or will be, once built). */
 function consoleDir(config: Readonly<ApiConfig>): string {
   return config.OCR_CONSOLE_DIR ?? resolve(import.meta.dirname, '../../../packages/console/dist');
@@ -69,13 +95,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log,
     bodyLimit: config.OCR_BODY_LIMIT_BYTES,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
-    trustProxy: true,
-    ajv: undefined,
+    // A whole request (headers and body) must arrive within the timeout: a body trickled a byte at a
+    // time is cut off with a 408 instead of holding a socket and a parser for minutes.
+    requestTimeout: config.OCR_REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: Math.min(config.OCR_REQUEST_TIMEOUT_MS, 10_000),
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.OCR_REQUEST_TIMEOUT_MS / 4)),
+    },
+    requestIdHeader: false,
+    genReqId: requestId,
+    trustProxy: trustProxy(config.OCR_TRUST_PROXY),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  void REDACT_PATHS;
 
   const metrics = createApiMetrics();
   const listener = new Listener(config.DATABASE_URL, deps.log.child({ component: 'listener' }), deps.pool);
@@ -103,8 +134,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(errorHandler);
+  await app.register(jsonBody);
   await app.register(auth);
   await app.register(textGuard);
+  await app.register(helmet, {
+    // The console is a static build: its own scripts and styles (React sets style attributes), its own
+    // API and stream, images inline or from presigned storage URLs; nobody may frame it.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: imageSources(config),
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'", 'data:'],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    // HSTS only means something over TLS, which a proxy in front terminates; harmless on plain HTTP.
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+  });
   await app.register(cors, {
     origin: config.OCR_CORS_ORIGINS ? config.OCR_CORS_ORIGINS.split(',').map((o) => o.trim()) : false,
   });
@@ -113,9 +166,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     global: true,
     timeWindow: 60_000,
     // Per token, not per address: many workers share a NAT; the worker protocol gets a higher budget.
-    keyGenerator: (request) => request.principal?.tokenId ?? request.ip,
+    // Requests without a token (public routes) are limited per address; failed authentications have their
+    // own, smaller budget in the auth plugin.
+    keyGenerator: (request) => request.principal?.tokenId ?? `ip:${request.ip}`,
     max: (request) => (request.principal?.role === 'worker' ? config.OCR_RATE_LIMIT_PER_MIN * 100 : config.OCR_RATE_LIMIT_PER_MIN),
-    allowList: (request) => !request.principal,
     errorResponseBuilder: () => ({ statusCode: 429, error: { code: 'rate_limited', message: 'too many requests; retry later' } }),
   });
   await app.register(swagger, {
@@ -126,7 +180,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(async (scope) => {
+    scope.decorate('publicScope', true);
+    await scope.register(swaggerUi, { routePrefix: '/docs' });
+  });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   await app.register(healthRoutes);
@@ -140,9 +197,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The console's files are looked up per request (wildcard), not listed at start: a console built or
   // rebuilt (new hashed asset names) while the API runs is served without a restart.
   const dir = consoleDir(config);
-  await app.register(fastifyStatic, { root: dir, prefix: '/', index: false, wildcard: true });
-  app.get('/', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) =>
-    existsSync(resolve(dir, 'index.html')) ? reply.sendFile('index.html') : reply.type('text/html').send(CONSOLE_NOT_BUILT),
-  );
+  // Static files cannot declare roles: their scope is marked public (and '/' shares it for sendFile).
+  await app.register(async (scope) => {
+    scope.decorate('publicScope', true);
+    await scope.register(fastifyStatic, { root: dir, prefix: '/', index: false, wildcard: true });
+    scope.get('/', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) =>
+      existsSync(resolve(dir, 'index.html')) ? reply.sendFile('index.html') : reply.type('text/html').send(CONSOLE_NOT_BUILT),
+    );
+  });
   return app as unknown as FastifyInstance;
 }

@@ -5,7 +5,7 @@ const ApiConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ minLength: 1 }),
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
   HOST: Type.String({ default: '0.0.0.0' }),
-  OCR_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bootstrap admin token, ensured at start' })),
+  OCR_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 32, maxLength: 500, description: 'bootstrap admin token (32+ characters), created at first start' })),
   OCR_S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
   OCR_S3_REGION: Type.String({ default: 'us-east-1' }),
   OCR_S3_BUCKET: Type.Optional(Type.String({ minLength: 3 })),
@@ -20,6 +20,10 @@ const ApiConfigSchema = Type.Object({
   OCR_CONSOLE_DIR: Type.Optional(Type.String()),
   OCR_CORS_ORIGINS: Type.String({ default: '', description: 'comma-separated origins allowed by CORS; empty: same-origin only' }),
   OCR_WS_PING_S: Type.Number({ default: 20, exclusiveMinimum: 0 }),
+  OCR_REQUEST_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 600_000, description: 'time to receive a whole request (headers and body); 408 after' }),
+  OCR_AUTH_CACHE_MS: Type.Integer({ default: 5_000, minimum: 0, maximum: 60_000, description: 'how long a token verdict is cached; a revoked token (and its sockets) ends within it' }),
+  OCR_AUTH_FAILURES_PER_MIN: Type.Integer({ default: 60, minimum: 1, description: 'failed authentications per client address per minute before 429 without a lookup' }),
+  OCR_TRUST_PROXY: Type.String({ default: '', description: 'proxies whose X-Forwarded-For is trusted: empty (none), true, a hop count, or addresses/CIDRs' }),
   OCR_MIGRATE: Type.Boolean({ default: true, description: 'run migrations at start' }),
 });
 

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { connect, createToken, migrateToLatest } from '@ocr/db';
+import { connect, ensureBootstrapToken, migrateToLatest } from '@ocr/db';
 import { createLogger, Lifecycle, type Logger } from '@ocr/runtime';
 import { buildApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
@@ -26,7 +26,10 @@ export async function startApi(config: Readonly<ApiConfig>, log: Logger = create
   lifecycle.defer('database pool', () => handle.close());
   try {
     if (config.OCR_MIGRATE) await migrateToLatest(handle.db, config.DATABASE_URL);
-    if (config.OCR_ADMIN_TOKEN) await createToken(handle.db, { name: 'bootstrap-admin', role: 'admin', token: config.OCR_ADMIN_TOKEN });
+    if (config.OCR_ADMIN_TOKEN) {
+      const bootstrap = await ensureBootstrapToken(handle.db, config.OCR_ADMIN_TOKEN);
+      if (bootstrap.revoked) log.warn('OCR_ADMIN_TOKEN was revoked and stays revoked; unset it');
+    }
     const app = await buildApp({ db: handle.db, pool: handle.pool, config, log });
     lifecycle.defer('http', () => app.close());
     await app.listener.start();

@@ -15,7 +15,12 @@ export function paramsValidator(template: TemplateRow): Validate {
   let validate = compiled.get(key);
   if (!validate) {
     const schema = (template.definition as TemplateDefinition).params_schema ?? { type: 'object' };
-    validate = ajv.compile(schema);
+    try {
+      validate = ajv.compile(schema);
+    } catch (err) {
+      // Saved before the API refused such schemas (e.g. a backtracking-only regex): not the caller's fault.
+      throw apiError('conflict', `template ${key}: its params_schema no longer compiles (${(err as Error).message}); save a new version`);
+    }
     compiled.set(key, validate);
   }
   return validate;
@@ -28,6 +33,9 @@ export function checkParamsSchema(schema: unknown): string | undefined {
     return undefined;
   } catch (err) {
     return (err as Error).message;
+  } finally {
+    // Ajv caches every schema object it compiled; a check must not grow that cache request by request.
+    ajv.removeSchema(schema as object);
   }
 }
 

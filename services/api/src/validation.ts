@@ -2,6 +2,7 @@ import { Ajv } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
+import { RE2JS } from 're2js';
 
 type AjvInstance = Ajv;
 
@@ -24,9 +25,21 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
   return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
 };
 
-/** Ajv for user-supplied JSON Schemas (template params, draft 2020-12), with formats. */
+/**
+ * The regular-expression engine for user-supplied schemas (`pattern`, `patternProperties`): RE2, whose
+ * matching time is linear in the input whatever the pattern, so no params schema (`^(a+)+$`) can stall
+ * the event loop. Patterns RE2 cannot run in linear time (backreferences, lookaround) fail to compile, and
+ * the template is refused when it is saved.
+ */
+function linearRegExp(pattern: string): { test(input: string): boolean } {
+  const re = RE2JS.compile(pattern);
+  return { test: (input: string) => re.test(input) };
+}
+linearRegExp.code = 'linearRegExp';
+
+/** Ajv for user-supplied JSON Schemas (template params, draft 2020-12), with formats and RE2 patterns. */
 export function createParamsAjv() {
-  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false, code: { regExp: linearRegExp } });
   (addFormats as unknown as (a: unknown) => void)(ajv);
   return ajv;
 }

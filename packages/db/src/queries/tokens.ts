@@ -12,6 +12,31 @@ export function mintToken(): string {
   return `ocr_${randomBytes(24).toString('base64url')}`;
 }
 
+/**
+ * What `api_tokens.prefix` shows to recognise a token: the first 8 characters of a minted token (`ocr_` and
+ * 4 of its 32 random characters, leaving 168 bits unknown), or for any other value 8 hex digits of its hash,
+ * so no part of a chosen secret is ever stored in clear.
+ */
+export function tokenPrefix(token: string): string {
+  return /^ocr_[A-Za-z0-9_-]{32,}$/.test(token) ? token.slice(0, 8) : `#${hashToken(token).slice(0, 7)}`;
+}
+
+/**
+ * Ensure the bootstrap admin token exists, without ever bringing it back after a revoke (revoking it must
+ * stick across restarts). Returns whether it is usable.
+ */
+export async function ensureBootstrapToken(db: Kysely<Database>, token: string): Promise<{ created: boolean; revoked: boolean }> {
+  const inserted = await db
+    .insertInto('api_tokens')
+    .values({ name: 'bootstrap-admin', role: 'admin', token_hash: hashToken(token), prefix: tokenPrefix(token) })
+    .onConflict((oc) => oc.column('token_hash').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (inserted) return { created: true, revoked: false };
+  const row = await db.selectFrom('api_tokens').select(['revoked_at']).where('token_hash', '=', hashToken(token)).executeTakeFirstOrThrow();
+  return { created: false, revoked: row.revoked_at !== null };
+}
+
 /** Create a token; the plain value is returned once and never stored. */
 export async function createToken(
   db: Kysely<Database>,
@@ -20,7 +45,7 @@ export async function createToken(
   const token = input.token ?? mintToken();
   const row = await db
     .insertInto('api_tokens')
-    .values({ name: input.name, role: input.role, token_hash: hashToken(token), prefix: token.slice(0, 8) })
+    .values({ name: input.name, role: input.role, token_hash: hashToken(token), prefix: tokenPrefix(token) })
     .onConflict((oc) => oc.column('token_hash').doUpdateSet({ revoked_at: null, role: input.role }))
     .returningAll()
     .executeTakeFirstOrThrow();

@@ -20,6 +20,8 @@ function fieldOf(issue: ValidationIssue, part: string): string {
   return `${part}${path}${extra ? `.${String(extra)}` : ''}`;
 }
 
+/** Invalid text representation, datetime format/overflow, numeric out of range, bad unicode, too deep. */
+const BAD_VALUE = new Set(['22P02', '22007', '22008', '22003', '22021', '22P05', '54001']);
 const DB_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006', '53300']);
 
 /**
@@ -69,7 +71,8 @@ export const errorHandler = fp(async (app: FastifyInstance) => {
       request.log.warn({ err }, 'database unavailable');
       return reply.code(503).send({ error: { code: 'db_unavailable', message: 'the database is unavailable; retry later' } });
     }
-    if (pgCode === '22P02' || pgCode === '22007' || pgCode === '22008') {
+    // Defence in depth behind the schemas: a value Postgres cannot take (bad format, out of range, too deep).
+    if (pgCode && BAD_VALUE.has(pgCode)) {
       return reply.code(400).send({ error: { code: 'validation_failed', message: 'a value has an invalid format' } });
     }
     request.log.error({ err }, 'unhandled error');

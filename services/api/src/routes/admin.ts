@@ -132,6 +132,8 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   app.delete('/v1/tokens/:id', { config: { role: 'admin' }, schema: { tags: ['tokens'], params: IdParams, response: { 200: TokenInfo, ...errors } } }, async (request) => {
     const { id } = request.params as { id: string };
     if (!(await revokeToken(app.db, id))) throw notFound('token');
+    // This replica forgets it now and closes its sockets; the others within OCR_AUTH_CACHE_MS.
+    app.tokenRevoked(id);
     const row = (await listTokens(app.db)).find((t) => t.id === id)!;
     return tokenToWire(row);
   });

@@ -39,9 +39,12 @@ function encodeCursor(run: RunRow): string {
   return Buffer.from(`${run.created_at.toISOString()}|${run.id}`).toString('base64url');
 }
 
+/** What `encodeCursor` writes: a four-digit-year ISO timestamp (so no far-future date reaches SQL) and a UUID. */
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
 function decodeCursor(cursor: string): { created_at: string; id: string } {
-  const [created_at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!created_at || !id || Number.isNaN(Date.parse(created_at)) || !/^[0-9a-f-]{36}$/i.test(id)) {
+  const [, created_at, id] = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8')) ?? [];
+  if (!created_at || !id || Number.isNaN(Date.parse(created_at))) {
     throw apiError('validation_failed', 'query.cursor: is not a cursor this API issued', [{ field: 'query.cursor', message: 'invalid' }]);
   }
   return { created_at, id };

@@ -1,0 +1,45 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { apiError } from '../errors.js';
+
+/** Deepest nesting of arrays and objects a JSON body may have. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The nesting depth of a JSON text, counted without parsing (brackets outside strings), stopping as soon
+ * as it passes `limit`. Linear and non-recursive: a body of 100,000 `[` costs one scan, not a stack.
+ */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > limit) return true;
+    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--;
+  }
+  return false;
+}
+
+/**
+ * The JSON body parser: Fastify's own (prototype-poisoning checks included) behind a nesting-depth limit,
+ * so recursive code further on (schema validation, JSONB, serialisation) never meets a body deep enough
+ * to overflow its stack.
+ */
+export const jsonBody = fp(async (app: FastifyInstance) => {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request: FastifyRequest, body: string | Buffer, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      done(apiError('validation_failed', `body: nested deeper than ${MAX_JSON_DEPTH} levels`, [{ field: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]), undefined);
+      return;
+    }
+    parse(request, text, done);
+  });
+});
