@@ -68,7 +68,10 @@ function trustProxy(value: string): boolean | string[] | ((address: string, hop:
   if (value === '' || value === 'false') return false;
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) return (_address, hop) => hop < Number(value);
-  return value.split(',').map((v) => v.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /** Origins the console's images may come from besides its own: presigned object-storage URLs. */
@@ -135,6 +138,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(errorHandler);
   await app.register(jsonBody);
+  // Before auth: its catch-all OPTIONS route answers preflights, which carry no token by design.
+  await app.register(cors, {
+    origin: config.OCR_CORS_ORIGINS ? config.OCR_CORS_ORIGINS.split(',').map((o) => o.trim()) : false,
+  });
   await app.register(auth);
   await app.register(textGuard);
   await app.register(helmet, {
@@ -158,9 +165,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // HSTS only means something over TLS, which a proxy in front terminates; harmless on plain HTTP.
     strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
   });
-  await app.register(cors, {
-    origin: config.OCR_CORS_ORIGINS ? config.OCR_CORS_ORIGINS.split(',').map((o) => o.trim()) : false,
-  });
   await app.register(rateLimit, {
     hook: 'preHandler',
     global: true,
@@ -169,13 +173,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Requests without a token (public routes) are limited per address; failed authentications have their
     // own, smaller budget in the auth plugin.
     keyGenerator: (request) => request.principal?.tokenId ?? `ip:${request.ip}`,
-    max: (request) => (request.principal?.role === 'worker' ? config.OCR_RATE_LIMIT_PER_MIN * 100 : config.OCR_RATE_LIMIT_PER_MIN),
-    errorResponseBuilder: () => ({ statusCode: 429, error: { code: 'rate_limited', message: 'too many requests; retry later' } }),
+    max: (request) =>
+      request.principal?.role === 'worker'
+        ? config.OCR_RATE_LIMIT_PER_MIN * 100
+        : config.OCR_RATE_LIMIT_PER_MIN,
+    errorResponseBuilder: () => ({
+      statusCode: 429,
+      error: { code: 'rate_limited', message: 'too many requests; retry later' },
+    }),
   });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Ops Control Room API', version: '0.1.0', description: 'Queue API, worker protocol and realtime stream' },
+      info: {
+        title: 'Ops Control Room API',
+        version: '0.1.0',
+        description: 'Queue API, worker protocol and realtime stream',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },

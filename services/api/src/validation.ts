@@ -31,9 +31,10 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
  * the event loop. Patterns RE2 cannot run in linear time (backreferences, lookaround) fail to compile, and
  * the template is refused when it is saved.
  */
-function linearRegExp(pattern: string): { test(input: string): boolean } {
+function linearRegExp(pattern: string, flags: string): { test(input: string): boolean; toString(): string } {
   const re = RE2JS.compile(pattern);
-  return { test: (input: string) => re.test(input) };
+  // Ajv keys compiled patterns by toString(), as it would a RegExp: without it every pattern is one.
+  return { test: (input: string) => re.test(input), toString: () => `/${pattern}/${flags}` };
 }
 linearRegExp.code = 'linearRegExp';
 

@@ -65,14 +65,19 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 /**
  * Bearer-token authentication with a bounded in-process cache (LRU, OCR_AUTH_CACHE_MS: a token revoked
- * on another replica stops working within it), a per-address budget of failed authentications (so a flood
- * of bad tokens costs at most that many database lookups), then a role check from the route's
+ * on another replica stops working within it), a per-address budget of failed authentications (an address
+ * past it gets 429 instead of a database lookup, so a flood of bad tokens costs at most that many lookups;
+ * cached tokens keep working), then a role check from the route's
  * `config.role`. A route without a role refuses to register: a forgotten role must never mean public.
  */
 export const auth = fp(async (app: FastifyInstance) => {
   const ttl = app.config.OCR_AUTH_CACHE_MS;
   // Verdicts, good and bad, keyed by token value; least recently used evicted first, never wiped whole.
-  const cache = new LRUCache<string, { principal: Principal | null; at: number }>({ max: CACHE_ENTRIES, ttl: Math.max(ttl, 1), ttlAutopurge: false });
+  const cache = new LRUCache<string, { principal: Principal | null; at: number }>({
+    max: CACHE_ENTRIES,
+    ttl: Math.max(ttl, 1),
+    ttlAutopurge: false,
+  });
   // Concurrent lookups of one token share one query (every socket of a token re-checks at about the same time).
   const inflight = new Map<string, Promise<Principal | null>>();
   const lookup = (token: string): Promise<Principal | null> => {
@@ -94,7 +99,11 @@ export const auth = fp(async (app: FastifyInstance) => {
   const overBudget = (from: string | undefined): boolean => {
     if (!from) return false;
     const entry = failures.get(from);
-    return !!entry && Date.now() - entry.since < FAILURE_WINDOW_MS && entry.count >= app.config.OCR_AUTH_FAILURES_PER_MIN;
+    return (
+      !!entry &&
+      Date.now() - entry.since < FAILURE_WINDOW_MS &&
+      entry.count >= app.config.OCR_AUTH_FAILURES_PER_MIN
+    );
   };
   const failed = (from: string | undefined): void => {
     if (!from) return;
@@ -103,22 +112,25 @@ export const auth = fp(async (app: FastifyInstance) => {
     if (!entry || now - entry.since >= FAILURE_WINDOW_MS) failures.set(from, { count: 1, since: now });
     else entry.count++;
   };
-  const tooMany = () => apiError('rate_limited', 'too many failed authentications from this address; retry later');
+  const tooMany = () =>
+    apiError('rate_limited', 'too many failed authentications from this address; retry later');
 
-  app.decorate('authenticate', async (token: string | undefined, options: AuthOptions = {}): Promise<Principal> => {
-    if (overBudget(options.from)) throw tooMany();
-    if (!token) {
-      failed(options.from);
-      throw apiError('unauthorized', 'missing bearer token');
-    }
-    const hit = cache.get(token);
-    const principal = hit && Date.now() - hit.at < (options.maxAgeMs ?? ttl) ? hit.principal : await lookup(token);
-    if (!principal) {
-      failed(options.from);
-      throw apiError('unauthorized', 'invalid or revoked token');
-    }
-    return principal;
-  });
+  app.decorate(
+    'authenticate',
+    async (token: string | undefined, options: AuthOptions = {}): Promise<Principal> => {
+      if (!token) throw apiError('unauthorized', 'missing bearer token');
+      const hit = cache.get(token);
+      let principal: Principal | null;
+      if (hit && Date.now() - hit.at < (options.maxAgeMs ?? ttl)) principal = hit.principal;
+      else if (overBudget(options.from)) throw tooMany();
+      else principal = await lookup(token);
+      if (!principal) {
+        failed(options.from);
+        throw apiError('unauthorized', 'invalid or revoked token');
+      }
+      return principal;
+    },
+  );
 
   app.decorate('tokenRevoked', (tokenId: string) => {
     for (const [key, value] of cache.entries()) if (value.principal?.tokenId === tokenId) cache.delete(key);
@@ -140,16 +152,24 @@ export const auth = fp(async (app: FastifyInstance) => {
     // Third-party plugins (OpenAPI UI, static console files) cannot declare roles: they are registered in a
     // scope marked public on purpose, and nothing else may be.
     if (this.hasDecorator('publicScope')) route.config = { ...route.config, role: 'public' };
-    else throw new Error(`route ${String(route.method)} ${route.url} declares no role (config.role); refusing to serve it as public`);
+    else
+      throw new Error(
+        `route ${String(route.method)} ${route.url} declares no role (config.role); refusing to serve it as public`,
+      );
   });
 
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const required = request.routeOptions.config?.role;
     // Unmatched requests (the 404 handler) carry no role and reach nothing.
     if (!required || required === 'public') return;
-    request.principal = await app.authenticate(bearerToken(request.headers.authorization), { from: request.ip });
+    request.principal = await app.authenticate(bearerToken(request.headers.authorization), {
+      from: request.ip,
+    });
     if (!allowed(request.principal.role, required)) {
-      throw apiError('forbidden', `this route needs the ${required} role; your token has ${request.principal.role}`);
+      throw apiError(
+        'forbidden',
+        `this route needs the ${required} role; your token has ${request.principal.role}`,
+      );
     }
   });
 });

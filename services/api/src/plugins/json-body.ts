@@ -2,8 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError } from '../errors.js';
 
-/** Deepest nesting of arrays and objects a JSON body may have. */
-export const MAX_JSON_DEPTH = 64;
+import { MAX_JSON_DEPTH } from '@ocr/contracts';
 
 /**
  * The nesting depth of a JSON text, counted without parsing (brackets outside strings), stopping as soon
@@ -34,12 +33,23 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
 export const jsonBody = fp(async (app: FastifyInstance) => {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request: FastifyRequest, body: string | Buffer, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
-      done(apiError('validation_failed', `body: nested deeper than ${MAX_JSON_DEPTH} levels`, [{ field: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]), undefined);
-      return;
-    }
-    parse(request, text, done);
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    (request: FastifyRequest, body: string | Buffer, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      // Routes that carry what a step printed clean deep JSON instead (cut at the same depth, without
+      // recursion: @ocr/contracts sanitizeJson); JSON.parse itself is not recursive.
+      if (!request.routeOptions.config?.sanitizesText && jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+        done(
+          apiError('validation_failed', `body: nested deeper than ${MAX_JSON_DEPTH} levels`, [
+            { field: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` },
+          ]),
+          undefined,
+        );
+        return;
+      }
+      parse(request, text, done);
+    },
+  );
 });

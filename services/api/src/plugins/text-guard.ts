@@ -36,7 +36,12 @@ export const textGuard = fp(async (app: FastifyInstance) => {
     const field =
       findUnstorable(request.params, 'params') ??
       findUnstorable(request.query, 'query') ??
-      (request.body === undefined || request.routeOptions.config?.sanitizesText ? undefined : findUnstorable(request.body));
-    if (field) throw apiError('validation_failed', `${field}: contains a NUL byte or invalid unicode`, [{ field, message: 'contains a NUL byte or invalid unicode' }]);
+      (request.body === undefined || request.routeOptions.config?.sanitizesText
+        ? undefined
+        : findUnstorable(request.body));
+    if (field)
+      throw apiError('validation_failed', `${field}: contains a NUL byte or invalid unicode`, [
+        { field, message: 'contains a NUL byte or invalid unicode' },
+      ]);
   });
 });

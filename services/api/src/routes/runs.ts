@@ -44,7 +44,7 @@ const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f]{8}-[0-
 
 function decodeCursor(cursor: string): { created_at: string; id: string } {
   const [, created_at, id] = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8')) ?? [];
-  if (!created_at || !id || Number.isNaN(Date.parse(created_at))) {
+  if (!created_at || !id || !(Date.parse(created_at) >= 0)) {
     throw apiError('validation_failed', 'query.cursor: is not a cursor this API issued', [{ field: 'query.cursor', message: 'invalid' }]);
   }
   return { created_at, id };

@@ -33,8 +33,10 @@ export function originAllowed(request: FastifyRequest, allowedOrigins: string[])
  * that misses a pong is dropped.
  */
 export async function streamRoutes(app: FastifyInstance): Promise<void> {
-  const origins = app.config.OCR_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
-  const recheckMs = Math.max(Math.floor(app.config.OCR_AUTH_CACHE_MS / 2), 100);
+  const origins = app.config.OCR_CORS_ORIGINS.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  const recheckMs = Math.max(Math.floor(app.config.OCR_AUTH_CACHE_MS / 3), 100);
 
   app.get(
     '/v1/stream',
@@ -43,7 +45,11 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
       config: { role: 'public' },
       schema: { hide: true },
       onRequest: async (request) => {
-        if (!originAllowed(request, origins)) throw apiError('forbidden', `origin ${request.headers.origin} may not open the stream (OCR_CORS_ORIGINS)`);
+        if (!originAllowed(request, origins))
+          throw apiError(
+            'forbidden',
+            `origin ${request.headers.origin} may not open the stream (OCR_CORS_ORIGINS)`,
+          );
       },
     },
     (socket: WebSocket, request) => {
@@ -58,7 +64,8 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
         buffered: () => socket.bufferedAmount,
         isOpen: () => socket.readyState === socket.OPEN,
       };
-      const fail = (code: string, message: string) => client.send({ type: 'error', error: { code, message } });
+      const fail = (code: string, message: string) =>
+        client.send({ type: 'error', error: { code, message } });
       const refuse = (message = 'invalid or revoked token') => {
         fail('unauthorized', message);
         socket.close(4401, 'unauthorized');
@@ -106,7 +113,8 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
         } catch {
           return fail('validation_failed', 'message is not valid JSON');
         }
-        if (!Value.Check(ClientMessage, message)) return fail('validation_failed', 'unknown or malformed message');
+        if (!Value.Check(ClientMessage, message))
+          return fail('validation_failed', 'unknown or malformed message');
         if (message.type === 'ping') return client.send({ type: 'pong' });
         if (message.type === 'auth') {
           if (!principal) await admit(message.token);
@@ -114,7 +122,7 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
         }
         if (!principal) return fail('unauthorized', 'send {"type":"auth","token":...} first');
         if (message.type === 'subscribe') {
-          if (!(await stillValid())) return;
+          if (!(await stillValid(recheckMs))) return;
           if (message.topic === 'run') {
             await app.hub.subscribeRun(client, message.run_id, message.after_seq ?? 0).catch((err) => {
               request.log.warn({ err }, 'subscribe failed');
@@ -142,8 +150,8 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
       const header = bearerToken(request.headers.authorization);
       if (header) enqueue(() => admit(header));
 
-      // Checked every half TTL against verdicts at most half a TTL old: a revocation anywhere ends the socket
-      // within one TTL, at the cost of one lookup per token (not per socket) per half TTL.
+      // Checked every third of the TTL against verdicts at most that old: a revocation anywhere ends the
+      // socket within two thirds of the TTL (margin for a slow lookup), at one lookup per token, not per socket.
       const recheck = setInterval(() => {
         if (principal) enqueue(() => stillValid(recheckMs));
       }, recheckMs);

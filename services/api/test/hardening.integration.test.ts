@@ -1,0 +1,238 @@
+// Regression tests for the findings of issue 16 (API hardening), one per finding, named after the bug.
+import { connect as netConnect } from 'node:net';
+import t from 'tap';
+import { startStack } from '@ocr/testkit';
+import { raw, withEchoTemplate } from './helpers.js';
+
+const RUN = '00000000-0000-4000-8000-000000000001';
+const nested = (depth: number, leaf = '1') => '['.repeat(depth) + leaf + ']'.repeat(depth);
+
+t.test('a NUL byte in a query string or a path is a 400, not a 500', async (t) => {
+  const stack = await startStack(t, { s3: false });
+  await withEchoTemplate(stack);
+  for (const [method, path] of [
+    ['GET', '/v1/runs?q=a%00b'],
+    ['GET', `/v1/runs/${RUN}/events?q=a%00b`],
+    ['GET', '/v1/templates/a%00b'],
+    ['DELETE', '/v1/templates/a%00b'],
+    ['GET', '/v1/spec-docs?project=a%00b'],
+  ] as const) {
+    const res = await raw(stack, method, path);
+    t.equal(res.status, 400, `${method} ${path}`);
+    t.equal(res.json.error.code, 'validation_failed');
+  }
+  const preview = await raw(stack, 'POST', '/v1/templates/a%00b/preview', { body: '{}' });
+  t.equal(preview.status, 400, 'preview with NUL in the name');
+  const replaced = await raw(stack, 'GET', '/v1/runs?q=%ED%A0%80');
+  t.equal(replaced.status, 200, 'invalid UTF-8 in a query decodes to U+FFFD, which is storable');
+});
+
+t.test('after_seq out of range (1e20, 2^63) and far-future cursors are 400s', async (t) => {
+  const stack = await startStack(t, { s3: false });
+  for (const v of ['1e20', '9223372036854775808', '9007199254740992', '-1']) {
+    const res = await raw(stack, 'GET', `/v1/runs/${RUN}/events?after_seq=${v}`);
+    t.equal(res.status, 400, `after_seq=${v}`);
+    t.match(res.json.error.message, /after_seq/);
+  }
+  for (const date of [
+    '+275760-09-13T00:00:00.000Z',
+    '0000-01-01T00:00:00.000Z',
+    '2026-13-45T99:99:99.999Z',
+  ]) {
+    const cursor = Buffer.from(`${date}|${RUN}`).toString('base64url');
+    const res = await raw(stack, 'GET', `/v1/runs?cursor=${cursor}`);
+    t.equal(res.status, 400, `cursor at ${date}`);
+    t.match(res.json.error.message, /cursor/);
+  }
+});
+
+t.test(
+  'bodies nested thousands of levels deep are a 400 (no stack overflow); worker output is cut, not refused',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    await withEchoTemplate(stack);
+    for (const depth of [65, 3_000, 100_000]) {
+      const params = await raw(stack, 'POST', '/v1/runs', {
+        body: `{"template":"echo","params":{"message":${nested(depth)}}}`,
+      });
+      t.equal(params.status, 400, `params nested ${depth}`);
+      t.match(params.json.error.message, /nested deeper than 64/);
+      const validate = await raw(stack, 'POST', '/v1/templates/validate', {
+        body: `{"name":"x","params_schema":${nested(depth, '{}').replace(/\[/g, '{"a":').replace(/\]/g, '}')},"steps":[]}`,
+      });
+      t.equal(validate.status, 400, `validate body nested ${depth}`);
+      const schema = await raw(stack, 'POST', '/v1/templates', {
+        body: JSON.stringify({ name: 'deep', steps: [{ name: 's', kind: 'noop' }] }).replace(
+          '"steps"',
+          `"params_schema":{"type":"object","properties":{"a":${'{"items":'.repeat(depth)}{}${'}'.repeat(depth)}}},"steps"`,
+        ),
+      });
+      t.equal(schema.status, 400, `params_schema nested ${depth}`);
+    }
+    const worker = await stack.tokenFor('worker');
+    const { run } = await stack.client.runs.create({ template: 'echo', params: { message: 'x' } });
+    const claimed = await worker.client.worker.claim({ worker_id: 'deep-w', lanes: ['A'], wait_ms: 5_000 });
+    t.equal(claimed.runs[0]?.run.id, run.id);
+    const lease = claimed.runs[0]!.lease_token;
+    const res = await raw(stack, 'POST', `/v1/runs/${run.id}/events`, {
+      token: worker.token,
+      body: `{"lease_token":"${lease}","events":[{"seq":1,"level":"info","type":"log","data":${nested(100_000)}}]}`,
+    });
+    t.equal(res.status, 200, 'deep event data is stored cut at 64 levels');
+    t.equal(res.json.accepted, 1);
+  },
+);
+
+t.test(
+  'preview of a template with a non-string env value (or an env name like A-B) cannot be saved',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    for (const env of [{ 'A-B': 'x' }, { OK: 1 }, { 'A-B': 1 }, { ['X'.repeat(300)]: 'x' }]) {
+      const body = JSON.stringify({
+        name: 'envy',
+        steps: [{ name: 's', kind: 'shell', script: 'true', env }],
+      });
+      const saved = await raw(stack, 'POST', '/v1/templates', { body });
+      t.equal(saved.status, 400, `env ${JSON.stringify(env).slice(0, 40)} refused at save`);
+      const check = await raw(stack, 'POST', '/v1/templates/validate', { body });
+      t.equal(check.status, 200);
+      t.equal(check.json.valid, false, 'and /templates/validate calls it invalid');
+    }
+    for (const headers of [{ 'x-a\r\nx-b': 'v' }, { 'x-a': 'v\r\nx-b: w' }, { 'bad name': 'v' }]) {
+      for (const step of [
+        { name: 's', kind: 'http', url: 'https://example.com', headers },
+        { name: 's', kind: 'mcp', server: { url: 'https://example.com/mcp', headers }, tool: 't' },
+      ]) {
+        const body = JSON.stringify({ name: 'hdr', steps: [step] });
+        t.equal(
+          (await raw(stack, 'POST', '/v1/templates', { body })).status,
+          400,
+          `${step.kind} header ${JSON.stringify(headers)} refused`,
+        );
+        t.equal((await raw(stack, 'POST', '/v1/templates/validate', { body })).json.valid, false);
+      }
+    }
+    const label = await raw(stack, 'POST', '/v1/sessions', {
+      body: JSON.stringify({ name: 's', labels: { ['k'.repeat(101)]: 'v' } }),
+    });
+    t.equal(label.status, 400, 'a label key over 100 characters is refused');
+    t.equal(
+      Number((await stack.db.pool.query('SELECT count(*) FROM run_templates')).rows[0].count),
+      0,
+      'nothing saved',
+    );
+  },
+);
+
+t.test(
+  'ReDoS: a params schema pattern ^(a+)+$ answers within 50 ms; backtracking-only patterns are refused at save',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    await stack.client.templates.create({
+      name: 'redos',
+      params_schema: {
+        type: 'object',
+        properties: { s: { type: 'string', pattern: '^(a+)+$' } },
+        patternProperties: { '^(x+x+)+y$': { type: 'string' } },
+      },
+      steps: [{ name: 's', kind: 'noop' }],
+    });
+    const ok = await raw(stack, 'POST', '/v1/runs', {
+      body: JSON.stringify({ template: 'redos', params: { s: 'aaaa' } }),
+    });
+    t.equal(ok.status, 201, 'a matching value is accepted (and the validator is compiled)');
+    for (const s of ['a'.repeat(29) + 'b', 'a'.repeat(5_000) + '!']) {
+      const started = performance.now();
+      const res = await raw(stack, 'POST', '/v1/runs', {
+        body: JSON.stringify({ template: 'redos', params: { s, ['x'.repeat(5_000)]: 'v' } }),
+      });
+      const ms = performance.now() - started;
+      t.equal(res.status, 400, 'the value fails the pattern');
+      t.ok(ms < 50, `answered in ${ms.toFixed(1)} ms (< 50)`);
+    }
+    for (const pattern of ['^(a)\\1$', '^(?=a)a$', '^(?!b)']) {
+      const res = await raw(stack, 'POST', '/v1/templates', {
+        body: JSON.stringify({
+          name: 'lookaround',
+          params_schema: { type: 'object', properties: { s: { type: 'string', pattern } } },
+          steps: [{ name: 's', kind: 'noop' }],
+        }),
+      });
+      t.equal(res.status, 400, `pattern ${pattern} refused at save`);
+      t.match(res.json.error.message, /params_schema/);
+    }
+  },
+);
+
+t.test('a body trickled a byte at a time is cut off with a 408 within the request timeout', async (t) => {
+  const stack = await startStack(t, { s3: false, env: { OCR_REQUEST_TIMEOUT_MS: '1000' } });
+  const { port } = new URL(stack.apiUrl);
+  for (const token of [stack.adminToken, undefined]) {
+    const started = Date.now();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = netConnect(Number(port), '127.0.0.1');
+      let received = '';
+      const head = `POST /v1/runs HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n${token ? `authorization: Bearer ${token}\r\n` : ''}\r\n`;
+      socket.write(head);
+      const trickle = setInterval(() => socket.write('{'), 200);
+      socket.on('data', (chunk) => (received += String(chunk)));
+      socket.on('close', () => {
+        clearInterval(trickle);
+        resolve(received);
+      });
+      socket.on('error', reject);
+    });
+    const seconds = (Date.now() - started) / 1000;
+    // Without a token the request is refused (401) before its body is read; with one, the body times out.
+    t.match(
+      answer,
+      token ? /^HTTP\/1\.1 408/ : /^HTTP\/1\.1 (401|408)/,
+      `${token ? 'with' : 'without'} a token: ${answer.slice(9, 12)}`,
+    );
+    t.ok(seconds < 5, `cut off after ${seconds.toFixed(1)} s`);
+  }
+});
+
+t.test('bad tokens are budgeted per address: 60 bad tokens cost 20 lookups, not 60', async (t) => {
+  const stack = await startStack(t, {
+    s3: false,
+    env: { OCR_AUTH_FAILURES_PER_MIN: '20', OCR_AUTH_CACHE_MS: '60000' },
+  });
+  t.equal((await raw(stack, 'GET', '/v1/whoami')).status, 200, 'the admin token, cached');
+  const statuses: number[] = [];
+  for (let i = 0; i < 60; i++)
+    statuses.push((await raw(stack, 'GET', '/v1/whoami', { token: `ocr_bad_${i}` })).status);
+  t.equal(statuses.filter((s) => s === 401).length, 20, 'the first 20 are looked up and refused');
+  t.equal(statuses.filter((s) => s === 429).length, 40, 'the rest are 429 without a lookup');
+  const limited = await raw(stack, 'GET', '/v1/whoami', { token: 'ocr_bad_x' });
+  t.equal(limited.json.error.code, 'rate_limited');
+  t.equal(
+    (await raw(stack, 'GET', '/v1/whoami')).status,
+    200,
+    'a cached valid token from the same address keeps working',
+  );
+});
+
+t.test('the token cache is bounded LRU: a busy token stays cached past 10,000 others', async (t) => {
+  const stack = await startStack(t, {
+    s3: false,
+    env: { OCR_AUTH_FAILURES_PER_MIN: '100000', OCR_AUTH_CACHE_MS: '60000' },
+  });
+  const viewer = await stack.tokenFor('viewer');
+  t.equal((await raw(stack, 'GET', '/v1/whoami', { token: viewer.token })).status, 200);
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, worker) => {
+      for (let i = worker; i < 10_100; i += 8) {
+        await stack.api.app.authenticate(`ocr_miss_${i}`).catch(() => undefined);
+        if (i % 1000 === worker) await stack.api.app.authenticate(viewer.token);
+      }
+    }),
+  );
+  // Revoke behind the API's back: a cached verdict still answers, which shows the entry survived.
+  await stack.db.pool.query("UPDATE api_tokens SET revoked_at = now() WHERE name = 'test-viewer'");
+  t.equal(
+    (await raw(stack, 'GET', '/v1/whoami', { token: viewer.token })).status,
+    200,
+    'the busy token was not evicted by 10,100 misses',
+  );
+});
