@@ -141,14 +141,22 @@ t.test(
       body: JSON.stringify({ template: 'redos', params: { s: 'aaaa' } }),
     });
     t.equal(ok.status, 201, 'a matching value is accepted (and the validator is compiled)');
+    // A backtracking engine needs ~2 s for 29 characters and doubles per character: for 5,000 it would never
+    // answer. The best of five round trips is compared with 50 ms, so a loaded test machine cannot fail it.
     for (const s of ['a'.repeat(29) + 'b', 'a'.repeat(5_000) + '!']) {
-      const started = performance.now();
-      const res = await raw(stack, 'POST', '/v1/runs', {
-        body: JSON.stringify({ template: 'redos', params: { s, ['x'.repeat(5_000)]: 'v' } }),
-      });
-      const ms = performance.now() - started;
-      t.equal(res.status, 400, 'the value fails the pattern');
-      t.ok(ms < 50, `answered in ${ms.toFixed(1)} ms (< 50)`);
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        const res = await raw(stack, 'POST', '/v1/runs', {
+          body: JSON.stringify({ template: 'redos', params: { s, ['x'.repeat(5_000)]: 'v' } }),
+        });
+        times.push(performance.now() - started);
+        t.equal(res.status, 400, 'the value fails the pattern');
+      }
+      t.ok(
+        Math.min(...times) < 50,
+        `${s.length} chars: answered in ${Math.min(...times).toFixed(1)} ms (best of 5; < 50)`,
+      );
     }
     for (const pattern of ['^(a)\\1$', '^(?=a)a$', '^(?!b)']) {
       const res = await raw(stack, 'POST', '/v1/templates', {
