@@ -150,7 +150,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
+        // 'unsafe-eval': the console's run form compiles each template's params schema with Ajv, which
+        // generates functions. Scripts still come only from this origin: no inline script can run.
+        scriptSrc: ["'self'", "'unsafe-eval'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: imageSources(config),
         connectSrc: ["'self'"],
