@@ -218,7 +218,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     scope.decorate('publicScope', true);
     await scope.register(fastifyStatic, { root: dir, prefix: '/', index: false, wildcard: true });
     scope.get('/', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) =>
-      existsSync(resolve(dir, 'index.html')) ? reply.sendFile('index.html') : reply.type('text/html').send(CONSOLE_NOT_BUILT),
+      existsSync(resolve(dir, 'index.html'))
+        ? reply.sendFile('index.html')
+        : reply.type('text/html').send(CONSOLE_NOT_BUILT),
     );
   });
   return app as unknown as FastifyInstance;
