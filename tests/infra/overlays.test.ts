@@ -53,45 +53,63 @@ t.test('no overlay combines the two worker autoscalers', async (t) => {
   }
 });
 
-t.test('base: processes, replicas, migration Job, service accounts, worker RBAC', async (t) => {
+t.test('base: processes, replicas, migration Job, service accounts, no Kubernetes API rights', async (t) => {
   for (const objects of [local, production]) {
     t.equal(find<Any>(objects, 'Deployment', 'ocr-sweeper').spec.replicas, 2, 'two sweeper replicas');
     const job = find<Any>(objects, 'Job', 'ocr-migrate');
     t.same(job.spec.template.spec.containers[0].args, ['migrate']);
     for (const sa of ['ocr-api', 'ocr-worker', 'ocr-sweeper', 'ocr-migrate'])
-      find(objects, 'ServiceAccount', sa);
-    const role = find<Any>(objects, 'Role', 'ocr-worker-pod-deletion-cost');
-    t.same(
-      role.rules,
-      [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'] }],
-      'workers may get and patch pods, nothing else',
-    );
-    const binding = find<Any>(objects, 'RoleBinding', 'ocr-worker-pod-deletion-cost');
-    t.same(
-      binding.subjects.map((s: Any) => s.name),
-      ['ocr-worker'],
-    );
-    find(objects, 'ValidatingAdmissionPolicy', 'ocr-worker-pod-patch-guard');
+      t.equal(
+        find<Any>(objects, 'ServiceAccount', sa).automountServiceAccountToken,
+        false,
+        `${sa} mounts no token by default`,
+      );
+    // No process calls the Kubernetes API, so none is granted anything (the pod-deletion-cost claim is gone).
+    for (const kind of [
+      'Role',
+      'RoleBinding',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ValidatingAdmissionPolicy',
+    ])
+      t.same(
+        objects.filter((o) => o.kind === kind).map((o) => o.metadata.name),
+        [],
+        `no ${kind}`,
+      );
     for (const name of ['ocr-api', 'ocr-sweeper', 'ocr-worker']) find(objects, 'PodDisruptionBudget', name);
   }
 });
 
 t.test(
-  'only the worker mounts a Kubernetes token, and the worker holds no database or bucket credential',
+  'no pod can read a Kubernetes token: none mounted, none projected, no worker holds database or bucket credentials',
   async (t) => {
-    for (const owner of podOwners(production)) {
-      const spec = owner.spec as Any;
-      t.equal(
-        spec.automountServiceAccountToken !== false,
-        owner.name === 'ocr-worker',
-        `${owner.name} token mount`,
-      );
+    const renders = {
+      local,
+      production,
+      'base+keda-job-mode': renderWithComponents(['keda-job-mode']),
+      'base+docker-in-docker': renderWithComponents(['docker-in-docker']),
+    };
+    for (const [name, objects] of Object.entries(renders)) {
+      for (const owner of podOwners(objects)) {
+        const spec = owner.spec as Any;
+        t.equal(
+          spec.automountServiceAccountToken,
+          false,
+          `${name}: ${owner.kind}/${owner.name} mounts no token`,
+        );
+        const projected = (spec.volumes ?? []).filter((v: Any) =>
+          (v.projected?.sources ?? []).some((s: Any) => s.serviceAccountToken),
+        );
+        t.same(projected, [], `${name}: ${owner.kind}/${owner.name} projects no service-account token`);
+      }
     }
     const worker = container(production, 'ocr-worker');
     const secretKeys = (worker.env ?? []).flatMap((e: Any) =>
       e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.key] : [],
     );
     t.same(secretKeys, ['worker-token'], 'the worker reads only its token');
+    t.notMatch(JSON.stringify(production), /pod-deletion-cost/, 'nothing claims pod-deletion-cost');
   },
 );
 
@@ -221,6 +239,97 @@ t.test('keda-autoscaling: per-lane metrics-api triggers, scale to zero, fast up 
   for (const trigger of triggers)
     t.equal(trigger.metricType, 'AverageValue', `${trigger.name}: metricType AverageValue`);
 });
+
+/** Does a label selector (matchLabels + In/NotIn/Exists/DoesNotExist) select these labels? */
+function selects(selector: Any, labels: Record<string, string>): boolean {
+  const byLabel = Object.entries<string>(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  const byExpression = (selector.matchExpressions ?? []).every((e: Any) => {
+    switch (e.operator) {
+      case 'In':
+        return e.values.includes(labels[e.key]);
+      case 'NotIn':
+        return !(e.key in labels) || !e.values.includes(labels[e.key]);
+      case 'Exists':
+        return e.key in labels;
+      case 'DoesNotExist':
+        return !(e.key in labels);
+      default:
+        throw new Error(`unknown operator ${e.operator}`);
+    }
+  });
+  return byLabel && byExpression;
+}
+
+t.test(
+  'keda-job-mode: one Job per queued run of the group, never deleted while busy, never counted twice',
+  async (t) => {
+    for (const [name, objects] of [
+      ['base+keda-job-mode', renderWithComponents(['keda-job-mode'])],
+      ['production', production],
+    ] as const) {
+      const job = find<Any>(objects, 'ScaledJob', 'ocr-worker-long');
+      const pod = job.spec.jobTargetRef.template;
+      const worker: Container = pod.spec.containers.find((c: Any) => c.name === 'worker');
+      const maxRuns = Number(env(worker, 'OCR_MAX_RUNS'));
+      t.ok(maxRuns >= 1, `${name}: job pods claim a bounded number of runs (${maxRuns})`);
+      t.ok(Number(env(worker, 'OCR_EXIT_WHEN_IDLE_S')) > 0, `${name}: a pod with nothing to do goes away`);
+      t.ok(Number(env(worker, 'OCR_CONCURRENCY')) <= maxRuns, `${name}: concurrency within the run quota`);
+      t.same(job.spec.rollout, { strategy: 'gradual' }, `${name}: an update never deletes running Jobs`);
+      t.equal(
+        job.spec.scalingStrategy.strategy,
+        'accurate',
+        `${name}: the metric excludes runs already claimed`,
+      );
+      t.equal(job.spec.scalingStrategy.multipleScalersCalculation, 'sum', `${name}: lanes add up`);
+      t.equal(pod.spec.restartPolicy, 'Never');
+      t.equal(job.spec.jobTargetRef.backoffLimit, 0, `${name}: the queue, not Kubernetes, retries runs`);
+      t.equal(pod.metadata.annotations['cluster-autoscaler.kubernetes.io/safe-to-evict'], 'false');
+      t.ok(
+        pod.spec.terminationGracePeriodSeconds > Number(env(worker, 'OCR_SHUTDOWN_GRACE_S')),
+        `${name}: a drained node waits for the run`,
+      );
+      const lanes = env(worker, 'OCR_LANES')!.split(',');
+      const triggers: Any[] = job.spec.triggers;
+      t.same(
+        triggers.map((tr) => tr.metadata.valueLocation).sort(),
+        lanes.map((l) => `lanes.${l}.depth`).sort(),
+        `${name}: one depth trigger per lane of the group, nothing else`,
+      );
+      for (const tr of triggers) {
+        t.equal(tr.type, 'metrics-api');
+        t.equal(Number(tr.metadata.targetValue), maxRuns, `${name}: one Job per OCR_MAX_RUNS queued runs`);
+        t.match(tr.metadata.url, /^http:\/\/ocr-api\.ocr\.svc\.cluster\.local(:80)?\/v1\/lanes\/metrics$/);
+        find(objects, 'TriggerAuthentication', tr.authenticationRef.name);
+      }
+      // A lane served by a Deployment group as well would be scaled by both autoscalers.
+      for (const deployment of objects.filter(
+        (o) => o.kind === 'Deployment' && o.metadata.name.startsWith('ocr-worker'),
+      ) as Any[]) {
+        const served = env(deployment.spec.template.spec.containers[0], 'OCR_LANES')!.split(',');
+        t.same(
+          served.filter((l) => lanes.includes(l)),
+          [],
+          `${name}: ${deployment.metadata.name} serves none of the job lanes`,
+        );
+      }
+      const pdb = find<Any>(objects, 'PodDisruptionBudget', 'ocr-worker');
+      t.notOk(
+        selects(pdb.spec.selector, pod.metadata.labels),
+        `${name}: the Deployment workers' budget leaves job pods alone`,
+      );
+      const deploymentPod = find<Any>(objects, 'Deployment', 'ocr-worker').spec.template.metadata.labels;
+      t.ok(selects(pdb.spec.selector, deploymentPod), `${name}: and still covers the Deployment's pods`);
+      const workerPolicy = objects.find(
+        (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'ocr-worker',
+      ) as Any;
+      if (workerPolicy)
+        t.ok(
+          selects(workerPolicy.spec.podSelector, pod.metadata.labels),
+          `${name}: worker network policy applies`,
+        );
+    }
+  },
+);
 
 t.test('hpa-external: autoscaling/v2 on an external metric, fast up and slow down', async (t) => {
   const objects = renderWithComponents(['hpa-external']);

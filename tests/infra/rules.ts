@@ -52,14 +52,13 @@ export interface PodOwner {
 
 const POD_OWNERS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
 
-/** Every pod template among the objects (Deployments, StatefulSets, DaemonSets, Jobs). */
+/** Every pod template among the objects (Deployments, StatefulSets, DaemonSets, Jobs, KEDA ScaledJobs). */
 export function podOwners(objects: K8sObject[]): PodOwner[] {
-  return objects
-    .filter((o) => POD_OWNERS.has(o.kind))
-    .map((o) => {
-      const spec = (o.spec as { template: { spec: PodSpec } }).template.spec;
-      return { kind: o.kind, name: o.metadata.name, spec };
-    });
+  return objects.flatMap((o) => {
+    if (POD_OWNERS.has(o.kind)) return [{ kind: o.kind, name: o.metadata.name, spec: (o.spec as { template: { spec: PodSpec } }).template.spec }];
+    if (o.kind === 'ScaledJob') return [{ kind: o.kind, name: o.metadata.name, spec: (o.spec as { jobTargetRef: { template: { spec: PodSpec } } }).jobTargetRef.template.spec }];
+    return [];
+  });
 }
 
 /** The `ocr` subcommand a container runs (api, worker, sweeper, migrate), if it runs the ocr CLI. */

@@ -13,6 +13,9 @@ import ts from 'typescript';
 import { parse } from 'yaml';
 import { REPO_ROOT, type K8sObject } from './kustomize.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+
 interface Model {
   validate(): void;
 }
@@ -53,14 +56,37 @@ export async function schemaProblem(object: K8sObject): Promise<string | undefin
   if (crd) {
     crdProblems(object, crdSchema(crd, object.apiVersion), '', problems);
   } else {
+    const checked = await withPodMetadataChecked(object, problems);
     try {
-      new Model(object).validate();
+      new Model(checked).validate();
     } catch (err) {
       problems.push(err instanceof Error ? err.message : String(err));
     }
-    unknownFieldProblems(object, specifier, problems);
+    unknownFieldProblems(checked, specifier, problems);
   }
   return problems.length > 0 ? `${where}: ${problems.join('; ')}` : undefined;
+}
+
+/**
+ * KEDA's CRD keeps a ScaledJob's pod-template metadata open (x-kubernetes-preserve-unknown-fields) while the
+ * npm model types it as `{}`, which would refuse every label. Check that part as the pod ObjectMeta it
+ * becomes, and validate the rest of the object with it emptied.
+ */
+async function withPodMetadataChecked(object: K8sObject, problems: string[]): Promise<K8sObject> {
+  const podMeta = object.kind === 'ScaledJob' ? (object.spec as Any)?.jobTargetRef?.template?.metadata : undefined;
+  if (!podMeta) return object;
+  const { ObjectMeta } = await import('@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta');
+  try {
+    new ObjectMeta(podMeta).validate();
+  } catch (err) {
+    problems.push(`.spec.jobTargetRef.template.metadata: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  for (const key of Object.keys(podMeta)) {
+    if (!['labels', 'annotations'].includes(key)) problems.push(`.spec.jobTargetRef.template.metadata.${key}: not a pod template field`);
+  }
+  const copy = structuredClone(object) as Any;
+  copy.spec.jobTargetRef.template.metadata = {};
+  return copy;
 }
 
 // ---- unknown fields against the TypeScript model types ----
