@@ -67,9 +67,15 @@ t.test('a zombie (SIGSTOP past its lease, then SIGCONT) gets lease_lost, kills i
     steps: [{ name: 'tick', kind: 'shell', script: `i=0; while [ $i -lt 400 ]; do echo "tick $i"; i=$((i+1)); sleep 0.05; done; touch ${marker}` }],
   });
   const { token } = await stack.tokenFor('worker');
-  const zombie = spawnOcr(t, 'worker', { ...stack.env, ...FAST, OCR_TOKEN: token, OCR_LANES: 'A', PORT: '0', OCR_WORKER_ID: 'zombie' });
+  // One slot, taken by the run: the zombie holds no long-poll claim while frozen. A claim parked in the API
+  // before the SIGSTOP would (correctly) be handed the requeued run and race this test's own claim below;
+  // that was this test's flake (the frozen worker won whenever the API's claim ran between the test's
+  // UPDATE and its claim). Stale claim replies have their own test below.
+  const zombie = spawnOcr(t, 'worker', { ...stack.env, ...FAST, OCR_TOKEN: token, OCR_LANES: 'A', PORT: '0', OCR_WORKER_ID: 'zombie', OCR_CONCURRENCY: '1' });
+  // A process start on a loaded machine can take many seconds: wait for it, not for a fixed time.
+  await zombie.waitForLog((l) => l.msg === 'worker started', 60_000);
   const { run } = await stack.client.runs.create({ template: 'ticker' });
-  await eventually(async () => (await stack.client.runs.events(run.id)).events.some((e) => e.message === 'tick 3'));
+  await eventually(async () => (await stack.client.runs.events(run.id)).events.some((e) => e.message === 'tick 3'), 30_000);
   zombie.child.kill('SIGSTOP');
   // While it is frozen, the run's lease lapses and (as the sweeper would) it is requeued and claimed anew.
   const { findStaleRuns, sweepStaleRuns, claimRuns } = await import('@ocr/db');
@@ -98,4 +104,41 @@ t.test('a zombie (SIGSTOP past its lease, then SIGCONT) gets lease_lost, kills i
   t.equal(current.worker_id, 'successor', 'the newer attempt is untouched');
   const { existsSync } = await import('node:fs');
   t.notOk(existsSync(marker), 'the zombie step was killed before it could finish');
+});
+
+t.test('a claim answered while its worker was frozen is confirmed before any step runs (stale lease: never started)', async (t) => {
+  const stack = await startStack(t, { s3: false, env: { OCR_HEARTBEAT_TIMEOUT_S: String(TIMEOUT_S) } });
+  const marker = `/tmp/ocr-stale-claim-${process.pid}-${Date.now()}`;
+  await stack.client.templates.create({ name: 'marks', steps: [{ name: 'mark', kind: 'shell', script: `touch ${marker}; echo marked` }] });
+  t.teardown(async () => (await import('node:fs/promises')).rm(marker, { force: true }));
+  const { token } = await stack.tokenFor('worker');
+  const frozen = spawnOcr(t, 'worker', { ...stack.env, ...FAST, OCR_TOKEN: token, OCR_LANES: 'A', PORT: '0', OCR_WORKER_ID: 'frozen', OCR_CLAIM_WAIT_MS: '30000' });
+  await frozen.waitForLog((l) => l.msg === 'worker started', 60_000);
+  // Its long-poll claim is parked in the API once the claim registered it; then freeze the process.
+  await eventually(async () => (await stack.db.pool.query(`SELECT 1 FROM workers WHERE id = 'frozen'`)).rowCount === 1, 30_000);
+  frozen.child.kill('SIGSTOP');
+  const { run } = await stack.client.runs.create({ template: 'marks' });
+  // The parked claim takes the run for the frozen worker; its reply waits in the socket.
+  await eventually(async () => (await stack.client.runs.get(run.id)).run.worker_id === 'frozen', 30_000);
+  const { findStaleRuns, sweepStaleRuns, claimRuns } = await import('@ocr/db');
+  const stale = await eventually(async () => {
+    const found = await findStaleRuns(stack.db.db, { timeoutS: TIMEOUT_S, limit: 10 });
+    return found.length ? found : undefined;
+  }, 30_000, 200);
+  await sweepStaleRuns(stack.db.db, stale);
+  const reclaimed = await eventually(async () => {
+    await stack.db.pool.query(`UPDATE runs SET run_at = now() WHERE id = $1 AND status = 'queued'`, [run.id]);
+    const [claimed] = await claimRuns(stack.db.db, { workerId: 'successor', lanes: ['A'], limit: 1, leaseSeconds: 60 });
+    return claimed;
+  }, 30_000, 100);
+  t.equal(reclaimed.id, run.id, 'the successor holds the run');
+  frozen.child.kill('SIGCONT');
+  const dropped = await frozen.waitForLog((l) => l.msg === 'claimed lease already lost: not started', 30_000);
+  t.same(dropped.runs, [run.id]);
+  const { existsSync } = await import('node:fs');
+  t.notOk(existsSync(marker), 'the stale lease never ran a step');
+  const { events } = await stack.client.runs.events(run.id);
+  t.notOk(events.some((e) => e.attempt === 1 && e.type === 'step.started'), 'nothing written under the stale lease');
+  const { run: current } = await stack.client.runs.get(run.id);
+  t.equal(current.worker_id, 'successor');
 });

@@ -28,14 +28,24 @@ export const ClaimedRun = Type.Object({
   steps: Type.Array(Type.Unknown()),
   timeout_s: Type.Union([Type.Integer(), Type.Null()]),
 });
-export const ClaimResponse = Type.Object({ runs: Type.Array(ClaimedRun) });
+export type ClaimedRun = Static<typeof ClaimedRun>;
+/**
+ * The API tells its workers how often to heartbeat and how long a silent lease lasts: one source of truth
+ * (the API's OCR_HEARTBEAT_INTERVAL_S / OCR_HEARTBEAT_TIMEOUT_S) instead of every worker's own settings.
+ */
+export const ClaimResponse = Type.Object({
+  runs: Type.Array(ClaimedRun),
+  heartbeat_interval_s: Type.Number(),
+  heartbeat_timeout_s: Type.Number(),
+});
 export type ClaimResponse = Static<typeof ClaimResponse>;
 
 export const LeaseBody = Type.Object({ lease_token: LeaseToken }, strict);
+export type LeaseItem = Static<typeof LeaseItemSchema>;
 export const HeartbeatResponse = Type.Object({ cancel_requested: Type.Boolean(), lease_expires_at: Type.String() });
 
-const LeaseItem = Type.Object({ run_id: Uuid, lease_token: LeaseToken }, strict);
-export const HeartbeatBatch = Type.Object({ leases: Type.Array(LeaseItem, { minItems: 1, maxItems: 1000 }) }, strict);
+const LeaseItemSchema = Type.Object({ run_id: Uuid, lease_token: LeaseToken }, strict);
+export const HeartbeatBatch = Type.Object({ leases: Type.Array(LeaseItemSchema, { minItems: 1, maxItems: 1000 }) }, strict);
 export const BatchItemResult = Type.Object({
   run_id: Uuid,
   ok: Type.Boolean(),
@@ -44,6 +54,7 @@ export const BatchItemResult = Type.Object({
   status: Type.Optional(Type.String()),
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 });
+export type BatchItemResult = Static<typeof BatchItemResult>;
 export const BatchResults = Type.Object({ results: Type.Array(BatchItemResult) });
 
 /** Longest event message stored; a worker cuts longer ones (output lines are far shorter: 16 KiB). */
@@ -61,6 +72,7 @@ export const WorkerEvent = Type.Object(
   },
   strict,
 );
+export type WorkerEvent = Static<typeof WorkerEvent>;
 export const AppendEvents = Type.Object({ lease_token: LeaseToken, events: Type.Array(WorkerEvent, { minItems: 1, maxItems: 5000 }) }, strict);
 export const AppendEventsResponse = Type.Object({ accepted: Type.Integer(), last_seq: Type.Integer() });
 
@@ -90,10 +102,13 @@ export const CreateArtifact = Type.Object(
   },
   strict,
 );
+export type CreateArtifact = Static<typeof CreateArtifact>;
 export const ArtifactGrant = Type.Object({
   artifact: Artifact,
   upload: Type.Optional(Type.Object({ url: Type.String(), method: Type.String(), headers: Type.Record(Type.String(), Type.String()), expires_in_s: Type.Integer() })),
 });
+
+export type ArtifactGrant = Static<typeof ArtifactGrant>;
 
 /** A document a run stores as a new version of its project's spec doc of that name. */
 export const SpecDocInput = Type.Object(
@@ -120,3 +135,4 @@ export const ArtifactInput = Type.Object({
   content: Type.Optional(Type.String()),
   download_url: Type.Optional(Type.String()),
 });
+export type ArtifactInput = Static<typeof ArtifactInput>;

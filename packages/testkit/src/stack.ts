@@ -53,7 +53,11 @@ export async function startStack(t: TestLike, options: StackOptions = {}): Promi
   }
   const adminToken = `ocr_test_admin_${randomBytes(24).toString('base64url')}`;
   const log = pino({ level: options.logLevel ?? process.env.OCR_TEST_LOG_LEVEL ?? 'silent' });
-  const api = await startApi(loadApiConfig({ ...env, PORT: '0', HOST: '127.0.0.1', OCR_ADMIN_TOKEN: adminToken, OCR_MIGRATE: 'false' }), log);
+  // Workers heartbeat at the interval the API tells them: fast in tests, so cancels are seen quickly.
+  const api = await startApi(
+    loadApiConfig({ OCR_HEARTBEAT_INTERVAL_S: '0.5', ...env, PORT: '0', HOST: '127.0.0.1', OCR_ADMIN_TOKEN: adminToken, OCR_MIGRATE: 'false' }),
+    log,
+  );
   t.teardown(async () => {
     await api.close();
     await s3?.stop();

@@ -14,6 +14,8 @@ const ApiConfigSchema = Type.Object({
   OCR_S3_FORCE_PATH_STYLE: Type.Boolean({ default: false }),
   OCR_S3_PREFIX: Type.String({ default: 'artifacts/' }),
   OCR_HEARTBEAT_TIMEOUT_S: Type.Number({ default: 15, exclusiveMinimum: 0 }),
+  /** Told to workers in every claim reply (the one source of truth); default: a fifth of the timeout. */
+  OCR_HEARTBEAT_INTERVAL_S: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
   OCR_BODY_LIMIT_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024 }),
   OCR_RATE_LIMIT_PER_MIN: Type.Integer({ default: 6000, minimum: 1 }),
   OCR_DB_POOL_SIZE: Type.Integer({ default: 20, minimum: 1, maximum: 500 }),
@@ -39,5 +41,14 @@ export function loadApiConfig(env: Record<string, string | undefined> = process.
         ? undefined
         : 'OCR_S3_*: set all of OCR_S3_ENDPOINT, OCR_S3_BUCKET, OCR_S3_ACCESS_KEY_ID, OCR_S3_SECRET_ACCESS_KEY, or none';
     },
+    (c) =>
+      c.OCR_HEARTBEAT_INTERVAL_S === undefined || c.OCR_HEARTBEAT_TIMEOUT_S > c.OCR_HEARTBEAT_INTERVAL_S * 2
+        ? undefined
+        : `OCR_HEARTBEAT_TIMEOUT_S: must exceed twice OCR_HEARTBEAT_INTERVAL_S (got ${c.OCR_HEARTBEAT_TIMEOUT_S} and ${c.OCR_HEARTBEAT_INTERVAL_S})`,
   ]);
+}
+
+/** The heartbeat period workers are told to keep (claim reply). */
+export function heartbeatIntervalS(config: Pick<ApiConfig, 'OCR_HEARTBEAT_INTERVAL_S' | 'OCR_HEARTBEAT_TIMEOUT_S'>): number {
+  return config.OCR_HEARTBEAT_INTERVAL_S ?? config.OCR_HEARTBEAT_TIMEOUT_S / 5;
 }

@@ -1,5 +1,5 @@
 import { ApiError, createClient } from '@ocr/client';
-import { LeaseLostError, type ClaimedRun, type WorkerProtocol } from './protocol.js';
+import { LeaseLostError, type ClaimReply, type WorkerProtocol } from './protocol.js';
 
 type Client = ReturnType<typeof createClient>;
 type Item = Parameters<Client['worker']['completeMany']>[0][number];
@@ -123,8 +123,8 @@ export function createClientProtocol(options: { baseUrl: string; token: string }
   const completions = new CompletionBatcher(client);
   return {
     async claim(input, signal) {
-      const { runs } = await client.worker.claim(input, signal);
-      return runs as unknown as ClaimedRun[];
+      // params and steps are JSON the API validated when the template was saved; read as objects here.
+      return (await client.worker.claim(input, signal)) as ClaimReply;
     },
     async heartbeat(leases) {
       const { results } = await client.worker.heartbeatMany(leases);

@@ -10,8 +10,6 @@ const WorkerConfigSchema = Type.Object({
   OCR_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 1000 }),
   OCR_CLAIM_BATCH: Type.Integer({ default: 100, minimum: 1, maximum: 1000 }),
   OCR_CLAIM_WAIT_MS: Type.Integer({ default: 25_000, minimum: 0, maximum: 60_000 }),
-  OCR_HEARTBEAT_INTERVAL_S: Type.Number({ default: 3, exclusiveMinimum: 0 }),
-  OCR_HEARTBEAT_TIMEOUT_S: Type.Number({ default: 15, exclusiveMinimum: 0 }),
   OCR_SHUTDOWN_GRACE_S: Type.Number({ default: 30, minimum: 0 }),
   OCR_KILL_GRACE_S: Type.Number({ default: 5, minimum: 0 }),
   OCR_WORKER_ID: Type.String({ default: hostname(), minLength: 1, maxLength: 200 }),
@@ -39,10 +37,6 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
       const bad = c.OCR_LANES.split(',').filter((lane) => !LANE.test(lane));
       return bad.length ? `OCR_LANES: ${bad.map((l) => JSON.stringify(l)).join(', ')} ${bad.length > 1 ? 'are not lane names' : 'is not a lane name'} (${LANE_NAME_PATTERN})` : undefined;
     },
-    (c) =>
-      c.OCR_HEARTBEAT_TIMEOUT_S > c.OCR_HEARTBEAT_INTERVAL_S * 2
-        ? undefined
-        : `OCR_HEARTBEAT_TIMEOUT_S: must exceed twice OCR_HEARTBEAT_INTERVAL_S (got ${c.OCR_HEARTBEAT_TIMEOUT_S} and ${c.OCR_HEARTBEAT_INTERVAL_S})`,
   ]);
   return Object.freeze({ ...config, lanes: config.OCR_LANES.split(',') });
 }

@@ -23,7 +23,7 @@ export class Heartbeats {
 
   constructor(
     private readonly api: WorkerProtocol,
-    private readonly intervalMs: number,
+    private intervalMs: number,
     private readonly log: Logger,
     private readonly onBeat: (ok: boolean) => void = () => undefined,
   ) {}
@@ -31,6 +31,11 @@ export class Heartbeats {
   add(run: Beating): void {
     this.live.set(run.runId, run);
     this.schedule();
+  }
+
+  /** The period the API asks for (claim replies carry it). */
+  setInterval(ms: number): void {
+    if (ms > 0) this.intervalMs = ms;
   }
 
   remove(runId: string): void {

@@ -1,34 +1,31 @@
 /**
  * The worker's view of the API: the worker protocol and nothing else (a worker holds no database or
- * bucket credentials). `client-protocol.ts` implements it over `@ocr/client`.
+ * bucket credentials). `client-protocol.ts` implements it over `@ocr/client`. Every shape on the wire is
+ * the one `@ocr/contracts` defines; only the worker-side conveniences (a heartbeat result with its code
+ * flattened, an event as the worker numbers it) are declared here, derived from those.
  */
+import type {
+  ArtifactGrant as WireArtifactGrant,
+  ArtifactInput as WireArtifactInput,
+  ClaimedRun as WireClaimedRun,
+  ClaimRequest,
+  ClaimResponse,
+  CreateArtifact,
+  WorkerEvent as WireWorkerEvent,
+} from '@ocr/contracts';
+import type { Completion } from '@ocr/client';
 
-/** A run as the worker needs it from a claim. */
-export interface ClaimedRun {
-  run: {
-    id: string;
-    template: string;
-    template_version: number;
-    lane: string;
-    attempt: number;
-    params: Record<string, unknown>;
-    [key: string]: unknown;
-  };
-  lease_token: string;
-  lease_expires_at: string;
+/** A run as a claim hands it out: the wire's, with its params and steps as the worker reads them. */
+export type ClaimedRun = Omit<WireClaimedRun, 'run' | 'steps'> & {
+  run: Omit<WireClaimedRun['run'], 'params'> & { params: Record<string, unknown> };
   steps: Record<string, unknown>[];
-  timeout_s: number | null;
-}
+};
 
-export interface WorkerEvent {
-  seq: number;
-  ts: string;
-  level: 'debug' | 'info' | 'warn' | 'error';
-  type: string;
-  step?: string | null;
-  message: string;
-  data?: unknown;
-}
+/** A claim reply: the runs and the heartbeat rhythm the API expects (its settings, not the worker's). */
+export type ClaimReply = Omit<ClaimResponse, 'runs'> & { runs: ClaimedRun[] };
+
+/** An event as the worker sends it: always numbered, stamped and with a message. */
+export type WorkerEvent = WireWorkerEvent & { ts: string; message: string };
 
 export interface HeartbeatResult {
   run_id: string;
@@ -39,39 +36,23 @@ export interface HeartbeatResult {
   code?: string;
 }
 
-export interface ArtifactRequest {
-  name: string;
-  kind: 'text' | 'markdown' | 'json' | 'diff' | 'image' | 'file' | 'zip';
-  content_type: string;
-  size: number;
-  sha256: string;
-  content?: string;
-}
-
-export interface ArtifactGrant {
-  artifact: { id: string; status: string };
-  upload?: { url: string; method: string; headers?: Record<string, string> };
-}
+export type ArtifactRequest = Omit<CreateArtifact, 'lease_token'>;
+export type ArtifactGrant = WireArtifactGrant;
+export type ArtifactInput = WireArtifactInput;
 
 export interface WorkerProtocol {
   claim(
-    input: { worker_id: string; boot_id: string; lanes: string[]; limit: number; wait_ms: number; version: string; concurrency: number },
+    input: Required<Pick<ClaimRequest, 'worker_id' | 'boot_id' | 'lanes' | 'limit' | 'wait_ms' | 'version' | 'concurrency'>>,
     signal?: AbortSignal,
-  ): Promise<ClaimedRun[]>;
+  ): Promise<ClaimReply>;
   heartbeat(leases: { run_id: string; lease_token: string }[]): Promise<HeartbeatResult[]>;
   /** Rejects with a `LeaseLostError` when the lease is gone. */
   appendEvents(runId: string, leaseToken: string, events: WorkerEvent[]): Promise<{ accepted: number; last_seq: number }>;
-  complete(
-    runId: string,
-    leaseToken: string,
-    outcome: {
-      status: 'success' | 'error' | 'cancelled';
-      error?: { code: string; message: string; details?: unknown };
-      output?: unknown;
-      /** Last events of the attempt, stored before it completes. */
-      events?: WorkerEvent[];
-    },
-  ): Promise<{ refused?: string }>;
+  /**
+   * Finish the attempt (its last events first). `refused` when the API refused this completion as sent
+   * and the run was completed as failed (`completion_refused`) instead.
+   */
+  complete(runId: string, leaseToken: string, outcome: Completion): Promise<{ refused?: string }>;
   release(runId: string, leaseToken: string, reason: string): Promise<void>;
   createArtifact(runId: string, leaseToken: string, request: ArtifactRequest): Promise<ArtifactGrant>;
   completeArtifact(artifactId: string, leaseToken: string): Promise<void>;
@@ -90,13 +71,6 @@ export interface StoredSpecDoc {
   name: string;
   version: number;
   artifact_id: string | null;
-}
-
-/** An input artifact: inline text, or where to download it. */
-export interface ArtifactInput {
-  artifact: { id: string; name: string; kind: string; size: number };
-  content?: string;
-  download_url?: string;
 }
 
 /** The API said this lease is no longer ours (409 lease_lost / 404): stop the run, write nothing more. */

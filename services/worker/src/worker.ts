@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { jitter, sleep, type Logger } from '@ocr/runtime';
 import { Heartbeats } from './heartbeats.js';
 import type { WorkerMetrics } from './metrics.js';
-import type { WorkerProtocol } from './protocol.js';
+import type { ClaimedRun, WorkerProtocol } from './protocol.js';
 import { RunExecution, type RunEnd } from './run-execution.js';
 import type { WorkerConfig } from './config.js';
 import { createExecutorRegistry, type ExecutorRegistry } from './executors/index.js';
@@ -54,9 +54,8 @@ export class Worker extends EventEmitter {
     super();
     this.id = deps.config.OCR_WORKER_ID;
     this.executors = deps.executors ?? createExecutorRegistry({ http: { allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE } });
-    this.heartbeats = new Heartbeats(deps.api, deps.config.OCR_HEARTBEAT_INTERVAL_S * 1000, deps.log, (ok) =>
-      deps.metrics?.heartbeats.inc({ result: ok ? 'ok' : 'failed' }),
-    );
+    // The interval is the API's, told in every claim reply; this default only matters before the first one.
+    this.heartbeats = new Heartbeats(deps.api, 3_000, deps.log, (ok) => deps.metrics?.heartbeats.inc({ result: ok ? 'ok' : 'failed' }));
   }
 
   get running(): number {
@@ -140,8 +139,8 @@ export class Worker extends EventEmitter {
       }
       lingered = false;
       try {
-        const started = Date.now();
-        const claimed = await api.claim(
+        const started = performance.now();
+        const reply = await api.claim(
           {
             worker_id: this.id,
             boot_id: this.bootId,
@@ -154,10 +153,15 @@ export class Worker extends EventEmitter {
           this.claimAbort.signal,
         );
         failures = 0;
-        metrics?.claimSeconds.observe((Date.now() - started) / 1000);
-        log.debug({ claimed: claimed.length, ms: Date.now() - started }, 'claim returned');
-        this.claimedTotal += claimed.length;
-        for (const item of claimed) this.launch(item);
+        // Monotonic: a process frozen (SIGSTOP, a paused VM) while its claim was parked sees the freeze here.
+        const tookMs = performance.now() - started;
+        this.heartbeats.setInterval(reply.heartbeat_interval_s * 1000);
+        metrics?.claimSeconds.observe(tookMs / 1000);
+        log.debug({ claimed: reply.runs.length, ms: Math.round(tookMs) }, 'claim returned');
+        const staleAfterMs = (reply.heartbeat_timeout_s - 2 * reply.heartbeat_interval_s) * 1000;
+        const runs = reply.runs.length > 0 && tookMs > staleAfterMs ? await this.confirmLeases(reply.runs, tookMs) : reply.runs;
+        this.claimedTotal += runs.length;
+        for (const item of runs) this.launch(item);
       } catch (err) {
         if (!this.claiming) break;
         failures++;
@@ -202,7 +206,27 @@ export class Worker extends EventEmitter {
     this.resolveExit(reason);
   }
 
-  private launch(claimed: Parameters<typeof this.createExecution>[0]): void {
+  /**
+   * A claim that took longer than the lease can be trusted for (its reply may have waited in a socket while
+   * this process was frozen, and the sweeper may have handed the runs to another worker since): confirm
+   * each lease with a heartbeat before running a single step. A lease the API no longer knows is dropped
+   * unstarted; if the API cannot be asked, none start (the sweeper requeues them).
+   */
+  private async confirmLeases(runs: ClaimedRun[], tookMs: number): Promise<ClaimedRun[]> {
+    const { api, log } = this.deps;
+    try {
+      const results = await api.heartbeat(runs.map((r) => ({ run_id: r.run.id, lease_token: r.lease_token })));
+      const ok = new Set(results.filter((r) => r.ok).map((r) => r.run_id));
+      const lost = runs.filter((r) => !ok.has(r.run.id)).map((r) => r.run.id);
+      if (lost.length > 0) log.warn({ runs: lost, claimMs: Math.round(tookMs) }, 'claimed lease already lost: not started');
+      return runs.filter((r) => ok.has(r.run.id));
+    } catch (err) {
+      log.warn({ err, runs: runs.map((r) => r.run.id), claimMs: Math.round(tookMs) }, 'late claim reply could not be confirmed: not started');
+      return [];
+    }
+  }
+
+  private launch(claimed: ClaimedRun): void {
     const execution = this.createExecution(claimed);
     this.disarmIdleTimer();
     this.active.set(execution.runId, execution);

@@ -20,8 +20,6 @@ export async function startTestWorker(
     OCR_LANES: 'A',
     OCR_CONCURRENCY: '4',
     OCR_CLAIM_WAIT_MS: '2000',
-    OCR_HEARTBEAT_INTERVAL_S: '0.5',
-    OCR_HEARTBEAT_TIMEOUT_S: '5',
     OCR_KILL_GRACE_S: '0.5',
     OCR_EVENT_FLUSH_MS: '50',
     OCR_WORKER_ID: `test-worker-${Math.random().toString(36).slice(2, 8)}`,

@@ -39,6 +39,7 @@ import {
   RunResponse,
   Artifact,
 } from '@ocr/contracts';
+import { heartbeatIntervalS } from '../config.js';
 import { apiError, leaseLost, notFound } from '../errors.js';
 import { artifactToWire, runToWire, type TemplateDefinition } from '../serialize.js';
 import { workerSpecKitRoutes } from './worker-spec-kit.js';
@@ -167,6 +168,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       }
       app.metrics.claimSeconds.observe((Date.now() - started) / 1000);
       return {
+        heartbeat_interval_s: heartbeatIntervalS(app.config),
+        heartbeat_timeout_s: app.config.OCR_HEARTBEAT_TIMEOUT_S,
         runs: await Promise.all(
           runs.map(async (run) => {
             const def = await definitionOf(run);
