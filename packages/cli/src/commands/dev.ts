@@ -37,6 +37,11 @@ export function registerDev(program: Command): void {
       const log = createLogger('dev');
       const lifecycle = new Lifecycle(log);
       const home = ocrHome();
+      const stopping = async (resource: string, stop: () => unknown) => {
+        const begun = Date.now();
+        await stop();
+        log.info({ resource, ms: Date.now() - begun }, 'stopped');
+      };
       const env: Record<string, string | undefined> = { ...process.env };
       env.PORT ||= '8080';
       const OPS_HOST = '127.0.0.1';
@@ -64,8 +69,8 @@ export function registerDev(program: Command): void {
           // Keep the URL of earlier starts unless another process holds that port now.
           const remembered = await previousPort(dir);
           const port = remembered && (await portFree(remembered, '127.0.0.1')) ? remembered : undefined;
-          const server = await startEmbeddedPostgres({ dir, owned: home, port });
-          lifecycle.defer('postgres', () => server.stop());
+          const server = await startEmbeddedPostgres({ dir, owned: home, port, ownProcessGroup: true });
+          lifecycle.defer('postgres', () => stopping('postgres', () => server.stop()));
           await ensureDatabase(server.url, 'ocr');
           env.DATABASE_URL = server.urlFor('ocr');
           log.info({ port: server.port, dir: server.dataDir }, 'embedded postgres started');
@@ -75,7 +80,7 @@ export function registerDev(program: Command): void {
             dir: join(home, 's3'),
             port: Number(env.OCR_S3_PORT ?? 0) || undefined,
           });
-          lifecycle.defer('s3', () => s3.stop());
+          lifecycle.defer('s3', () => stopping('s3', () => s3.stop()));
           Object.assign(env, {
             OCR_S3_ENDPOINT: s3.endpoint,
             OCR_S3_BUCKET: s3.bucket,
@@ -92,9 +97,18 @@ export function registerDev(program: Command): void {
           () => `ocr_${randomBytes(24).toString('base64url')}`,
         );
 
+        // The services stop in this order, before S3 and Postgres: the worker first (it hands its runs back
+        // through the API), then the API, then the sweeper.
+        const services: { worker?: { close(): unknown }; api?: { close(): unknown }; sweeper?: { close(): unknown } } = {};
+        lifecycle.defer('services', async () => {
+          for (const name of ['worker', 'api', 'sweeper'] as const) {
+            const service = services[name];
+            if (service) await stopping(name, () => service.close());
+          }
+        });
         await ensureConsoleBuilt(log);
         const api = await startApi(loadApiConfig(env), createLogger('api'));
-        lifecycle.defer('api', () => api.close());
+        services.api = api;
         const admin = createClient({ baseUrl: api.url, token: env.OCR_ADMIN_TOKEN });
         const seeded = await seedTemplates(admin, log);
 
@@ -114,13 +128,13 @@ export function registerDev(program: Command): void {
           createLogger('worker'),
           { opsHost: OPS_HOST },
         );
-        lifecycle.defer('worker', () => worker.close());
+        services.worker = worker;
         const sweeper = await startSweeper(
           loadSweeperConfig({ ...env, PORT: env.OCR_SWEEPER_PORT || '0' }),
           createLogger('sweeper'),
           { opsHost: OPS_HOST },
         );
-        lifecycle.defer('sweeper', () => sweeper.close());
+        services.sweeper = sweeper;
         return ready({
           started,
           log,
