@@ -77,7 +77,17 @@ export type Template = Static<typeof Template>;
 
 export const TemplateValidation = Type.Object({
   valid: Type.Boolean(),
-  problems: Type.Array(Type.Object({ field: Type.String(), message: Type.String() })),
+  problems: Type.Array(
+    Type.Object({
+      field: Type.String(),
+      message: Type.String(),
+      /** For a refused placeholder: the step's name, the line and column in the field, and `reason: unsafe_placeholder`. */
+      step: Type.Optional(Type.String()),
+      line: Type.Optional(Type.Integer()),
+      column: Type.Optional(Type.Integer()),
+      reason: Type.Optional(Type.String()),
+    }),
+  ),
 });
 
 export const PreviewRequest = Type.Object({ params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, strict);
