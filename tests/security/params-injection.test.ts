@@ -7,6 +7,9 @@
  * payload `$(echo PWN$((6*7)))` (or one of its variants) can produce; the docker cases also check a file.
  */
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 import { pino } from 'pino';
 import t from 'tap';
 import { ApiError } from '@ocr/client';
@@ -488,6 +491,17 @@ t.test('safe placements run with the value as data, under the real worker; none 
       c.status ?? 'success',
       `${c.name}: ${detail.run.status}${detail.run.error ? ` (${detail.run.error.message})` : ''}`,
     );
+  }
+});
+
+t.test('the demo templates in examples/ (what ocr dev seeds) all validate', async (t) => {
+  const stack = await startStack(t, { s3: false });
+  const dir = join(import.meta.dirname, '../../examples/templates');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml'));
+  t.ok(files.length >= 4);
+  for (const file of files) {
+    const validation = await stack.client.templates.validate(parse(await readFile(join(dir, file), 'utf8')));
+    t.same(validation, { valid: true, problems: [] }, file);
   }
 });
 
