@@ -71,10 +71,7 @@ export async function prepareRuns(
     let template = templates.get(request.template);
     if (!template) {
       template = await getTemplate(db, request.template);
-      if (!template)
-        throw apiError('not_found', `${at}template: no template named ${request.template}`, [
-          { field: `${at}template`, message: 'not found' },
-        ]);
+      if (!template) throw apiError('not_found', `${at}template: no template named ${request.template}`, [{ field: `${at}template`, message: 'not found' }]);
       templates.set(request.template, template);
     }
     const params = structuredClone(request.params ?? {});
@@ -84,29 +81,13 @@ export async function prepareRuns(
         field: `${at}params${e.instancePath.replace(/\//g, '.')}${e.params && 'missingProperty' in e.params ? `.${String(e.params.missingProperty)}` : ''}`,
         message: e.message ?? 'is invalid',
       }));
-      throw apiError(
-        'validation_failed',
-        `${details[0]?.field ?? 'params'}: ${details[0]?.message ?? 'invalid'}`,
-        details,
-      );
+      throw apiError('validation_failed', `${details[0]?.field ?? 'params'}: ${details[0]?.message ?? 'invalid'}`, details);
     }
-    const valueProblems = paramValueProblems(
-      params,
-      (template.definition as TemplateDefinition).params_schema,
-      bareParams(template),
-    ).map((p) => ({ ...p, field: `${at}${p.field}` }));
-    if (valueProblems.length > 0)
-      throw apiError(
-        'validation_failed',
-        `${valueProblems[0]!.field}: ${valueProblems[0]!.message}`,
-        valueProblems,
-      );
+    const valueProblems = paramValueProblems(params, (template.definition as TemplateDefinition).params_schema, bareParams(template)).map((p) => ({ ...p, field: `${at}${p.field}` }));
+    if (valueProblems.length > 0) throw apiError('validation_failed', `${valueProblems[0]!.field}: ${valueProblems[0]!.message}`, valueProblems);
     if (request.session_id && !sessions.has(request.session_id)) {
       const session = await getSession(db, request.session_id);
-      if (!session)
-        throw apiError('not_found', `${at}session_id: no such session`, [
-          { field: `${at}session_id`, message: 'not found' },
-        ]);
+      if (!session) throw apiError('not_found', `${at}session_id: no such session`, [{ field: `${at}session_id`, message: 'not found' }]);
       if (session.status !== 'open') throw apiError('conflict', `${at}session_id: session is closed`);
       sessions.add(request.session_id);
     }
@@ -124,11 +105,7 @@ export async function prepareRuns(
       run_at: request.run_at ?? null,
       delay_s: request.delay_s ?? null,
       session_id: request.session_id ?? null,
-      idempotency_key: idempotencyKey
-        ? requests.length > 1
-          ? `${idempotencyKey}:${index}`
-          : idempotencyKey
-        : null,
+      idempotency_key: idempotencyKey ? (requests.length > 1 ? `${idempotencyKey}:${index}` : idempotencyKey) : null,
     });
   }
   return prepared;
