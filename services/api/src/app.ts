@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -108,6 +113,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     genReqId: requestId,
     trustProxy: trustProxy(config.OCR_TRUST_PROXY),
+    // Errors the router raises before any route or hook (a path that is not valid percent-encoded UTF-8,
+    // a path parameter over 100 characters) get the same JSON shape as every other refusal.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const field = 'path';
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? 'a path segment is longer than 100 characters'
+          : 'is not valid percent-encoded UTF-8';
+      void reply
+        .code(error.statusCode ?? 400)
+        .send({
+          error: {
+            code: 'validation_failed',
+            message: `${field}: ${message}`,
+            details: [{ field, message }],
+          },
+        });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
 
