@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
 import { freePort } from '@ocr/embedded';
-import { spawnOcr } from '../helpers/processes.js';
+import { spawnOcr } from '@ocr/testkit';
 
 const OCR = resolve(import.meta.dirname, '../../packages/cli/bin/ocr.js');
 

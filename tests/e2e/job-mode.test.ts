@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { startStack } from '@ocr/testkit';
-import { eventually, spawnOcr } from '../helpers/processes.js';
+import { eventually, spawnOcr } from '@ocr/testkit';
 
 const OCR = fileURLToPath(new URL('../../packages/cli/bin/ocr.js', import.meta.url));
 const FAST = {

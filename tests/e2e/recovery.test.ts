@@ -1,6 +1,6 @@
 import t from 'tap';
 import { startStack } from '@ocr/testkit';
-import { eventually, spawnOcr } from '../helpers/processes.js';
+import { eventually, spawnOcr } from '@ocr/testkit';
 
 const TIMEOUT_S = 3;
 const INTERVAL_S = 0.5;

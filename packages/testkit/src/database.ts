@@ -29,7 +29,10 @@ function urlFor(database: string): string {
  * Clone the migrated template database into a fresh one for this test, dropped at teardown.
  * Cloning takes a few milliseconds, so every test can have its own and run in parallel.
  */
-export async function createTestDatabase(t: TestLike, options: { poolSize?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  t: TestLike,
+  options: { poolSize?: number } = {},
+): Promise<TestDatabase> {
   const name = `ocr_t_${randomBytes(6).toString('hex')}`;
   const template = process.env.OCR_TEST_TEMPLATE_DB ?? 'ocr_test_template';
   const admin = new pg.Client({ connectionString: serverUrl() });

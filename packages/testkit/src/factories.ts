@@ -8,7 +8,11 @@ export async function makeRun(db: Kysely<Database>, overrides: Partial<EnqueueIn
 }
 
 /** Enqueue `count` runs in one statement (batches of 1,000). */
-export async function makeRuns(db: Kysely<Database>, count: number, overrides: Partial<EnqueueInput> = {}): Promise<RunRow[]> {
+export async function makeRuns(
+  db: Kysely<Database>,
+  count: number,
+  overrides: Partial<EnqueueInput> = {},
+): Promise<RunRow[]> {
   const runs: RunRow[] = [];
   for (let offset = 0; offset < count; offset += 1000) {
     const batch = Array.from({ length: Math.min(1000, count - offset) }, () => ({

@@ -8,6 +8,7 @@ export { Worker, type WorkerDeps, type JobModeExit } from './worker.js';
 export { loadWorkerConfig, type WorkerConfig } from './config.js';
 export { LeaseLostError, type WorkerProtocol, type ClaimedRun } from './protocol.js';
 export { createClientProtocol } from './client-protocol.js';
+export { ExecutorRegistry } from './executors/index.js';
 
 /** A started worker process: the worker, its ops server, and a graceful close (drain). */
 export interface StartedWorker {

@@ -1,8 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startStack, type Stack, type StackOptions, type TestLike } from '@ocr/testkit';
-import { startTestWorker } from '../../../services/worker/test/helpers.js';
+import { startStack, startTestWorker, type Stack, type StackOptions, type TestLike } from '@ocr/testkit';
 import { ensureConsoleBuilt } from './build.js';
 
 export const SCREENSHOTS = resolve(import.meta.dirname, '../screenshots');

@@ -5,22 +5,10 @@
  */
 import type { Logger } from '@ocr/runtime';
 import type { OutputLimits } from '../output/index.js';
+import type { StepEvent } from '../step-event.js';
 
-/** Event severity, as stored on the run's timeline. */
-export type EventLevel = 'debug' | 'info' | 'warn' | 'error';
-
-/**
- * An event a step emits: a line of output (`type: 'log'`, `data.stream`), a stage of cancellation
- * (`cancel.signalled`, `cancel.killed`), a truncation notice, an HTTP response, … The run adds `seq` and
- * `ts`, and `step` (the context's step name) when the executor leaves it out.
- */
-export interface StepEvent {
-  level: EventLevel;
-  type: string;
-  message: string;
-  step?: string;
-  data?: Record<string, unknown>;
-}
+// Defined in a leaf module: output/ frames lines into step events too, and must not import this file.
+export type { EventLevel, StepEvent } from '../step-event.js';
 
 /** Artifact kinds, as the API knows them. */
 export type ArtifactKind = 'text' | 'markdown' | 'json' | 'diff' | 'image' | 'file' | 'zip';

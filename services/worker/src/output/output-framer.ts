@@ -8,7 +8,7 @@
  * cheap per byte: no decoding, no splitting, whatever the rate). At the end the kept bytes are split into
  * lines (at most `tailLines` of them), a notice records what was dropped, and the tail lines follow.
  */
-import type { StepEvent } from '../executors/types.js';
+import type { StepEvent } from '../step-event.js';
 import { ChunkQueue } from './chunk-queue.js';
 import { LineSplitter } from './line-splitter.js';
 
