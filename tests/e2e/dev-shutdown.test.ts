@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import t from 'tap';
 import { createClient } from '@ocr/client';
 import { freePort } from '@ocr/embedded';
-import { eventually } from '../helpers/processes.js';
+import { eventually } from '@ocr/testkit';
 
 const OCR = resolve(import.meta.dirname, '../../packages/cli/bin/ocr.js');
 

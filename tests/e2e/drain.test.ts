@@ -2,7 +2,7 @@
 // can finish inside OCR_SHUTDOWN_GRACE_S finish, hand back only what cannot, exit 0 before the grace ends.
 import t from 'tap';
 import { startStack } from '@ocr/testkit';
-import { eventually, spawnOcr } from '../helpers/processes.js';
+import { eventually, spawnOcr } from '@ocr/testkit';
 
 const FAST = {
   OCR_HEARTBEAT_INTERVAL_S: '0.5',
