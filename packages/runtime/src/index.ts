@@ -5,3 +5,4 @@ export { Lifecycle, type Releaser } from './lifecycle.js';
 export { Loop } from './loop.js';
 export { startOpsServer, type OpsServerOptions } from './ops-server.js';
 export { jitter, sleep } from './time.js';
+export { Backoff, retry, type BackoffOptions, type RetryOptions } from './retry.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type { Logger } from '@ocr/runtime';
+import { retry, type Logger } from '@ocr/runtime';
 import type { ArtifactRequest, WorkerEvent, WorkerProtocol } from './protocol.js';
 
 /** A file or text a step produced, waiting for upload once the steps are done. */
@@ -128,13 +128,7 @@ function isUtf8(buffer: Buffer): boolean {
   }
 }
 
-async function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= attempts || (err as { code?: string }).code === 'lease_lost') throw err;
-      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** i));
-    }
-  }
+/** An upload is tried three times (a lost lease is final). */
+function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
+  return retry(fn, { attempts, initialMs: 400, maxMs: 5_000, retryable: (err) => (err as { code?: string }).code !== 'lease_lost' });
 }

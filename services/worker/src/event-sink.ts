@@ -1,5 +1,5 @@
 import { MAX_EVENT_MESSAGE, sanitizeJson, sanitizeText } from '@ocr/contracts';
-import type { Logger } from '@ocr/runtime';
+import { Backoff, sleep, type Logger } from '@ocr/runtime';
 import { LeaseLostError, type WorkerEvent, type WorkerProtocol } from './protocol.js';
 
 export interface EventSinkOptions {
@@ -25,7 +25,7 @@ export class EventSink {
   private timer: NodeJS.Timeout | undefined;
   private lost = false;
   private dropped = 0;
-  private retryDelay = 100;
+  private readonly backoff = new Backoff({ initialMs: 100, maxMs: 5_000 });
 
   constructor(
     private readonly api: WorkerProtocol,
@@ -67,7 +67,7 @@ export class EventSink {
     if (this.inflight || this.lost || this.pending.length === 0) return;
     this.inflight = this.send().finally(() => {
       this.inflight = undefined;
-      if (this.pending.length > 0 && !this.lost) this.timer ??= setTimeout(() => this.kick(), this.retryDelay > 100 ? this.retryDelay : 0);
+      if (this.pending.length > 0 && !this.lost) this.timer ??= setTimeout(() => this.kick(), 0);
     });
   }
 
@@ -81,7 +81,7 @@ export class EventSink {
     try {
       await this.api.appendEvents(this.runId, this.leaseToken, batch);
       this.pending.splice(0, batch.length);
-      this.retryDelay = 100;
+      this.backoff.reset();
     } catch (err) {
       if (err instanceof LeaseLostError) {
         this.lost = true;
@@ -89,9 +89,9 @@ export class EventSink {
         this.options.onLeaseLost();
         return;
       }
-      this.log.warn({ err, runId: this.runId, retryInMs: this.retryDelay }, 'event append failed; will retry');
-      await new Promise((resolve) => setTimeout(resolve, this.retryDelay));
-      this.retryDelay = Math.min(this.retryDelay * 2, 5_000);
+      const retryInMs = this.backoff.next();
+      this.log.warn({ err, runId: this.runId, retryInMs }, 'event append failed; will retry');
+      await sleep(retryInMs);
     }
   }
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sanitizeJson } from '@ocr/contracts';
-import type { Logger } from '@ocr/runtime';
+import { retry, type Logger } from '@ocr/runtime';
 import { EventSink } from './event-sink.js';
 import type { Heartbeats } from './heartbeats.js';
 import type { ClaimedRun, WorkerProtocol } from './protocol.js';
@@ -21,6 +21,8 @@ export interface RunExecutionOptions {
   flushMs: number;
   eventBatch: number;
   httpAllowPrivate: boolean;
+  /** The API's lease length (claim reply): how long a completion is worth retrying. */
+  leaseTimeoutMs: number;
 }
 
 /** How a run attempt ended, for metrics and tests. */
@@ -187,21 +189,25 @@ export class RunExecution {
       output: Object.keys(outputs).length ? sanitizeJson(outputs) : undefined,
       events,
     };
-    // A completion is retried through API hiccups (the lease outlives a few failures); losing the lease ends it.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { refused } = await api.complete(run.id, leaseToken, outcomeBody);
-        if (refused) {
-          log.error({ reason: refused }, 'completion refused by the API: recorded as failed');
-          return 'error';
-        }
-        return status;
-      } catch (err) {
-        if ((err as { code?: string }).code === 'lease_lost') return 'lease_lost';
-        if (attempt >= 5) throw err;
-        log.warn({ err, attempt }, 'complete failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+    // A completion is retried through API outages for as long as the lease can still be ours (twice the
+    // lease); losing the lease ends it. Giving up earlier would leave a finished run to the sweeper, which
+    // would execute it again.
+    try {
+      const { refused } = await retry(() => api.complete(run.id, leaseToken, outcomeBody), {
+        initialMs: 200,
+        maxMs: 5_000,
+        deadlineMs: 2 * this.options.leaseTimeoutMs,
+        retryable: (err) => (err as { code?: string }).code !== 'lease_lost',
+        onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, retryInMs: delayMs }, 'complete failed; retrying'),
+      });
+      if (refused) {
+        log.error({ reason: refused }, 'completion refused by the API: recorded as failed');
+        return 'error';
       }
+      return status;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'lease_lost') return 'lease_lost';
+      throw err;
     }
   }
 }

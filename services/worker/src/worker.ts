@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { jitter, sleep, type Logger } from '@ocr/runtime';
+import { Backoff, sleep, type Logger } from '@ocr/runtime';
 import { Heartbeats } from './heartbeats.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { ClaimedRun, WorkerProtocol } from './protocol.js';
@@ -36,6 +36,8 @@ export class Worker extends EventEmitter {
   private readonly heartbeats: Heartbeats;
   private readonly executors: ExecutorRegistry;
   private claiming = false;
+  /** The API's lease length, from the latest claim reply. */
+  private leaseTimeoutMs = 15_000;
   private loop: Promise<void> | undefined;
   private claimAbort = new AbortController();
   private slotFreed: (() => void) | undefined;
@@ -111,7 +113,7 @@ export class Worker extends EventEmitter {
 
   private async claimLoop(): Promise<void> {
     const { api, config, log, metrics } = this.deps;
-    let failures = 0;
+    const claimBackoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
     let lingered = false;
     while (this.claiming) {
       const quota = config.OCR_MAX_RUNS > 0 ? config.OCR_MAX_RUNS - this.claimedTotal : Infinity;
@@ -152,10 +154,11 @@ export class Worker extends EventEmitter {
           },
           this.claimAbort.signal,
         );
-        failures = 0;
+        claimBackoff.reset();
         // Monotonic: a process frozen (SIGSTOP, a paused VM) while its claim was parked sees the freeze here.
         const tookMs = performance.now() - started;
         this.heartbeats.setInterval(reply.heartbeat_interval_s * 1000);
+        this.leaseTimeoutMs = reply.heartbeat_timeout_s * 1000;
         metrics?.claimSeconds.observe(tookMs / 1000);
         log.debug({ claimed: reply.runs.length, ms: Math.round(tookMs) }, 'claim returned');
         const staleAfterMs = (reply.heartbeat_timeout_s - 2 * reply.heartbeat_interval_s) * 1000;
@@ -164,8 +167,7 @@ export class Worker extends EventEmitter {
         for (const item of runs) this.launch(item);
       } catch (err) {
         if (!this.claiming) break;
-        failures++;
-        const delay = jitter(Math.min(30_000, 250 * 2 ** failures));
+        const delay = claimBackoff.next();
         log.warn({ err, retryInMs: delay }, 'claim failed');
         await sleep(delay, this.claimAbort.signal);
       }
@@ -260,6 +262,7 @@ export class Worker extends EventEmitter {
       flushMs: config.OCR_EVENT_FLUSH_MS,
       eventBatch: config.OCR_EVENT_BATCH,
       httpAllowPrivate: config.OCR_HTTP_ALLOW_PRIVATE,
+      leaseTimeoutMs: this.leaseTimeoutMs,
     });
   }
 }
