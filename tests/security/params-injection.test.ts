@@ -17,7 +17,7 @@ import { putTemplate } from '@ocr/db';
 import { startStack, type Stack, type TestLike } from '@ocr/testkit';
 import { createClientProtocol, loadWorkerConfig, Worker } from '@ocr/worker';
 import { createExecutorRegistry } from '../../services/worker/src/executors/index.js';
-import { ensureShellEntrypointImage, TEST_IMAGE } from '../../services/worker/test/fixtures/docker-image.js';
+import { ensureShellEntrypointImage, TEST_IMAGE } from '@ocr/testkit/docker-image';
 
 const PAYLOAD = '$(echo PWN$((6*7)))';
 const ARITH_PAYLOAD = 'a[$(echo PWN$((6*7)) >&2)]';

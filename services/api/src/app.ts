@@ -14,6 +14,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fastifyStatic from '@fastify/static';
+import { CONSOLE_DIST } from '@ocr/console';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
@@ -88,7 +89,7 @@ function imageSources(config: Readonly<ApiConfig>): string[] {
 
 /** Where the console's production build is (or will be, once built). */
 function consoleDir(config: Readonly<ApiConfig>): string {
-  return config.OCR_CONSOLE_DIR ?? resolve(import.meta.dirname, '../../../packages/console/dist');
+  return config.OCR_CONSOLE_DIR ?? CONSOLE_DIST;
 }
 
 const CONSOLE_NOT_BUILT =

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { createExecutorRegistry, type StepContext, type StepEvent } from '../../src/executors/index.js';
-import { ensureTestImage, TEST_IMAGE } from '../fixtures/docker-image.js';
+import { ensureTestImage, TEST_IMAGE } from '@ocr/testkit/docker-image';
 import { startTestHttpServer } from '../fixtures/http-server.js';
 import { mcpServerCommand } from '../fixtures/mcp-server.js';
 import { createTestStepContext, isLine, type Teardown, type TestStepContext } from '../fixtures/step-context.js';

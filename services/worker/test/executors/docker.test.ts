@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { CONTAINER_LABELS, createDockerExecutor } from '../../src/executors/docker.js';
-import { ensureTestImage, TEST_IMAGE } from '../fixtures/docker-image.js';
+import { ensureTestImage, TEST_IMAGE } from '@ocr/testkit/docker-image';
 import { createTestStepContext, isLine } from '../fixtures/step-context.js';
 
 const docker = await ensureTestImage();

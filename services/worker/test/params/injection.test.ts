@@ -12,7 +12,7 @@ import {
   ensureShellEntrypointImage,
   TEST_IMAGE,
   TEST_IMAGE_SH_ENTRYPOINT,
-} from '../fixtures/docker-image.js';
+} from '@ocr/testkit/docker-image';
 import { createTestStepContext } from '../fixtures/step-context.js';
 
 const PWNED = '/tmp/pwned';
