@@ -15,7 +15,7 @@ interface Target {
 const targets: Target[] = [
   { name: 'overlays/local', objects: () => render(join(K8S_ROOT, 'overlays/local')) },
   { name: 'overlays/doks-production', objects: () => render(join(K8S_ROOT, 'overlays/doks-production')) },
-  ...['keda-autoscaling', 'keda-job-mode', 'hpa-external', 'monitoring', 'network-policies'].map((c) => ({
+  ...['keda-autoscaling', 'keda-job-mode', 'hpa-external', 'monitoring', 'network-policies', 'backup'].map((c) => ({
     name: `base + components/${c}`,
     objects: () => renderWithComponents([c]),
   })),

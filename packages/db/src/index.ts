@@ -29,3 +29,4 @@ export { createArtifact, getArtifact, listArtifacts, markArtifactReady, type New
 export { addSpecDoc, listSpecDocs, getSpecDoc, addRunSpecDocs, latestSpecDocContents, type RunSpecDocInput } from './queries/spec-docs.js';
 export { findExpiredRuns, deleteRunEventsBatch, deleteStoredArtifactRows, deleteFinishedRuns, type RetentionPolicy, type ExpiredRun } from './queries/retention.js';
 export { tryAcquireOrRenewLeadership, resignLeadership, currentLeader, type LeadershipLease } from './queries/leader.js';
+export { exportDatabase, importDatabase, RestoreRefusedError, type BackupHeader } from './backup.js';

@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { registerDev } from './dev.js';
 import { registerMigrate } from './migrate.js';
+import { registerBackup } from './backup.js';
 import { registerServices } from './services.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerSpecGenerate } from './spec-generate.js';
@@ -11,8 +12,13 @@ export function registerCommands(program: Command): void {
   registerDev(program);
   registerServices(program);
   registerMigrate(program);
+  registerBackup(program);
   registerClientCommands(program);
-  const spec = program.command('spec').description('Spec Kit: "spec validate DIR [--json]", "spec generate --name NAME [-f input.yaml] --out DIR"');
+  const spec = program
+    .command('spec')
+    .description(
+      'Spec Kit: "spec validate DIR [--json]", "spec generate --name NAME [-f input.yaml] --out DIR"',
+    );
   registerSpecValidate(spec);
   registerSpecGenerate(spec);
 }
