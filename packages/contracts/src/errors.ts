@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  idempotency_conflict: 409,
   lease_lost: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,

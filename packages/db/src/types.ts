@@ -75,6 +75,8 @@ export interface RunsTable {
   cancel_requested_at: NullableTimestamp;
   session_id: string | null;
   idempotency_key: string | null;
+  /** sha256 of the request that first used `idempotency_key` (null before the column existed). */
+  idempotency_fingerprint: string | null;
   error: Json | null;
   output: Json | null;
   retry_of: string | null;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { getSession, getTemplate, type Database, type EnqueueInput, type TemplateRow } from '@ocr/db';
 import { checkTemplatePlaceholders, paramValueProblems, type CreateRun } from '@ocr/contracts';
@@ -19,7 +20,10 @@ export function paramsValidator(template: TemplateRow): Validate {
       validate = ajv.compile(schema);
     } catch (err) {
       // Saved before the API refused such schemas (e.g. a backtracking-only regex): not the caller's fault.
-      throw apiError('conflict', `template ${key}: its params_schema no longer compiles (${(err as Error).message}); save a new version`);
+      throw apiError(
+        'conflict',
+        `template ${key}: its params_schema no longer compiles (${(err as Error).message}); save a new version`,
+      );
     }
     compiled.set(key, validate);
   }
@@ -53,6 +57,29 @@ export function checkParamsSchema(schema: unknown): string | undefined {
   }
 }
 
+/** An `Idempotency-Key` as the caller sent it, and the token it belongs to: keys never cross tokens. */
+export interface Idempotency {
+  key: string;
+  tokenId: string;
+}
+
+/** JSON with object keys sorted, so two equal requests serialise the same whatever their key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** What identifies one create request (an item of a batch: with its position and the batch size). */
+export function requestFingerprint(request: CreateRun, index: number, count: number): string {
+  return createHash('sha256').update(canonical({ request, index, count })).digest('hex');
+}
+
 /**
  * Turn create-run requests into queue inputs: resolve each template's latest version, validate params
  * against its schema (defaults applied), and take lane, retry policy and timeout from the template unless
@@ -61,7 +88,7 @@ export function checkParamsSchema(schema: unknown): string | undefined {
 export async function prepareRuns(
   db: Kysely<Database>,
   requests: CreateRun[],
-  idempotencyKey?: string,
+  idempotency?: Idempotency,
 ): Promise<EnqueueInput[]> {
   const templates = new Map<string, TemplateRow>();
   const sessions = new Set<string>();
@@ -71,7 +98,10 @@ export async function prepareRuns(
     let template = templates.get(request.template);
     if (!template) {
       template = await getTemplate(db, request.template);
-      if (!template) throw apiError('not_found', `${at}template: no template named ${request.template}`, [{ field: `${at}template`, message: 'not found' }]);
+      if (!template)
+        throw apiError('not_found', `${at}template: no template named ${request.template}`, [
+          { field: `${at}template`, message: 'not found' },
+        ]);
       templates.set(request.template, template);
     }
     const params = structuredClone(request.params ?? {});
@@ -81,13 +111,29 @@ export async function prepareRuns(
         field: `${at}params${e.instancePath.replace(/\//g, '.')}${e.params && 'missingProperty' in e.params ? `.${String(e.params.missingProperty)}` : ''}`,
         message: e.message ?? 'is invalid',
       }));
-      throw apiError('validation_failed', `${details[0]?.field ?? 'params'}: ${details[0]?.message ?? 'invalid'}`, details);
+      throw apiError(
+        'validation_failed',
+        `${details[0]?.field ?? 'params'}: ${details[0]?.message ?? 'invalid'}`,
+        details,
+      );
     }
-    const valueProblems = paramValueProblems(params, (template.definition as TemplateDefinition).params_schema, bareParams(template)).map((p) => ({ ...p, field: `${at}${p.field}` }));
-    if (valueProblems.length > 0) throw apiError('validation_failed', `${valueProblems[0]!.field}: ${valueProblems[0]!.message}`, valueProblems);
+    const valueProblems = paramValueProblems(
+      params,
+      (template.definition as TemplateDefinition).params_schema,
+      bareParams(template),
+    ).map((p) => ({ ...p, field: `${at}${p.field}` }));
+    if (valueProblems.length > 0)
+      throw apiError(
+        'validation_failed',
+        `${valueProblems[0]!.field}: ${valueProblems[0]!.message}`,
+        valueProblems,
+      );
     if (request.session_id && !sessions.has(request.session_id)) {
       const session = await getSession(db, request.session_id);
-      if (!session) throw apiError('not_found', `${at}session_id: no such session`, [{ field: `${at}session_id`, message: 'not found' }]);
+      if (!session)
+        throw apiError('not_found', `${at}session_id: no such session`, [
+          { field: `${at}session_id`, message: 'not found' },
+        ]);
       if (session.status !== 'open') throw apiError('conflict', `${at}session_id: session is closed`);
       sessions.add(request.session_id);
     }
@@ -105,7 +151,10 @@ export async function prepareRuns(
       run_at: request.run_at ?? null,
       delay_s: request.delay_s ?? null,
       session_id: request.session_id ?? null,
-      idempotency_key: idempotencyKey ? (requests.length > 1 ? `${idempotencyKey}:${index}` : idempotencyKey) : null,
+      idempotency_key: idempotency
+        ? `${idempotency.tokenId}:${idempotency.key}${requests.length > 1 ? `:${index}` : ''}`
+        : null,
+      idempotency_fingerprint: idempotency ? requestFingerprint(request, index, requests.length) : null,
     });
   }
   return prepared;

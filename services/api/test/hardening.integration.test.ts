@@ -244,3 +244,57 @@ t.test('the token cache is bounded LRU: a busy token stays cached past 10,000 ot
     'the busy token was not evicted by 10,100 misses',
   );
 });
+
+t.test(
+  'idempotency keys are per token and bound to the request: same key, other request → 409, nothing created',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    await withEchoTemplate(stack);
+    const count = async () => Number((await stack.db.pool.query('SELECT count(*) FROM runs')).rows[0].count);
+    const a = (await stack.tokenFor('operator')).token;
+    const b = (await stack.client.tokens.create({ name: 'op-b', role: 'operator' })).token;
+    const send = (token: string, body: unknown, path = '/v1/runs') =>
+      raw(stack, 'POST', path, { token, body: JSON.stringify(body), headers: { 'idempotency-key': 'k-1' } });
+    const first = await send(a, { template: 'echo', params: { message: 'one' }, labels: { x: '1', y: '2' } });
+    t.equal(first.status, 201);
+    const replay = await send(a, {
+      labels: { y: '2', x: '1' },
+      params: { message: 'one' },
+      template: 'echo',
+    });
+    t.equal(replay.status, 200, 'the same request (keys in another order) replays');
+    t.equal(replay.json.run.id, first.json.run.id);
+    const other = await send(b, { template: 'echo', params: { message: 'one' }, labels: { x: '1', y: '2' } });
+    t.equal(other.status, 201, "another token's key of the same name is its own");
+    t.not(other.json.run.id, first.json.run.id);
+    const before = await count();
+    const clash = await send(a, { template: 'echo', params: { message: 'two' } });
+    t.equal(clash.status, 409, 'same key, different request');
+    t.equal(clash.json.error.code, 'idempotency_conflict');
+    t.equal(clash.json.error.details.run_id, first.json.run.id);
+    t.equal(await count(), before, 'nothing created');
+
+    const batch = {
+      runs: [
+        { template: 'echo', params: { message: 'a' } },
+        { template: 'echo', params: { message: 'b' } },
+      ],
+    };
+    const created = await send(a, batch, '/v1/runs/batch');
+    t.equal(created.status, 201);
+    const again = await send(a, batch, '/v1/runs/batch');
+    t.same(
+      again.json.runs.map((r: { id: string }) => r.id),
+      created.json.runs.map((r: { id: string }) => r.id),
+      'a replayed batch answers with its runs',
+    );
+    const grown = await count();
+    const bigger = await send(
+      a,
+      { runs: [...batch.runs, { template: 'echo', params: { message: 'c' } }] },
+      '/v1/runs/batch',
+    );
+    t.equal(bigger.status, 409, 'a different batch under the same key');
+    t.equal(await count(), grown, 'not even its new third item was created');
+  },
+);

@@ -25,16 +25,30 @@ t.test('create, read, list, cancel, retry a run', async (t) => {
   t.ok(events.events.some((e) => e.type === 'status'));
 });
 
-t.test('idempotency key returns the original run', async (t) => {
-  const stack = await startStack(t, { s3: false });
-  await withEchoTemplate(stack);
-  const a = await raw(stack, 'POST', '/v1/runs', { body: JSON.stringify({ template: 'echo', params: { message: 'a' } }), headers: { 'idempotency-key': 'k-1' } });
-  const b = await raw(stack, 'POST', '/v1/runs', { body: JSON.stringify({ template: 'echo', params: { message: 'b' } }), headers: { 'idempotency-key': 'k-1' } });
-  t.equal(a.status, 201);
-  t.equal(b.status, 200, 'a replay answers 200 with the original');
-  t.equal(b.json.run.id, a.json.run.id);
-  t.same(b.json.run.params.message, 'a');
-});
+t.test(
+  'idempotency key returns the original run for the same request; another request under it is a 409',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    await withEchoTemplate(stack);
+    const a = await raw(stack, 'POST', '/v1/runs', {
+      body: JSON.stringify({ template: 'echo', params: { message: 'a' } }),
+      headers: { 'idempotency-key': 'k-1' },
+    });
+    const b = await raw(stack, 'POST', '/v1/runs', {
+      body: JSON.stringify({ template: 'echo', params: { message: 'a' } }),
+      headers: { 'idempotency-key': 'k-1' },
+    });
+    t.equal(a.status, 201);
+    t.equal(b.status, 200, 'a replay answers 200 with the original');
+    t.equal(b.json.run.id, a.json.run.id);
+    const c = await raw(stack, 'POST', '/v1/runs', {
+      body: JSON.stringify({ template: 'echo', params: { message: 'b' } }),
+      headers: { 'idempotency-key': 'k-1' },
+    });
+    t.equal(c.status, 409);
+    t.equal(c.json.error.code, 'idempotency_conflict');
+  },
+);
 
 t.test('batch create is atomic: one bad item creates nothing', async (t) => {
   const stack = await startStack(t, { s3: false });
@@ -42,7 +56,9 @@ t.test('batch create is atomic: one bad item creates nothing', async (t) => {
   const good = Array.from({ length: 5 }, (_, i) => ({ template: 'echo', params: { message: `m${i}` } }));
   const { runs } = await stack.client.runs.createBatch(good);
   t.equal(runs.length, 5);
-  const err = await stack.client.runs.createBatch([...good, { template: 'echo', params: { message: 5 as unknown as string } }]).catch((e) => e);
+  const err = await stack.client.runs
+    .createBatch([...good, { template: 'echo', params: { message: 5 as unknown as string } }])
+    .catch((e) => e);
   t.ok(err instanceof ApiError);
   t.equal(err.code, 'validation_failed');
   t.match(err.message, /runs\[5\]\.params\.message/);
@@ -52,7 +68,13 @@ t.test('batch create is atomic: one bad item creates nothing', async (t) => {
 t.test('keyset paging and filters', async (t) => {
   const stack = await startStack(t, { s3: false });
   await withEchoTemplate(stack);
-  await stack.client.runs.createBatch(Array.from({ length: 25 }, (_, i) => ({ template: 'echo', params: { message: `needle-${i}` }, lane: i % 2 ? 'B' : 'A' })));
+  await stack.client.runs.createBatch(
+    Array.from({ length: 25 }, (_, i) => ({
+      template: 'echo',
+      params: { message: `needle-${i}` },
+      lane: i % 2 ? 'B' : 'A',
+    })),
+  );
   const seen = new Set<string>();
   let cursor: string | undefined;
   let pages = 0;
@@ -66,6 +88,10 @@ t.test('keyset paging and filters', async (t) => {
   t.equal(pages, 3);
   t.equal((await stack.client.runs.list({ lane: 'B', limit: 200 })).runs.length, 12);
   t.equal((await stack.client.runs.list({ q: 'needle-17' })).runs.length, 1);
-  t.equal((await stack.client.runs.list({ q: "'; DROP TABLE runs; --" })).runs.length, 0, 'injection string is just text');
+  t.equal(
+    (await stack.client.runs.list({ q: "'; DROP TABLE runs; --" })).runs.length,
+    0,
+    'injection string is just text',
+  );
   t.equal((await stack.client.runs.list({ limit: 200 })).runs.length, 25, 'table intact');
 });

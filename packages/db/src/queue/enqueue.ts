@@ -21,6 +21,8 @@ export interface EnqueueInput {
   delay_s?: number | null;
   session_id?: string | null;
   idempotency_key?: string | null;
+  /** What identifies the request behind `idempotency_key`, to tell a replay from a different request. */
+  idempotency_fingerprint?: string | null;
   retry_of?: string | null;
 }
 
@@ -59,6 +61,7 @@ export async function enqueueRuns(db: Kysely<Database>, inputs: EnqueueInput[], 
     delay_s: input.delay_s ?? null,
     session_id: input.session_id ?? null,
     idempotency_key: input.idempotency_key ?? null,
+    idempotency_fingerprint: input.idempotency_fingerprint ?? null,
     retry_of: input.retry_of ?? null,
   }));
   const { rows: found } = await sql<RunRow & { ord: number; created: boolean }>`
@@ -66,18 +69,20 @@ export async function enqueueRuns(db: Kysely<Database>, inputs: EnqueueInput[], 
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
         ord int, id uuid, template text, template_version int, lane text, priority int, params jsonb,
         labels jsonb, max_attempts int, max_infra_losses int, retry_policy jsonb, timeout_s int,
-        run_at timestamptz, delay_s double precision, session_id uuid, idempotency_key text, retry_of uuid)
+        run_at timestamptz, delay_s double precision, session_id uuid, idempotency_key text,
+        idempotency_fingerprint text, retry_of uuid)
     ),
     new_lanes AS (
       INSERT INTO lanes (name) SELECT DISTINCT lane FROM input ON CONFLICT (name) DO NOTHING
     ),
     inserted AS (
       INSERT INTO runs (id, template, template_version, lane, priority, params, labels, max_attempts,
-                        max_infra_losses, retry_policy, timeout_s, run_at, session_id, idempotency_key, retry_of)
+                        max_infra_losses, retry_policy, timeout_s, run_at, session_id, idempotency_key,
+                        idempotency_fingerprint, retry_of)
       SELECT id, template, template_version, lane, priority, params, labels, max_attempts, max_infra_losses,
              retry_policy, timeout_s,
              COALESCE(run_at, now() + make_interval(secs => COALESCE(delay_s, 0))),
-             session_id, idempotency_key, retry_of
+             session_id, idempotency_key, idempotency_fingerprint, retry_of
       FROM input ORDER BY ord
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
   cancelRun,
@@ -10,6 +11,8 @@ import {
   listRuns,
   readEvents,
   retryRun,
+  type EnqueueInput,
+  type EnqueueResult,
   type RunRow,
 } from '@ocr/db';
 import {
@@ -28,30 +31,68 @@ import {
   RunsResponse,
 } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
-import { prepareRuns } from '../run-factory.js';
+import { prepareRuns, type Idempotency } from '../run-factory.js';
 import { artifactToWire, eventToWire, runToWire, stepToWire } from '../serialize.js';
 import { renderRunMarkdown } from './run-export.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
-const IdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) });
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+
+/** The request's idempotency key, scoped to its token. */
+function idempotencyOf(request: FastifyRequest): Idempotency | undefined {
+  const key = (request.headers as Type.Static<typeof IdempotencyHeaders>)['idempotency-key'];
+  return key ? { key, tokenId: request.principal!.tokenId } : undefined;
+}
 
 function encodeCursor(run: RunRow): string {
   return Buffer.from(`${run.created_at.toISOString()}|${run.id}`).toString('base64url');
 }
 
 /** What `encodeCursor` writes: a four-digit-year ISO timestamp (so no far-future date reaches SQL) and a UUID. */
-const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+const CURSOR =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
 function decodeCursor(cursor: string): { created_at: string; id: string } {
   const [, created_at, id] = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8')) ?? [];
   if (!created_at || !id || !(Date.parse(created_at) >= 0)) {
-    throw apiError('validation_failed', 'query.cursor: is not a cursor this API issued', [{ field: 'query.cursor', message: 'invalid' }]);
+    throw apiError('validation_failed', 'query.cursor: is not a cursor this API issued', [
+      { field: 'query.cursor', message: 'invalid' },
+    ]);
   }
   return { created_at, id };
 }
 
 /** Runs for operators and integrators: create (single, batch), list, read, cancel, retry, events, export. */
-export async function runRoutes(app: FastifyInstance): Promise<void> {
+export async function runRoutes(root: FastifyInstance): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  /**
+   * Enqueue; a replayed key must come with the same request. A different request under a used key is a
+   * 409 and, since the check runs inside the transaction, creates nothing (not even the batch's new items).
+   */
+  const enqueue = (inputs: EnqueueInput[]): Promise<EnqueueResult[]> =>
+    app.db.transaction().execute(async (trx) => {
+      const results = await enqueueRuns(trx, inputs, { notify: false });
+      const clash = results.findIndex(
+        (r, i) =>
+          !r.created &&
+          r.run.idempotency_fingerprint !== null &&
+          r.run.idempotency_fingerprint !== inputs[i]!.idempotency_fingerprint,
+      );
+      if (clash >= 0) {
+        throw apiError(
+          'idempotency_conflict',
+          'idempotency-key: already used for a different request; use a new key for a new request',
+          {
+            run_id: results[clash]!.run.id,
+            ...(inputs.length > 1 ? { index: clash } : {}),
+          },
+        );
+      }
+      return results;
+    });
+
   const wire = async (runs: RunRow[]) => {
     const states = await laneStates(app.db, [...new Set(runs.map((r) => r.lane))]);
     return runs.map((run) => runToWire(run, states.get(run.lane)));
@@ -59,11 +100,19 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs',
-    { config: { role: 'operator' }, schema: { tags: ['runs'], summary: 'Create a run', headers: IdempotencyHeaders, body: CreateRun, response: { 200: RunResponse, 201: RunResponse, ...errors } } },
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Create a run',
+        headers: IdempotencyHeaders,
+        body: CreateRun,
+        response: { 200: RunResponse, 201: RunResponse, ...errors },
+      },
+    },
     async (request, reply) => {
-      const key = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
-      const [input] = await prepareRuns(app.db, [request.body as CreateRun], key);
-      const [result] = await enqueueRuns(app.db, [input!], { notify: false });
+      const inputs = await prepareRuns(app.db, [request.body], idempotencyOf(request));
+      const [result] = await enqueue(inputs);
       if (result!.created) {
         app.metrics.runsCreated.inc();
         app.listener.publish({ lanes: [result!.run.lane] });
@@ -75,11 +124,19 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/batch',
-    { config: { role: 'operator' }, schema: { tags: ['runs'], summary: 'Create up to 1,000 runs atomically', headers: IdempotencyHeaders, body: CreateRunsBatch, response: { 201: RunsResponse, ...errors } } },
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Create up to 1,000 runs atomically',
+        headers: IdempotencyHeaders,
+        body: CreateRunsBatch,
+        response: { 201: RunsResponse, ...errors },
+      },
+    },
     async (request, reply) => {
-      const key = (request.headers as { 'idempotency-key'?: string })['idempotency-key'];
-      const inputs = await prepareRuns(app.db, (request.body as { runs: CreateRun[] }).runs, key);
-      const results = await enqueueRuns(app.db, inputs, { notify: false });
+      const inputs = await prepareRuns(app.db, request.body.runs, idempotencyOf(request));
+      const results = await enqueue(inputs);
       const created = results.filter((r) => r.created);
       app.metrics.runsCreated.inc(created.length);
       app.listener.publish({ lanes: new Set(created.map((r) => r.run.lane)) });
@@ -89,21 +146,44 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/v1/runs',
-    { config: { role: 'viewer' }, schema: { tags: ['runs'], summary: 'List runs (newest first, keyset-paged)', querystring: ListRunsQuery, response: { 200: RunList, ...errors } } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['runs'],
+        summary: 'List runs (newest first, keyset-paged)',
+        querystring: ListRunsQuery,
+        response: { 200: RunList, ...errors },
+      },
+    },
     async (request) => {
-      const query = request.query as Type.Static<typeof ListRunsQuery>;
+      const query = request.query;
       const limit = query.limit ?? 50;
-      const runs = await listRuns(app.db, { ...query, limit: limit + 1, cursor: query.cursor ? decodeCursor(query.cursor) : undefined });
+      const runs = await listRuns(app.db, {
+        ...query,
+        limit: limit + 1,
+        cursor: query.cursor ? decodeCursor(query.cursor) : undefined,
+      });
       const page = runs.slice(0, limit);
-      return { runs: await wire(page), next_cursor: runs.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+      return {
+        runs: await wire(page),
+        next_cursor: runs.length > limit ? encodeCursor(page[page.length - 1]!) : null,
+      };
     },
   );
 
   app.get(
     '/v1/runs/:id',
-    { config: { role: 'viewer' }, schema: { tags: ['runs'], summary: 'A run with its steps', params: IdParams, response: { 200: RunDetail, ...errors } } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['runs'],
+        summary: 'A run with its steps',
+        params: IdParams,
+        response: { 200: RunDetail, ...errors },
+      },
+    },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const run = await getRun(app.db, id);
       if (!run) throw notFound('run');
       const [wired] = await wire([run]);
@@ -113,12 +193,21 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/cancel',
-    { config: { role: 'operator' }, schema: { tags: ['runs'], summary: 'Cancel a run (queued: at once; running: the worker stops it)', params: IdParams, response: { 200: RunResponse, ...errors } } },
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Cancel a run (queued: at once; running: the worker stops it)',
+        params: IdParams,
+        response: { 200: RunResponse, ...errors },
+      },
+    },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const result = await cancelRun(app.db, id, request.principal?.name ?? 'unknown');
       if (result.outcome === 'not_found') throw notFound('run');
-      if (result.outcome === 'already_finished') throw apiError('conflict', `run is already ${result.run.status}`, { status: result.run.status });
+      if (result.outcome === 'already_finished')
+        throw apiError('conflict', `run is already ${result.run.status}`, { status: result.run.status });
       if (result.outcome === 'cancelled') app.metrics.runsFinished.inc({ status: 'cancelled' });
       const [run] = await wire([result.run]);
       return { run: run! };
@@ -127,12 +216,24 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/retry',
-    { config: { role: 'operator' }, schema: { tags: ['runs'], summary: 'Retry a failed or cancelled run as a new run', params: IdParams, response: { 201: RunResponse, ...errors } } },
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Retry a failed or cancelled run as a new run',
+        params: IdParams,
+        response: { 201: RunResponse, ...errors },
+      },
+    },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       const result = await retryRun(app.db, id);
       if (result.outcome === 'not_found') throw notFound('run');
-      if (result.outcome === 'not_retryable') throw apiError('conflict', `only failed or cancelled runs can be retried (run is ${result.run.status})`);
+      if (result.outcome === 'not_retryable')
+        throw apiError(
+          'conflict',
+          `only failed or cancelled runs can be retried (run is ${result.run.status})`,
+        );
       app.metrics.runsCreated.inc();
       const [run] = await wire([result.run]);
       return reply.code(201).send({ run: run! });
@@ -141,22 +242,45 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/v1/runs/:id/events',
-    { config: { role: 'viewer' }, schema: { tags: ['runs'], summary: 'Events after a seq', params: IdParams, querystring: EventsQuery, response: { 200: EventList, ...errors } } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Events after a seq',
+        params: IdParams,
+        querystring: EventsQuery,
+        response: { 200: EventList, ...errors },
+      },
+    },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const query = request.query as Type.Static<typeof EventsQuery>;
+      const { id } = request.params;
+      const query = request.query;
       const run = await getRun(app.db, id);
       if (!run) throw notFound('run');
-      const events = await readEvents(app.db, { runId: id, afterSeq: query.after_seq, limit: query.limit, levels: query.level?.split(','), q: query.q });
+      const events = await readEvents(app.db, {
+        runId: id,
+        afterSeq: query.after_seq,
+        limit: query.limit,
+        levels: query.level?.split(','),
+        q: query.q,
+      });
       return { events: events.map(eventToWire), last_seq: run.last_seq };
     },
   );
 
   app.get(
     '/v1/runs/:id/artifacts',
-    { config: { role: 'viewer' }, schema: { tags: ['artifacts'], summary: "A run's artifacts", params: IdParams, response: { 200: ArtifactList, ...errors } } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['artifacts'],
+        summary: "A run's artifacts",
+        params: IdParams,
+        response: { 200: ArtifactList, ...errors },
+      },
+    },
     async (request) => {
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       if (!(await getRun(app.db, id))) throw notFound('run');
       return { artifacts: (await listArtifacts(app.db, id)).map(artifactToWire) };
     },
@@ -164,15 +288,23 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
 
   app.get(
     '/v1/runs/:id/export',
-    { config: { role: 'viewer' }, schema: { tags: ['runs'], summary: 'Export a run with steps, events and artifacts (json or markdown)', params: IdParams, querystring: ExportQuery } },
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Export a run with steps, events and artifacts (json or markdown)',
+        params: IdParams,
+        querystring: ExportQuery,
+      },
+    },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const format = (request.query as { format?: string }).format ?? 'json';
+      const { id } = request.params;
+      const format = request.query.format ?? 'json';
       const run = await getRun(app.db, id);
       if (!run) throw notFound('run');
       const [wired] = await wire([run]);
       const events: ReturnType<typeof eventToWire>[] = [];
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const page = await readEvents(app.db, { runId: id, afterSeq: after, limit: 5000 });
         events.push(...page.map(eventToWire));
         if (page.length < 5000) break;
@@ -186,7 +318,8 @@ export async function runRoutes(app: FastifyInstance): Promise<void> {
       };
       const filename = `run-${id}.${format === 'markdown' ? 'md' : 'json'}`;
       reply.header('content-disposition', `attachment; filename="${filename}"`);
-      if (format === 'markdown') return reply.type('text/markdown; charset=utf-8').send(renderRunMarkdown(doc));
+      if (format === 'markdown')
+        return reply.type('text/markdown; charset=utf-8').send(renderRunMarkdown(doc));
       return reply.type('application/json').send(doc);
     },
   );
