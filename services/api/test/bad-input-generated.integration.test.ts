@@ -405,6 +405,8 @@ function validRequests(
     'DELETE /v1/tokens/{id}': { path: { id: randomUUID() } },
     'GET /v1/artifacts/{id}': { path: { id: f.artifactId } },
     'GET /v1/artifacts/{id}/content': { path: { id: f.artifactId } },
+    // Without an upgrade the stream is a 404; with bad query or headers it must stay a clean 4xx.
+    'GET /v1/stream': { path: {} },
   };
 }
 

@@ -8,6 +8,17 @@ import type { StreamClient } from '../realtime/hub.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 
+/** What the OpenAPI document says about the stream (OpenAPI cannot describe WebSocket messages itself). */
+const STREAM_DOC = [
+  'Upgrade to a WebSocket (`ws://` or `wss://`). Authenticate with `Authorization: Bearer <token>` on the upgrade, or send',
+  '`{"type":"auth","token":"..."}` first (within 10 s); viewer role or above. Browser pages must come from the API\'s origin or one',
+  'listed in OCR_CORS_ORIGINS (403 otherwise). Client messages: `auth`; `subscribe`/`unsubscribe` with `topic` `run` (`run_id`,',
+  '`after_seq`), `runs` or `lanes`; `ping`. Server messages: `ready`, `subscribed`, `event` (every event with seq > after_seq,',
+  'once, in order), `run`, `lanes`, `pong`, `error` (`unauthorized` then close 4401, `forbidden` then close 4403,',
+  '`validation_failed`, `internal`, `resync_required`). Messages are handled in order; a revoked token is closed within',
+  'OCR_AUTH_CACHE_MS. Full description: docs/api.md#websocket-v1stream. A plain GET without an upgrade is a 400.',
+].join(' ');
+
 /**
  * May a page from this `Origin` open the stream? Browsers always send it; other clients (CLI, workers,
  * integrations) send none and are judged by their token alone. Same origin as the API, or listed in
@@ -38,21 +49,32 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
     .filter(Boolean);
   const recheckMs = Math.max(Math.floor(app.config.OCR_AUTH_CACHE_MS / 3), 100);
 
-  app.get(
-    '/v1/stream',
-    {
-      websocket: true,
-      config: { role: 'public' },
-      schema: { hide: true },
-      onRequest: async (request) => {
-        if (!originAllowed(request, origins))
-          throw apiError(
-            'forbidden',
-            `origin ${request.headers.origin} may not open the stream (OCR_CORS_ORIGINS)`,
-          );
-      },
+  app.route({
+    method: 'GET',
+    url: '/v1/stream',
+    config: { role: 'public' },
+    // Described in the OpenAPI document (a `websocket: true` route would be hidden from it).
+    schema: {
+      tags: ['stream'],
+      summary: 'WebSocket: live run events, run status changes and lane snapshots',
+      description: STREAM_DOC,
     },
-    (socket: WebSocket, request) => {
+    onRequest: async (request) => {
+      if (!originAllowed(request, origins))
+        throw apiError(
+          'forbidden',
+          `origin ${request.headers.origin} may not open the stream (OCR_CORS_ORIGINS)`,
+        );
+    },
+    // A plain GET (no upgrade) gets the JSON error shape like every other refusal.
+    handler: async () => {
+      throw apiError(
+        'validation_failed',
+        'this route is a WebSocket: send an upgrade request (Connection: Upgrade, Upgrade: websocket)',
+        [{ field: 'headers.upgrade', message: 'is required' }],
+      );
+    },
+    wsHandler: (socket: WebSocket, request) => {
       let principal: Principal | undefined;
       let token: string | undefined;
       let forgetRevocation: (() => void) | undefined;
@@ -181,5 +203,5 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
         app.metrics.wsConnections.set(app.hub.connections);
       });
     },
-  );
+  });
 }
