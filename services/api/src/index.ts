@@ -7,6 +7,7 @@ import { loadApiConfig, type ApiConfig } from './config.js';
 
 export { buildApp, type AppDeps } from './app.js';
 export { loadApiConfig, type ApiConfig } from './config.js';
+export { createApiMetrics, type ApiMetrics } from './metrics.js';
 
 /** A listening API. */
 export interface StartedApi {

@@ -9,6 +9,7 @@ export { loadWorkerConfig, type WorkerConfig } from './config.js';
 export { LeaseLostError, type WorkerProtocol, type ClaimedRun } from './protocol.js';
 export { createClientProtocol } from './client-protocol.js';
 export { ExecutorRegistry } from './executors/index.js';
+export { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 
 /** A started worker process: the worker, its ops server, and a graceful close (drain). */
 export interface StartedWorker {
