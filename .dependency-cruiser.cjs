@@ -52,7 +52,7 @@ module.exports = {
       from: { path: '^(packages|services)/([^/]+)/' },
       to: {
         path: '^(packages|services)/',
-        pathNot: ['^$1/$2/', '^(packages|services)/[^/]+/src/index\\.ts$', '^packages/testkit/src/docker-image\\.ts$', '^packages/console/location\\.ts$'],
+        pathNot: ['^$1/$2/', '^(packages|services)/[^/]+/src/index\\.ts$', '^packages/testkit/src/(docker-image|postgres)\\.ts$', '^packages/console/location\\.ts$'],
       },
     },
     {

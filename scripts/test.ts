@@ -5,26 +5,11 @@
  * scripts/setup-machine.ts makes sure Docker, Chromium, busybox and kubectl are there (or says what to run).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EmbeddedPostgresServer } from '@ocr/embedded';
 import { partsFor, setUpMachine } from './setup-machine.js';
 
 const TEMPLATE_DB = 'ocr_test_template';
-
-async function prepareTemplate(serverUrl: string, templateUrl: string): Promise<void> {
-  const { default: pg } = await import('pg');
-  const { connect, migrateToLatest } = await import('@ocr/db');
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
-  await admin.end();
-  const { db, close } = connect(templateUrl, { max: 2 });
-  await migrateToLatest(db, templateUrl);
-  await close();
-}
 
 /** Directories given on the command line become the test files inside them (tap would run every file). */
 async function expand(args: string[]): Promise<string[]> {
@@ -44,12 +29,6 @@ async function expand(args: string[]): Promise<string[]> {
   return out;
 }
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
 async function main(): Promise<number> {
   const started = Date.now();
   // The machine first, before anything slow: a missing part stops the run in its first second.
@@ -59,18 +38,11 @@ async function main(): Promise<number> {
     process.stderr.write(`${machine.message}\n`);
     return 1;
   }
-  let server: EmbeddedPostgresServer | undefined;
-  let dataDir: string | undefined;
-  let serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) {
-    dataDir = await mkdtemp(join(tmpdir(), 'ocr-test-pg-'));
-    const { startEmbeddedPostgres } = await import('@ocr/embedded');
-    server = await startEmbeddedPostgres({ dir: dataDir, persistent: false });
-    serverUrl = server.url;
-  }
+  // Imported after the machine check: loading Postgres and the migrations takes a moment.
+  const { startScratchPostgres } = await import('@ocr/testkit/postgres');
+  const postgres = await startScratchPostgres(TEMPLATE_DB, process.env.DATABASE_URL);
+  const serverUrl = postgres.serverUrl;
   try {
-    const templateUrl = withDatabase(serverUrl, TEMPLATE_DB);
-    await prepareTemplate(serverUrl, templateUrl);
     process.stderr.write(`test database ready in ${Date.now() - started} ms\n`);
     const child = spawn(process.execPath, [join('node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...args], {
       stdio: 'inherit',
@@ -83,8 +55,7 @@ async function main(): Promise<number> {
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
     );
   } finally {
-    await server?.stop().catch(() => undefined);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+    await postgres.stop();
   }
 }
 

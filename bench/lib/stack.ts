@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { connect, createToken, migrateToLatest, type Db } from '@ocr/db';
-import { startEmbeddedPostgres, freePort, type EmbeddedPostgresServer } from '@ocr/embedded';
+import { freePort, type EmbeddedPostgresServer } from '@ocr/embedded';
+import { startScratchPostgres } from '@ocr/testkit/postgres';
 import { createClient, type OcrClient } from '@ocr/client';
 
 const OCR = fileURLToPath(new URL('../../packages/cli/bin/ocr.js', import.meta.url));
@@ -30,20 +28,12 @@ export interface BenchStack {
 }
 
 export async function startBenchStack(): Promise<BenchStack> {
-  let server: EmbeddedPostgresServer | undefined;
-  let dir: string | undefined;
-  let databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl) {
-    dir = await mkdtemp(join(tmpdir(), 'ocr-bench-pg-'));
-    server = await startEmbeddedPostgres({ dir, persistent: false });
-    const admin = new pg.Client({ connectionString: server.url });
-    await admin.connect();
-    await admin.query('CREATE DATABASE ocr_bench');
-    await admin.end();
-    databaseUrl = server.urlFor('ocr_bench');
-  }
+  // DATABASE_URL is the benchmarks' database itself; without it, a scratch embedded server (as npm test's).
+  const scratch = process.env.DATABASE_URL ? undefined : await startScratchPostgres('ocr_bench');
+  const server = scratch?.embedded;
+  const databaseUrl = scratch?.url ?? process.env.DATABASE_URL!;
   const db = connect(databaseUrl, { max: 10, applicationName: 'ocr-bench' });
-  await migrateToLatest(db.db, databaseUrl);
+  if (!scratch) await migrateToLatest(db.db, databaseUrl);
   const adminToken = `ocr_bench_admin_${randomBytes(24).toString('base64url')}`;
   const { token: workerToken } = await createToken(db.db, { name: 'bench-worker', role: 'worker' });
   const port = await freePort();
@@ -93,8 +83,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       await Promise.race([Promise.all(alive.map((child) => new Promise((r) => child.once('exit', r)))), new Promise((r) => setTimeout(r, 5_000))]);
       for (const child of alive) if (child.exitCode === null) child.kill('SIGKILL');
       await db.close();
-      await server?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await scratch?.stop();
     },
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { createDatabase, databaseUrl } from '@ocr/db';
 
 const SCRATCH = fileURLToPath(new URL('../.scratch/peers', import.meta.url));
 const PEERS = { 'graphile-worker': 'graphile-worker@0.17', 'pg-boss': 'pg-boss@10' } as const;
@@ -27,12 +27,8 @@ export async function installPeers(): Promise<boolean> {
 /** Run one peer against its own fresh database on the same server. */
 export async function runPeer(peer: Peer, serverUrl: string, jobs: number, latencyJobs: number): Promise<{ throughput: number; p50: number; p99: number }> {
   const database = `peer_${peer.replace(/-/g, '_')}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${database}`;
+  await createDatabase(serverUrl, database);
+  const url = databaseUrl(serverUrl, database);
   const child = spawn(process.execPath, [fileURLToPath(new URL(`./${peer}.mjs`, import.meta.url))], {
     env: { ...process.env, PEER_DIR: join(SCRATCH, 'node_modules'), DATABASE_URL: url.toString(), JOBS: String(jobs), LATENCY_JOBS: String(latencyJobs) },
     stdio: ['ignore', 'pipe', 'inherit'],

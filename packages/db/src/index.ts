@@ -1,7 +1,8 @@
 export * from './types.js';
 export { connect, type Db, type ConnectOptions } from './connect.js';
 export { migrate, migrateToLatest, knownMigrations, buildMigrations, UnknownMigrationError, type MigrateOutcome } from './migrate.js';
-export { ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL, type NotifyOption } from './queue/channels.js';
+export { ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL, createListenClient, publishHints, type NotifyOption } from './queue/channels.js';
+export { createDatabase, dropDatabase, databaseUrl, ping } from './databases.js';
 export { enqueueRuns, type EnqueueInput, type EnqueueResult } from './queue/enqueue.js';
 export { claimRuns, type ClaimInput } from './queue/claim.js';
 export {

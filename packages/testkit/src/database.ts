@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { connect, type Db } from '@ocr/db';
+import { connect, createDatabase, databaseUrl, dropDatabase, type Db } from '@ocr/db';
 
 /** The slice of a tap test that the kit needs: teardown registration. */
 export interface TestLike {
@@ -19,12 +18,6 @@ function serverUrl(): string {
   return url;
 }
 
-function urlFor(database: string): string {
-  const url = new URL(serverUrl());
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
 /**
  * Clone the migrated template database into a fresh one for this test, dropped at teardown.
  * Cloning takes a few milliseconds, so every test can have its own and run in parallel.
@@ -35,30 +28,12 @@ export async function createTestDatabase(
 ): Promise<TestDatabase> {
   const name = `ocr_t_${randomBytes(6).toString('hex')}`;
   const template = process.env.OCR_TEST_TEMPLATE_DB ?? 'ocr_test_template';
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  try {
-    // CREATE DATABASE ... TEMPLATE fails while another session is connected to the template; retry briefly.
-    for (let i = 0; ; i++) {
-      try {
-        await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
-        break;
-      } catch (err) {
-        if (i >= 50 || !/being accessed by other users/.test(String(err))) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
-      }
-    }
-  } finally {
-    await admin.end();
-  }
-  const url = urlFor(name);
+  await createDatabase(serverUrl(), name, { template });
+  const url = databaseUrl(serverUrl(), name);
   const handle = connect(url, { max: options.poolSize ?? 20, applicationName: 'ocr-test' });
   t.teardown(async () => {
     await handle.close().catch(() => undefined);
-    const dropper = new pg.Client({ connectionString: serverUrl() });
-    await dropper.connect();
-    await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await dropper.end();
+    await dropDatabase(serverUrl(), name).catch(() => undefined);
   });
   return { ...handle, url, name };
 }

@@ -1,8 +1,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { ApiError } from '@ocr/client';
-import { ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL } from '@ocr/db';
+import { createListenClient, ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL } from '@ocr/db';
 import { startStack } from '@ocr/testkit';
 import { withEchoTemplate } from './helpers.js';
 
@@ -155,10 +154,10 @@ t.test('OpenAPI document covers every route', async (t) => {
 t.test('other replicas hear this API\'s hints: enqueue, claim and completion arrive as NOTIFY after the commit', async (t) => {
   const stack = await startStack(t, { s3: false });
   await withEchoTemplate(stack);
-  const replica = new pg.Client({ connectionString: stack.db.url });
-  await replica.connect();
+  // Another replica's LISTEN connection, as the API's listener opens it.
+  const { client: replica, listen } = createListenClient(stack.db.url, 'test-replica');
+  await listen();
   t.teardown(() => replica.end());
-  await replica.query(`LISTEN ${ENQUEUE_CHANNEL}; LISTEN ${EVENTS_CHANNEL}; LISTEN ${STATUS_CHANNEL}`);
   const heard: { channel: string; payload: string }[] = [];
   replica.on('notification', (msg) => heard.push({ channel: msg.channel, payload: msg.payload ?? '' }));
   // True once a matching notification was heard; false after 10 s without one.
@@ -185,6 +184,6 @@ t.test('other replicas hear this API\'s hints: enqueue, claim and completion arr
     const final = await hear(EVENTS_CHANNEL, (p) => p.startsWith(`${id}:`) && Number(p.split(':')[1]) >= 3);
     t.ok(final, `run ${id.slice(0, 8)}: event hint up to its final status event`);
   }
-  const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM runs WHERE status = 'success'`);
-  t.equal(rows[0].n, 2, 'the hints followed the commits');
+  const { runs: succeeded } = await stack.client.runs.list({ status: 'success' });
+  t.equal(succeeded.length, 2, 'the hints followed the commits');
 });

@@ -1,24 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
-import pg from 'pg';
+import { createDatabase } from '@ocr/db';
 import { ConfigError, createLogger, Lifecycle } from '@ocr/runtime';
 import { ocrHome, rememberedSecret } from '../home.js';
 import { portFree, portProblems } from '../ports.js';
 import { seedTemplates } from '../seed.js';
 import { ensureConsoleBuilt } from '../console-build.js';
 import { createClient } from '@ocr/client';
-
-async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!rowCount) await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-}
 
 /**
  * `ocr dev` (what `npm start` runs): the whole control room in one process on embedded defaults —
@@ -71,7 +60,7 @@ export function registerDev(program: Command): void {
           const port = remembered && (await portFree(remembered, '127.0.0.1')) ? remembered : undefined;
           const server = await startEmbeddedPostgres({ dir, owned: home, port, ownProcessGroup: true });
           lifecycle.defer('postgres', () => stopping('postgres', () => server.stop()));
-          await ensureDatabase(server.url, 'ocr');
+          await createDatabase(server.url, 'ocr', { ifMissing: true });
           env.DATABASE_URL = server.urlFor('ocr');
           log.info({ port: server.port, dir: server.dataDir }, 'embedded postgres started');
         }

@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import pg from 'pg';
 
 /**
  * NOTIFY channels. Payloads carry only ids and numbers: they are wake-up hints, and every reader goes
@@ -24,4 +25,24 @@ export interface NotifyOption {
 /** The `notified` CTE's body: `notify` (a SELECT of `pg_notify` calls), or nothing when the caller sends the hints. */
 export function notifiedCte(options: NotifyOption, notify: RawBuilder<unknown>): RawBuilder<unknown> {
   return options.notify === false ? sql`SELECT 0 AS n` : notify;
+}
+
+/**
+ * A direct, session-level connection LISTENing on every channel (a transaction-mode pooler would lose the
+ * LISTEN). Not yet connected: the caller attaches its handlers, then calls `listen()`.
+ */
+export function createListenClient(url: string, applicationName: string): { client: pg.Client; listen(): Promise<void> } {
+  const client = new pg.Client({ connectionString: url, application_name: applicationName, keepAlive: true });
+  return {
+    client,
+    async listen() {
+      await client.connect();
+      await client.query(`LISTEN ${ENQUEUE_CHANNEL}; LISTEN ${EVENTS_CHANNEL}; LISTEN ${STATUS_CHANNEL};`);
+    },
+  };
+}
+
+/** Publish many hints in one statement (one NOTIFY commit), on a client or a pool. */
+export async function publishHints(sender: Pick<pg.Pool, 'query'> | Pick<pg.Client, 'query'>, channels: string[], payloads: string[]): Promise<void> {
+  await sender.query('SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS h(c, p)', [channels, payloads]);
 }

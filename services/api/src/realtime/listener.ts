@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
-import { ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL } from '@ocr/db';
+import type pg from 'pg';
+import { createListenClient, ENQUEUE_CHANNEL, EVENTS_CHANNEL, publishHints, STATUS_CHANNEL } from '@ocr/db';
 import type { Logger } from '@ocr/runtime';
 
 /** Wake-up hints of one committed change, published by the API after the commit. */
@@ -57,7 +57,7 @@ export class Listener extends EventEmitter {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.url, application_name: 'ocr-api-listener', keepAlive: true });
+    const { client, listen } = createListenClient(this.url, 'ocr-api-listener');
     client.on('notification', (msg) => {
       // Our own hints were dispatched when published.
       if (msg.processId !== (client as unknown as { processID?: number }).processID) this.dispatch(msg.channel, msg.payload ?? '');
@@ -68,8 +68,7 @@ export class Listener extends EventEmitter {
     });
     client.on('end', () => this.lost(client));
     try {
-      await client.connect();
-      await client.query(`LISTEN ${ENQUEUE_CHANNEL}; LISTEN ${EVENTS_CHANNEL}; LISTEN ${STATUS_CHANNEL};`);
+      await listen();
       this.client = client;
       this.connected = true;
       this.retryMs = 100;
@@ -133,9 +132,7 @@ export class Listener extends EventEmitter {
         this.outbox = new Map();
         const send = this.client ?? this.pool;
         if (!send || this.stopped) return;
-        await send
-          .query('SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS h(c, p)', [channels, payloads])
-          .catch((err: unknown) => this.log.warn({ err, hints: payloads.length }, 'hint notify failed; other replicas catch up on their fallback tick'));
+        await publishHints(send, channels, payloads).catch((err: unknown) => this.log.warn({ err, hints: payloads.length }, 'hint notify failed; other replicas catch up on their fallback tick'));
       }
     } finally {
       this.flushing = undefined;

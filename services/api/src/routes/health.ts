@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
-import { laneOverview } from '@ocr/db';
+import { laneOverview, ping } from '@ocr/db';
 
 /** `/healthz` (process alive), `/readyz` (database reachable), `/metrics` (Prometheus). */
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
@@ -8,7 +7,7 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
   app.get('/healthz', { config: { role: 'public' }, schema: hide }, async () => ({ status: 'ok', listener: app.listener.connected }));
   app.get('/readyz', { config: { role: 'public' }, schema: hide }, async (_request, reply) => {
     try {
-      await sql`SELECT 1`.execute(app.db);
+      await ping(app.db);
       return { status: 'ready' };
     } catch {
       return reply.code(503).send({ status: 'not_ready', error: { code: 'db_unavailable', message: 'database unreachable' } });
