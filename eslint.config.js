@@ -36,6 +36,9 @@ export default tseslint.config(
       'packages/embedded/**',
       'bench/lib/pgbench.ts',
       'bench/peers/**',
+      // The fault harness and the restore drill judge the database independently of the code under test.
+      'faults/**',
+      'tests/restore-drill.integration.test.ts',
     ],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
