@@ -43,6 +43,7 @@ t.test('the tree has zero findings', async (t) => {
     'tests',
     'scripts',
     'bench',
+    'faults',
     '--config',
     '.dependency-cruiser.cjs',
   ]);
