@@ -91,7 +91,7 @@ t.test(
     t.equal(code, 1);
     t.equal(
       stderr,
-      `ocr: config: PORT=${ports[0]}: 0.0.0.0:${ports[0]} is already in use (another ocr dev?); choose a free port with PORT\n`,
+      `ocr: config: PORT=${ports[0]}: 127.0.0.1:${ports[0]} is already in use (another ocr dev?); choose a free port with PORT\n`,
     );
     t.notMatch(stdout, /embedded postgres started|ready/, `nothing started (${Date.now() - started} ms)`);
 

@@ -122,7 +122,8 @@ t.test('lanes: caps, pause, metrics for autoscalers, wait reasons; sessions', as
   t.match((await stack.client.runs.get(run.id)).run.wait_reason, /concurrency cap \(0\)/);
   const metrics = await stack.client.lanes.metrics();
   t.match(metrics.lanes.A, { depth: 1, running: 0 });
-  const prom = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+  t.equal((await fetch(`${stack.apiUrl}/metrics`)).status, 401, '/metrics needs a token');
+  const prom = await (await fetch(`${stack.apiUrl}/metrics`, { headers: { authorization: `Bearer ${stack.adminToken}` } })).text();
   t.match(prom, /ocr_lane_queue_depth\{lane="A"\} 1/);
   const session = await stack.client.sessions.create({ name: 'deploy-42' });
   const { run: inSession } = await stack.client.runs.create({ template: 'echo', params: { message: 'x' }, session_id: session.id });

@@ -33,9 +33,12 @@ export function registerDev(program: Command): void {
       };
       const env: Record<string, string | undefined> = { ...process.env };
       env.PORT ||= '8080';
+      // A development stack (fixed admin token on disk, a worker that runs shell steps) is for this
+      // machine only: loopback unless HOST says otherwise.
+      env.HOST ||= '127.0.0.1';
       const OPS_HOST = '127.0.0.1';
       const wanted = [
-        { variable: 'PORT', port: Number(env.PORT), host: env.HOST || '0.0.0.0' },
+        { variable: 'PORT', port: Number(env.PORT), host: env.HOST },
         { variable: 'OCR_WORKER_PORT', port: Number(env.OCR_WORKER_PORT || 0), host: OPS_HOST },
         { variable: 'OCR_SWEEPER_PORT', port: Number(env.OCR_SWEEPER_PORT || 0), host: OPS_HOST },
         ...(env.OCR_S3_ENDPOINT
