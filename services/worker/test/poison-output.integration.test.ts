@@ -137,7 +137,7 @@ t.test(
         steps: [{ name: 'get', kind: 'http', url: `${base}/${path}`, allow_private: true }],
       });
     }
-    const worker = await startTestWorker(t, stack);
+    const worker = await startTestWorker(t, stack, { OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE: 'true' });
     for (const path of ['nul', 'nuljson', 'bytes', 'deep']) {
       const r = await runOnce(stack, worker, `http-${path}`);
       t.equal(r.end, 'success', `${path}: success`);

@@ -48,20 +48,46 @@ export function isNonPublicAddress(address: string): boolean {
   if (family === 4) return NON_PUBLIC.check(bare, 'ipv4');
   if (family !== 6) return true;
   const embedded = embeddedIpv4(bare);
-  if (embedded) return isNonPublicAddress(embedded);
+  if (embedded.length > 0) return embedded.some((v4) => NON_PUBLIC.check(v4, 'ipv4'));
   return NON_PUBLIC.check(bare, 'ipv6');
 }
 
-/** The IPv4 inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible or NAT64 (`64:ff9b::/96`) address. */
-function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (!hex) return undefined;
-  const high = parseInt(hex[1]!, 16);
-  const low = parseInt(hex[2]!, 16);
-  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+/**
+ * The IPv4 addresses inside an IPv6 address that carries one: IPv4-compatible (`::a.b.c.d`, which URL
+ * parsers write as `[::7f00:1]`), IPv4-mapped (`::ffff:…`), SIIT (`::ffff:0:…`), NAT64 (`64:ff9b::/96`),
+ * 6to4 (`2002::/16`) and Teredo (`2001::/32`: the server and the obfuscated client address).
+ */
+function embeddedIpv4(address: string): string[] {
+  const b = ipv6Bytes(address);
+  if (!b) return [];
+  const v4 = (at: number, flip = 0) => [0, 1, 2, 3].map((i) => b[at + i]! ^ flip).join('.');
+  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  if (zero(0, 10) && ((b[10] === 0 && b[11] === 0) || (b[10] === 0xff && b[11] === 0xff))) return [v4(12)];
+  if (zero(0, 8) && b[8] === 0xff && b[9] === 0xff && b[10] === 0 && b[11] === 0) return [v4(12)];
+  if (b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zero(4, 12)) return [v4(12)];
+  if (b[0] === 0x20 && b[1] === 0x02) return [v4(2)];
+  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0) return [v4(4), v4(12, 0xff)];
+  return [];
+}
+
+/** The 16 bytes of an IPv6 address (with `::` and a dotted IPv4 tail expanded). */
+function ipv6Bytes(address: string): number[] | undefined {
+  let text = address.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const groups = (part: string | undefined) => (part ? part.split(':') : []);
+  const left = groups(head);
+  const right = groups(tail);
+  const all = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  if (all.length !== 8) return undefined;
+  return all.flatMap((g) => {
+    const n = parseInt(g || '0', 16);
+    return [n >> 8, n & 255];
+  });
 }
 
 /** Does `hostname` match the allowlist (exact names, or `*.example.com` for any subdomain)? */
@@ -84,6 +110,7 @@ export interface GuardPolicy {
 }
 
 /** Check scheme, allowlist and literal IP of a URL; the resolved address is checked at connect time. */
+// Exported for the MCP executor and Spec Kit's git source, which go through the same guard.
 export function checkUrl(url: URL, policy: GuardPolicy): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HttpGuardError('scheme_refused', `only http and https URLs are allowed, not ${url.protocol}`);
   if (url.username || url.password) throw new HttpGuardError('credentials_in_url', 'credentials in the URL are not allowed; use a header');

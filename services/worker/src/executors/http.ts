@@ -18,7 +18,7 @@ import { ExecutorError, stepResult, type StepContext, type StepExecutor } from '
 export interface HttpExecutorOptions {
   /** Allow private addresses for every step (a dev stack on loopback). Default false. */
   allowPrivate?: boolean;
-  /** May a step's `allow_private: true` lift the refusal? Default true; false locks it down fleet-wide. */
+  /** May a step's `allow_private: true` lift the refusal? Default false: the worker must opt in (OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE). */
   stepsMayAllowPrivate?: boolean;
   /** Response bytes kept for the artifact and output (default 1 MiB); the rest is not read. */
   maxBodyBytes?: number;
@@ -27,9 +27,13 @@ export interface HttpExecutorOptions {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-// Credentials must not follow a redirect to another origin.
-const CROSS_ORIGIN_DROPPED = new Set(['authorization', 'cookie', 'proxy-authorization']);
-const REDACTED = new Set(['authorization', 'cookie', 'proxy-authorization', 'x-api-key', 'set-cookie']);
+/**
+ * Request headers that say nothing secret: the only ones that follow a redirect to another origin, and the
+ * only request header values the response artifact records (others show as `[redacted]`: any custom header
+ * may carry a credential, `x-api-key`, `x-auth-token`, `private-token`…).
+ */
+const SAFE_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'cache-control', 'content-language', 'content-type', 'pragma', 'user-agent']);
+const REDACTED_RESPONSE = new Set(['set-cookie', 'authorization', 'proxy-authenticate', 'www-authenticate']);
 
 /** An http executor with the SSRF guard. */
 export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecutor {
@@ -37,7 +41,7 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecu
   const maxRedirects = options.maxRedirects ?? 5;
   return defineExecutor('http', HttpStep, async (step, ctx, stop) => {
     const policy: GuardPolicy = {
-      allowPrivate: options.allowPrivate === true || (step.allow_private === true && options.stepsMayAllowPrivate !== false),
+      allowPrivate: options.allowPrivate === true || (step.allow_private === true && options.stepsMayAllowPrivate === true),
       ...(step.allow_hosts ? { allowHosts: step.allow_hosts } : {}),
     };
     let url = parseUrl(renderUrl(step.url, ctx.params));
@@ -71,13 +75,13 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecu
             body = undefined;
             headers = withoutHeaders(headers, ['content-type', 'content-length']);
           }
-          if (next.origin !== url.origin) headers = withoutHeaders(headers, [...CROSS_ORIGIN_DROPPED]);
+          if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => SAFE_HEADERS.has(name)));
           url = next;
           continue;
         }
         const read = await readBody(response, ctx, maxBody);
         const record = {
-          request: { method, url: url.href, headers: redact(headers) },
+          request: { method, url: url.href, headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, SAFE_HEADERS.has(name) ? value : '[redacted]'])) },
           redirects,
           response: { status: response.statusCode, headers: redact(response.headers), body: read.value, body_bytes: read.bytes, body_truncated: read.truncated },
           duration_ms: Date.now() - started,
@@ -177,7 +181,7 @@ function withoutHeaders(headers: Record<string, string>, names: string[]): Recor
 }
 
 function redact(headers: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, REDACTED.has(name.toLowerCase()) ? '[redacted]' : value]));
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, REDACTED_RESPONSE.has(name.toLowerCase()) ? '[redacted]' : value]));
 }
 
 function describe(err: unknown): string {

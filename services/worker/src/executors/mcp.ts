@@ -12,7 +12,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { OutputFramer } from '../output/index.js';
 import { renderArgv, renderJson, renderText, renderUrl } from '../params/index.js';
+import { fetch as undiciFetch } from 'undici';
 import { defineExecutor } from './define-executor.js';
+import { checkUrl, createGuardedAgent, type GuardPolicy } from './http-guard.js';
 import { localProcessEnv } from './process-env.js';
 import { McpStep } from './step-schemas.js';
 import { ExecutorError, stepResult, type StepContext, type StepExecutor } from './types.js';
@@ -21,6 +23,8 @@ import { ExecutorError, stepResult, type StepContext, type StepExecutor } from '
 export interface McpExecutorOptions {
   /** Name and version the client announces to servers. */
   clientInfo?: { name: string; version: string };
+  /** Let servers over HTTP be on private, loopback and link-local addresses (OCR_HTTP_ALLOW_PRIVATE). Default false. */
+  allowPrivate?: boolean;
 }
 
 // The SDK times requests out after 60 s by default; the step's own timeout (StepStop) is the limit here.
@@ -34,7 +38,7 @@ export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecuto
   const clientInfo = options.clientInfo ?? { name: 'ocr-worker', version: '0.1.0' };
   return defineExecutor('mcp', McpStep, async (step, ctx, stop) => {
     const args = (renderJson(step.arguments ?? {}, ctx.params) ?? {}) as Record<string, unknown>;
-    const { transport, describe, pid } = openTransport(step.server, ctx);
+    const { transport, describe, pid } = openTransport(step.server, ctx, options.allowPrivate === true);
     const client = new Client(clientInfo);
     let closed = false;
     let closing: Promise<void> | undefined;
@@ -101,7 +105,7 @@ export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecuto
 }
 
 /** The transport for the step's server; a stdio server's stderr is framed into log lines. */
-function openTransport(server: McpStep['server'], ctx: StepContext): { transport: Transport; describe: string; pid: () => number | null } {
+function openTransport(server: McpStep['server'], ctx: StepContext, allowPrivate: boolean): { transport: Transport; describe: string; pid: () => number | null } {
   if ('command' in server) {
     // The server's argv is analyzed like a docker command: whole-element placeholders only, no interpreter.
     const args = renderArgv([server.command, ...(server.args ?? [])], ctx.params, {}, 1);
@@ -112,9 +116,17 @@ function openTransport(server: McpStep['server'], ctx: StepContext): { transport
     return { transport: stdio, describe: [server.command, ...args].join(' '), pid: () => stdio.pid };
   }
   const url = new URL(renderUrl(server.url, ctx.params));
+  // The same SSRF guard as http steps: scheme, literal address, then every connection's resolved and peer address.
+  const policy: GuardPolicy = { allowPrivate };
+  checkUrl(url, policy);
+  const agent = createGuardedAgent(allowPrivate);
+  const guardedFetch = ((input: string | URL, init?: RequestInit) => {
+    checkUrl(new URL(String(input instanceof URL ? input.href : input)), policy);
+    return undiciFetch(input as never, { ...(init as object), dispatcher: agent } as never);
+  }) as unknown as typeof fetch;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(server.headers ?? {})) headers[name] = renderText(value, ctx.params);
-  return { transport: new StreamableHTTPClientTransport(url, { requestInit: { headers } }), describe: url.href, pid: () => null };
+  return { transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: guardedFetch }), describe: url.href, pid: () => null };
 }
 
 /** Close the session; a stdio server that has not exited after the grace is killed (the SDK would wait 4 s). */

@@ -90,7 +90,9 @@ async function cloneShallow(url: string, ref: string | undefined, ctx: StepConte
   const args = ['clone', '--depth', '1', '--quiet', ...(ref ? ['--branch', ref] : []), '--', url, dir];
   ctx.emit({ level: 'info', type: 'spec-kit.clone', message: `git clone --depth 1 ${url}${ref ? ` (${ref})` : ''}` });
   await new Promise<void>((resolvePromise, reject) => {
-    execFile('git', args, { signal, timeout: 300_000, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true' } }, (err, _stdout, stderr) => {
+    // A clean environment: never the worker's (its API token, proxies, GIT_* settings), no prompts, no system or global config.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ctx.workdir, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { signal, timeout: 300_000, env }, (err, _stdout, stderr) => {
       if (!err) return resolvePromise();
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new ExecutorError('git_unavailable', 'git is not installed on this worker: cannot read a git URL'));
       reject(new ExecutorError('git_failed', `git clone failed: ${String(stderr).trim().split('\n').slice(-3).join(' ') || err.message}`));

@@ -11,7 +11,7 @@ import { mcpServerCommand } from '../fixtures/mcp-server.js';
 import { createTestStepContext, isLine, type Teardown, type TestStepContext } from '../fixtures/step-context.js';
 
 const docker = await ensureTestImage();
-const registry = createExecutorRegistry({ docker: { docker } });
+const registry = createExecutorRegistry({ docker: { docker }, http: { stepsMayAllowPrivate: true }, mcp: { allowPrivate: true } });
 const LINES = 200;
 const expectedLines = Array.from({ length: LINES }, (_, i) => `line ${i + 1}`);
 const printLines = `i=1; while [ $i -le ${LINES} ]; do echo "line $i"; i=$((i+1)); done`;

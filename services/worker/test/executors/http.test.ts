@@ -6,7 +6,7 @@ import { hostAllowed, isNonPublicAddress } from '../../src/executors/http-guard.
 import { startTestHttpServer } from '../fixtures/http-server.js';
 import { createTestStepContext } from '../fixtures/step-context.js';
 
-const http = createHttpExecutor();
+const http = createHttpExecutor({ stepsMayAllowPrivate: true });
 
 t.test('address classification', async (t) => {
   for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '224.0.0.1', 'not-an-ip'])
@@ -129,7 +129,7 @@ t.test('SSRF: allow_hosts is checked on every redirect hop', async (t) => {
 t.test('a huge body is cut at the limit, not read on', async (t) => {
   const server = await startTestHttpServer(t);
   const { ctx, events } = createTestStepContext(t);
-  const result = await createHttpExecutor({ maxBodyBytes: 64 * 1024 }).run({ name: 'h', kind: 'http', url: `${server.url}/big?mb=64`, allow_private: true }, ctx);
+  const result = await createHttpExecutor({ maxBodyBytes: 64 * 1024, stepsMayAllowPrivate: true }).run({ name: 'h', kind: 'http', url: `${server.url}/big?mb=64`, allow_private: true }, ctx);
   t.equal(result.status, 'success');
   t.match(events.find((e) => e.type === 'http.response'), { data: { body_bytes: 64 * 1024, body_truncated: true } });
 });

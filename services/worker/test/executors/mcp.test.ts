@@ -4,7 +4,7 @@ import { procStat } from '../../src/executors/process-group.js';
 import { mcpServerCommand, startMcpHttpServer } from '../fixtures/mcp-server.js';
 import { createTestStepContext, isLine } from '../fixtures/step-context.js';
 
-const mcp = createMcpExecutor();
+const mcp = createMcpExecutor({ allowPrivate: true });
 const server = mcpServerCommand();
 
 t.test('stdio: a tool call with rendered arguments; result as event, log lines, JSON artifact and output', async (t) => {
