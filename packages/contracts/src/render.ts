@@ -46,6 +46,12 @@ export function renderStep(step: Record<string, unknown>, params: Params): Recor
 
 const SECRET_NAME = /(secret|token|password|passwd|api[_-]?key|credential)/i;
 
+/** Params the schema marks secret (`writeOnly: true` or `format: "password"`): never shown by the API, masked in output. */
+export function secretParamNames(schema: unknown): Set<string> {
+  const props = (schema as { properties?: Record<string, { writeOnly?: boolean; format?: string } | undefined> } | undefined)?.properties ?? {};
+  return new Set(Object.entries(props).filter(([, p]) => p?.writeOnly === true || p?.format === 'password').map(([name]) => name));
+}
+
 /** Params with secret-looking values masked (by schema `writeOnly`/`format: password`, or by name). */
 export function maskSecrets(params: Record<string, unknown>, schema?: { properties?: Record<string, { writeOnly?: boolean; format?: string }> }): Record<string, unknown> {
   const masked: Record<string, unknown> = {};

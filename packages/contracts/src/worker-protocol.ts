@@ -27,6 +27,8 @@ export const ClaimedRun = Type.Object({
   lease_expires_at: Type.String(),
   steps: Type.Array(Type.Unknown()),
   timeout_s: Type.Union([Type.Integer(), Type.Null()]),
+  /** Params the template marks secret (`writeOnly` / `format: password`): the worker masks their values in everything it sends back. */
+  secret_params: Type.Optional(Type.Array(Type.String())),
 });
 export type ClaimedRun = Static<typeof ClaimedRun>;
 /**

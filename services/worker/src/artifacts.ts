@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { retry, type Logger } from '@ocr/runtime';
 import type { ArtifactRequest, WorkerEvent, WorkerProtocol } from './protocol.js';
@@ -61,9 +61,11 @@ export async function uploadArtifacts(
   emit: (event: Omit<WorkerEvent, 'seq' | 'ts'>) => void,
   leaseLost: () => boolean,
   log: Logger,
+  mask: (text: string) => string = (text) => text,
 ): Promise<void> {
-  for (const artifact of artifacts) {
+  for (const declared of artifacts) {
     if (leaseLost()) return;
+    const artifact = await masked(declared, mask);
     try {
       await withRetries(() => uploadOne(api, runId, leaseToken, artifact), 3);
       emit({ level: 'info', type: 'artifact', step: artifact.step, message: `artifact ${artifact.name} uploaded`, data: { name: artifact.name, kind: artifact.kind } });
@@ -73,6 +75,26 @@ export async function uploadArtifacts(
       emit({ level: 'error', type: 'artifact.failed', step: artifact.step, message: `artifact ${artifact.name} failed: ${(err as Error).message}`, data: { name: artifact.name } });
     }
   }
+}
+
+/** A text artifact (in memory, or a file up to the inline limit) with secret values masked; others as they are. */
+async function masked(artifact: PendingArtifact, mask: (text: string) => string): Promise<PendingArtifact> {
+  if (!TEXT_KINDS.has(artifact.kind)) return artifact;
+  let text: string | undefined;
+  if (typeof artifact.content === 'string') text = artifact.content;
+  else if (Buffer.isBuffer(artifact.content) && isUtf8(artifact.content)) text = artifact.content.toString('utf8');
+  else if (artifact.path) {
+    const size = await stat(artifact.path).then((s) => s.size).catch(() => Infinity);
+    if (size <= INLINE_LIMIT) {
+      const bytes = await readFile(artifact.path);
+      if (isUtf8(bytes)) text = bytes.toString('utf8');
+    }
+  }
+  if (text === undefined) return artifact;
+  const out = mask(text);
+  if (out === text) return artifact;
+  const { path: _path, ...rest } = artifact;
+  return { ...rest, content: out };
 }
 
 async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string, artifact: PendingArtifact): Promise<string> {

@@ -1,6 +1,7 @@
 import { MAX_EVENT_MESSAGE, sanitizeJson, sanitizeText } from '@ocr/contracts';
 import { Backoff, sleep, type Logger } from '@ocr/runtime';
 import { LeaseLostError, type WorkerEvent, type WorkerProtocol } from './protocol.js';
+import { maskJson } from './secret-mask.js';
 
 export interface EventSinkOptions {
   flushMs: number;
@@ -8,6 +9,8 @@ export interface EventSinkOptions {
   /** Most events held while the API is unreachable; beyond it the oldest unsent (after the first) drop. */
   maxPending?: number;
   onLeaseLost: () => void;
+  /** Masks secret values in every event before it is queued (see secret-mask.ts). */
+  mask?: (text: string) => string;
 }
 
 type NewEvent = Omit<WorkerEvent, 'seq' | 'ts'> & { ts?: string };
@@ -42,7 +45,9 @@ export class EventSink {
   /** Queue one event; it is numbered now, in call order. */
   emit(event: NewEvent): void {
     if (this.lost) return;
-    this.pending.push(clean({ ...event, seq: ++this.seq, ts: event.ts ?? new Date().toISOString(), step: event.step ?? null }));
+    const mask = this.options.mask;
+    const masked = mask ? { ...event, message: mask(event.message), ...(event.data === undefined ? {} : { data: maskJson(event.data, mask) }) } : event;
+    this.pending.push(clean({ ...masked, seq: ++this.seq, ts: event.ts ?? new Date().toISOString(), step: event.step ?? null }));
     const max = this.options.maxPending ?? 100_000;
     if (this.pending.length > max) {
       // Keep the first event (context) and the newest; count what was dropped for the notice.

@@ -10,6 +10,7 @@ import { runStep, type StepOutcome } from './step-runner.js';
 import type { ExecutorRegistry } from './executors/index.js';
 import { uploadArtifacts, type PendingArtifact } from './artifacts.js';
 import { createRunApi } from './run-api.js';
+import { createMasker, maskJson, secretParamValues } from './secret-mask.js';
 
 export interface RunExecutionOptions {
   api: WorkerProtocol;
@@ -41,6 +42,7 @@ export class RunExecution {
   private leaseLost = false;
   private releaseReason: string | undefined;
   private readonly sink: EventSink;
+  private readonly mask: (text: string) => string;
   readonly done: Promise<RunEnd>;
 
   constructor(
@@ -49,7 +51,9 @@ export class RunExecution {
   ) {
     this.runId = claimed.run.id;
     const log = options.log.child({ runId: this.runId, attempt: claimed.run.attempt, lane: claimed.run.lane });
+    this.mask = createMasker(secretParamValues(claimed.run.params ?? {}, claimed.secret_params ?? []));
     this.sink = new EventSink(options.api, this.runId, claimed.lease_token, log, {
+      mask: this.mask,
       flushMs: options.flushMs,
       batchSize: options.eventBatch,
       onLeaseLost: () => this.onLeaseLost(),
@@ -128,7 +132,7 @@ export class RunExecution {
         if (outcome.status !== 'success') break;
       }
       if (!this.leaseLost && artifacts.length > 0) {
-        await uploadArtifacts(api, run.id, leaseToken, artifacts, (event) => this.sink.emit(event), () => this.leaseLost, log);
+        await uploadArtifacts(api, run.id, leaseToken, artifacts, (event) => this.sink.emit(event), () => this.leaseLost, log, this.mask);
       }
     } catch (err) {
       outcome = { status: 'failed', code: 'worker_error', message: err instanceof Error ? err.message : String(err) };
@@ -185,8 +189,9 @@ export class RunExecution {
     // Output and error may carry what a step printed: cleaned so the API stores them as sent.
     const outcomeBody = {
       status,
-      ...(error ? { error: sanitizeJson(error) as typeof error } : {}),
-      output: Object.keys(outputs).length ? sanitizeJson(outputs) : undefined,
+      // Secret values never leave the worker: not in the error, nor in a step's output.
+      ...(error ? { error: sanitizeJson(maskJson(error, this.mask)) as typeof error } : {}),
+      output: Object.keys(outputs).length ? sanitizeJson(maskJson(outputs, this.mask)) : undefined,
       events,
     };
     // A completion is retried through API outages for as long as the lease can still be ours (twice the

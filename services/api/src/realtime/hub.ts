@@ -3,6 +3,7 @@ import { getRun, laneOverview, laneRuns, laneStates, type Database, type RunEven
 import type { Logger } from '@ocr/runtime';
 import type { ServerMessage } from '@ocr/contracts';
 import { eventToWire, runToWire } from '../serialize.js';
+import { maskRunSecrets } from '../secret-params.js';
 import { buildLanes } from '../routes/lanes-view.js';
 import type { Listener } from './listener.js';
 import { RunFeed, type FeedSubscriber } from './run-feed.js';
@@ -125,7 +126,8 @@ export class Hub {
       const run = await getRun(this.db, runId);
       if (!run) return;
       const lanes = await laneStates(this.db, [run.lane]);
-      const message: ServerMessage = { type: 'run', run: runToWire(run, lanes.get(run.lane)) };
+      const [masked] = await maskRunSecrets(this.db, [run]);
+      const message: ServerMessage = { type: 'run', run: runToWire(masked!, lanes.get(run.lane)) };
       for (const client of this.runsTopic) if (client.isOpen()) client.send(message);
     } catch (err) {
       this.log.warn({ err, runId }, 'run publish failed');

@@ -33,6 +33,7 @@ import {
 import { apiError, notFound } from '../errors.js';
 import { prepareRuns, type Idempotency } from '../run-factory.js';
 import { artifactToWire, eventToWire, runToWire, stepToWire } from '../serialize.js';
+import { maskRunSecrets } from '../secret-params.js';
 import { renderRunMarkdown } from './run-export.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -95,7 +96,8 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
 
   const wire = async (runs: RunRow[]) => {
     const states = await laneStates(app.db, [...new Set(runs.map((r) => r.lane))]);
-    return runs.map((run) => runToWire(run, states.get(run.lane)));
+    // Secret params never leave the API in clear (only the worker's claim carries them).
+    return (await maskRunSecrets(app.db, runs)).map((run) => runToWire(run, states.get(run.lane)));
   };
 
   app.post(

@@ -38,6 +38,7 @@ import {
   ReleaseRequest,
   RunResponse,
   Artifact,
+  secretParamNames,
 } from '@ocr/contracts';
 import { heartbeatIntervalS } from '../config.js';
 import { apiError, leaseLost, notFound } from '../errors.js';
@@ -179,6 +180,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
               lease_expires_at: run.lease_expires_at!.toISOString(),
               steps: def.steps,
               timeout_s: def.timeout_s ?? null,
+              secret_params: [...secretParamNames(def.params_schema)],
             };
           }),
         ),

@@ -48,6 +48,9 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
     await requireEngine(docker, engine);
     const image = await ensureImage(docker, step.image, options.pull ?? true, ctx, stop);
     if (stop.reason) return stop.result();
+    // `host` shares the worker's network namespace, `container:…` another container's: never from a template.
+    const network = step.network ?? 'none';
+    if (network === 'host' || network.startsWith('container:')) throw new ExecutorError('network_refused', `network ${network} is not allowed for docker steps (use none, bridge or a named network)`);
     const entrypoint = toArgv(image.Config?.Entrypoint);
     const memoryMb = step.memory_mb ?? options.defaultMemoryMb ?? 1024;
     const cpus = step.cpus ?? options.defaultCpus ?? 1;
@@ -68,7 +71,9 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
       Tty: false,
       OpenStdin: false,
       HostConfig: {
-        NetworkMode: step.network ?? 'none',
+        NetworkMode: network,
+        // No capability unless the image's process is given one: a root process in the box is not root on the host's terms.
+        CapDrop: ['ALL'],
         Memory: memoryMb * 1024 * 1024,
         MemorySwap: memoryMb * 1024 * 1024,
         NanoCpus: Math.round(cpus * 1e9),
