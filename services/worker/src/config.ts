@@ -19,6 +19,8 @@ const WorkerConfigSchema = Type.Object({
   OCR_HTTP_ALLOW_PRIVATE: Type.Boolean({ default: false }),
   /** Honour a step's `allow_private: true` (off: a template author cannot reach private addresses unless the fleet allows it). */
   OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  /** URL schemes a Spec Kit `git_url` may use, comma-separated (https, http, ssh, git, file). */
+  OCR_SPEC_KIT_GIT_SCHEMES: Type.String({ default: 'https', pattern: '^(https|http|ssh|git|file)(,(https|http|ssh|git|file))*$' }),
   // Job mode (a pod per queued run, started by a KEDA ScaledJob): claim at most this many runs in total, then
   // exit 0 once they are done. 0: no limit (Deployment mode).
   OCR_MAX_RUNS: Type.Integer({ default: 0, minimum: 0, maximum: 1_000_000 }),

@@ -60,6 +60,7 @@ export class Worker extends EventEmitter {
       createExecutorRegistry({
         http: { allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE, stepsMayAllowPrivate: deps.config.OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE },
         mcp: { allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE },
+        specKitGit: { schemes: deps.config.OCR_SPEC_KIT_GIT_SCHEMES.split(',').map((s) => s.trim()), allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE },
       });
     // The interval is the API's, told in every claim reply; this default only matters before the first one.
     this.heartbeats = new Heartbeats(deps.api, 3_000, deps.log, (ok) => deps.metrics?.heartbeats.inc({ result: ok ? 'ok' : 'failed' }));

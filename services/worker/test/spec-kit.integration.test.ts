@@ -50,7 +50,7 @@ const input = {
 t.test('generate then validate, through the API and a worker', async (t) => {
   const stack = await startStack(t);
   await seed(stack);
-  const worker = await startTestWorker(t, stack);
+  const worker = await startTestWorker(t, stack, { OCR_SPEC_KIT_GIT_SCHEMES: 'https,file' });
   const ended = endings(worker);
   const scratch = await mkdtemp(join(tmpdir(), 'ocr-spec-kit-it-'));
   t.teardown(() => rm(scratch, { recursive: true, force: true }));

@@ -8,7 +8,8 @@ import { createHttpExecutor, type HttpExecutorOptions } from './http.js';
 import { createMcpExecutor, type McpExecutorOptions } from './mcp.js';
 import { noopExecutor } from './noop.js';
 import { shellExecutor } from './shell.js';
-import { specKitGenerateExecutor, specKitValidateExecutor } from './spec-kit.js';
+import { createSpecKitValidateExecutor, specKitGenerateExecutor } from './spec-kit.js';
+import type { GitSourcePolicy } from './spec-kit-source.js';
 import { stepResult, type StepContext, type StepExecutor, type StepResult } from './types.js';
 
 export * from './types.js';
@@ -20,7 +21,7 @@ export { noopExecutor } from './noop.js';
 export { createDockerExecutor, CONTAINER_LABELS, type DockerExecutorOptions } from './docker.js';
 export { createHttpExecutor, type HttpExecutorOptions } from './http.js';
 export { createMcpExecutor, type McpExecutorOptions } from './mcp.js';
-export { specKitGenerateExecutor, specKitValidateExecutor } from './spec-kit.js';
+export { createSpecKitValidateExecutor, specKitGenerateExecutor, specKitValidateExecutor } from './spec-kit.js';
 export { isNonPublicAddress, hostAllowed } from './http-guard.js';
 
 /** Step kinds by name. */
@@ -60,6 +61,8 @@ export interface ExecutorRegistryOptions {
   docker?: DockerExecutorOptions;
   http?: HttpExecutorOptions;
   mcp?: McpExecutorOptions;
+  /** Where Spec Kit's `git_url` may point (default: https, public addresses). */
+  specKitGit?: GitSourcePolicy;
 }
 
 /** A registry with every built-in kind. */
@@ -71,5 +74,5 @@ export function createExecutorRegistry(options: ExecutorRegistryOptions = {}): E
     .register('mcp', createMcpExecutor(options.mcp))
     .register('noop', noopExecutor)
     .register('spec-kit.generate', specKitGenerateExecutor)
-    .register('spec-kit.validate', specKitValidateExecutor);
+    .register('spec-kit.validate', createSpecKitValidateExecutor(options.specKitGit));
 }

@@ -4,10 +4,13 @@
  * run directory. Artifacts and spec_docs come through the run's fenced API; the worker holds no credentials.
  */
 import { execFile } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
 import { readSpecKitDir, SPEC_FILES, unzipSpecKit, type SpecKitFiles } from '@ocr/spec-kit';
+import { isNonPublicAddress } from './http-guard.js';
 import { ExecutorError, type StepContext } from './types.js';
 
 /** The source fields of a validate step's input (other fields, e.g. the run's other params, are ignored). */
@@ -32,7 +35,15 @@ export interface LoadedKit {
 }
 
 /** Read the kit an input names. Throws `ExecutorError` (`invalid_input`, `input_unavailable`, `git_unavailable`, `git_failed`). */
-export async function loadSpecKit(input: Record<string, unknown>, ctx: StepContext, signal: AbortSignal): Promise<LoadedKit> {
+/** Where `git_url` may point: its schemes (https only by default) and whether private addresses are allowed. */
+export interface GitSourcePolicy {
+  schemes: readonly string[];
+  allowPrivate: boolean;
+}
+
+export const DEFAULT_GIT_POLICY: GitSourcePolicy = { schemes: ['https'], allowPrivate: false };
+
+export async function loadSpecKit(input: Record<string, unknown>, ctx: StepContext, signal: AbortSignal, git: GitSourcePolicy = DEFAULT_GIT_POLICY): Promise<LoadedKit> {
   const source = input as SpecKitSource;
   for (const error of Value.Errors(SpecKitSource, input)) throw new ExecutorError('invalid_input', `input${error.instancePath.replace(/\//g, '.')}: ${error.message}`);
   const given = SOURCES.filter((key) => source[key] !== undefined && source[key] !== '');
@@ -42,6 +53,7 @@ export async function loadSpecKit(input: Record<string, unknown>, ctx: StepConte
   if (source.artifact_id) return { files: await fromArtifact(source.artifact_id, ctx, signal), label: `artifact ${source.artifact_id}` };
   if (source.project) return { files: await fromSpecDocs(source.project, ctx), label: `spec_docs of ${source.project}` };
   if (source.path) return { files: await fromDir(resolve(ctx.workdir, source.path)), label: source.path };
+  await checkGitUrl(source.git_url!, git);
   const dir = await cloneShallow(source.git_url!, source.ref, ctx, signal);
   const kitDir = resolve(dir, source.subdir ?? '.');
   const rel = relative(dir, kitDir);
@@ -82,6 +94,30 @@ async function fromDir(dir: string): Promise<SpecKitFiles> {
   } catch (err) {
     throw new ExecutorError('input_unavailable', (err as Error).message, { cause: err });
   }
+}
+
+/**
+ * A `git_url` must use an allowed scheme (https by default) and, unless private addresses are allowed, its
+ * host must resolve only to public addresses — the http steps' SSRF guard. (git resolves the name again
+ * when it connects; network policies close the remaining rebinding window on Kubernetes.)
+ */
+async function checkGitUrl(text: string, policy: GitSourcePolicy): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ExecutorError('invalid_input', 'input.git_url: not a URL');
+  }
+  const scheme = url.protocol.replace(/:$/, '');
+  if (!policy.schemes.includes(scheme)) throw new ExecutorError('scheme_refused', `input.git_url: ${scheme} URLs are not allowed on this worker (allowed: ${policy.schemes.join(', ')}; OCR_SPEC_KIT_GIT_SCHEMES)`);
+  if (url.username || url.password) throw new ExecutorError('credentials_in_url', 'input.git_url: credentials in the URL are not allowed');
+  if (policy.allowPrivate || scheme === 'file') return;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const addresses = isIP(host) ? [host] : await lookup(host, { all: true }).then((all) => all.map((a) => a.address)).catch(() => {
+    throw new ExecutorError('git_failed', `input.git_url: cannot resolve ${host}`);
+  });
+  const bad = addresses.find((a) => isNonPublicAddress(a));
+  if (bad) throw new ExecutorError('address_refused', `input.git_url: ${host} is a private, loopback or link-local address (${bad})`);
 }
 
 /** `git clone --depth 1` into the run directory; argv only (no shell), no prompts, stopped with the step. */

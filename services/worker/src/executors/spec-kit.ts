@@ -20,7 +20,8 @@ import {
 } from '@ocr/spec-kit';
 import { renderJson } from '../params/index.js';
 import { defineExecutor } from './define-executor.js';
-import { loadSpecKit } from './spec-kit-source.js';
+import { DEFAULT_GIT_POLICY, loadSpecKit, type GitSourcePolicy } from './spec-kit-source.js';
+import type { StepStop } from './step-stop.js';
 import { ExecutorError, stepResult, type StepContext } from './types.js';
 
 /** The step's input: its `input` with placeholders rendered, or the run's params when it has none. */
@@ -82,8 +83,15 @@ export const specKitGenerateExecutor = defineExecutor('spec-kit.generate', SpecK
 });
 
 /** `spec-kit.validate`. */
-export const specKitValidateExecutor = defineExecutor('spec-kit.validate', SpecKitValidateStep, async (step, ctx, stop) => {
-  const { files, label } = await loadSpecKit(stepInput(step, ctx), ctx, stop.signal);
+export const specKitValidateExecutor = createSpecKitValidateExecutor();
+
+/** `spec-kit.validate` with a policy for `git_url` sources (https only and public addresses by default). */
+export function createSpecKitValidateExecutor(git: GitSourcePolicy = DEFAULT_GIT_POLICY) {
+  return defineExecutor('spec-kit.validate', SpecKitValidateStep, (step, ctx, stop) => validate(step, ctx, stop, git));
+}
+
+async function validate(step: { input?: Record<string, unknown> }, ctx: StepContext, stop: StepStop, git: GitSourcePolicy) {
+  const { files, label } = await loadSpecKit(stepInput(step, ctx), ctx, stop.signal, git);
   const report = validateSpecKit(files, label);
   // Declared, not uploaded now: they go up after the step whether it passed or failed.
   ctx.addArtifact({ name: 'spec-kit-report.json', kind: 'json', content: JSON.stringify(report, null, 2) });
@@ -107,4 +115,4 @@ export const specKitValidateExecutor = defineExecutor('spec-kit.validate', SpecK
     return stepResult.failed('spec_kit_invalid', `${label}: ${summary.errors} problem${summary.errors === 1 ? '' : 's'}; first: ${formatProblems({ ...report, problems: report.problems.filter((p) => p.level === 'error') })[0]}`);
   }
   return stepResult.succeeded({ valid: true, source: label, summary });
-});
+}

@@ -143,3 +143,21 @@ t.test('URL placeholders cannot climb segments', async (t) => {
     'slashes, ? and # are encoded',
   );
 });
+
+t.test('Spec Kit git_url: https only by default, and never a private address', async (t) => {
+  const { createSpecKitValidateExecutor } = await import('../../src/executors/spec-kit.js');
+  const validate = createSpecKitValidateExecutor();
+  for (const [gitUrl, code] of [
+    ['file:///etc', 'scheme_refused'],
+    ['http://example.com/repo.git', 'scheme_refused'],
+    ['ssh://git@example.com/repo.git', 'scheme_refused'],
+    ['https://127.0.0.1/repo.git', 'address_refused'],
+    ['https://[::127.0.0.1]/repo.git', 'address_refused'],
+    ['https://169.254.169.254/repo.git', 'address_refused'],
+    ['https://localhost/repo.git', 'address_refused'],
+    ['https://user:pw@example.com/repo.git', 'credentials_in_url'],
+  ] as const) {
+    const { ctx } = createTestStepContext(t);
+    t.match(await validate.run({ name: 'v', kind: 'spec-kit.validate', input: { git_url: gitUrl } }, ctx), { status: 'failed', code }, gitUrl);
+  }
+});
