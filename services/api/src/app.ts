@@ -97,7 +97,8 @@ const CONSOLE_NOT_BUILT =
 
 /**
  * Build the API (no listen): plugins for errors, auth, rate limits, OpenAPI, realtime; the route
- * plugins; the console as static files. Tests call this; `startApi` adds the listener and listens.
+ * plugins; the console as static files. `startApi` (what `ocr api`, `ocr dev` and the test stack use) adds
+ * the listener and listens.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;

@@ -1,7 +1,8 @@
 import Type, { type Static } from 'typebox';
 import { loadConfig } from '@ocr/runtime';
 
-const ApiConfigSchema = Type.Object({
+/** Every variable this process reads (docs/operator.md lists each; tests/docs.test.ts checks both ways). */
+export const ApiConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ minLength: 1 }),
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
   HOST: Type.String({ default: '0.0.0.0' }),

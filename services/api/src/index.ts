@@ -6,7 +6,7 @@ import { buildApp } from './app.js';
 import { loadApiConfig, type ApiConfig } from './config.js';
 
 export { buildApp, type AppDeps } from './app.js';
-export { loadApiConfig, type ApiConfig } from './config.js';
+export { loadApiConfig, ApiConfigSchema, type ApiConfig } from './config.js';
 export { createApiMetrics, type ApiMetrics } from './metrics.js';
 
 /** A listening API. */

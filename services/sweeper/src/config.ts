@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import Type, { type Static } from 'typebox';
 import { loadConfig } from '@ocr/runtime';
 
-const SweeperConfigSchema = Type.Object({
+/** Every variable this process reads (docs/operator.md lists each; tests/docs.test.ts checks both ways). */
+export const SweeperConfigSchema = Type.Object({
   DATABASE_URL: Type.String({ minLength: 1 }),
   PORT: Type.Integer({ default: 9102, minimum: 0, maximum: 65535 }),
   OCR_SWEEP_INTERVAL_S: Type.Number({ default: 5, exclusiveMinimum: 0 }),

@@ -3,7 +3,8 @@ import Type, { type Static } from 'typebox';
 import { LANE_NAME_PATTERN } from '@ocr/contracts';
 import { loadConfig } from '@ocr/runtime';
 
-const WorkerConfigSchema = Type.Object({
+/** Every variable this process reads (docs/operator.md lists each; tests/docs.test.ts checks both ways). */
+export const WorkerConfigSchema = Type.Object({
   OCR_API_URL: Type.String({ minLength: 1, pattern: '^https?://', description: 'base URL of the API' }),
   OCR_TOKEN: Type.String({ minLength: 1, description: 'a token with the worker role' }),
   OCR_LANES: Type.String({ default: 'A', minLength: 1, description: 'comma-separated lane names' }),

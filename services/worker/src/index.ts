@@ -5,7 +5,7 @@ import { createWorkerMetrics } from './metrics.js';
 import { Worker } from './worker.js';
 
 export { Worker, type WorkerDeps, type JobModeExit } from './worker.js';
-export { loadWorkerConfig, type WorkerConfig } from './config.js';
+export { loadWorkerConfig, WorkerConfigSchema, type WorkerConfig } from './config.js';
 export { LeaseLostError, type WorkerProtocol, type ClaimedRun } from './protocol.js';
 export { createClientProtocol } from './client-protocol.js';
 export { ExecutorRegistry } from './executors/index.js';

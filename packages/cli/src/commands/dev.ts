@@ -5,6 +5,7 @@ import { createDatabase } from '@ocr/db';
 import { ConfigError, createLogger, Lifecycle } from '@ocr/runtime';
 import { ocrHome, rememberedSecret } from '../home.js';
 import { portFree, portProblems } from '../ports.js';
+import { loadDevConfig } from '../dev-config.js';
 import { seedTemplates } from '../seed.js';
 import { ensureConsoleBuilt } from '../console-build.js';
 import { createClient } from '@ocr/client';
@@ -32,6 +33,7 @@ export function registerDev(program: Command): void {
         log.info({ resource, ms: Date.now() - begun }, 'stopped');
       };
       const env: Record<string, string | undefined> = { ...process.env };
+      loadDevConfig(env);
       env.PORT ||= '8080';
       // A development stack (fixed admin token on disk, a worker that runs shell steps) is for this
       // machine only: loopback unless HOST says otherwise.

@@ -1,7 +1,8 @@
 /**
  * `shell`: the script runs under /bin/sh (or bash) in its own process group, in the run directory.
- * Params arrive as `OCR_PARAM_*` variables, and `{{params.x}}` placeholders become single-quoted words, so
- * no param value can become shell syntax. On cancel or timeout the whole group gets SIGTERM, then SIGKILL
+ * Params arrive as `OCR_PARAM_*` variables, and `{{params.x}}` placeholders become references to those
+ * variables (`"${OCR_PARAM_X}"`; a placeholder where that is not safe is refused when the template is
+ * saved), so no param value can become shell syntax (packages/contracts/src/params/shell-script.ts). On cancel or timeout the whole group gets SIGTERM, then SIGKILL
  * after the grace; when the script ends, anything it left running in its group is killed — no orphans.
  */
 import { spawn } from 'node:child_process';
