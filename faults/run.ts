@@ -32,8 +32,22 @@ const SEED = seedArg
   : Date.now() % 1_000_000;
 
 const MODE = SHORT
-  ? { runs: 150, workloadS: 75, settleS: 60, s3OutageS: 10, nemesisEveryMs: [2_000, 4_000] as const }
-  : { runs: 1_050, workloadS: 420, settleS: 120, s3OutageS: 30, nemesisEveryMs: [1_500, 3_000] as const };
+  ? {
+      runs: 150,
+      workloadS: 75,
+      settleS: 30,
+      maxS: 170,
+      s3OutageS: 10,
+      nemesisEveryMs: [2_000, 4_000] as const,
+    }
+  : {
+      runs: 1_050,
+      workloadS: 420,
+      settleS: 60,
+      maxS: 1_500,
+      s3OutageS: 30,
+      nemesisEveryMs: [1_500, 3_000] as const,
+    };
 const TIMEOUT_S = 4;
 const INTERVAL_S = 0.8;
 const SWEEP_S = 1;
@@ -293,7 +307,7 @@ async function main(): Promise<number> {
     ['short', 30],
     ['long', 15],
     ['poison', 8],
-    ['burst', 4],
+    ['burst', 2],
     ['http', 10],
     ['artifact', 10],
     ['failing', 8],
@@ -510,12 +524,22 @@ async function main(): Promise<number> {
     if (!m.pid) m.start();
   }
   await until(() => !s3Down, 60_000);
-  const terminal = `SELECT count(*)::int AS n FROM runs WHERE status NOT IN ('success', 'error', 'cancelled')`;
-  await until(
-    async () => (await db.query<{ n: number }>(terminal)).rows[0]!.n === 0,
-    MODE.settleS * 1000,
-    1_000,
-  );
+  // Let the backlog drain: a run counts as lost only if it is still not terminal once the healed cluster
+  // has stopped making progress (no run finished for settleS), not merely because 2 cores are slow.
+  const open = `SELECT count(*)::int AS n FROM runs WHERE status NOT IN ('success', 'error', 'cancelled')`;
+  let last = Number.POSITIVE_INFINITY;
+  let progressAt = Date.now();
+  for (;;) {
+    const n = (await db.query<{ n: number }>(open).catch(() => ({ rows: [{ n: last }] }))).rows[0]!.n;
+    if (n < last) {
+      last = n;
+      progressAt = Date.now();
+    }
+    if (n === 0 || Date.now() - progressAt > MODE.settleS * 1000 || Date.now() - started > MODE.maxS * 1000)
+      break;
+    await sleep(1_000);
+  }
+  say(`settled: ${last} runs not terminal`);
   const findings = await check(db, accepted, execLog, kills);
 
   // Stop everything.
