@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { retry, type Logger } from '@ocr/runtime';
 import type { ArtifactRequest, WorkerEvent, WorkerProtocol } from './protocol.js';
@@ -84,6 +84,7 @@ async function masked(artifact: PendingArtifact, mask: (text: string) => string)
   if (typeof artifact.content === 'string') text = artifact.content;
   else if (Buffer.isBuffer(artifact.content) && isUtf8(artifact.content)) text = artifact.content.toString('utf8');
   else if (artifact.path) {
+    if ((await realpath(artifact.path).catch(() => artifact.path)) !== artifact.path) return artifact;
     const size = await stat(artifact.path).then((s) => s.size).catch(() => Infinity);
     if (size <= INLINE_LIMIT) {
       const bytes = await readFile(artifact.path);
@@ -106,6 +107,8 @@ async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string,
     sha256 = createHash('sha256').update(body).digest('hex');
     size = body.length;
   } else if (artifact.path) {
+    // Collected as a resolved path inside the run directory: a later step must not have swapped in a symlink.
+    if ((await realpath(artifact.path).catch(() => artifact.path)) !== artifact.path) throw new Error(`artifact path ${artifact.path} changed into a symlink after its step`);
     ({ sha256, size } = await hashFile(artifact.path));
     if (size <= INLINE_LIMIT && TEXT_KINDS.has(artifact.kind)) body = await readFile(artifact.path);
   } else {

@@ -1,3 +1,4 @@
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { ExecutorRegistry, StepContext, StepResult } from './executors/index.js';
 
@@ -5,11 +6,29 @@ export type { StepContext } from './executors/index.js';
 /** How a step ended (the executors' typed results). */
 export type StepOutcome = StepResult;
 
-/** Resolve a declared artifact path inside the run directory; anything escaping it is refused. */
-function insideWorkdir(workdir: string, path: string): string | undefined {
+/** Is `full` inside `dir` (both absolute)? */
+function inside(dir: string, full: string): boolean {
+  const rel = relative(dir, full);
+  return !(rel.startsWith('..') || isAbsolute(rel));
+}
+
+/**
+ * Resolve a declared artifact path inside the run directory, symlinks followed: a path that escapes it, by
+ * `..` or through a symlink (`ln -s /etc/passwd out/r.txt`), or that is not a regular file, is refused. The
+ * resolved path is what gets uploaded, and the upload checks it again (artifacts.ts).
+ */
+async function insideWorkdir(workdir: string, path: string): Promise<{ path?: string; problem?: string }> {
   const full = resolve(workdir, path);
-  const rel = relative(workdir, full);
-  return rel.startsWith('..') || isAbsolute(rel) ? undefined : full;
+  if (!inside(workdir, full)) return { problem: 'is outside the run directory' };
+  try {
+    const [root, real] = await Promise.all([realpath(workdir), realpath(full)]);
+    if (!inside(root, real)) return { problem: 'is a symlink to somewhere outside the run directory' };
+    if (!(await stat(real)).isFile()) return { problem: 'is not a regular file' };
+    return { path: real };
+  } catch {
+    // Missing: the upload reports it as it always has.
+    return { path: full };
+  }
 }
 
 /**
@@ -26,9 +45,9 @@ export async function runStep(registry: ExecutorRegistry, step: Record<string, u
   }
   if (outcome.status === 'success') {
     for (const declared of (step.artifacts as { path: string; kind: string; name?: string }[] | undefined) ?? []) {
-      const path = insideWorkdir(ctx.workdir, declared.path);
+      const { path, problem } = await insideWorkdir(ctx.workdir, declared.path);
       if (!path) {
-        ctx.emit({ level: 'error', type: 'artifact.failed', message: `artifact path ${declared.path} is outside the run directory` });
+        ctx.emit({ level: 'error', type: 'artifact.failed', message: `artifact path ${declared.path} ${problem}`, data: { name: declared.name ?? declared.path } });
         continue;
       }
       ctx.addArtifact({ name: declared.name ?? declared.path, kind: declared.kind as never, path });
