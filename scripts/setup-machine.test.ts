@@ -153,7 +153,8 @@ t.test('parts by path, and the static-binary check', async (t) => {
     'docker',
     'chromium',
   ]);
-  t.same(partsFor(['tests']), ['chromium', 'kustomize']);
+  t.same(partsFor(['tests']), ['docker', 'chromium', 'kustomize']);
+  t.same(partsFor(['tests/security/params-injection.test.ts']), ['docker']);
   t.equal(isStaticElf(process.execPath), false, 'node is dynamically linked');
   t.equal(isStaticElf(join(ROOT, 'package.json')), false, 'not an ELF file');
   t.equal(isStaticElf('/tmp/ocr-setup-test-none'), false);

@@ -45,7 +45,7 @@ export interface Missing {
 export type Part = 'docker' | 'chromium' | 'kustomize' | 'pgbench';
 
 const USED_BY: Record<Exclude<Part, 'pgbench'>, string[]> = {
-  docker: ['services/worker'],
+  docker: ['services/worker', 'tests/security'],
   chromium: ['tests/console'],
   kustomize: ['tests/infra'],
 };
