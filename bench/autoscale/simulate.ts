@@ -68,11 +68,24 @@ interface Figures {
   lostWorkS: number;
   killed: number;
   heartbeatLost: number;
+  metricErrors: number;
   runs: number;
 }
 
 const rules = loadAutoscalingRules();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Read-only requests after a scenario: a loaded API may shed some (503); ask again. */
+async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= 20) throw err;
+      await sleep(500);
+    }
+  }
+}
 
 async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): Promise<Figures> {
   await stack.reset();
@@ -104,9 +117,20 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
   const burstWall: number[] = [];
   const open = new Set<string>();
   let lastFinish = 0;
-  const metric = async (locations: string[]) => {
-    const m = await stack.admin.lanes.metrics();
-    return locations.reduce((sum, loc) => sum + metricValue(m, loc), 0);
+  // A metrics request that fails (the API sheds load with 503 on a starved machine) changes nothing this
+  // round, as a failed scaler does for KEDA and the HPA; it is counted and reported.
+  let metricErrors = 0;
+  const metric = async (locations: string[]): Promise<number | undefined> => {
+    try {
+      const m = await stack.admin.lanes.metrics();
+      return locations.reduce((sum, loc) => sum + metricValue(m, loc), 0);
+    } catch (err) {
+      metricErrors++;
+      process.stderr.write(
+        `[simulate] metrics failed: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+      return undefined;
+    }
   };
   let lane = 0;
   for (;;) {
@@ -139,13 +163,15 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
     // KEDA: activation and scale to zero, every pollingInterval.
     if (t >= nextPoll) {
       nextPoll = t + rules.deployment.pollingInterval;
-      const set = so.keda(t, replicas, await metric(rules.deployment.metrics));
+      const value = await metric(rules.deployment.metrics);
+      const set = value === undefined ? undefined : so.keda(t, replicas, value);
       if (set !== undefined) replicas = set;
     }
     // HPA: between 1 and max, every sync period.
     if (t >= nextHpa) {
       nextHpa = t + HPA_SYNC_S;
-      if (replicas > 0) replicas = so.hpa(t, replicas, await metric(rules.deployment.metrics));
+      const value = replicas > 0 ? await metric(rules.deployment.metrics) : undefined;
+      if (value !== undefined) replicas = so.hpa(t, replicas, value);
     }
     // ReplicaSet: create or delete pods to match.
     const current = fleet.replicas(depGroup);
@@ -164,16 +190,21 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
       nextJobPoll = t + rules.job.pollingInterval;
       const jobs = fleet.alive(jobGroup);
       const pending = jobs.filter((p) => p.readyAt === undefined).length;
-      const start = scaledJobsToStart(rules.job, await metric(rules.job.metrics), jobs.length, pending);
+      const queue = await metric(rules.job.metrics);
+      const start = queue === undefined ? 0 : scaledJobsToStart(rules.job, queue, jobs.length, pending);
       for (let i = 0; i < start; i++) fleet.start(jobGroup, rules.job.pod);
       jobPodsStarted += start;
     }
     peakDeploymentPods = Math.max(peakDeploymentPods, fleet.alive(depGroup).length);
     peakJobPods = Math.max(peakJobPods, fleet.alive(jobGroup).length);
     if (Date.now() >= nextStatus && open.size > 0) {
-      nextStatus = Date.now() + 500;
+      nextStatus = Date.now() + 2000;
       for (const id of [...open]) {
-        const { run } = await stack.admin.runs.get(id);
+        const run = await stack.admin.runs.get(id).then(
+          (r) => r.run,
+          () => undefined, // a shed request: ask again next round
+        );
+        if (!run) continue;
         if (['success', 'error', 'cancelled'].includes(run.status)) {
           open.delete(id);
           lastFinish = Math.max(lastFinish, Date.parse(run.finished_at!));
@@ -199,7 +230,7 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
   let heartbeatLost = 0;
   const deleted = new Set(fleet.pods.filter((p) => p.terminatingAt !== undefined).map((p) => p.name));
   for (const run of runs) {
-    const { events } = await stack.admin.runs.events(run.id, { limit: 5000 });
+    const { events } = await retrying(() => stack.admin.runs.events(run.id, { limit: 5000 }));
     const claims = events.filter((e) => e.type === 'claimed');
     if (claims[0]) firstClaim[run.burst] = Math.min(firstClaim[run.burst]!, Date.parse(claims[0].ts));
     // Interrupted by a scale-down: handed back by a draining worker, or requeued by the sweeper after a pod
@@ -234,12 +265,13 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
     lostWorkS: lostWorkMs / 1000 / SCALE,
     killed: fleet.pods.filter((p) => p.killed).length,
     heartbeatLost,
+    metricErrors,
     runs: runs.length,
   };
   // A job pod that claimed nothing: started for a run another pod took first (it exits after OCR_EXIT_WHEN_IDLE_S).
   const claimers = new Set<string>();
   for (const run of runs) {
-    const { events } = await stack.admin.runs.events(run.id, { limit: 5000 });
+    const { events } = await retrying(() => stack.admin.runs.events(run.id, { limit: 5000 }));
     for (const e of events) if (e.type === 'claimed') claimers.add(e.message.replace(/^claimed by /, ''));
   }
   result.jobPodsIdle = jobPods.filter((p) => !claimers.has(p.name)).length;
@@ -258,11 +290,11 @@ function report(all: Figures[]): string[] {
     `multiplied by ${SCALE} and is shown here in cluster seconds; worker start-up (not scaled) therefore weighs ${fmt(1 / SCALE, 0)}× more than on a cluster.`,
     `Workload: ${WORKLOAD.map((b) => `at ${b.at} s, ${b.long} long (60–120 s) + ${b.short} short (5–20 s) runs`).join('; ')}; then idle.`,
     '',
-    '| scenario | burst → first claim (s) | peak pods (Deployment / jobs) | job pods started (idle) | last run done → zero pods (s) | runs interrupted by scale-down (long / short) | re-executed | work thrown away (s) | SIGKILLed pods | heartbeats lost to load |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | burst → first claim (s) | peak pods (Deployment / jobs) | job pods started (idle) | last run done → zero pods (s) | runs interrupted by scale-down (long / short) | re-executed | work thrown away (s) | SIGKILLed pods | heartbeats lost to load | failed metric polls |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...all.map(
       (f) =>
-        `| ${f.scenario === 'job' ? 'job mode (long runs on ScaledJob)' : 'Deployment mode (all runs)'} | ${f.firstClaimS.map((s) => fmt(s, 0)).join(' / ')} | ${f.peakDeploymentPods} / ${f.peakJobPods} | ${f.jobPodsStarted} (${f.jobPodsIdle}) | ${fmt(f.toZeroS, 0)} | ${f.interrupted.long} / ${f.interrupted.short} | ${f.reExecuted} | ${fmt(f.lostWorkS, 0)} | ${f.killed} | ${f.heartbeatLost} |`,
+        `| ${f.scenario === 'job' ? 'job mode (long runs on ScaledJob)' : 'Deployment mode (all runs)'} | ${f.firstClaimS.map((s) => fmt(s, 0)).join(' / ')} | ${f.peakDeploymentPods} / ${f.peakJobPods} | ${f.jobPodsStarted} (${f.jobPodsIdle}) | ${fmt(f.toZeroS, 0)} | ${f.interrupted.long} / ${f.interrupted.short} | ${f.reExecuted} | ${fmt(f.lostWorkS, 0)} | ${f.killed} | ${f.heartbeatLost} | ${f.metricErrors} |`,
     ),
   ];
   return lines;
