@@ -35,11 +35,13 @@ export class Fleet {
     private readonly env: Record<string, string>,
     /** Wall seconds per cluster second. */
     private readonly scale: number,
+    /** Prefix of pod names, unique per scenario: a worker id must never be reused by another process. */
+    private readonly prefix = '',
   ) {}
 
   /** Create a pod (start a worker process) from a template. */
   start(group: string, template: PodTemplate): Pod {
-    const name = `${group}-${++this.seq}`;
+    const name = `${this.prefix}${group}-${++this.seq}`;
     const env: Record<string, string> = { ...process.env, ...this.env } as Record<string, string>;
     for (const [key, value] of Object.entries(template.env)) {
       if (key === 'PORT' || key === 'OCR_WORK_DIR') continue; // every pod has its own port and temp dir here

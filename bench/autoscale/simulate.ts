@@ -38,6 +38,9 @@ const WORKLOAD: Burst[] = quick
   : [
       { at: 0, long: 8, short: 24 },
       { at: 240, long: 8, short: 8 },
+      // A trickle of long runs while the fleet is still large from the bursts: they land on whichever pods
+      // claim first, and are in progress when the scale-down window ends.
+      ...Array.from({ length: 10 }, (_, i) => ({ at: 360 + 30 * i, long: 1, short: 0 })),
     ];
 
 /** Deterministic durations (a small LCG), so both scenarios get the same runs. */
@@ -97,6 +100,7 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
       OCR_HEARTBEAT_TIMEOUT_S: '15',
     },
     SCALE,
+    `${scenario}-`,
   );
   const so = new ScaledObjectController(rules.deployment);
   const depGroup = rules.deployment.name;
@@ -241,6 +245,12 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
       (e.type === 'requeued' && deleted.has(/worker (\S+)/.exec(e.message)?.[1] ?? ''));
     heartbeatLost += events.filter((e) => e.type === 'requeued' && !byScaleDown(e)).length;
     const lost = events.filter(byScaleDown);
+    if (lost.length > 0 || events.some((e) => e.type === 'requeued')) {
+      const story = events
+        .filter((e) => ['claimed', 'released', 'requeued', 'status'].includes(e.type))
+        .map((e) => `${fmt((Date.parse(e.ts) - t0) / 1000 / SCALE, 0)} s ${e.type}: ${e.message}`);
+      process.stderr.write(`[simulate] ${scenario} ${run.kind} run ${run.id}: ${story.join(' | ')}\n`);
+    }
     if (lost.length > 0) {
       if (run.kind === 'long') interruptedLong++;
       else interruptedShort++;
@@ -288,13 +298,22 @@ function report(all: Figures[]): string[] {
     `\`${d.name}\`: target ${d.target}/pod, polling ${d.pollingInterval} s, cooldown ${d.cooldownPeriod} s, scale-down window ${d.scaleDown.stabilizationWindowSeconds} s,`,
     `drain grace ${d.pod.env.OCR_SHUTDOWN_GRACE_S} s; ScaledJob \`${j.name}\`: ${j.strategy}, polling ${j.pollingInterval} s, lanes ${j.lanes.join(',')}). Every time was`,
     `multiplied by ${SCALE} and is shown here in cluster seconds; worker start-up (not scaled) therefore weighs ${fmt(1 / SCALE, 0)}× more than on a cluster.`,
-    `Workload: ${WORKLOAD.map((b) => `at ${b.at} s, ${b.long} long (60–120 s) + ${b.short} short (5–20 s) runs`).join('; ')}; then idle.`,
+    `Workload: ${WORKLOAD.filter((b) => b.long + b.short > 1)
+      .map((b) => `at ${b.at} s, ${b.long} long (60–120 s) + ${b.short} short (5–20 s) runs`)
+      .join(
+        '; ',
+      )}${WORKLOAD.some((b) => b.long + b.short === 1) ? `; then ${WORKLOAD.filter((b) => b.long + b.short === 1).length} single long runs, one every 30 s from ${WORKLOAD.find((b) => b.long + b.short === 1)!.at} s` : ''}; then idle. "Burst → first claim" is for the first two bursts.`,
     '',
     '| scenario | burst → first claim (s) | peak pods (Deployment / jobs) | job pods started (idle) | last run done → zero pods (s) | runs interrupted by scale-down (long / short) | re-executed | work thrown away (s) | SIGKILLed pods | heartbeats lost to load | failed metric polls |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...all.map(
       (f) =>
-        `| ${f.scenario === 'job' ? 'job mode (long runs on ScaledJob)' : 'Deployment mode (all runs)'} | ${f.firstClaimS.map((s) => fmt(s, 0)).join(' / ')} | ${f.peakDeploymentPods} / ${f.peakJobPods} | ${f.jobPodsStarted} (${f.jobPodsIdle}) | ${fmt(f.toZeroS, 0)} | ${f.interrupted.long} / ${f.interrupted.short} | ${f.reExecuted} | ${fmt(f.lostWorkS, 0)} | ${f.killed} | ${f.heartbeatLost} | ${f.metricErrors} |`,
+        `| ${f.scenario === 'job' ? 'job mode (long runs on ScaledJob)' : 'Deployment mode (all runs)'} | ${f.firstClaimS
+          .slice(0, 2)
+          .map((s) => fmt(s, 0))
+          .join(
+            ' / ',
+          )} | ${f.peakDeploymentPods} / ${f.peakJobPods} | ${f.jobPodsStarted} (${f.jobPodsIdle}) | ${fmt(f.toZeroS, 0)} | ${f.interrupted.long} / ${f.interrupted.short} | ${f.reExecuted} | ${fmt(f.lostWorkS, 0)} | ${f.killed} | ${f.heartbeatLost} | ${f.metricErrors} |`,
     ),
   ];
   return lines;
