@@ -232,7 +232,10 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
   let reExecuted = 0;
   let lostWorkMs = 0;
   let heartbeatLost = 0;
-  const deleted = new Set(fleet.pods.filter((p) => p.terminatingAt !== undefined).map((p) => p.name));
+  /** Pod name → when this controller deleted it (SIGTERM). */
+  const deleted = new Map(
+    fleet.pods.filter((p) => p.terminatingAt !== undefined).map((p) => [p.name, p.terminatingAt!]),
+  );
   for (const run of runs) {
     const { events } = await retrying(() => stack.admin.runs.events(run.id, { limit: 5000 }));
     const claims = events.filter((e) => e.type === 'claimed');
@@ -240,9 +243,10 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
     // Interrupted by a scale-down: handed back by a draining worker, or requeued by the sweeper after a pod
     // this controller deleted was SIGKILLed. A requeue from any other worker is a heartbeat lost to the
     // machine's load, counted apart.
-    const byScaleDown = (e: { type: string; message: string }) =>
+    const byScaleDown = (e: { type: string; message: string; ts: string }) =>
       (e.type === 'released' && /worker_shutdown/.test(e.message)) ||
-      (e.type === 'requeued' && deleted.has(/worker (\S+)/.exec(e.message)?.[1] ?? ''));
+      (e.type === 'requeued' &&
+        (deleted.get(/worker (\S+)/.exec(e.message)?.[1] ?? '') ?? Infinity) <= Date.parse(e.ts));
     heartbeatLost += events.filter((e) => e.type === 'requeued' && !byScaleDown(e)).length;
     const lost = events.filter(byScaleDown);
     if (lost.length > 0 || events.some((e) => e.type === 'requeued')) {
@@ -254,11 +258,14 @@ async function runScenario(stack: BenchStack, scenario: 'deployment' | 'job'): P
     if (lost.length > 0) {
       if (run.kind === 'long') interruptedLong++;
       else interruptedShort++;
-      if (claims.length > lost.length) reExecuted++;
-      for (const l of lost) {
-        const before = claims.filter((c) => c.seq < l.seq).at(-1);
-        if (before) lostWorkMs += Date.parse(l.ts) - Date.parse(before.ts);
-      }
+      // An attempt is lost once however many events record it (a hand-back writes two): per claim, the
+      // first scale-down event before the next claim.
+      claims.forEach((claim, k) => {
+        const next = claims[k + 1]?.seq ?? Infinity;
+        const first = lost.find((l) => l.seq > claim.seq && l.seq < next);
+        if (first) lostWorkMs += Date.parse(first.ts) - Date.parse(claim.ts);
+      });
+      if (claims.at(-1)!.seq > lost.at(-1)!.seq) reExecuted++;
     }
   }
   const jobPods = fleet.pods.filter((p) => p.group === jobGroup);
