@@ -1,6 +1,9 @@
 // Regression tests for the findings of issue 16 (API hardening), one per finding, named after the bug.
 import { connect as netConnect } from 'node:net';
 import t from 'tap';
+import { pino } from 'pino';
+import { buildApp, loadApiConfig, startApi } from '@ocr/api';
+import { ensureBootstrapToken, hashToken } from '@ocr/db';
 import { startStack } from '@ocr/testkit';
 import { raw, withEchoTemplate } from './helpers.js';
 
@@ -296,5 +299,106 @@ t.test(
     );
     t.equal(bigger.status, 409, 'a different batch under the same key');
     t.equal(await count(), grown, 'not even its new third item was created');
+  },
+);
+
+t.test(
+  'bootstrap token: a revoke sticks across restarts, and no part of a chosen value is stored',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    const { rows } = await stack.db.pool.query(
+      "SELECT id, prefix FROM api_tokens WHERE name = 'bootstrap-admin'",
+    );
+    t.notOk(
+      stack.adminToken.startsWith(rows[0].prefix),
+      `prefix ${rows[0].prefix} is not the start of the token`,
+    );
+    const chosen = 'my-very-own-admin-secret-of-32-chars!';
+    await ensureBootstrapToken(stack.db.db, chosen);
+    const { rows: chosenRows } = await stack.db.pool.query(
+      'SELECT prefix FROM api_tokens WHERE token_hash = $1',
+      [hashToken(chosen)],
+    );
+    t.match(chosenRows[0].prefix, /^#[0-9a-f]{7}$/, 'a chosen token is recognised by a hash prefix');
+    await stack.client.tokens.revoke(rows[0].id);
+    const again = await ensureBootstrapToken(stack.db.db, stack.adminToken);
+    t.same(again, { created: false, revoked: true }, 'a restart does not bring it back');
+    const restarted = await startApi(
+      loadApiConfig({
+        DATABASE_URL: stack.db.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        OCR_ADMIN_TOKEN: stack.adminToken,
+        OCR_MIGRATE: 'false',
+      }),
+      pino({ level: 'silent' }),
+    );
+    t.teardown(() => restarted.close());
+    const res = await fetch(`${restarted.url}/v1/whoami`, {
+      headers: { authorization: `Bearer ${stack.adminToken}` },
+    });
+    t.equal(res.status, 401, 'the revoked bootstrap token stays refused after an API start');
+    t.throws(
+      () => loadApiConfig({ DATABASE_URL: stack.db.url, OCR_ADMIN_TOKEN: 'x'.repeat(31) }),
+      /OCR_ADMIN_TOKEN/,
+      'fewer than 32 characters is refused at start',
+    );
+  },
+);
+
+t.test(
+  'security headers; request ids validated; X-Forwarded-For ignored unless OCR_TRUST_PROXY',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    const res = await fetch(`${stack.apiUrl}/healthz`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    t.match(csp, /default-src 'self'/);
+    t.match(csp, /frame-ancestors 'none'/);
+    t.ok(res.headers.get('x-frame-options'));
+    t.equal(res.headers.get('referrer-policy'), 'no-referrer');
+    t.match(res.headers.get('strict-transport-security') ?? '', /max-age=\d+/);
+    t.equal(res.headers.get('x-content-type-options'), 'nosniff');
+
+    const build = async (env: Record<string, string>) => {
+      const lines: { reqId?: string; req?: { remoteAddress?: string } }[] = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+      const app = await buildApp({
+        db: stack.db.db,
+        pool: stack.db.pool,
+        config: loadApiConfig({ DATABASE_URL: stack.db.url, ...env }),
+        log,
+      });
+      t.teardown(() => app.close());
+      return { app, lines };
+    };
+    const plain = await build({});
+    await plain.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': 'trace-abc.123', 'x-forwarded-for': '6.6.6.6' },
+    });
+    await plain.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': `evil\u001b[31m${'x'.repeat(300)}` },
+    });
+    const ids = [...new Set(plain.lines.map((l) => l.reqId).filter(Boolean))];
+    t.equal(ids[0], 'trace-abc.123', 'a plain request id is kept');
+    t.match(ids[1], /^[0-9a-f-]{36}$/, 'anything else is replaced by a fresh UUID');
+    t.notOk(
+      plain.lines.some((l) => l.req?.remoteAddress === '6.6.6.6'),
+      'X-Forwarded-For is not believed by default',
+    );
+    const proxied = await build({ OCR_TRUST_PROXY: '127.0.0.1' });
+    await proxied.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-forwarded-for': '6.6.6.6' },
+      remoteAddress: '127.0.0.1',
+    });
+    t.ok(
+      proxied.lines.some((l) => l.req?.remoteAddress === '6.6.6.6'),
+      'believed from a configured proxy',
+    );
   },
 );

@@ -18,7 +18,7 @@ export function mintToken(): string {
  * so no part of a chosen secret is ever stored in clear.
  */
 export function tokenPrefix(token: string): string {
-  return /^ocr_[A-Za-z0-9_-]{32,}$/.test(token) ? token.slice(0, 8) : `#${hashToken(token).slice(0, 7)}`;
+  return /^ocr_[A-Za-z0-9_-]{32}$/.test(token) ? token.slice(0, 8) : `#${hashToken(token).slice(0, 7)}`;
 }
 
 /**

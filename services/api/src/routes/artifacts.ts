@@ -1,15 +1,16 @@
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { getArtifact } from '@ocr/db';
-import { ArtifactWithUrl, ErrorBody, IdParams } from '@ocr/contracts';
+import { ArtifactWithUrl, ErrorResponses, IdParams } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { artifactToWire } from '../serialize.js';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 /** Reading artifacts: metadata with a short-lived download URL, or the content (inline, or a redirect). */
-export async function artifactRoutes(app: FastifyInstance): Promise<void> {
-  app.get('/v1/artifacts/:id', { config: { role: 'viewer' }, schema: { tags: ['artifacts'], summary: 'Metadata and a short-lived download URL', params: IdParams, response: { 200: ArtifactWithUrl, ...errors } } }, async (request) => {
-    const artifact = await getArtifact(app.db, (request.params as { id: string }).id);
+export async function artifactRoutes(root: FastifyInstance): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/v1/artifacts/:id', { config: { role: 'viewer' }, schema: { tags: ['artifacts'], summary: 'Metadata and a short-lived download URL', params: IdParams, response: { 200: ArtifactWithUrl, ...ErrorResponses } } }, async (request) => {
+    const artifact = await getArtifact(app.db, request.params.id);
     if (!artifact) throw notFound('artifact');
     const url =
       artifact.storage === 's3' && artifact.status === 'ready' && app.storage
@@ -21,7 +22,7 @@ export async function artifactRoutes(app: FastifyInstance): Promise<void> {
   });
 
   app.get('/v1/artifacts/:id/content', { config: { role: 'viewer' }, schema: { tags: ['artifacts'], summary: 'Inline content, or a redirect to a signed URL', params: IdParams } }, async (request, reply) => {
-    const artifact = await getArtifact(app.db, (request.params as { id: string }).id);
+    const artifact = await getArtifact(app.db, request.params.id);
     if (!artifact) throw notFound('artifact');
     if (artifact.status !== 'ready') throw apiError('conflict', 'artifact upload is not complete');
     if (artifact.storage === 'inline') {

@@ -19,7 +19,7 @@ import {
   ArtifactList,
   CreateRun,
   CreateRunsBatch,
-  ErrorBody,
+  ErrorResponses,
   EventList,
   EventsQuery,
   ExportQuery,
@@ -36,7 +36,6 @@ import { artifactToWire, eventToWire, runToWire, stepToWire } from '../serialize
 import { maskRunSecrets } from '../secret-params.js';
 import { renderRunMarkdown } from './run-export.js';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
 });
@@ -109,7 +108,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         summary: 'Create a run',
         headers: IdempotencyHeaders,
         body: CreateRun,
-        response: { 200: RunResponse, 201: RunResponse, ...errors },
+        response: { 200: RunResponse, 201: RunResponse, ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -133,7 +132,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         summary: 'Create up to 1,000 runs atomically',
         headers: IdempotencyHeaders,
         body: CreateRunsBatch,
-        response: { 201: RunsResponse, ...errors },
+        response: { 201: RunsResponse, ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -154,7 +153,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         tags: ['runs'],
         summary: 'List runs (newest first, keyset-paged)',
         querystring: ListRunsQuery,
-        response: { 200: RunList, ...errors },
+        response: { 200: RunList, ...ErrorResponses },
       },
     },
     async (request) => {
@@ -181,7 +180,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         tags: ['runs'],
         summary: 'A run with its steps',
         params: IdParams,
-        response: { 200: RunDetail, ...errors },
+        response: { 200: RunDetail, ...ErrorResponses },
       },
     },
     async (request) => {
@@ -201,7 +200,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         tags: ['runs'],
         summary: 'Cancel a run (queued: at once; running: the worker stops it)',
         params: IdParams,
-        response: { 200: RunResponse, ...errors },
+        response: { 200: RunResponse, ...ErrorResponses },
       },
     },
     async (request) => {
@@ -224,7 +223,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         tags: ['runs'],
         summary: 'Retry a failed or cancelled run as a new run',
         params: IdParams,
-        response: { 201: RunResponse, ...errors },
+        response: { 201: RunResponse, ...ErrorResponses },
       },
     },
     async (request, reply) => {
@@ -251,7 +250,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         summary: 'Events after a seq',
         params: IdParams,
         querystring: EventsQuery,
-        response: { 200: EventList, ...errors },
+        response: { 200: EventList, ...ErrorResponses },
       },
     },
     async (request) => {
@@ -278,7 +277,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         tags: ['artifacts'],
         summary: "A run's artifacts",
         params: IdParams,
-        response: { 200: ArtifactList, ...errors },
+        response: { 200: ArtifactList, ...ErrorResponses },
       },
     },
     async (request) => {

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import Value from 'typebox/value';
 import { deleteTemplate, getTemplate, listTemplates, putTemplate } from '@ocr/db';
-import { checkTemplatePlaceholders, ErrorBody, NameParams, PreviewRequest, PreviewResponse, Template, TemplateInput, TemplateValidation, maskSecrets, ParamError, renderStep } from '@ocr/contracts';
+import { checkTemplatePlaceholders, ErrorResponses, NameParams, PreviewRequest, PreviewResponse, Template, TemplateInput, TemplateValidation, maskSecrets, ParamError, renderStep } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { checkParamsSchema, paramsValidator } from '../run-factory.js';
 import { templateToWire, type TemplateDefinition } from '../serialize.js';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 type Problem = { field: string; message: string; step?: string; line?: number; column?: number; reason?: string };
 
@@ -41,24 +41,25 @@ function definitionOf(input: Type.Static<typeof TemplateInput>): TemplateDefinit
 }
 
 /** Templates: versioned runbook definitions. PUT creates a new version; runs pin the version they used. */
-export async function templateRoutes(app: FastifyInstance): Promise<void> {
+export async function templateRoutes(root: FastifyInstance): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const save = async (input: Type.Static<typeof TemplateInput>) => {
     const problems = semanticProblems(input);
     if (problems.length > 0) throw apiError('validation_failed', problems[0]!.reason ? problems[0]!.message : `${problems[0]!.field}: ${problems[0]!.message}`, problems);
     return templateToWire(await putTemplate(app.db, { name: input.name, description: input.description ?? '', definition: definitionOf(input) }));
   };
 
-  app.get('/v1/templates', { config: { role: 'viewer' }, schema: { tags: ['templates'], summary: 'Latest version of every template', response: { 200: Type.Object({ templates: Type.Array(Template) }), ...errors } } }, async () => ({
+  app.get('/v1/templates', { config: { role: 'viewer' }, schema: { tags: ['templates'], summary: 'Latest version of every template', response: { 200: Type.Object({ templates: Type.Array(Template) }), ...ErrorResponses } } }, async () => ({
     templates: (await listTemplates(app.db)).map(templateToWire),
   }));
 
-  app.post('/v1/templates', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Create a template (409 if the name exists)', body: TemplateInput, response: { 201: Template, ...errors } } }, async (request, reply) => {
-    const input = request.body as Type.Static<typeof TemplateInput>;
+  app.post('/v1/templates', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Create a template (409 if the name exists)', body: TemplateInput, response: { 201: Template, ...ErrorResponses } } }, async (request, reply) => {
+    const input = request.body;
     if (await getTemplate(app.db, input.name)) throw apiError('conflict', `template ${input.name} exists; PUT /v1/templates/${input.name} adds a version`);
     return reply.code(201).send(await save(input));
   });
 
-  app.post('/v1/templates/validate', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Validate a template without saving it', body: Type.Unknown(), response: { 200: TemplateValidation, ...errors } } }, async (request) => {
+  app.post('/v1/templates/validate', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Validate a template without saving it', body: Type.Unknown(), response: { 200: TemplateValidation, ...ErrorResponses } } }, async (request) => {
     const body = request.body;
     const problems = [...Value.Errors(TemplateInput, body)].slice(0, 50).map((e) => {
       const extra = (e.params as { requiredProperties?: string[]; additionalProperties?: string[] } | undefined);
@@ -70,28 +71,28 @@ export async function templateRoutes(app: FastifyInstance): Promise<void> {
     return { valid: problems.length === 0, problems };
   });
 
-  app.get('/v1/templates/:name', { config: { role: 'viewer' }, schema: { tags: ['templates'], summary: 'A template (latest version)', params: NameParams, response: { 200: Template, ...errors } } }, async (request) => {
-    const template = await getTemplate(app.db, (request.params as { name: string }).name);
+  app.get('/v1/templates/:name', { config: { role: 'viewer' }, schema: { tags: ['templates'], summary: 'A template (latest version)', params: NameParams, response: { 200: Template, ...ErrorResponses } } }, async (request) => {
+    const template = await getTemplate(app.db, request.params.name);
     if (!template) throw notFound('template');
     return templateToWire(template);
   });
 
-  app.put('/v1/templates/:name', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Create or add a version', params: NameParams, body: TemplateInput, response: { 200: Template, ...errors } } }, async (request) => {
-    const input = request.body as Type.Static<typeof TemplateInput>;
-    const name = (request.params as { name: string }).name;
+  app.put('/v1/templates/:name', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Create or add a version', params: NameParams, body: TemplateInput, response: { 200: Template, ...ErrorResponses } } }, async (request) => {
+    const input = request.body;
+    const name = request.params.name;
     if (input.name !== name) throw apiError('validation_failed', `name: must match the path (${name})`, [{ field: 'name', message: 'must match the path' }]);
     return save(input);
   });
 
-  app.delete('/v1/templates/:name', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Retire a template (versions kept for existing runs)', params: NameParams, response: { 200: Type.Object({ deleted: Type.Boolean() }), ...errors } } }, async (request) => {
-    if (!(await deleteTemplate(app.db, (request.params as { name: string }).name))) throw notFound('template');
+  app.delete('/v1/templates/:name', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Retire a template (versions kept for existing runs)', params: NameParams, response: { 200: Type.Object({ deleted: Type.Boolean() }), ...ErrorResponses } } }, async (request) => {
+    if (!(await deleteTemplate(app.db, request.params.name))) throw notFound('template');
     return { deleted: true };
   });
 
-  app.post('/v1/templates/:name/preview', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Render the steps for given params (secrets masked)', params: NameParams, body: PreviewRequest, response: { 200: PreviewResponse, ...errors } } }, async (request) => {
-    const template = await getTemplate(app.db, (request.params as { name: string }).name);
+  app.post('/v1/templates/:name/preview', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Render the steps for given params (secrets masked)', params: NameParams, body: PreviewRequest, response: { 200: PreviewResponse, ...ErrorResponses } } }, async (request) => {
+    const template = await getTemplate(app.db, request.params.name);
     if (!template) throw notFound('template');
-    const params = structuredClone((request.body as { params?: Record<string, unknown> }).params ?? {});
+    const params = structuredClone(request.body.params ?? {});
     const validate = paramsValidator(template);
     if (!validate(params)) {
       const details = (validate.errors ?? []).map((e) => ({ field: `params${e.instancePath.replace(/\//g, '.')}`, message: e.message ?? 'is invalid' }));

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type Type from 'typebox';
 import { addRunSpecDocs, getArtifact, getRun, getTemplate, latestSpecDocContents, type RunRow } from '@ocr/db';
-import { ArtifactInput, ErrorBody, IdParams, ReadArtifactInput, ReadSpecDocsInput, SpecDocsResponse, StoreSpecDocs } from '@ocr/contracts';
+import { ArtifactInput, ErrorResponses, IdParams, ReadArtifactInput, ReadSpecDocsInput, SpecDocsResponse, StoreSpecDocs } from '@ocr/contracts';
 import { apiError, leaseLost, notFound } from '../errors.js';
 import { artifactToWire, specDocToWire } from '../serialize.js';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const worker = { role: 'worker' as const };
 
 /** Every string value inside a JSON value. */
@@ -44,7 +43,7 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/spec-docs',
-    { config: worker, schema: { tags: ['worker protocol'], summary: "Store a run's Spec Kit documents as new spec_docs versions", params: IdParams, body: StoreSpecDocs, response: { 201: SpecDocsResponse, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: "Store a run's Spec Kit documents as new spec_docs versions", params: IdParams, body: StoreSpecDocs, response: { 201: SpecDocsResponse, ...ErrorResponses } } },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof StoreSpecDocs>;
@@ -61,7 +60,7 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/inputs/spec-docs',
-    { config: worker, schema: { tags: ['worker protocol'], summary: "The latest spec_docs of a project the run names as input", params: IdParams, body: ReadSpecDocsInput, response: { 200: SpecDocsResponse, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: "The latest spec_docs of a project the run names as input", params: IdParams, body: ReadSpecDocsInput, response: { 200: SpecDocsResponse, ...ErrorResponses } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof ReadSpecDocsInput>;
@@ -73,7 +72,7 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/inputs/artifact',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Read an artifact the run names as input: inline content or a short-lived URL', params: IdParams, body: ReadArtifactInput, response: { 200: ArtifactInput, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Read an artifact the run names as input: inline content or a short-lived URL', params: IdParams, body: ReadArtifactInput, response: { 200: ArtifactInput, ...ErrorResponses } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof ReadArtifactInput>;

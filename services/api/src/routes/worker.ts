@@ -30,7 +30,7 @@ import {
   CompleteBatch,
   CompleteRequest,
   CreateArtifact,
-  ErrorBody,
+  ErrorResponses,
   HeartbeatBatch,
   HeartbeatResponse,
   IdParams,
@@ -45,7 +45,6 @@ import { apiError, leaseLost, notFound } from '../errors.js';
 import { artifactToWire, runToWire, type TemplateDefinition } from '../serialize.js';
 import { workerSpecKitRoutes } from './worker-spec-kit.js';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const worker = { role: 'worker' as const };
 
 /** A fenced result as an HTTP answer: 409 lease_lost, 404 not_found. */
@@ -110,7 +109,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/claim',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Claim runs; long-polls up to wait_ms', body: ClaimRequest, response: { 200: ClaimResponse, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Claim runs; long-polls up to wait_ms', body: ClaimRequest, response: { 200: ClaimResponse, ...ErrorResponses } } },
     async (request, reply) => {
       const body = request.body as Type.Static<typeof ClaimRequest>;
       const started = Date.now();
@@ -190,7 +189,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/heartbeat',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Extend the lease; learn about cancellation', params: IdParams, body: LeaseBody, response: { 200: HeartbeatResponse, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Extend the lease; learn about cancellation', params: IdParams, body: LeaseBody, response: { 200: HeartbeatResponse, ...ErrorResponses } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const { lease_token } = request.body as { lease_token: string };
@@ -202,7 +201,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/heartbeat',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Heartbeat many leases in one request', body: HeartbeatBatch, response: { 200: BatchResults, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Heartbeat many leases in one request', body: HeartbeatBatch, response: { 200: BatchResults, ...ErrorResponses } } },
     async (request) => {
       const { leases } = request.body as Type.Static<typeof HeartbeatBatch>;
       const results = await heartbeatRuns(app.db, leases.map((l) => ({ runId: l.run_id, leaseToken: l.lease_token })), leaseSeconds());
@@ -218,7 +217,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/events',
-    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Append a batch of events (idempotent on the worker seq)', params: IdParams, body: AppendEvents, response: { 200: AppendEventsResponse, ...errors } } },
+    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Append a batch of events (idempotent on the worker seq)', params: IdParams, body: AppendEvents, response: { 200: AppendEventsResponse, ...ErrorResponses } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof AppendEvents>;
@@ -231,7 +230,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/complete',
-    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Finish the attempt', params: IdParams, body: CompleteRequest, response: { 200: RunResponse, ...errors } } },
+    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Finish the attempt', params: IdParams, body: CompleteRequest, response: { 200: RunResponse, ...ErrorResponses } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof CompleteRequest>;
@@ -250,7 +249,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/complete',
-    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Finish many attempts in one request', body: CompleteBatch, response: { 200: BatchResults, ...errors } } },
+    { config: { ...worker, sanitizesText: true }, schema: { tags: ['worker protocol'], summary: 'Finish many attempts in one request', body: CompleteBatch, response: { 200: BatchResults, ...ErrorResponses } } },
     async (request) => {
       const { completions } = request.body as Type.Static<typeof CompleteBatch>;
       // Final events first, every run's in one statement (a lost lease shows up again, per item, in the
@@ -278,7 +277,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/release',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Hand a run back without penalty (shutdown)', params: IdParams, body: ReleaseRequest, response: { 200: RunResponse, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Hand a run back without penalty (shutdown)', params: IdParams, body: ReleaseRequest, response: { 200: RunResponse, ...ErrorResponses } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof ReleaseRequest>;
@@ -289,7 +288,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/artifacts',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Declare an artifact: inline content, or get a presigned upload URL', params: IdParams, body: CreateArtifact, response: { 201: ArtifactGrant, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Declare an artifact: inline content, or get a presigned upload URL', params: IdParams, body: CreateArtifact, response: { 201: ArtifactGrant, ...ErrorResponses } } },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof CreateArtifact>;
@@ -327,7 +326,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/artifacts/:id/complete',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Verify an uploaded artifact (size, sha256) and mark it ready', params: IdParams, body: LeaseBody, response: { 200: Artifact, ...errors } } },
+    { config: worker, schema: { tags: ['worker protocol'], summary: 'Verify an uploaded artifact (size, sha256) and mark it ready', params: IdParams, body: LeaseBody, response: { 200: Artifact, ...ErrorResponses } } },
     async (request) => {
       const { id } = request.params as { id: string };
       const { lease_token } = request.body as { lease_token: string };
