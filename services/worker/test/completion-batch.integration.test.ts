@@ -88,7 +88,9 @@ t.test(
       ),
     );
     // The wire, from the API's metrics: one batch refused, then each run alone (the bad one twice).
-    const metrics = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${stack.apiUrl}/metrics`, { headers: { authorization: `Bearer ${stack.adminToken}` } })
+    ).text();
     const requests = (route: string, status: string) =>
       metrics
         .split('\n')
