@@ -12,32 +12,34 @@ import { startTestWorker } from './helpers.js';
  * line is stored. Regression for issue 14: one NUL re-executed a `max_attempts: 1` run three times.
  */
 
-/** Every run.started of the worker for a run, until it finishes (executions, not attempts as stored). */
-function countExecutions(worker: Worker, runId: string): { executions: () => number; done: Promise<string> } {
-  let executions = 0;
-  worker.on('run.started', (id: string) => {
-    if (id === runId) executions++;
-  });
-  const done = new Promise<string>((resolve) => {
-    const onFinished = (id: string, end: string) => {
-      if (id !== runId) return;
-      worker.off('run.finished', onFinished);
-      resolve(end);
-    };
-    worker.on('run.finished', onFinished);
-  });
-  return { executions: () => executions, done };
+/** Every run.started of a worker, per run, counted from before any run exists (a claim can beat a listener). */
+const started = new WeakMap<Worker, Map<string, number>>();
+function countStarts(worker: Worker): void {
+  const counts = new Map<string, number>();
+  started.set(worker, counts);
+  worker.on('run.started', (id: string) => counts.set(id, (counts.get(id) ?? 0) + 1));
 }
 
 async function runOnce(stack: Stack, worker: Worker, template: string) {
+  if (!started.has(worker)) countStarts(worker);
   const { run } = await stack.client.runs.create({ template });
-  const watch = countExecutions(worker, run.id);
-  const end = await watch.done;
+  const end = await new Promise<string>((resolve) => {
+    const poll = async () => {
+      const { run: now } = await stack.client.runs.get(run.id);
+      if (
+        ['success', 'error', 'cancelled'].includes(now.status) &&
+        !(started.get(worker)!.get(run.id) === undefined)
+      )
+        resolve(now.status);
+      else setTimeout(poll, 50);
+    };
+    void poll();
+  });
   const detail = await stack.client.runs.get(run.id);
   const { events } = await stack.client.runs.events(run.id, { limit: 5000 });
   return {
     end,
-    executions: watch.executions(),
+    executions: started.get(worker)!.get(run.id) ?? 0,
     detail,
     events,
     logs: events.filter((e) => e.type === 'log').map((e) => e.message),
