@@ -52,7 +52,12 @@ module.exports = {
       from: { path: '^(packages|services)/([^/]+)/' },
       to: {
         path: '^(packages|services)/',
-        pathNot: ['^$1/$2/', '^(packages|services)/[^/]+/src/index\\.ts$', '^packages/testkit/src/(docker-image|postgres)\\.ts$', '^packages/console/location\\.ts$'],
+        pathNot: [
+          '^$1/$2/',
+          '^(packages|services)/[^/]+/src/index\\.ts$',
+          '^packages/testkit/src/(docker-image|postgres)\\.ts$',
+          '^packages/console/location\\.ts$',
+        ],
       },
     },
     {
@@ -64,7 +69,8 @@ module.exports = {
     },
     {
       name: 'unresolvable',
-      comment: 'The peer benchmarks load pg-boss and graphile-worker from bench/.scratch, installed by the bench runner.',
+      comment:
+        'The peer benchmarks load pg-boss and graphile-worker from bench/.scratch, installed by the bench runner.',
       severity: 'error',
       from: { pathNot: '^bench/peers/' },
       to: { couldNotResolve: true },

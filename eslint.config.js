@@ -10,7 +10,19 @@ export default tseslint.config(
     files: ['**/*.{js,mjs,cjs}'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['process', 'console', 'Buffer', 'URL', 'fetch', 'AbortSignal', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'].map((name) => [name, 'readonly']),
+        [
+          'process',
+          'console',
+          'Buffer',
+          'URL',
+          'fetch',
+          'AbortSignal',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'performance',
+        ].map((name) => [name, 'readonly']),
       ),
     },
   },
@@ -45,8 +57,17 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            { name: 'pg', message: 'SQL lives in packages/db: use or add a function of @ocr/db.', allowTypeImports: true },
-            { name: 'kysely', importNames: ['sql'], message: 'SQL lives in packages/db: use or add a function of @ocr/db.', allowTypeImports: true },
+            {
+              name: 'pg',
+              message: 'SQL lives in packages/db: use or add a function of @ocr/db.',
+              allowTypeImports: true,
+            },
+            {
+              name: 'kysely',
+              importNames: ['sql'],
+              message: 'SQL lives in packages/db: use or add a function of @ocr/db.',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

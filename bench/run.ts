@@ -19,12 +19,41 @@ import { installPeers, runPeer } from './peers/run-peer.js';
 const quick = process.argv.includes('--quick');
 // --only=a,b runs a subset (pgbench, bulk, e2e, latency, events, fanout, recovery, peers) and writes
 // bench/.scratch/RESULTS.only.md, never RESULTS.md: a partial run is for investigating, not for the record.
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const want = (name: string) => !only || only.includes(name);
 const peers = !process.argv.includes('--no-peers') && !quick && want('peers');
 const S = quick
-  ? { reps: 1, e2eRuns: 300, fastRuns: 600, bulk: 2000, latencyRate: 50, latencyS: 2, events: 16_000, fanout: 100, fanoutEvents: 5, recoveryRuns: 3, pgbenchS: 2, peerJobs: 2000 }
-  : { reps: 3, e2eRuns: 20_000, fastRuns: 20_000, bulk: 20_000, latencyRate: 50, latencyS: 10, events: 200_000, fanout: 1000, fanoutEvents: 20, recoveryRuns: 20, pgbenchS: 10, peerJobs: 20_000 };
+  ? {
+      reps: 1,
+      e2eRuns: 300,
+      fastRuns: 600,
+      bulk: 2000,
+      latencyRate: 50,
+      latencyS: 2,
+      events: 16_000,
+      fanout: 100,
+      fanoutEvents: 5,
+      recoveryRuns: 3,
+      pgbenchS: 2,
+      peerJobs: 2000,
+    }
+  : {
+      reps: 3,
+      e2eRuns: 20_000,
+      fastRuns: 20_000,
+      bulk: 20_000,
+      latencyRate: 50,
+      latencyS: 10,
+      events: 200_000,
+      fanout: 1000,
+      fanoutEvents: 20,
+      recoveryRuns: 20,
+      pgbenchS: 10,
+      peerJobs: 20_000,
+    };
 
 /** The fastest end-to-end configuration found (see bench/NOTES.md for how). */
 const FAST = { runs: S.fastRuns, workers: 2, concurrency: 200, claimBatch: 200 };
@@ -55,14 +84,22 @@ try {
   out(`# Benchmark results${quick ? ' (quick mode: small sizes, one repetition)' : ''}`);
   out();
   out(`- date: ${new Date().toISOString()}`);
-  out(`- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3, 0)} GiB, Node ${process.version}`);
-  out(`- postgres: ${settings.rows.map((r: { name: string; setting: string; unit: string | null }) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(', ')}`);
-  out(`- layout: one Postgres, one API process, worker processes over HTTP, all on this machine; figures are medians (min–max, n repetitions)`);
+  out(
+    `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3, 0)} GiB, Node ${process.version}`,
+  );
+  out(
+    `- postgres: ${settings.rows.map((r: { name: string; setting: string; unit: string | null }) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(', ')}`,
+  );
+  out(
+    `- layout: one Postgres, one API process, worker processes over HTTP, all on this machine; figures are medians (min–max, n repetitions)`,
+  );
   out();
 
   const nan: Spread = { median: NaN, min: NaN, max: NaN, n: 0 };
   phase('pgbench physical limits');
-  const limits = want('pgbench') ? await physicalLimits(stack.databaseUrl, S.pgbenchS, quick ? 200_000 : 2_000_000) : {};
+  const limits = want('pgbench')
+    ? await physicalLimits(stack.databaseUrl, S.pgbenchS, quick ? 200_000 : 2_000_000)
+    : {};
   phase('bulk enqueue');
   const bulk = want('bulk')
     ? await repeat(S.reps, async () => {
@@ -71,19 +108,37 @@ try {
       })
     : nan;
   phase('end-to-end, 2 workers × concurrency 10');
-  const e2eBase = want('e2e') ? await repeat(S.reps, () => endToEnd(stack, { runs: S.e2eRuns, workers: 2, concurrency: 10, claimBatch: 10 })) : nan;
+  const e2eBase = want('e2e')
+    ? await repeat(S.reps, () =>
+        endToEnd(stack, { runs: S.e2eRuns, workers: 2, concurrency: 10, claimBatch: 10 }),
+      )
+    : nan;
   phase('end-to-end, fastest configuration');
   const e2eFast = want('e2e') ? await repeat(S.reps, () => endToEnd(stack, FAST)) : nan;
   phase('claim latency');
   const latencies: number[] = [];
-  if (want('latency')) for (let i = 0; i < S.reps; i++) latencies.push(...(await claimLatency(stack, { perSecond: S.latencyRate, seconds: S.latencyS })));
+  if (want('latency'))
+    for (let i = 0; i < S.reps; i++)
+      latencies.push(...(await claimLatency(stack, { perSecond: S.latencyRate, seconds: S.latencyS })));
   phase('event ingestion');
-  const ev100 = want('events') ? await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 100, total: S.events })) : nan;
-  const ev1000 = want('events') ? await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 1000, total: S.events })) : nan;
+  const ev100 = want('events')
+    ? await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 100, total: S.events }))
+    : nan;
+  const ev1000 = want('events')
+    ? await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 1000, total: S.events }))
+    : nan;
   phase('WebSocket fan-out');
   const noFan = { p50: NaN, p99: NaN, kbPerConnection: NaN, delivered: NaN };
-  const fanOne = want('fanout') ? await wsFanout(stack, { subscribers: S.fanout, runs: 1, events: S.fanoutEvents }) : noFan;
-  const fanMany = want('fanout') ? await wsFanout(stack, { subscribers: S.fanout, runs: Math.max(1, S.fanout / 10), events: S.fanoutEvents }) : noFan;
+  const fanOne = want('fanout')
+    ? await wsFanout(stack, { subscribers: S.fanout, runs: 1, events: S.fanoutEvents })
+    : noFan;
+  const fanMany = want('fanout')
+    ? await wsFanout(stack, {
+        subscribers: S.fanout,
+        runs: Math.max(1, S.fanout / 10),
+        events: S.fanoutEvents,
+      })
+    : noFan;
   phase('recovery');
   const rec = want('recovery')
     ? await recovery(stack, { runs: S.recoveryRuns, timeoutS: quick ? 3 : 5, intervalS: 1 })
@@ -95,33 +150,73 @@ try {
   if (peers && (await installPeers())) {
     const serverUrl = new URL(stack.databaseUrl);
     serverUrl.pathname = '/postgres';
-    gw = await runPeer('graphile-worker', serverUrl.toString(), S.peerJobs, S.latencyRate * 4).catch((e) => (out(`graphile-worker failed: ${e.message}`), undefined));
-    boss = await runPeer('pg-boss', serverUrl.toString(), S.peerJobs, S.latencyRate * 4).catch((e) => (out(`pg-boss failed: ${e.message}`), undefined));
+    gw = await runPeer('graphile-worker', serverUrl.toString(), S.peerJobs, S.latencyRate * 4).catch(
+      (e) => (out(`graphile-worker failed: ${e.message}`), undefined),
+    );
+    boss = await runPeer('pg-boss', serverUrl.toString(), S.peerJobs, S.latencyRate * 4).catch(
+      (e) => (out(`pg-boss failed: ${e.message}`), undefined),
+    );
   }
   phase('done');
 
   const ratio = (ours: number, theirs?: number) => (theirs ? `${fmt(ours / theirs, 2)}×` : 'n/a');
-  const ofLimit = (ours: number, limit?: number) => (limit ? `${fmt((100 * ours) / limit, 1)} %` : 'n/a (pgbench missing)');
+  const ofLimit = (ours: number, limit?: number) =>
+    limit ? `${fmt((100 * ours) / limit, 1)} %` : 'n/a (pgbench missing)';
   out('## Figures');
   out();
   out('| benchmark | result | vs physical limit | vs graphile-worker | vs pg-boss |');
   out('|---|---|---|---|---|');
-  out(`| physical limit: single-row INSERT+COMMIT (pgbench, 8 clients) | ${limits.insertTps ? fmt(limits.insertTps) + ' tx/s' : 'n/a'} | | | |`);
-  out(`| physical limit: claim-shaped UPDATE … SKIP LOCKED (pgbench, 8 clients) | ${limits.claimTps ? fmt(limits.claimTps) + ' tx/s' : 'n/a'} | | | |`);
-  out(`| 1. end-to-end no-op runs, 2 workers × concurrency 10 (${fmt(S.e2eRuns)} runs) | ${fmtSpread(e2eBase, 0, ' runs/s')} | ${ofLimit(e2eBase.median, limits.claimTps)} of claim tx/s | ${ratio(e2eBase.median, gw?.throughput)} | ${ratio(e2eBase.median, boss?.throughput)} |`);
-  out(`| 1. end-to-end no-op runs, fastest found: ${FAST.workers} workers × concurrency ${FAST.concurrency}, claim batch ${FAST.claimBatch} | ${fmtSpread(e2eFast, 0, ' runs/s')} | ${ofLimit(e2eFast.median, limits.claimTps)} of claim tx/s | ${ratio(e2eFast.median, gw?.throughput)} | ${ratio(e2eFast.median, boss?.throughput)} |`);
-  out(`| 2. bulk enqueue through POST /v1/runs/batch (1,000 per request, 4 in flight) | ${fmtSpread(bulk, 0, ' runs/s')} | ${ofLimit(bulk.median, limits.insertTps)} of single-row insert tx/s | | |`);
-  out(`| 3. claim latency, created → claimed at ${S.latencyRate}/s, idle long-polling workers (2 × 100 slots) | p50 ${fmt(percentile(latencies, 50), 1)} ms, p95 ${fmt(percentile(latencies, 95), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms | | ${gw ? `peer p50 ${fmt(gw.p50, 1)} / p99 ${fmt(gw.p99, 1)} ms` : 'n/a'} | ${boss ? `peer p50 ${fmt(boss.p50, 1)} / p99 ${fmt(boss.p99, 1)} ms` : 'n/a'} |`);
-  out(`| 4. event ingestion, batches of 100, 8 runs in parallel | ${fmtSpread(ev100, 0, ' events/s')} | | | |`);
-  out(`| 4. event ingestion, batches of 1,000, 8 runs in parallel | ${fmtSpread(ev1000, 0, ' events/s')} | | | |`);
-  out(`| 5. WebSocket fan-out, ${S.fanout} subscribers on one run | p50 ${fmt(fanOne.p50, 1)} ms, p99 ${fmt(fanOne.p99, 1)} ms, ${fmt(fanOne.kbPerConnection, 1)} KiB/connection, ${fmt(100 * fanOne.delivered, 1)} % delivered | | | |`);
-  out(`| 5. WebSocket fan-out, ${S.fanout} subscribers over ${Math.max(1, S.fanout / 10)} runs | p50 ${fmt(fanMany.p50, 1)} ms, p99 ${fmt(fanMany.p99, 1)} ms, ${fmt(fanMany.kbPerConnection, 1)} KiB/connection, ${fmt(100 * fanMany.delivered, 1)} % delivered | | | |`);
-  out(`| 6. recovery after SIGKILL (${S.recoveryRuns} runs): kill → requeued | p50 ${fmt(rec.requeuedP50, 2)} s, p99 ${fmt(rec.requeuedP99, 2)} s (limit ${rec.limitS} s) | | | |`);
-  out(`| 6. recovery after SIGKILL: kill → completed elsewhere (2 s step) | p50 ${fmt(rec.completedP50, 2)} s, p99 ${fmt(rec.completedP99, 2)} s | | | |`);
-  if (gw) out(`| peer: graphile-worker 0.17 no-op jobs (${fmt(S.peerJobs)}) | ${fmt(gw.throughput)} jobs/s, latency p50 ${fmt(gw.p50, 1)} ms / p99 ${fmt(gw.p99, 1)} ms | | | |`);
-  if (boss) out(`| peer: pg-boss 10 no-op jobs (${fmt(S.peerJobs)}) | ${fmt(boss.throughput)} jobs/s, latency p50 ${fmt(boss.p50, 1)} ms / p99 ${fmt(boss.p99, 1)} ms | | | |`);
+  out(
+    `| physical limit: single-row INSERT+COMMIT (pgbench, 8 clients) | ${limits.insertTps ? fmt(limits.insertTps) + ' tx/s' : 'n/a'} | | | |`,
+  );
+  out(
+    `| physical limit: claim-shaped UPDATE … SKIP LOCKED (pgbench, 8 clients) | ${limits.claimTps ? fmt(limits.claimTps) + ' tx/s' : 'n/a'} | | | |`,
+  );
+  out(
+    `| 1. end-to-end no-op runs, 2 workers × concurrency 10 (${fmt(S.e2eRuns)} runs) | ${fmtSpread(e2eBase, 0, ' runs/s')} | ${ofLimit(e2eBase.median, limits.claimTps)} of claim tx/s | ${ratio(e2eBase.median, gw?.throughput)} | ${ratio(e2eBase.median, boss?.throughput)} |`,
+  );
+  out(
+    `| 1. end-to-end no-op runs, fastest found: ${FAST.workers} workers × concurrency ${FAST.concurrency}, claim batch ${FAST.claimBatch} | ${fmtSpread(e2eFast, 0, ' runs/s')} | ${ofLimit(e2eFast.median, limits.claimTps)} of claim tx/s | ${ratio(e2eFast.median, gw?.throughput)} | ${ratio(e2eFast.median, boss?.throughput)} |`,
+  );
+  out(
+    `| 2. bulk enqueue through POST /v1/runs/batch (1,000 per request, 4 in flight) | ${fmtSpread(bulk, 0, ' runs/s')} | ${ofLimit(bulk.median, limits.insertTps)} of single-row insert tx/s | | |`,
+  );
+  out(
+    `| 3. claim latency, created → claimed at ${S.latencyRate}/s, idle long-polling workers (2 × 100 slots) | p50 ${fmt(percentile(latencies, 50), 1)} ms, p95 ${fmt(percentile(latencies, 95), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms | | ${gw ? `peer p50 ${fmt(gw.p50, 1)} / p99 ${fmt(gw.p99, 1)} ms` : 'n/a'} | ${boss ? `peer p50 ${fmt(boss.p50, 1)} / p99 ${fmt(boss.p99, 1)} ms` : 'n/a'} |`,
+  );
+  out(
+    `| 4. event ingestion, batches of 100, 8 runs in parallel | ${fmtSpread(ev100, 0, ' events/s')} | | | |`,
+  );
+  out(
+    `| 4. event ingestion, batches of 1,000, 8 runs in parallel | ${fmtSpread(ev1000, 0, ' events/s')} | | | |`,
+  );
+  out(
+    `| 5. WebSocket fan-out, ${S.fanout} subscribers on one run | p50 ${fmt(fanOne.p50, 1)} ms, p99 ${fmt(fanOne.p99, 1)} ms, ${fmt(fanOne.kbPerConnection, 1)} KiB/connection, ${fmt(100 * fanOne.delivered, 1)} % delivered | | | |`,
+  );
+  out(
+    `| 5. WebSocket fan-out, ${S.fanout} subscribers over ${Math.max(1, S.fanout / 10)} runs | p50 ${fmt(fanMany.p50, 1)} ms, p99 ${fmt(fanMany.p99, 1)} ms, ${fmt(fanMany.kbPerConnection, 1)} KiB/connection, ${fmt(100 * fanMany.delivered, 1)} % delivered | | | |`,
+  );
+  out(
+    `| 6. recovery after SIGKILL (${S.recoveryRuns} runs): kill → requeued | p50 ${fmt(rec.requeuedP50, 2)} s, p99 ${fmt(rec.requeuedP99, 2)} s (limit ${rec.limitS} s) | | | |`,
+  );
+  out(
+    `| 6. recovery after SIGKILL: kill → completed elsewhere (2 s step) | p50 ${fmt(rec.completedP50, 2)} s, p99 ${fmt(rec.completedP99, 2)} s | | | |`,
+  );
+  if (gw)
+    out(
+      `| peer: graphile-worker 0.17 no-op jobs (${fmt(S.peerJobs)}) | ${fmt(gw.throughput)} jobs/s, latency p50 ${fmt(gw.p50, 1)} ms / p99 ${fmt(gw.p99, 1)} ms | | | |`,
+    );
+  if (boss)
+    out(
+      `| peer: pg-boss 10 no-op jobs (${fmt(S.peerJobs)}) | ${fmt(boss.throughput)} jobs/s, latency p50 ${fmt(boss.p50, 1)} ms / p99 ${fmt(boss.p99, 1)} ms | | | |`,
+    );
   out();
-  const file = fileURLToPath(new URL(only ? './.scratch/RESULTS.only.md' : quick ? './.scratch/RESULTS.quick.md' : './RESULTS.md', import.meta.url));
+  const file = fileURLToPath(
+    new URL(
+      only ? './.scratch/RESULTS.only.md' : quick ? './.scratch/RESULTS.quick.md' : './RESULTS.md',
+      import.meta.url,
+    ),
+  );
   await mkdir(fileURLToPath(new URL('./.scratch', import.meta.url)), { recursive: true });
   await writeFile(file, lines.join('\n') + '\n' + (quick || only ? '' : await notes()));
   process.stdout.write(`\nwritten to ${file}\n`);

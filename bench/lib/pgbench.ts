@@ -8,12 +8,21 @@ import pg from 'pg';
 const run = promisify(execFile);
 
 /** Transactions/s from pgbench with a custom script, or undefined when pgbench is not installed. */
-async function pgbench(url: string, script: string, seconds: number, clients: number): Promise<number | undefined> {
+async function pgbench(
+  url: string,
+  script: string,
+  seconds: number,
+  clients: number,
+): Promise<number | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'ocr-pgbench-'));
   const file = join(dir, 'script.sql');
   await writeFile(file, script);
   try {
-    const { stdout } = await run('pgbench', ['-n', '-f', file, '-c', String(clients), '-j', '2', '-T', String(seconds), url], { env: { ...process.env, PGCONNECT_TIMEOUT: '5' } });
+    const { stdout } = await run(
+      'pgbench',
+      ['-n', '-f', file, '-c', String(clients), '-j', '2', '-T', String(seconds), url],
+      { env: { ...process.env, PGCONNECT_TIMEOUT: '5' } },
+    );
     const tps = /tps = ([\d.]+)/.exec(stdout);
     return tps ? Number(tps[1]) : undefined;
   } catch (err) {
@@ -23,7 +32,11 @@ async function pgbench(url: string, script: string, seconds: number, clients: nu
 }
 
 /** The physical limits of this Postgres: single-row INSERT+COMMIT, and a claim-shaped UPDATE … SKIP LOCKED. */
-export async function physicalLimits(url: string, seconds: number, queueRows = 2_000_000): Promise<{ insertTps?: number; claimTps?: number }> {
+export async function physicalLimits(
+  url: string,
+  seconds: number,
+  queueRows = 2_000_000,
+): Promise<{ insertTps?: number; claimTps?: number }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query(`DROP TABLE IF EXISTS bench_insert, bench_queue;

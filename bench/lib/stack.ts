@@ -40,16 +40,27 @@ export async function startBenchStack(): Promise<BenchStack> {
   const children: ChildProcess[] = [];
   const spawnOcr = (command: string, env: Record<string, string>) => {
     // BENCH_CPU_PROF=DIR writes a V8 CPU profile of every spawned process there (open in Chrome DevTools).
-    const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    const prof = process.env.BENCH_CPU_PROF
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+      : [];
     const child = spawn(process.execPath, [...prof, OCR, command], {
       env: { ...process.env, OCR_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl!, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    if (process.env.BENCH_LOGS) child.stdout!.pipe(process.stderr); else child.stdout!.resume();
+    if (process.env.BENCH_LOGS) child.stdout!.pipe(process.stderr);
+    else child.stdout!.resume();
     children.push(child);
     return child;
   };
-  const api = spawnOcr('api', { PORT: String(port), HOST: '127.0.0.1', OCR_ADMIN_TOKEN: adminToken, OCR_LOG_LEVEL: 'info', OCR_RATE_LIMIT_PER_MIN: '100000000', OCR_DB_POOL_SIZE: '30', OCR_BODY_LIMIT_BYTES: '52428800' });
+  const api = spawnOcr('api', {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    OCR_ADMIN_TOKEN: adminToken,
+    OCR_LOG_LEVEL: 'info',
+    OCR_RATE_LIMIT_PER_MIN: '100000000',
+    OCR_DB_POOL_SIZE: '30',
+    OCR_BODY_LIMIT_BYTES: '52428800',
+  });
   await new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: api.stdout! });
     lines.on('line', (line) => line.includes('api listening') && resolve());
@@ -80,7 +91,10 @@ export async function startBenchStack(): Promise<BenchStack> {
       // SIGTERM first so profiles (BENCH_CPU_PROF) get written; SIGKILL whatever is still there.
       const alive = children.filter((child) => child.exitCode === null);
       for (const child of alive) child.kill('SIGTERM');
-      await Promise.race([Promise.all(alive.map((child) => new Promise((r) => child.once('exit', r)))), new Promise((r) => setTimeout(r, 5_000))]);
+      await Promise.race([
+        Promise.all(alive.map((child) => new Promise((r) => child.once('exit', r)))),
+        new Promise((r) => setTimeout(r, 5_000)),
+      ]);
       for (const child of alive) if (child.exitCode === null) child.kill('SIGKILL');
       await db.close();
       await scratch?.stop();

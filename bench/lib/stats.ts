@@ -14,7 +14,12 @@ export interface Spread {
 }
 
 export function spread(values: number[]): Spread {
-  return { median: percentile(values, 50), min: Math.min(...values), max: Math.max(...values), n: values.length };
+  return {
+    median: percentile(values, 50),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    n: values.length,
+  };
 }
 
 export function fmt(value: number, digits = 0): string {

@@ -16,7 +16,11 @@ export async function installPeers(): Promise<boolean> {
   if (Object.keys(PEERS).every((name) => existsSync(join(SCRATCH, 'node_modules', name)))) return true;
   await mkdir(SCRATCH, { recursive: true });
   try {
-    await promisify(execFile)('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', SCRATCH, ...Object.values(PEERS), 'pg'], { timeout: 300_000 });
+    await promisify(execFile)(
+      'npm',
+      ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', SCRATCH, ...Object.values(PEERS), 'pg'],
+      { timeout: 300_000 },
+    );
     return true;
   } catch (err) {
     process.stderr.write(`peers not installed: ${(err as Error).message.split('\n')[0]}\n`);
@@ -25,12 +29,23 @@ export async function installPeers(): Promise<boolean> {
 }
 
 /** Run one peer against its own fresh database on the same server. */
-export async function runPeer(peer: Peer, serverUrl: string, jobs: number, latencyJobs: number): Promise<{ throughput: number; p50: number; p99: number }> {
+export async function runPeer(
+  peer: Peer,
+  serverUrl: string,
+  jobs: number,
+  latencyJobs: number,
+): Promise<{ throughput: number; p50: number; p99: number }> {
   const database = `peer_${peer.replace(/-/g, '_')}_${Date.now()}`;
   await createDatabase(serverUrl, database);
   const url = databaseUrl(serverUrl, database);
   const child = spawn(process.execPath, [fileURLToPath(new URL(`./${peer}.mjs`, import.meta.url))], {
-    env: { ...process.env, PEER_DIR: join(SCRATCH, 'node_modules'), DATABASE_URL: url.toString(), JOBS: String(jobs), LATENCY_JOBS: String(latencyJobs) },
+    env: {
+      ...process.env,
+      PEER_DIR: join(SCRATCH, 'node_modules'),
+      DATABASE_URL: url.toString(),
+      JOBS: String(jobs),
+      LATENCY_JOBS: String(latencyJobs),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The peers log to stdout too (graphile-worker: "[core] INFO: ..."); the result is the line of JSON.

@@ -17,7 +17,10 @@ export interface FanoutResult {
  * send time; append → delivered latency measured at each subscriber. Memory per connection is the API
  * process's RSS growth divided by the number of connections.
  */
-export async function wsFanout(stack: BenchStack, opts: { subscribers: number; runs: number; events: number }): Promise<FanoutResult> {
+export async function wsFanout(
+  stack: BenchStack,
+  opts: { subscribers: number; runs: number; events: number },
+): Promise<FanoutResult> {
   await stack.reset();
   const worker = createClient({ baseUrl: stack.apiUrl, token: stack.workerToken });
   const leases = await leasedRuns(stack, opts.runs);
@@ -31,7 +34,8 @@ export async function wsFanout(stack: BenchStack, opts: { subscribers: number; r
     const target = leases[i % leases.length]!;
     socket.on('message', (raw) => {
       const msg = JSON.parse(String(raw));
-      if (msg.type === 'ready') socket.send(JSON.stringify({ type: 'subscribe', topic: 'run', run_id: target.runId, after_seq: 0 }));
+      if (msg.type === 'ready')
+        socket.send(JSON.stringify({ type: 'subscribe', topic: 'run', run_id: target.runId, after_seq: 0 }));
       if (msg.type === 'event' && msg.event.type === 'log') {
         latencies.push(Date.now() - Number(msg.event.message));
         delivered++;
@@ -45,7 +49,13 @@ export async function wsFanout(stack: BenchStack, opts: { subscribers: number; r
   const rssAfter = await stack.rssKb(stack.api.pid!);
   const expected = opts.events * opts.subscribers;
   for (let seq = 1; seq <= opts.events; seq++) {
-    await Promise.all(leases.map((l) => worker.worker.appendEvents(l.runId, l.lease, [{ seq, level: 'info', type: 'log', message: String(Date.now()) }])));
+    await Promise.all(
+      leases.map((l) =>
+        worker.worker.appendEvents(l.runId, l.lease, [
+          { seq, level: 'info', type: 'log', message: String(Date.now()) },
+        ]),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 20));
   }
   const deadline = Date.now() + 30_000;

@@ -55,7 +55,9 @@ async function warmUp(stack: BenchStack, lane: string): Promise<void> {
   for (let round = 0; round < 3; round++) {
     await stack.admin.runs.createBatch(Array.from({ length: 100 }, () => ({ template: 'bench-noop', lane })));
     await until(async () => {
-      const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM runs WHERE status NOT IN ('success', 'error')`);
+      const { rows } = await stack.db.pool.query(
+        `SELECT count(*)::int AS n FROM runs WHERE status NOT IN ('success', 'error')`,
+      );
       return rows[0].n === 0;
     }, 60_000);
   }
@@ -64,10 +66,12 @@ async function warmUp(stack: BenchStack, lane: string): Promise<void> {
 }
 
 async function stopWorkers(workers: ChildProcess[]): Promise<void> {
-  await Promise.all(workers.map(async (w) => {
-    w.kill('SIGTERM');
-    if (w.exitCode === null) await once(w, 'exit');
-  }));
+  await Promise.all(
+    workers.map(async (w) => {
+      w.kill('SIGTERM');
+      if (w.exitCode === null) await once(w, 'exit');
+    }),
+  );
 }
 
 /**
@@ -79,11 +83,19 @@ export async function endToEnd(stack: BenchStack, cfg: ThroughputConfig): Promis
   const workers = await startWorkers(stack, cfg);
   try {
     await bulkEnqueue(stack, cfg.runs);
-    await until(async () => {
-      const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM runs WHERE status = 'success'`);
-      return rows[0].n >= cfg.runs;
-    }, 1_800_000, 250);
-    const { rows } = await stack.db.pool.query(`SELECT extract(epoch FROM max(finished_at) - min(created_at))::float8 AS s FROM runs`);
+    await until(
+      async () => {
+        const { rows } = await stack.db.pool.query(
+          `SELECT count(*)::int AS n FROM runs WHERE status = 'success'`,
+        );
+        return rows[0].n >= cfg.runs;
+      },
+      1_800_000,
+      250,
+    );
+    const { rows } = await stack.db.pool.query(
+      `SELECT extract(epoch FROM max(finished_at) - min(created_at))::float8 AS s FROM runs`,
+    );
     return cfg.runs / rows[0].s;
   } finally {
     await stopWorkers(workers);
@@ -91,7 +103,10 @@ export async function endToEnd(stack: BenchStack, cfg: ThroughputConfig): Promis
 }
 
 /** Created → claimed latency (ms) for runs created one at a time at `perSecond` while idle workers (2 × 100 slots) long-poll. */
-export async function claimLatency(stack: BenchStack, opts: { perSecond: number; seconds: number }): Promise<number[]> {
+export async function claimLatency(
+  stack: BenchStack,
+  opts: { perSecond: number; seconds: number },
+): Promise<number[]> {
   await stack.reset();
   // Enough slots that every claimer is parked in its long-poll when a run arrives (at concurrency 10 a
   // no-op run holds its slot for ~0.2-0.4 s on this machine, so 20 slots at 50/s would be saturated and the
@@ -107,10 +122,14 @@ export async function claimLatency(stack: BenchStack, opts: { perSecond: number;
       void stack.admin.runs.create({ template: 'bench-noop' });
     }
     await until(async () => {
-      const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM runs WHERE started_at IS NOT NULL`);
+      const { rows } = await stack.db.pool.query(
+        `SELECT count(*)::int AS n FROM runs WHERE started_at IS NOT NULL`,
+      );
       return rows[0].n >= total;
     }, 60_000);
-    const { rows } = await stack.db.pool.query(`SELECT extract(epoch FROM started_at - created_at)::float8 * 1000 AS ms FROM runs`);
+    const { rows } = await stack.db.pool.query(
+      `SELECT extract(epoch FROM started_at - created_at)::float8 * 1000 AS ms FROM runs`,
+    );
     return rows.map((r: { ms: number }) => r.ms);
   } finally {
     await stopWorkers(workers);

@@ -11,7 +11,13 @@ export default defineConfig({
   plugins: [react()],
   // react is installed both here and at the root (peer deps of hoisted libraries): one copy, or hooks break.
   resolve: { dedupe: ['react', 'react-dom'] },
-  build: { outDir: 'dist', emptyOutDir: true, sourcemap: false, chunkSizeWarningLimit: 2000, reportCompressedSize: false },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: false,
+    chunkSizeWarningLimit: 2000,
+    reportCompressedSize: false,
+  },
   server: {
     proxy: {
       '/v1': { target: process.env.OCR_API_URL ?? 'http://127.0.0.1:8080', ws: true, changeOrigin: true },

@@ -14,9 +14,13 @@ import { REPO_ROOT } from './kustomize.js';
 
 const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const CMD = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-const HEALTHCHECK = JSON.parse(/^\s*CMD (\["node", "\/usr\/local\/lib\/ocr\/healthcheck\.mjs"\])$/m.exec(dockerfile)![1]!) as string[];
+const HEALTHCHECK = JSON.parse(
+  /^\s*CMD (\["node", "\/usr\/local\/lib\/ocr\/healthcheck\.mjs"\])$/m.exec(dockerfile)![1]!,
+) as string[];
 // In the image the script sits at /usr/local/lib/ocr; here it is read from where the image copies it from.
-const healthcheckArgs = HEALTHCHECK.slice(1).map((arg) => (arg === '/usr/local/lib/ocr/healthcheck.mjs' ? join(REPO_ROOT, 'infra/docker/healthcheck.mjs') : arg));
+const healthcheckArgs = HEALTHCHECK.slice(1).map((arg) =>
+  arg === '/usr/local/lib/ocr/healthcheck.mjs' ? join(REPO_ROOT, 'infra/docker/healthcheck.mjs') : arg,
+);
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -30,7 +34,10 @@ async function freePort(): Promise<number> {
 
 /** Run the image's health check against PORT; its exit code. */
 async function healthcheck(port: number): Promise<number | null> {
-  const child = spawn(process.execPath, healthcheckArgs, { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+  const child = spawn(process.execPath, healthcheckArgs, {
+    env: { ...process.env, PORT: String(port) },
+    stdio: 'ignore',
+  });
   const [code] = (await once(child, 'exit')) as [number | null];
   return code;
 }
@@ -40,7 +47,13 @@ function start(t: TestLike, command: string, env: Record<string, string>): Child
   const argv = [...CMD.slice(0, -1), command];
   const child = spawn(process.execPath, argv.slice(1), {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, NODE_ENV: 'production', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', OCR_LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      OCR_LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -75,17 +88,31 @@ t.test('each process of the image answers its health check and exits 0 on SIGTER
   const { url } = await createTestDatabase(t);
   const apiPort = await freePort();
   const admin = `ocr_entrypoint_${randomBytes(24).toString('base64url')}`;
-  const api = start(t, 'api', { DATABASE_URL: url, PORT: String(apiPort), HOST: '127.0.0.1', OCR_ADMIN_TOKEN: admin });
+  const api = start(t, 'api', {
+    DATABASE_URL: url,
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    OCR_ADMIN_TOKEN: admin,
+  });
   t.ok(await healthy(apiPort, api), 'api: healthy');
 
   const workerPort = await freePort();
-  const worker = start(t, 'worker', { OCR_API_URL: `http://127.0.0.1:${apiPort}`, OCR_TOKEN: admin, OCR_LANES: 'A', PORT: String(workerPort) });
+  const worker = start(t, 'worker', {
+    OCR_API_URL: `http://127.0.0.1:${apiPort}`,
+    OCR_TOKEN: admin,
+    OCR_LANES: 'A',
+    PORT: String(workerPort),
+  });
   const sweeperPort = await freePort();
   const sweeper = start(t, 'sweeper', { DATABASE_URL: url, PORT: String(sweeperPort) });
   t.ok(await healthy(workerPort, worker), 'worker: healthy');
   t.ok(await healthy(sweeperPort, sweeper), 'sweeper: healthy');
 
-  for (const [name, child] of [['worker', worker], ['sweeper', sweeper], ['api', api]] as const) {
+  for (const [name, child] of [
+    ['worker', worker],
+    ['sweeper', sweeper],
+    ['api', api],
+  ] as const) {
     child.kill('SIGTERM');
     const [code] = (await once(child, 'exit')) as [number | null];
     t.equal(code, 0, `${name}: exit 0 on SIGTERM`);

@@ -18,7 +18,12 @@ export const K8S_ROOT = join(REPO_ROOT, 'infra/k8s');
 export interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [field: string]: unknown;
 }
 
@@ -37,7 +42,8 @@ function renderCommand(): [string, string[]] {
 export function render(dir: string): K8sObject[] {
   const [cmd, args] = renderCommand();
   const result = spawnSync(cmd, [...args, dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (result.status !== 0) throw new Error(`kustomize failed for ${dir}: ${result.stderr || result.error?.message}`);
+  if (result.status !== 0)
+    throw new Error(`kustomize failed for ${dir}: ${result.stderr || result.error?.message}`);
   return parseObjects(result.stdout);
 }
 

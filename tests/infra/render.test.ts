@@ -15,11 +15,17 @@ interface Target {
 const targets: Target[] = [
   { name: 'overlays/local', objects: () => render(join(K8S_ROOT, 'overlays/local')) },
   { name: 'overlays/doks-production', objects: () => render(join(K8S_ROOT, 'overlays/doks-production')) },
-  ...['keda-autoscaling', 'keda-job-mode', 'hpa-external', 'monitoring', 'network-policies', 'backup'].map((c) => ({
-    name: `base + components/${c}`,
-    objects: () => renderWithComponents([c]),
-  })),
-  { name: 'base + components/docker-in-docker', objects: () => renderWithComponents(['docker-in-docker']), privileged: new Set(['dind']) },
+  ...['keda-autoscaling', 'keda-job-mode', 'hpa-external', 'monitoring', 'network-policies', 'backup'].map(
+    (c) => ({
+      name: `base + components/${c}`,
+      objects: () => renderWithComponents([c]),
+    }),
+  ),
+  {
+    name: 'base + components/docker-in-docker',
+    objects: () => renderWithComponents(['docker-in-docker']),
+    privileged: new Set(['dind']),
+  },
 ];
 
 for (const target of targets) {
@@ -30,12 +36,24 @@ for (const target of targets) {
     const schemaProblems = (await Promise.all(objects.map(schemaProblem))).filter(Boolean);
     t.same(schemaProblems, [], 'every object validates against its schema');
 
-    t.same(allWorkloadProblems(objects, target.privileged), [], 'every workload passes the cross-field rules');
+    t.same(
+      allWorkloadProblems(objects, target.privileged),
+      [],
+      'every workload passes the cross-field rules',
+    );
 
     const names = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
-    t.same(names.filter((n, i) => names.indexOf(n) !== i), [], 'no object is rendered twice');
+    t.same(
+      names.filter((n, i) => names.indexOf(n) !== i),
+      [],
+      'no object is rendered twice',
+    );
     for (const o of objects) {
-      t.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'ops-control-room', `${o.kind}/${o.metadata.name} carries the part-of label`);
+      t.equal(
+        o.metadata.labels?.['app.kubernetes.io/part-of'],
+        'ops-control-room',
+        `${o.kind}/${o.metadata.name} carries the part-of label`,
+      );
     }
   });
 }

@@ -55,8 +55,22 @@ const POD_OWNERS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job']);
 /** Every pod template among the objects (Deployments, StatefulSets, DaemonSets, Jobs, KEDA ScaledJobs). */
 export function podOwners(objects: K8sObject[]): PodOwner[] {
   return objects.flatMap((o) => {
-    if (POD_OWNERS.has(o.kind)) return [{ kind: o.kind, name: o.metadata.name, spec: (o.spec as { template: { spec: PodSpec } }).template.spec }];
-    if (o.kind === 'ScaledJob') return [{ kind: o.kind, name: o.metadata.name, spec: (o.spec as { jobTargetRef: { template: { spec: PodSpec } } }).jobTargetRef.template.spec }];
+    if (POD_OWNERS.has(o.kind))
+      return [
+        {
+          kind: o.kind,
+          name: o.metadata.name,
+          spec: (o.spec as { template: { spec: PodSpec } }).template.spec,
+        },
+      ];
+    if (o.kind === 'ScaledJob')
+      return [
+        {
+          kind: o.kind,
+          name: o.metadata.name,
+          spec: (o.spec as { jobTargetRef: { template: { spec: PodSpec } } }).jobTargetRef.template.spec,
+        },
+      ];
     return [];
   });
 }
@@ -89,7 +103,10 @@ export function forcedExitSeconds(command: string, container: Container): number
     case 'sweeper':
       return constant('services/sweeper/src/main.ts', /installSignals\(([\d_]+)\)/);
     case 'worker': {
-      const margin = constant('services/worker/src/index.ts', /installSignals\(config\.OCR_SHUTDOWN_GRACE_S \* 1000 \+ ([\d_]+)\)/);
+      const margin = constant(
+        'services/worker/src/index.ts',
+        /installSignals\(config\.OCR_SHUTDOWN_GRACE_S \* 1000 \+ ([\d_]+)\)/,
+      );
       return Number(envValue(container, 'OCR_SHUTDOWN_GRACE_S') ?? 30) + margin;
     }
     default:
@@ -107,7 +124,9 @@ export function gracePeriodProblems(owner: PodOwner): string[] {
     const preStop = c.lifecycle?.preStop?.sleep?.seconds ?? 0;
     const drain = forcedExitSeconds(command, c);
     if (!(grace > preStop + drain)) {
-      problems.push(`${owner.kind}/${owner.name}: terminationGracePeriodSeconds ${grace} <= preStop ${preStop} + drain ${drain} (${c.name})`);
+      problems.push(
+        `${owner.kind}/${owner.name}: terminationGracePeriodSeconds ${grace} <= preStop ${preStop} + drain ${drain} (${c.name})`,
+      );
     }
   }
   return problems;
@@ -118,14 +137,18 @@ export function probeProblems(owner: PodOwner): string[] {
   if (owner.kind === 'Job') return [];
   const problems: string[] = [];
   for (const c of owner.spec.containers) {
-    if (!c.livenessProbe || !c.readinessProbe) problems.push(`${owner.kind}/${owner.name}: container ${c.name} lacks a liveness or readiness probe`);
+    if (!c.livenessProbe || !c.readinessProbe)
+      problems.push(`${owner.kind}/${owner.name}: container ${c.name} lacks a liveness or readiness probe`);
     if (ocrCommand(c)) {
-      if (c.livenessProbe?.httpGet?.path !== '/healthz') problems.push(`${owner.kind}/${owner.name}: ${c.name} liveness must be GET /healthz`);
-      if (c.readinessProbe?.httpGet?.path !== '/readyz') problems.push(`${owner.kind}/${owner.name}: ${c.name} readiness must be GET /readyz`);
+      if (c.livenessProbe?.httpGet?.path !== '/healthz')
+        problems.push(`${owner.kind}/${owner.name}: ${c.name} liveness must be GET /healthz`);
+      if (c.readinessProbe?.httpGet?.path !== '/readyz')
+        problems.push(`${owner.kind}/${owner.name}: ${c.name} readiness must be GET /readyz`);
     }
   }
   for (const c of (owner.spec.initContainers ?? []).filter((i) => i.restartPolicy === 'Always')) {
-    if (!c.startupProbe && !c.livenessProbe) problems.push(`${owner.kind}/${owner.name}: sidecar ${c.name} lacks a startup or liveness probe`);
+    if (!c.startupProbe && !c.livenessProbe)
+      problems.push(`${owner.kind}/${owner.name}: sidecar ${c.name} lacks a startup or liveness probe`);
   }
   return problems;
 }
@@ -136,7 +159,8 @@ export function resourceProblems(owner: PodOwner): string[] {
   for (const c of [...owner.spec.containers, ...(owner.spec.initContainers ?? [])]) {
     for (const kind of ['requests', 'limits'] as const) {
       for (const resource of ['cpu', 'memory']) {
-        if (!c.resources?.[kind]?.[resource]) problems.push(`${owner.kind}/${owner.name}: ${c.name} has no ${kind}.${resource}`);
+        if (!c.resources?.[kind]?.[resource])
+          problems.push(`${owner.kind}/${owner.name}: ${c.name} has no ${kind}.${resource}`);
       }
     }
   }
@@ -153,18 +177,31 @@ export function commandProblems(owner: PodOwner): string[] {
   const problems: string[] = [];
   for (const c of [...owner.spec.containers, ...(owner.spec.initContainers ?? [])]) {
     const argv = [...(c.command ?? []), ...(c.args ?? [])];
-    if (argv.some((arg) => PACKAGE_MANAGER.test(arg))) problems.push(`${owner.kind}/${owner.name}: ${c.name} starts through a package manager: ${argv.join(' ')}`);
-    const shell = ['sh', 'bash', '/bin/sh', '/bin/bash'].includes(c.command?.[0] ?? '') && c.command?.includes('-c');
-    if (shell) problems.push(`${owner.kind}/${owner.name}: ${c.name} starts through a shell (signals stop at the shell)`);
+    if (argv.some((arg) => PACKAGE_MANAGER.test(arg)))
+      problems.push(
+        `${owner.kind}/${owner.name}: ${c.name} starts through a package manager: ${argv.join(' ')}`,
+      );
+    const shell =
+      ['sh', 'bash', '/bin/sh', '/bin/bash'].includes(c.command?.[0] ?? '') && c.command?.includes('-c');
+    if (shell)
+      problems.push(
+        `${owner.kind}/${owner.name}: ${c.name} starts through a shell (signals stop at the shell)`,
+      );
     if (ocrCommand(c)) {
       const node = argv.indexOf('node');
-      if (node < 0 || argv[node + 1] !== 'packages/cli/bin/ocr.js') problems.push(`${owner.kind}/${owner.name}: ${c.name} must run node packages/cli/bin/ocr.js`);
-      if (node > 0 && !(argv[0]!.endsWith('tini') && argv[1] === '--' && node === 2)) problems.push(`${owner.kind}/${owner.name}: ${c.name}: only tini may stand before node`);
+      if (node < 0 || argv[node + 1] !== 'packages/cli/bin/ocr.js')
+        problems.push(`${owner.kind}/${owner.name}: ${c.name} must run node packages/cli/bin/ocr.js`);
+      if (node > 0 && !(argv[0]!.endsWith('tini') && argv[1] === '--' && node === 2))
+        problems.push(`${owner.kind}/${owner.name}: ${c.name}: only tini may stand before node`);
     }
     for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
-      if (probe?.exec?.command?.some((arg) => PACKAGE_MANAGER.test(arg))) problems.push(`${owner.kind}/${owner.name}: ${c.name} probes through a package manager`);
+      if (probe?.exec?.command?.some((arg) => PACKAGE_MANAGER.test(arg)))
+        problems.push(`${owner.kind}/${owner.name}: ${c.name} probes through a package manager`);
     }
-    if (c.lifecycle?.preStop?.exec) problems.push(`${owner.kind}/${owner.name}: ${c.name} preStop must use the native sleep action, not exec`);
+    if (c.lifecycle?.preStop?.exec)
+      problems.push(
+        `${owner.kind}/${owner.name}: ${c.name} preStop must use the native sleep action, not exec`,
+      );
   }
   return problems;
 }
@@ -176,7 +213,8 @@ export function commandProblems(owner: PodOwner): string[] {
 export function securityProblems(owner: PodOwner, privileged: ReadonlySet<string> = new Set()): string[] {
   const problems: string[] = [];
   const pod = owner.spec.securityContext ?? {};
-  if (pod.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${owner.kind}/${owner.name}: pod seccompProfile must be RuntimeDefault`);
+  if (pod.seccompProfile?.type !== 'RuntimeDefault')
+    problems.push(`${owner.kind}/${owner.name}: pod seccompProfile must be RuntimeDefault`);
   for (const c of [...owner.spec.containers, ...(owner.spec.initContainers ?? [])]) {
     if (privileged.has(c.name)) continue;
     const sc = c.securityContext ?? {};
@@ -185,15 +223,21 @@ export function securityProblems(owner: PodOwner, privileged: ReadonlySet<string
     if (nonRoot !== true) problems.push(`${owner.kind}/${owner.name}: ${c.name} must set runAsNonRoot`);
     if (user === 0) problems.push(`${owner.kind}/${owner.name}: ${c.name} runs as uid 0`);
     if (sc.privileged) problems.push(`${owner.kind}/${owner.name}: ${c.name} is privileged`);
-    if (sc.allowPrivilegeEscalation !== false) problems.push(`${owner.kind}/${owner.name}: ${c.name} must set allowPrivilegeEscalation: false`);
-    if (!sc.capabilities?.drop?.includes('ALL')) problems.push(`${owner.kind}/${owner.name}: ${c.name} must drop ALL capabilities`);
-    if (ocrCommand(c) && sc.readOnlyRootFilesystem !== true) problems.push(`${owner.kind}/${owner.name}: ${c.name} must have a read-only root filesystem`);
+    if (sc.allowPrivilegeEscalation !== false)
+      problems.push(`${owner.kind}/${owner.name}: ${c.name} must set allowPrivilegeEscalation: false`);
+    if (!sc.capabilities?.drop?.includes('ALL'))
+      problems.push(`${owner.kind}/${owner.name}: ${c.name} must drop ALL capabilities`);
+    if (ocrCommand(c) && sc.readOnlyRootFilesystem !== true)
+      problems.push(`${owner.kind}/${owner.name}: ${c.name} must have a read-only root filesystem`);
   }
   return problems;
 }
 
 /** Every rule over every pod template of a render. */
-export function allWorkloadProblems(objects: K8sObject[], privileged: ReadonlySet<string> = new Set()): string[] {
+export function allWorkloadProblems(
+  objects: K8sObject[],
+  privileged: ReadonlySet<string> = new Set(),
+): string[] {
   return podOwners(objects).flatMap((owner) => [
     ...gracePeriodProblems(owner),
     ...probeProblems(owner),

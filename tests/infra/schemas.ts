@@ -73,16 +73,20 @@ export async function schemaProblem(object: K8sObject): Promise<string | undefin
  * becomes, and validate the rest of the object with it emptied.
  */
 async function withPodMetadataChecked(object: K8sObject, problems: string[]): Promise<K8sObject> {
-  const podMeta = object.kind === 'ScaledJob' ? (object.spec as Any)?.jobTargetRef?.template?.metadata : undefined;
+  const podMeta =
+    object.kind === 'ScaledJob' ? (object.spec as Any)?.jobTargetRef?.template?.metadata : undefined;
   if (!podMeta) return object;
   const { ObjectMeta } = await import('@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta');
   try {
     new ObjectMeta(podMeta).validate();
   } catch (err) {
-    problems.push(`.spec.jobTargetRef.template.metadata: ${err instanceof Error ? err.message : String(err)}`);
+    problems.push(
+      `.spec.jobTargetRef.template.metadata: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   for (const key of Object.keys(podMeta)) {
-    if (!['labels', 'annotations'].includes(key)) problems.push(`.spec.jobTargetRef.template.metadata.${key}: not a pod template field`);
+    if (!['labels', 'annotations'].includes(key))
+      problems.push(`.spec.jobTargetRef.template.metadata.${key}: not a pod template field`);
   }
   const copy = structuredClone(object) as Any;
   copy.spec.jobTargetRef.template.metadata = {};

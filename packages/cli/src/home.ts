@@ -7,7 +7,11 @@ export function ocrHome(env: Record<string, string | undefined> = process.env): 
 }
 
 /** Read a small secret kept in the home folder, or create it with `make` (file mode 0600). */
-export async function rememberedSecret(home: string, name: string, make: () => string | Promise<string>): Promise<string> {
+export async function rememberedSecret(
+  home: string,
+  name: string,
+  make: () => string | Promise<string>,
+): Promise<string> {
   const path = join(home, name);
   const existing = (await readFile(path, 'utf8').catch(() => '')).trim();
   if (existing) return existing;

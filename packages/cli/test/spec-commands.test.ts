@@ -24,12 +24,15 @@ t.test('ocr help lists both spec commands', async (t) => {
   t.match(stdout, /spec\s+generate\s+--name/);
 });
 
-t.test('the workflow command: validate spec/ops-control-room --json exits 0 with a valid report', async (t) => {
-  const { code, stdout } = await ocr('spec', 'validate', 'spec/ops-control-room', '--json');
-  t.equal(code, 0);
-  const report = JSON.parse(stdout) as ValidationReport;
-  t.match(report, { valid: true, source: 'spec/ops-control-room', problems: [] });
-});
+t.test(
+  'the workflow command: validate spec/ops-control-room --json exits 0 with a valid report',
+  async (t) => {
+    const { code, stdout } = await ocr('spec', 'validate', 'spec/ops-control-room', '--json');
+    t.equal(code, 0);
+    const report = JSON.parse(stdout) as ValidationReport;
+    t.match(report, { valid: true, source: 'spec/ops-control-room', problems: [] });
+  },
+);
 
 t.test('an invalid kit exits 1 with file:line per problem (and in --json)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ocr-spec-cli-'));
@@ -46,7 +49,13 @@ t.test('an invalid kit exits 1 with file:line per problem (and in --json)', asyn
   t.match(text.stdout, /invalid — 2 errors/);
   const json = await ocr('spec', 'validate', dir, '--json');
   t.equal(json.code, 1);
-  t.same((JSON.parse(json.stdout) as ValidationReport).problems.map((p) => [p.code, p.file, p.line]), [['missing_file', 'plan.md', null], ['task_without_id', 'tasks.md', line]]);
+  t.same(
+    (JSON.parse(json.stdout) as ValidationReport).problems.map((p) => [p.code, p.file, p.line]),
+    [
+      ['missing_file', 'plan.md', null],
+      ['task_without_id', 'tasks.md', line],
+    ],
+  );
 });
 
 t.test('a directory that does not exist is one clear line on stderr, exit 1', async (t) => {
@@ -59,13 +68,37 @@ t.test('a directory that does not exist is one clear line on stderr, exit 1', as
 t.test('generate from a YAML file with flag overrides writes a kit (and a zip) that validates', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ocr-spec-gen-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(join(dir, 'input.yaml'), 'name: From File\ndescription: A test project\ngoals:\n  - First goal\n  - Second goal\nusers: [operators]\n');
-  const generated = await ocr('spec', 'generate', '-f', join(dir, 'input.yaml'), '--name', 'Overridden', '--milestone', 'Only', '--out', join(dir, 'kit'), '--zip', join(dir, 'kit.zip'));
+  await writeFile(
+    join(dir, 'input.yaml'),
+    'name: From File\ndescription: A test project\ngoals:\n  - First goal\n  - Second goal\nusers: [operators]\n',
+  );
+  const generated = await ocr(
+    'spec',
+    'generate',
+    '-f',
+    join(dir, 'input.yaml'),
+    '--name',
+    'Overridden',
+    '--milestone',
+    'Only',
+    '--out',
+    join(dir, 'kit'),
+    '--zip',
+    join(dir, 'kit.zip'),
+  );
   t.equal(generated.code, 0, generated.stderr);
   t.match(generated.stdout, /wrote .*kit\/prd\.md/);
-  t.match(await readFile(join(dir, 'kit/prd.md'), 'utf8'), /^# Overridden — Product Requirements[\s\S]*### R2: Second goal/);
+  t.match(
+    await readFile(join(dir, 'kit/prd.md'), 'utf8'),
+    /^# Overridden — Product Requirements[\s\S]*### R2: Second goal/,
+  );
   t.match(await readFile(join(dir, 'kit/plan.md'), 'utf8'), /### Phase 1 — Only/);
-  t.same(Object.keys(unzipSpecKit(await readFile(join(dir, 'kit.zip')))).sort(), ['constitution.md', 'plan.md', 'prd.md', 'tasks.md']);
+  t.same(Object.keys(unzipSpecKit(await readFile(join(dir, 'kit.zip')))).sort(), [
+    'constitution.md',
+    'plan.md',
+    'prd.md',
+    'tasks.md',
+  ]);
   const validated = await ocr('spec', 'validate', join(dir, 'kit'));
   t.equal(validated.code, 0, validated.stdout);
 });

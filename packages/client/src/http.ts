@@ -37,19 +37,31 @@ export function createTransport(options: ClientOptions) {
   const doFetch = options.fetch ?? fetch;
   return async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const url = new URL(base + path);
-    for (const [key, value] of Object.entries(opts.query ?? {})) if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    for (const [key, value] of Object.entries(opts.query ?? {}))
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
     const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? options.timeoutMs ?? 30_000);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const response = await doFetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal });
+    const response = await doFetch(url, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal,
+    });
     if (opts.raw && response.ok) return response as T;
     const text = await response.text();
     const data = text ? safeJson(text) : undefined;
     if (!response.ok) {
-      const error = (data as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-      throw new ApiError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? response.statusText, error?.details);
+      const error = (data as { error?: { code?: string; message?: string; details?: unknown } } | undefined)
+        ?.error;
+      throw new ApiError(
+        response.status,
+        error?.code ?? `http_${response.status}`,
+        error?.message ?? response.statusText,
+        error?.details,
+      );
     }
     return data as T;
   };

@@ -102,7 +102,10 @@ export class Stream {
     if (this.closed) return;
     this.setStatus('connecting');
     const url = this.options.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/v1/stream';
-    const factory = this.options.webSocket ?? ((u: string) => new (globalThis as unknown as { WebSocket: new (u: string) => WebSocketLike }).WebSocket(u));
+    const factory =
+      this.options.webSocket ??
+      ((u: string) =>
+        new (globalThis as unknown as { WebSocket: new (u: string) => WebSocketLike }).WebSocket(u));
     const socket = factory(url);
     this.socket = socket;
     socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', token: this.options.token }));
@@ -113,7 +116,8 @@ export class Stream {
       this.socket = undefined;
       if (this.closed) return;
       this.setStatus('connecting');
-      const delay = Math.min(this.options.maxBackoffMs ?? 10_000, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
+      const delay =
+        Math.min(this.options.maxBackoffMs ?? 10_000, 250 * 2 ** this.attempt++) * (0.5 + Math.random() / 2);
       this.timer = setTimeout(() => this.connect(), delay);
     };
   }
@@ -129,7 +133,8 @@ export class Stream {
       case 'ready':
         this.attempt = 0;
         this.setStatus('open');
-        for (const [runId, sub] of this.runs) this.send({ type: 'subscribe', topic: 'run', run_id: runId, after_seq: sub.lastSeq });
+        for (const [runId, sub] of this.runs)
+          this.send({ type: 'subscribe', topic: 'run', run_id: runId, after_seq: sub.lastSeq });
         for (const topic of this.topics.keys()) this.send({ type: 'subscribe', topic });
         break;
       case 'event': {
@@ -150,7 +155,8 @@ export class Stream {
         const error = message.error as { code: string; run_id?: string };
         if (error.code === 'resync_required' && error.run_id) {
           const sub = this.runs.get(error.run_id);
-          if (sub) this.send({ type: 'subscribe', topic: 'run', run_id: error.run_id, after_seq: sub.lastSeq });
+          if (sub)
+            this.send({ type: 'subscribe', topic: 'run', run_id: error.run_id, after_seq: sub.lastSeq });
         }
         break;
       }

@@ -12,7 +12,9 @@ import { RunPage } from './pages/RunPage.js';
 import { TemplatesPage } from './features/templates/TemplatesPage.js';
 import { WorkersPage } from './pages/WorkersPage.js';
 // The form library (rjsf + Ajv) and the viewers load when first needed: the runboard paints sooner.
-const TemplateEditor = lazy(() => import('./features/templates/TemplateEditor.js').then((m) => ({ default: m.TemplateEditor })));
+const TemplateEditor = lazy(() =>
+  import('./features/templates/TemplateEditor.js').then((m) => ({ default: m.TemplateEditor })),
+);
 const RunForm = lazy(() => import('./features/templates/RunForm.js').then((m) => ({ default: m.RunForm })));
 const SpecKitPanel = lazy(() => import('./pages/SpecKitPanel.js').then((m) => ({ default: m.SpecKitPanel })));
 import { ConnectionBadge } from './components/ConnectionBadge.js';
@@ -33,10 +35,13 @@ export function App() {
     const token = session.token();
     if (!token) return;
     const client = clientFor(token);
-    client.whoami().then(
-      (me) => setSigned({ token, client, me }),
-      () => session.clear(),
-    ).finally(() => setChecking(false));
+    client
+      .whoami()
+      .then(
+        (me) => setSigned({ token, client, me }),
+        () => session.clear(),
+      )
+      .finally(() => setChecking(false));
   }, []);
 
   if (checking) return <div className="splash">Connecting…</div>;
@@ -108,7 +113,11 @@ function Page({ path, query }: { path: string[]; query: URLSearchParams }) {
     case 'runboard':
       return <Runboard />;
     case 'runs':
-      return id ? <RunPage key={id} id={id} tab={sub ?? 'logs'} artifactId={sub === 'artifacts' ? subId : undefined} /> : <RunsPage query={query} />;
+      return id ? (
+        <RunPage key={id} id={id} tab={sub ?? 'logs'} artifactId={sub === 'artifacts' ? subId : undefined} />
+      ) : (
+        <RunsPage query={query} />
+      );
     case 'templates':
       if (id === 'new') return <TemplateEditor />;
       if (id && sub === 'edit') return <TemplateEditor name={id} key={id} />;
@@ -119,6 +128,10 @@ function Page({ path, query }: { path: string[]; query: URLSearchParams }) {
     case 'spec-kit':
       return <SpecKitPanel />;
     default:
-      return <div className="empty">No page here. <a href={href('runboard')}>Back to the runboard</a></div>;
+      return (
+        <div className="empty">
+          No page here. <a href={href('runboard')}>Back to the runboard</a>
+        </div>
+      );
   }
 }

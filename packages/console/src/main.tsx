@@ -18,7 +18,11 @@ const queryClient = new QueryClient({
   }),
   defaultOptions: {
     // Live views are pushed over the WebSocket; polling is only a fallback.
-    queries: { staleTime: 5_000, refetchOnWindowFocus: false, retry: (n, err) => n < 2 && !(err as { status?: number }).status },
+    queries: {
+      staleTime: 5_000,
+      refetchOnWindowFocus: false,
+      retry: (n, err) => n < 2 && !(err as { status?: number }).status,
+    },
   },
 });
 

@@ -3,7 +3,10 @@ import { Labels, LaneName, NullableTimestamp, Role, Timestamp, Uuid } from './co
 
 const strict = { additionalProperties: false } as const;
 
-export const CreateToken = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), role: Role }, strict);
+export const CreateToken = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }), role: Role },
+  strict,
+);
 export const TokenInfo = Type.Object({
   id: Uuid,
   name: Type.String(),
@@ -13,7 +16,12 @@ export const TokenInfo = Type.Object({
   last_used_at: NullableTimestamp,
   revoked_at: NullableTimestamp,
 });
-export const CreatedToken = Type.Object({ id: Uuid, name: Type.String(), role: Role, token: Type.String({ description: 'shown once' }) });
+export const CreatedToken = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  role: Role,
+  token: Type.String({ description: 'shown once' }),
+});
 export const TokenList = Type.Object({ tokens: Type.Array(TokenInfo) });
 export const WhoAmI = Type.Object({ token_id: Uuid, name: Type.String(), role: Role });
 
@@ -46,16 +54,32 @@ export const Lane = Type.Object(
 export type Lane = Static<typeof Lane>;
 export const LaneList = Type.Object({ lanes: Type.Array(Lane) });
 export const UpdateLane = Type.Object(
-  { max_concurrency: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Type.Null()])), paused: Type.Optional(Type.Boolean()) },
+  {
+    max_concurrency: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Type.Null()])),
+    paused: Type.Optional(Type.Boolean()),
+  },
   strict,
 );
 export const LaneParams = Type.Object({ name: LaneName }, strict);
 export const LaneMetrics = Type.Object({
-  lanes: Type.Record(Type.String(), Type.Object({ depth: Type.Integer(), running: Type.Integer(), oldest_wait_s: Type.Number() })),
+  lanes: Type.Record(
+    Type.String(),
+    Type.Object({ depth: Type.Integer(), running: Type.Integer(), oldest_wait_s: Type.Number() }),
+  ),
 });
 
-export const Session = Type.Object({ id: Uuid, name: Type.String(), status: Type.String(), labels: Type.Unknown(), created_at: Timestamp, closed_at: NullableTimestamp });
-export const CreateSession = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), labels: Type.Optional(Labels) }, strict);
+export const Session = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  status: Type.String(),
+  labels: Type.Unknown(),
+  created_at: Timestamp,
+  closed_at: NullableTimestamp,
+});
+export const CreateSession = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }), labels: Type.Optional(Labels) },
+  strict,
+);
 export const SessionList = Type.Object({ sessions: Type.Array(Session) });
 
 export const WorkerInfo = Type.Object({

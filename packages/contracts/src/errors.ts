@@ -36,4 +36,10 @@ export type ErrorBody = Static<typeof ErrorBody>;
  * The error answers of every route, for its `response` map (and so the OpenAPI document): one shared
  * schema, not a map per route file.
  */
-export const ErrorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } as const;
+export const ErrorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+} as const;

@@ -5,15 +5,28 @@
  * values reach the step as `OCR_PARAM_*` variables. A placeholder that cannot be rendered throws the same
  * `ParamError` the worker would fail the step with.
  */
-import { renderArgv, renderContainerCommand, renderEnv, renderJson, renderShellScript, renderText, renderUrl } from './params/index.js';
+import {
+  renderArgv,
+  renderContainerCommand,
+  renderEnv,
+  renderJson,
+  renderShellScript,
+  renderText,
+  renderUrl,
+} from './params/index.js';
 
 type Params = Record<string, unknown>;
 
 const strings = (map: unknown, params: Params): Record<string, string> | undefined =>
-  map && typeof map === 'object' ? Object.fromEntries(Object.entries(map as Record<string, string>).map(([k, v]) => [k, renderText(String(v), params)])) : undefined;
+  map && typeof map === 'object'
+    ? Object.fromEntries(
+        Object.entries(map as Record<string, string>).map(([k, v]) => [k, renderText(String(v), params)]),
+      )
+    : undefined;
 
 /** Drop fields that rendered to `undefined`, so the preview keeps the step's own shape. */
-const defined = (step: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(step).filter(([, v]) => v !== undefined));
+const defined = (step: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(step).filter(([, v]) => v !== undefined));
 
 /** A step with its placeholders rendered the way its executor will render them. */
 export function renderStep(step: Record<string, unknown>, params: Params): Record<string, unknown> {
@@ -23,20 +36,37 @@ export function renderStep(step: Record<string, unknown>, params: Params): Recor
       return defined({ ...step, script: renderShellScript(String(step.script ?? ''), params), env });
     case 'docker':
       // The image's entrypoint is unknown here: a shell entrypoint's script shows as plain text.
-      return defined({ ...step, command: Array.isArray(step.command) ? renderContainerCommand(step.command.map(String), params) : undefined, env });
+      return defined({
+        ...step,
+        command: Array.isArray(step.command)
+          ? renderContainerCommand(step.command.map(String), params)
+          : undefined,
+        env,
+      });
     case 'http':
       return defined({
         ...step,
         url: renderUrl(String(step.url ?? ''), params),
         headers: strings(step.headers, params),
-        body: typeof step.body === 'string' ? renderText(step.body, params) : step.body === undefined ? undefined : renderJson(step.body, params),
+        body:
+          typeof step.body === 'string'
+            ? renderText(step.body, params)
+            : step.body === undefined
+              ? undefined
+              : renderJson(step.body, params),
       });
     case 'mcp': {
       const server = (step.server ?? {}) as Record<string, unknown>;
       const rendered =
         typeof server.url === 'string'
           ? defined({ url: renderUrl(server.url, params), headers: strings(server.headers, params) })
-          : defined({ ...server, args: Array.isArray(server.args) ? renderArgv([String(server.command ?? ''), ...server.args.map(String)], params, {}, 1) : undefined, env: server.env ? renderEnv(server.env as Record<string, string>, params) : undefined });
+          : defined({
+              ...server,
+              args: Array.isArray(server.args)
+                ? renderArgv([String(server.command ?? ''), ...server.args.map(String)], params, {}, 1)
+                : undefined,
+              env: server.env ? renderEnv(server.env as Record<string, string>, params) : undefined,
+            });
       return defined({ ...step, server: rendered, arguments: renderJson(step.arguments ?? {}, params) });
     }
     default:
@@ -48,12 +78,23 @@ const SECRET_NAME = /(secret|token|password|passwd|api[_-]?key|credential)/i;
 
 /** Params the schema marks secret (`writeOnly: true` or `format: "password"`): never shown by the API, masked in output. */
 export function secretParamNames(schema: unknown): Set<string> {
-  const props = (schema as { properties?: Record<string, { writeOnly?: boolean; format?: string } | undefined> } | undefined)?.properties ?? {};
-  return new Set(Object.entries(props).filter(([, p]) => p?.writeOnly === true || p?.format === 'password').map(([name]) => name));
+  const props =
+    (
+      schema as
+        { properties?: Record<string, { writeOnly?: boolean; format?: string } | undefined> } | undefined
+    )?.properties ?? {};
+  return new Set(
+    Object.entries(props)
+      .filter(([, p]) => p?.writeOnly === true || p?.format === 'password')
+      .map(([name]) => name),
+  );
 }
 
 /** Params with secret-looking values masked (by schema `writeOnly`/`format: password`, or by name). */
-export function maskSecrets(params: Record<string, unknown>, schema?: { properties?: Record<string, { writeOnly?: boolean; format?: string }> }): Record<string, unknown> {
+export function maskSecrets(
+  params: Record<string, unknown>,
+  schema?: { properties?: Record<string, { writeOnly?: boolean; format?: string }> },
+): Record<string, unknown> {
   const masked: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(params)) {
     const prop = schema?.properties?.[name];

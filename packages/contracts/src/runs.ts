@@ -1,10 +1,25 @@
 import Type, { type Static } from 'typebox';
-import { AfterSeq, ArtifactKind, Labels, LaneName, Level, NullableTimestamp, RunStatus, TemplateName, Timestamp, Uuid } from './common.js';
+import {
+  AfterSeq,
+  ArtifactKind,
+  Labels,
+  LaneName,
+  Level,
+  NullableTimestamp,
+  RunStatus,
+  TemplateName,
+  Timestamp,
+  Uuid,
+} from './common.js';
 
 const strict = { additionalProperties: false } as const;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
-export const RunError = Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) });
+export const RunError = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+});
 
 /** A run on the wire. `wait_reason` answers "why isn't it running" for a queued run. */
 export const Run = Type.Object(
@@ -64,7 +79,10 @@ export const CreateRun = Type.Object(
 );
 export type CreateRun = Static<typeof CreateRun>;
 
-export const CreateRunsBatch = Type.Object({ runs: Type.Array(CreateRun, { minItems: 1, maxItems: 1000 }) }, strict);
+export const CreateRunsBatch = Type.Object(
+  { runs: Type.Array(CreateRun, { minItems: 1, maxItems: 1000 }) },
+  strict,
+);
 export const RunResponse = Type.Object({ run: Run });
 export const RunsResponse = Type.Object({ runs: Type.Array(Run) });
 export const RunDetail = Type.Object({ run: Run, steps: Type.Array(RunStep) });
@@ -112,7 +130,10 @@ export const EventsQuery = Type.Object(
 );
 export const EventList = Type.Object({ events: Type.Array(RunEvent), last_seq: Type.Integer() });
 
-export const ExportQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('markdown')])) }, strict);
+export const ExportQuery = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('markdown')])) },
+  strict,
+);
 
 export const Artifact = Type.Object(
   {

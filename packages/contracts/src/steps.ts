@@ -14,14 +14,22 @@ const strict = { additionalProperties: false } as const;
  * makes the key pattern a rule: a TypeBox record alone lets a key that misses the pattern (`A-B`) through
  * with any value.
  */
-export const StepEnv = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,254}$' }), Type.String({ maxLength: 100_000 }), {
-  additionalProperties: false,
-});
+export const StepEnv = Type.Record(
+  Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,254}$' }),
+  Type.String({ maxLength: 100_000 }),
+  {
+    additionalProperties: false,
+  },
+);
 
 /** HTTP header names (RFC 9110 tokens: no CR, LF, colon or space) to string values without line breaks. */
-export const HttpHeaders = Type.Record(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$" }), Type.String({ maxLength: 8000, pattern: '^[^\\r\\n]*$' }), {
-  additionalProperties: false,
-});
+export const HttpHeaders = Type.Record(
+  Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$" }),
+  Type.String({ maxLength: 8000, pattern: '^[^\\r\\n]*$' }),
+  {
+    additionalProperties: false,
+  },
+);
 
 /** A file a step declares as an artifact: a path (relative to the run directory, or inside the container). */
 export const DeclaredArtifact = Type.Object(
@@ -94,7 +102,9 @@ export const HttpStep = Type.Object(
     /** A string is sent as is; any other JSON value is sent as JSON. */
     body: Type.Optional(Type.Unknown()),
     /** Statuses that count as success; any 2xx when absent. */
-    expect_status: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { minItems: 1, maxItems: 50 })),
+    expect_status: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 100, maximum: 599 }), { minItems: 1, maxItems: 50 }),
+    ),
     /** Host names the request (and every redirect) may go to; `*.example.com` matches subdomains. */
     allow_hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 100 })),
     /** Allow private, loopback and link-local addresses (refused by default, against SSRF). */

@@ -6,10 +6,24 @@ const strict = { additionalProperties: false } as const;
 /** Messages a client sends on /v1/stream. */
 export const ClientMessage = Type.Union([
   Type.Object({ type: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 500 }) }, strict),
-  Type.Object({ type: Type.Literal('subscribe'), topic: Type.Literal('run'), run_id: Uuid, after_seq: Type.Optional(AfterSeq) }, strict),
-  Type.Object({ type: Type.Literal('subscribe'), topic: Type.Union([Type.Literal('runs'), Type.Literal('lanes')]) }, strict),
+  Type.Object(
+    {
+      type: Type.Literal('subscribe'),
+      topic: Type.Literal('run'),
+      run_id: Uuid,
+      after_seq: Type.Optional(AfterSeq),
+    },
+    strict,
+  ),
+  Type.Object(
+    { type: Type.Literal('subscribe'), topic: Type.Union([Type.Literal('runs'), Type.Literal('lanes')]) },
+    strict,
+  ),
   Type.Object({ type: Type.Literal('unsubscribe'), topic: Type.Literal('run'), run_id: Uuid }, strict),
-  Type.Object({ type: Type.Literal('unsubscribe'), topic: Type.Union([Type.Literal('runs'), Type.Literal('lanes')]) }, strict),
+  Type.Object(
+    { type: Type.Literal('unsubscribe'), topic: Type.Union([Type.Literal('runs'), Type.Literal('lanes')]) },
+    strict,
+  ),
   Type.Object({ type: Type.Literal('ping') }, strict),
 ]);
 export type ClientMessage = Static<typeof ClientMessage>;

@@ -4,7 +4,14 @@ import { DockerStep, HttpStep, McpStep, NoopStep, ShellStep, StepEnv } from './s
 
 const strict = { additionalProperties: false } as const;
 const Env = StepEnv;
-const StepArtifact = Type.Object({ path: Type.String({ minLength: 1, maxLength: 1000 }), kind: ArtifactKind, name: Type.Optional(Type.String({ maxLength: 200 })) }, strict);
+const StepArtifact = Type.Object(
+  {
+    path: Type.String({ minLength: 1, maxLength: 1000 }),
+    kind: ArtifactKind,
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  strict,
+);
 
 /** Fields every step kind shares. */
 const base = {
@@ -15,17 +22,36 @@ const base = {
 };
 
 export const SpecKitGenerateStep = Type.Object(
-  { ...base, kind: Type.Literal('spec-kit.generate'), input: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+  {
+    ...base,
+    kind: Type.Literal('spec-kit.generate'),
+    input: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
   strict,
 );
 export const SpecKitValidateStep = Type.Object(
-  { ...base, kind: Type.Literal('spec-kit.validate'), input: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+  {
+    ...base,
+    kind: Type.Literal('spec-kit.validate'),
+    input: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
   strict,
 );
 
-export const Step = Type.Union([ShellStep, DockerStep, HttpStep, McpStep, NoopStep, SpecKitGenerateStep, SpecKitValidateStep], { $id: 'Step' });
+export const Step = Type.Union(
+  [ShellStep, DockerStep, HttpStep, McpStep, NoopStep, SpecKitGenerateStep, SpecKitValidateStep],
+  { $id: 'Step' },
+);
 export type Step = Static<typeof Step>;
-export const STEP_KINDS = ['shell', 'docker', 'http', 'mcp', 'noop', 'spec-kit.generate', 'spec-kit.validate'] as const;
+export const STEP_KINDS = [
+  'shell',
+  'docker',
+  'http',
+  'mcp',
+  'noop',
+  'spec-kit.generate',
+  'spec-kit.validate',
+] as const;
 
 export const RetryPolicy = Type.Object(
   {
@@ -49,7 +75,9 @@ export const TemplateInput = Type.Object(
   {
     name: TemplateName,
     description: Type.Optional(Type.String({ maxLength: 5000 })),
-    params_schema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'JSON Schema (draft 2020-12) for params' })),
+    params_schema: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'JSON Schema (draft 2020-12) for params' }),
+    ),
     default_lane: Type.Optional(LaneName),
     timeout_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86_400 })),
     retry: Type.Optional(RetryPolicy),
@@ -90,5 +118,11 @@ export const TemplateValidation = Type.Object({
   ),
 });
 
-export const PreviewRequest = Type.Object({ params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }, strict);
-export const PreviewResponse = Type.Object({ steps: Type.Array(Type.Unknown()), params: Type.Record(Type.String(), Type.Unknown()) });
+export const PreviewRequest = Type.Object(
+  { params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+  strict,
+);
+export const PreviewResponse = Type.Object({
+  steps: Type.Array(Type.Unknown()),
+  params: Type.Record(Type.String(), Type.Unknown()),
+});

@@ -44,10 +44,16 @@ export type ClaimResponse = Static<typeof ClaimResponse>;
 
 export const LeaseBody = Type.Object({ lease_token: LeaseToken }, strict);
 export type LeaseItem = Static<typeof LeaseItemSchema>;
-export const HeartbeatResponse = Type.Object({ cancel_requested: Type.Boolean(), lease_expires_at: Type.String() });
+export const HeartbeatResponse = Type.Object({
+  cancel_requested: Type.Boolean(),
+  lease_expires_at: Type.String(),
+});
 
 const LeaseItemSchema = Type.Object({ run_id: Uuid, lease_token: LeaseToken }, strict);
-export const HeartbeatBatch = Type.Object({ leases: Type.Array(LeaseItemSchema, { minItems: 1, maxItems: 1000 }) }, strict);
+export const HeartbeatBatch = Type.Object(
+  { leases: Type.Array(LeaseItemSchema, { minItems: 1, maxItems: 1000 }) },
+  strict,
+);
 export const BatchItemResult = Type.Object({
   run_id: Uuid,
   ok: Type.Boolean(),
@@ -75,7 +81,10 @@ export const WorkerEvent = Type.Object(
   strict,
 );
 export type WorkerEvent = Static<typeof WorkerEvent>;
-export const AppendEvents = Type.Object({ lease_token: LeaseToken, events: Type.Array(WorkerEvent, { minItems: 1, maxItems: 5000 }) }, strict);
+export const AppendEvents = Type.Object(
+  { lease_token: LeaseToken, events: Type.Array(WorkerEvent, { minItems: 1, maxItems: 5000 }) },
+  strict,
+);
 export const AppendEventsResponse = Type.Object({ accepted: Type.Integer(), last_seq: Type.Integer() });
 
 const CompletionFields = {
@@ -87,10 +96,18 @@ const CompletionFields = {
 };
 export const CompleteRequest = Type.Object({ lease_token: LeaseToken, ...CompletionFields }, strict);
 export const CompleteBatch = Type.Object(
-  { completions: Type.Array(Type.Object({ run_id: Uuid, lease_token: LeaseToken, ...CompletionFields }, strict), { minItems: 1, maxItems: 1000 }) },
+  {
+    completions: Type.Array(
+      Type.Object({ run_id: Uuid, lease_token: LeaseToken, ...CompletionFields }, strict),
+      { minItems: 1, maxItems: 1000 },
+    ),
+  },
   strict,
 );
-export const ReleaseRequest = Type.Object({ lease_token: LeaseToken, reason: Type.String({ minLength: 1, maxLength: 200 }) }, strict);
+export const ReleaseRequest = Type.Object(
+  { lease_token: LeaseToken, reason: Type.String({ minLength: 1, maxLength: 200 }) },
+  strict,
+);
 
 export const CreateArtifact = Type.Object(
   {
@@ -107,7 +124,14 @@ export const CreateArtifact = Type.Object(
 export type CreateArtifact = Static<typeof CreateArtifact>;
 export const ArtifactGrant = Type.Object({
   artifact: Artifact,
-  upload: Type.Optional(Type.Object({ url: Type.String(), method: Type.String(), headers: Type.Record(Type.String(), Type.String()), expires_in_s: Type.Integer() })),
+  upload: Type.Optional(
+    Type.Object({
+      url: Type.String(),
+      method: Type.String(),
+      headers: Type.Record(Type.String(), Type.String()),
+      expires_in_s: Type.Integer(),
+    }),
+  ),
 });
 
 export type ArtifactGrant = Static<typeof ArtifactGrant>;
@@ -123,12 +147,19 @@ export const SpecDocInput = Type.Object(
 );
 /** `POST /v1/runs/:id/spec-docs`: store documents for the run's current attempt (fenced). */
 export const StoreSpecDocs = Type.Object(
-  { lease_token: LeaseToken, project: Type.String({ minLength: 1, maxLength: 200 }), docs: Type.Array(SpecDocInput, { minItems: 1, maxItems: 20 }) },
+  {
+    lease_token: LeaseToken,
+    project: Type.String({ minLength: 1, maxLength: 200 }),
+    docs: Type.Array(SpecDocInput, { minItems: 1, maxItems: 20 }),
+  },
   strict,
 );
 export const SpecDocsResponse = Type.Object({ spec_docs: Type.Array(SpecDoc) });
 /** `POST /v1/runs/:id/inputs/spec-docs`: the latest documents of a project the run names (fenced). */
-export const ReadSpecDocsInput = Type.Object({ lease_token: LeaseToken, project: Type.String({ minLength: 1, maxLength: 200 }) }, strict);
+export const ReadSpecDocsInput = Type.Object(
+  { lease_token: LeaseToken, project: Type.String({ minLength: 1, maxLength: 200 }) },
+  strict,
+);
 /** `POST /v1/runs/:id/inputs/artifact`: an artifact the run names, to read as its input (fenced). */
 export const ReadArtifactInput = Type.Object({ lease_token: LeaseToken, artifact_id: Uuid }, strict);
 /** Inline content, or a short-lived download URL for an object in storage. */

@@ -1,7 +1,21 @@
 export * from './types.js';
 export { connect, type Db, type ConnectOptions } from './connect.js';
-export { migrate, migrateToLatest, knownMigrations, buildMigrations, UnknownMigrationError, type MigrateOutcome } from './migrate.js';
-export { ENQUEUE_CHANNEL, EVENTS_CHANNEL, STATUS_CHANNEL, createListenClient, publishHints, type NotifyOption } from './queue/channels.js';
+export {
+  migrate,
+  migrateToLatest,
+  knownMigrations,
+  buildMigrations,
+  UnknownMigrationError,
+  type MigrateOutcome,
+} from './migrate.js';
+export {
+  ENQUEUE_CHANNEL,
+  EVENTS_CHANNEL,
+  STATUS_CHANNEL,
+  createListenClient,
+  publishHints,
+  type NotifyOption,
+} from './queue/channels.js';
 export { createDatabase, dropDatabase, databaseUrl, ping } from './databases.js';
 export { enqueueRuns, type EnqueueInput, type EnqueueResult } from './queue/enqueue.js';
 export { claimRuns, type ClaimInput } from './queue/claim.js';
@@ -15,19 +29,84 @@ export {
   type Completion,
   type CompletedRun,
 } from './queue/lease.js';
-export { appendEvents, appendEventsMany, appendSystemEvent, readEvents, type AppendItem, type EventInput, type AppendResult, type ReadEventsInput } from './queue/events.js';
+export {
+  appendEvents,
+  appendEventsMany,
+  appendSystemEvent,
+  readEvents,
+  type AppendItem,
+  type EventInput,
+  type AppendResult,
+  type ReadEventsInput,
+} from './queue/events.js';
 export { cancelRun, retryRun, type CancelOutcome, type RetryOutcome } from './queue/cancel.js';
-export { findStaleRuns, sweepStaleRuns, finishAbandonedCancels, findOrphanedLeases, type StaleRun, type SweptRun } from './queue/sweep.js';
+export {
+  findStaleRuns,
+  sweepStaleRuns,
+  finishAbandonedCancels,
+  findOrphanedLeases,
+  type StaleRun,
+  type SweptRun,
+} from './queue/sweep.js';
 export { backoffCapSeconds } from './queue/backoff.js';
 export { sanitizeText, sanitizeJson } from './queue/sanitize.js';
 export { getTemplate, listTemplates, putTemplate, deleteTemplate } from './queries/templates.js';
-export { createToken, ensureBootstrapToken, findToken, listTokens, revokeToken, hashToken, mintToken, tokenPrefix } from './queries/tokens.js';
-export { getRun, getRunSteps, listRuns, laneStates, waitReason, WORKER_LIVE_S, type ListRunsFilter, type LaneState } from './queries/runs.js';
-export { laneOverview, laneRuns, updateLane, type LaneOverview, type LaneRunSummary } from './queries/lanes.js';
+export {
+  createToken,
+  ensureBootstrapToken,
+  findToken,
+  listTokens,
+  revokeToken,
+  hashToken,
+  mintToken,
+  tokenPrefix,
+} from './queries/tokens.js';
+export {
+  getRun,
+  getRunSteps,
+  listRuns,
+  laneStates,
+  waitReason,
+  WORKER_LIVE_S,
+  type ListRunsFilter,
+  type LaneState,
+} from './queries/runs.js';
+export {
+  laneOverview,
+  laneRuns,
+  updateLane,
+  type LaneOverview,
+  type LaneRunSummary,
+} from './queries/lanes.js';
 export { registerWorker, listWorkers, type Registration, type WorkerOverview } from './queries/workers.js';
 export { createSession, getSession, listSessions, closeSession } from './queries/sessions.js';
-export { createArtifact, getArtifact, listArtifacts, markArtifactReady, type NewArtifact } from './queries/artifacts.js';
-export { addSpecDoc, listSpecDocs, getSpecDoc, addRunSpecDocs, latestSpecDocContents, type RunSpecDocInput } from './queries/spec-docs.js';
-export { findExpiredRuns, deleteRunEventsBatch, deleteStoredArtifactRows, deleteFinishedRuns, type RetentionPolicy, type ExpiredRun } from './queries/retention.js';
-export { tryAcquireOrRenewLeadership, resignLeadership, currentLeader, type LeadershipLease } from './queries/leader.js';
+export {
+  createArtifact,
+  getArtifact,
+  listArtifacts,
+  markArtifactReady,
+  type NewArtifact,
+} from './queries/artifacts.js';
+export {
+  addSpecDoc,
+  listSpecDocs,
+  getSpecDoc,
+  addRunSpecDocs,
+  latestSpecDocContents,
+  type RunSpecDocInput,
+} from './queries/spec-docs.js';
+export {
+  findExpiredRuns,
+  deleteRunEventsBatch,
+  deleteStoredArtifactRows,
+  deleteFinishedRuns,
+  type RetentionPolicy,
+  type ExpiredRun,
+} from './queries/retention.js';
+export {
+  tryAcquireOrRenewLeadership,
+  resignLeadership,
+  currentLeader,
+  type LeadershipLease,
+} from './queries/leader.js';
 export { exportDatabase, importDatabase, RestoreRefusedError, type BackupHeader } from './backup.js';

@@ -28,8 +28,16 @@ t.test('a stale lease is rejected by every fenced operation', async (t) => {
   t.not(second.lease_token, first.lease_token);
   const stale = { runId: first.id, leaseToken: first.lease_token! };
   t.same((await heartbeatRuns(db, [stale], 30))[0], { ok: false, reason: 'lease_lost' }, 'heartbeat');
-  t.same(await appendEvents(db, stale, [{ seq: 1, level: 'info', type: 'log', message: 'zombie' }]), { ok: false, reason: 'lease_lost' }, 'events');
-  t.same((await completeRuns(db, [{ ...stale, status: 'success' }]))[0], { ok: false, reason: 'lease_lost' }, 'complete');
+  t.same(
+    await appendEvents(db, stale, [{ seq: 1, level: 'info', type: 'log', message: 'zombie' }]),
+    { ok: false, reason: 'lease_lost' },
+    'events',
+  );
+  t.same(
+    (await completeRuns(db, [{ ...stale, status: 'success' }]))[0],
+    { ok: false, reason: 'lease_lost' },
+    'complete',
+  );
   t.same(await releaseRun(db, stale, 'x'), { ok: false, reason: 'lease_lost' }, 'release');
   const after = await db.selectFrom('runs').selectAll().where('id', '=', first.id).executeTakeFirstOrThrow();
   t.equal(after.status, 'running', 'the newer attempt is untouched');
@@ -54,37 +62,46 @@ t.test('heartbeat extends the lease and reports a cancel request', async (t) => 
   t.ok(done?.ok && done.value.status === 'cancelled', 'an error after a cancel request ends cancelled');
 });
 
-t.test('a heartbeat never waits on a row another commit holds; an append counts as a heartbeat', async (t) => {
-  const { db } = await createTestDatabase(t);
-  await makeRun(db);
-  await makeRun(db);
-  const busy = await claimOne(db);
-  const idle = await claimOne(db);
-  const heartbeatOf = async (id: string) => (await db.selectFrom('runs').select('heartbeat_at').where('id', '=', id).executeTakeFirstOrThrow()).heartbeat_at!;
-  const before = await heartbeatOf(busy.id);
-  const idleBefore = await heartbeatOf(idle.id);
-  await new Promise((r) => setTimeout(r, 5));
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let locked!: () => void;
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  // A completion-like transaction holds the busy run's row until the heartbeat has answered.
-  const holder = db.transaction().execute(async (trx) => {
-    await trx.selectFrom('runs').select('id').where('id', '=', busy.id).forUpdate().execute();
-    locked();
-    await held;
-  });
-  await isLocked;
-  const leases = [busy, idle].map((run) => ({ runId: run.id, leaseToken: run.lease_token! }));
-  const answers = await heartbeatRuns(db, leases, 60);
-  release();
-  await holder;
-  t.same(answers.map((a) => a.ok), [true, true], 'both answered while one row was locked (a wait would never end here)');
-  t.same(await heartbeatOf(busy.id), before, 'the locked run kept its heartbeat time');
-  t.ok((await heartbeatOf(idle.id)) > idleBefore, 'the other run beat');
-  await appendEvents(db, leases[0]!, [{ seq: 1, level: 'info', type: 'log', message: 'alive' }]);
-  t.ok((await heartbeatOf(busy.id)) > before, 'the append moved heartbeat_at');
-});
+t.test(
+  'a heartbeat never waits on a row another commit holds; an append counts as a heartbeat',
+  async (t) => {
+    const { db } = await createTestDatabase(t);
+    await makeRun(db);
+    await makeRun(db);
+    const busy = await claimOne(db);
+    const idle = await claimOne(db);
+    const heartbeatOf = async (id: string) =>
+      (await db.selectFrom('runs').select('heartbeat_at').where('id', '=', id).executeTakeFirstOrThrow())
+        .heartbeat_at!;
+    const before = await heartbeatOf(busy.id);
+    const idleBefore = await heartbeatOf(idle.id);
+    await new Promise((r) => setTimeout(r, 5));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    // A completion-like transaction holds the busy run's row until the heartbeat has answered.
+    const holder = db.transaction().execute(async (trx) => {
+      await trx.selectFrom('runs').select('id').where('id', '=', busy.id).forUpdate().execute();
+      locked();
+      await held;
+    });
+    await isLocked;
+    const leases = [busy, idle].map((run) => ({ runId: run.id, leaseToken: run.lease_token! }));
+    const answers = await heartbeatRuns(db, leases, 60);
+    release();
+    await holder;
+    t.same(
+      answers.map((a) => a.ok),
+      [true, true],
+      'both answered while one row was locked (a wait would never end here)',
+    );
+    t.same(await heartbeatOf(busy.id), before, 'the locked run kept its heartbeat time');
+    t.ok((await heartbeatOf(idle.id)) > idleBefore, 'the other run beat');
+    await appendEvents(db, leases[0]!, [{ seq: 1, level: 'info', type: 'log', message: 'alive' }]);
+    t.ok((await heartbeatOf(busy.id)) > before, 'the append moved heartbeat_at');
+  },
+);
 
 t.test('error with attempts left is requeued with full-jitter exponential backoff; then fails', async (t) => {
   const { db } = await createTestDatabase(t);
@@ -94,7 +111,14 @@ t.test('error with attempts left is requeued with full-jitter exponential backof
     const run = await claimOne(db);
     t.equal(run.attempt, attempt);
     const before = Date.now();
-    const [done] = await completeRuns(db, [{ runId: run.id, leaseToken: run.lease_token!, status: 'error', error: { code: 'step_failed', message: 'exit 1' } }]);
+    const [done] = await completeRuns(db, [
+      {
+        runId: run.id,
+        leaseToken: run.lease_token!,
+        status: 'error',
+        error: { code: 'step_failed', message: 'exit 1' },
+      },
+    ]);
     if (!done?.ok) throw new Error('complete failed');
     if (attempt < 3) {
       t.equal(done.value.status, 'queued', `attempt ${attempt} requeued`);
@@ -103,22 +127,34 @@ t.test('error with attempts left is requeued with full-jitter exponential backof
       const cap = backoffCapSeconds(policy, attempt);
       t.ok(delay >= -1 && delay <= cap + 1, `delay ${delay.toFixed(2)} s within [0, ${cap}]`);
       // Make it due now instead of sleeping out the backoff.
-      await db.updateTable('runs').set({ run_at: new Date(0) }).where('id', '=', run.id).execute();
+      await db
+        .updateTable('runs')
+        .set({ run_at: new Date(0) })
+        .where('id', '=', run.id)
+        .execute();
     } else {
       t.equal(done.value.status, 'error', 'out of attempts: error');
       t.same(done.value.error, { code: 'step_failed', message: 'exit 1' });
       t.ok(done.value.finished_at);
     }
   }
-  t.same([10, 30, 50, 50].map((_, i) => backoffCapSeconds(policy, i + 1)), [10, 30, 50, 50], 'cap grows by factor, capped at max_s');
+  t.same(
+    [10, 30, 50, 50].map((_, i) => backoffCapSeconds(policy, i + 1)),
+    [10, 30, 50, 50],
+    'cap grows by factor, capped at max_s',
+  );
 });
 
 t.test('backoff delays are spread (full jitter), not all at the cap', async (t) => {
   const { db } = await createTestDatabase(t);
   const delays: number[] = [];
-  for (let i = 0; i < 30; i++) await makeRun(db, { max_attempts: 2, retry_policy: { initial_s: 100, factor: 2, max_s: 100 } });
+  for (let i = 0; i < 30; i++)
+    await makeRun(db, { max_attempts: 2, retry_policy: { initial_s: 100, factor: 2, max_s: 100 } });
   const runs = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 30, leaseSeconds: 30 });
-  const results = await completeRuns(db, runs.map((r) => ({ runId: r.id, leaseToken: r.lease_token!, status: 'error' as const })));
+  const results = await completeRuns(
+    db,
+    runs.map((r) => ({ runId: r.id, leaseToken: r.lease_token!, status: 'error' as const })),
+  );
   const now = Date.now();
   for (const r of results) if (r.ok) delays.push((r.value.run_at.getTime() - now) / 1000);
   t.equal(delays.length, 30);
@@ -133,8 +169,13 @@ t.test('release hands back without spending the failure budget', async (t) => {
   t.ok(released.ok && released.value.status === 'queued');
   const again = await claimOne(db);
   t.equal(again.attempt, 2, 'a new attempt number (it names the lease)');
-  const [done] = await completeRuns(db, [{ runId: again.id, leaseToken: again.lease_token!, status: 'error' }]);
-  t.ok(done?.ok && done.value.status === 'error', 'max_attempts 1: the released attempt did not count, this one did');
+  const [done] = await completeRuns(db, [
+    { runId: again.id, leaseToken: again.lease_token!, status: 'error' },
+  ]);
+  t.ok(
+    done?.ok && done.value.status === 'error',
+    'max_attempts 1: the released attempt did not count, this one did',
+  );
   const events = await readEvents(db, { runId: run.id });
   t.ok(events.some((e) => e.type === 'released' && e.message.includes('worker_shutdown')));
 });
@@ -164,23 +205,54 @@ t.test('events: batch append, idempotent replay, order, sanitising NUL and broke
   await makeRun(db);
   const run = await claimOne(db);
   const lease = { runId: run.id, leaseToken: run.lease_token! };
-  const batch = Array.from({ length: 100 }, (_, i) => ({ seq: i + 1, level: 'info' as const, type: 'log', message: `line ${i + 1}`, data: { stream: 'stdout' } }));
+  const batch = Array.from({ length: 100 }, (_, i) => ({
+    seq: i + 1,
+    level: 'info' as const,
+    type: 'log',
+    message: `line ${i + 1}`,
+    data: { stream: 'stdout' },
+  }));
   const first = await appendEvents(db, lease, batch);
-  t.same(first, { ok: true, value: { accepted: 100, last_seq: 100, run_seq: 101 } }, 'run_seq: after the claimed event (seq 1)');
+  t.same(
+    first,
+    { ok: true, value: { accepted: 100, last_seq: 100, run_seq: 101 } },
+    'run_seq: after the claimed event (seq 1)',
+  );
   const replay = await appendEvents(db, lease, batch.slice(50));
-  t.same(replay, { ok: true, value: { accepted: 0, last_seq: 100, run_seq: null } }, 'a retried batch inserts nothing twice');
+  t.same(
+    replay,
+    { ok: true, value: { accepted: 0, last_seq: 100, run_seq: null } },
+    'a retried batch inserts nothing twice',
+  );
   const nasty = await appendEvents(db, lease, [
-    { seq: 101, level: 'warn', type: 'log', message: 'nul\u0000byte and lone \ud800 surrogate', data: { 'k\u0000': 'v\udfff' } },
+    {
+      seq: 101,
+      level: 'warn',
+      type: 'log',
+      message: 'nul\u0000byte and lone \ud800 surrogate',
+      data: { 'k\u0000': 'v\udfff' },
+    },
   ]);
   t.ok(nasty.ok, 'never a failed append');
   const events = await readEvents(db, { runId: run.id, limit: 10_000 });
   const logs = events.filter((e) => e.type === 'log');
-  t.same(logs.slice(0, 100).map((e) => e.message), batch.map((e) => e.message), 'in order, complete');
-  t.ok(events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq), 'seq strictly increasing');
+  t.same(
+    logs.slice(0, 100).map((e) => e.message),
+    batch.map((e) => e.message),
+    'in order, complete',
+  );
+  t.ok(
+    events.every((e, i) => i === 0 || e.seq > events[i - 1]!.seq),
+    'seq strictly increasing',
+  );
   t.equal(logs[100]!.message, 'nul\uFFFDbyte and lone \uFFFD surrogate');
   t.same(logs[100]!.data, { 'k\uFFFD': 'v\uFFFD' });
   t.equal((await readEvents(db, { runId: run.id, levels: ['warn'] })).length, 1, 'level filter');
-  t.equal((await readEvents(db, { runId: run.id, q: 'LINE 9' })).length, 11, 'case-insensitive search: line 9 and 90-99');
+  t.equal(
+    (await readEvents(db, { runId: run.id, q: 'LINE 9' })).length,
+    11,
+    'case-insensitive search: line 9 and 90-99',
+  );
 });
 
 t.test('step events maintain run_steps', async (t) => {
@@ -190,7 +262,13 @@ t.test('step events maintain run_steps', async (t) => {
   const lease = { runId: run.id, leaseToken: run.lease_token! };
   await appendEvents(db, lease, [
     { seq: 1, level: 'info', type: 'step.started', step: 'greet', data: { index: 0, kind: 'shell' } },
-    { seq: 2, level: 'info', type: 'step.finished', step: 'greet', data: { index: 0, kind: 'shell', status: 'success', exit_code: 0 } },
+    {
+      seq: 2,
+      level: 'info',
+      type: 'step.finished',
+      step: 'greet',
+      data: { index: 0, kind: 'shell', status: 'success', exit_code: 0 },
+    },
   ]);
   const steps = await db.selectFrom('run_steps').selectAll().where('run_id', '=', run.id).execute();
   t.equal(steps.length, 1);

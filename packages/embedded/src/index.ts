@@ -1,2 +1,8 @@
-export { startEmbeddedPostgres, freePort, previousPort, type EmbeddedPostgresServer, type EmbeddedPostgresOptions } from './postgres.js';
+export {
+  startEmbeddedPostgres,
+  freePort,
+  previousPort,
+  type EmbeddedPostgresServer,
+  type EmbeddedPostgresOptions,
+} from './postgres.js';
 export { startEmbeddedS3, type EmbeddedS3Server } from './s3.js';

@@ -13,7 +13,11 @@ export interface EmbeddedS3Server {
 }
 
 /** Start s3rver on loopback with one bucket, files under `dir`. `S3RVER` is its fixed credential pair. */
-export async function startEmbeddedS3(options: { dir: string; port?: number; bucket?: string }): Promise<EmbeddedS3Server> {
+export async function startEmbeddedS3(options: {
+  dir: string;
+  port?: number;
+  bucket?: string;
+}): Promise<EmbeddedS3Server> {
   await mkdir(options.dir, { recursive: true });
   const bucket = options.bucket ?? 'ocr-artifacts';
   const server = new S3rver({

@@ -18,7 +18,12 @@ export class OcrError extends Error {
 /** Configuration that cannot start a process; `problems` has one line per bad variable. */
 export class ConfigError extends OcrError {
   constructor(readonly problems: string[]) {
-    super('invalid_config', `invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`, 500, problems);
+    super(
+      'invalid_config',
+      `invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+      500,
+      problems,
+    );
     this.name = 'ConfigError';
   }
 }

@@ -21,7 +21,11 @@ export const REDACT_PATHS = [
 ];
 
 /** Build the process logger: JSON lines, secrets redacted, `service` bound on every line. */
-export function createLogger(service: string, level = process.env.OCR_LOG_LEVEL ?? 'info', options: LoggerOptions = {}): Logger {
+export function createLogger(
+  service: string,
+  level = process.env.OCR_LOG_LEVEL ?? 'info',
+  options: LoggerOptions = {},
+): Logger {
   return pino({
     level,
     base: { service },

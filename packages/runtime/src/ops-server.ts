@@ -15,7 +15,9 @@ export interface OpsServerOptions {
  * `/healthz`, `/readyz` and `/metrics` for processes that have no HTTP API of their own (worker,
  * sweeper). Listens on 0.0.0.0 so probes reach it in containers.
  */
-export async function startOpsServer(options: OpsServerOptions): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+export async function startOpsServer(
+  options: OpsServerOptions,
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     void (async () => {
       const path = (req.url ?? '/').split('?')[0];

@@ -26,7 +26,10 @@ export async function readSpecKitDir(dir: string): Promise<SpecKitFiles> {
     }
   }
   if (Object.keys(files).length === 0) {
-    const exists = await readFile(dir).then(() => 'file', (err: NodeJS.ErrnoException) => (err.code === 'EISDIR' ? 'dir' : 'none'));
+    const exists = await readFile(dir).then(
+      () => 'file',
+      (err: NodeJS.ErrnoException) => (err.code === 'EISDIR' ? 'dir' : 'none'),
+    );
     if (exists === 'none') throw new SpecKitDirError(`${dir}: no such directory`);
     if (exists === 'file') throw new SpecKitDirError(`${dir}: not a directory`);
   }

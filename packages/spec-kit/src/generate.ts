@@ -85,8 +85,8 @@ ${bullets(input.constraints, 'No constraints were stated when this kit was gener
 }
 
 function prd(input: SpecKitInput, requirements: Requirement[]): string {
-  const blocks = requirements.map(
-    (r) => `### ${r.id}: ${r.goal}
+  const blocks = requirements.map((r) =>
+    `### ${r.id}: ${r.goal}
 
 **User story:** As ${withArticle(r.user)}, I want to ${inSentence(r.goal)}, so that ${input.name} delivers on its purpose.
 
@@ -126,7 +126,11 @@ ${delivers.length > 0 ? `Delivers ${delivers.map((r) => r.id).join(', ')}:\n\n${
 
 Exit: every task of this phase in tasks.md is done and its acceptance criteria are demonstrated.`;
   });
-  const dependencies = phases.map((name, k) => (k === 0 ? `- Phase 1 (${name}) depends on nothing.` : `- Phase ${k + 1} (${name}) depends on Phase ${k} (${phases[k - 1]}).`));
+  const dependencies = phases.map((name, k) =>
+    k === 0
+      ? `- Phase 1 (${name}) depends on nothing.`
+      : `- Phase ${k + 1} (${name}) depends on Phase ${k} (${phases[k - 1]}).`,
+  );
   return `# ${input.name} — Plan
 
 ## Approach
@@ -147,7 +151,10 @@ ${phases.map((name, k) => `- M${k + 1}: ${name} — Phase ${k + 1} complete.`).j
 
 ## Risks
 
-${bullets(input.constraints.map((c) => `Constraint "${c}" may limit the design; check it in every phase review.`), 'No risks recorded yet.')}
+${bullets(
+  input.constraints.map((c) => `Constraint "${c}" may limit the design; check it in every phase review.`),
+  'No risks recorded yet.',
+)}
 `;
 }
 

@@ -58,7 +58,8 @@ function text(value: unknown, field: string, problems: string[]): string {
  */
 export function parseSpecKitInput(value: unknown): SpecKitInput {
   const problems: string[] = [];
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SpecKitInputError(['input: must be an object']);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new SpecKitInputError(['input: must be an object']);
   const source = value as Record<string, unknown>;
   const name = text(source.name ?? source.project, 'name', problems);
   if (!name && !problems.some((p) => p.startsWith('name'))) problems.push('name: is required');
@@ -70,7 +71,8 @@ export function parseSpecKitInput(value: unknown): SpecKitInput {
     constraints: list(source.constraints, 'constraints', problems),
     milestones: list(source.milestones, 'milestones', problems),
   };
-  if (input.goals.length === 0 && !problems.some((p) => p.startsWith('goals'))) problems.push('goals: at least one goal is required (each becomes a requirement)');
+  if (input.goals.length === 0 && !problems.some((p) => p.startsWith('goals')))
+    problems.push('goals: at least one goal is required (each becomes a requirement)');
   if (problems.length > 0) throw new SpecKitInputError(problems);
   return input;
 }

@@ -54,7 +54,15 @@ export function scanLines(source: string): Line[] {
     const item = ITEM.exec(raw);
     if (item) {
       const checkbox = item[2];
-      out.push({ kind: 'item', item: { indent: item[1]!.replace(/\t/g, '    ').length, ...(checkbox !== undefined ? { checkbox } : {}), text: item[3]!.trim(), line } });
+      out.push({
+        kind: 'item',
+        item: {
+          indent: item[1]!.replace(/\t/g, '    ').length,
+          ...(checkbox !== undefined ? { checkbox } : {}),
+          text: item[3]!.trim(),
+          line,
+        },
+      });
       return;
     }
     out.push({ kind: 'text', text: raw.trim(), line });

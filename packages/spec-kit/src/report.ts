@@ -36,11 +36,13 @@ export function renderReportMarkdown(report: ValidationReport): string {
   if (report.problems.length === 0) lines.push('None.');
   else {
     lines.push('| level | code | where | message |', '|---|---|---|---|');
-    for (const p of report.problems) lines.push(`| ${p.level} | ${p.code} | ${cell(problemLocation(p))} | ${cell(p.message)} |`);
+    for (const p of report.problems)
+      lines.push(`| ${p.level} | ${p.code} | ${cell(problemLocation(p))} | ${cell(p.message)} |`);
   }
   if (report.requirements.length > 0) {
     lines.push('', '## Traceability', '', '| requirement | criteria | tasks |', '|---|---|---|');
-    for (const r of report.requirements) lines.push(`| ${r.id}: ${cell(r.title)} | ${r.acceptance_criteria} | ${r.tasks.join(', ') || '—'} |`);
+    for (const r of report.requirements)
+      lines.push(`| ${r.id}: ${cell(r.title)} | ${r.acceptance_criteria} | ${r.tasks.join(', ') || '—'} |`);
   }
   return lines.join('\n') + '\n';
 }

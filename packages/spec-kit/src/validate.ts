@@ -67,7 +67,11 @@ export function validateSpecKit(files: SpecKitFiles, source = 'spec kit'): Valid
   return {
     valid: errors === 0,
     source,
-    files: SPEC_FILES.map((name) => ({ name, present: files[name] !== undefined, lines: files[name]?.split(/\r?\n/).length ?? 0 })),
+    files: SPEC_FILES.map((name) => ({
+      name,
+      present: files[name] !== undefined,
+      lines: files[name]?.split(/\r?\n/).length ?? 0,
+    })),
     summary: {
       errors,
       warnings: problems.length - errors,
@@ -96,8 +100,15 @@ function checkStructure(name: SpecFileName, lines: Line[], findings: Findings): 
   const sections = sectionsAt(lines, 2);
   for (const required of REQUIRED_SECTIONS[name]) {
     const section = sections.find((s) => headingMatches(normalizeHeading(s.heading.text), required));
-    if (!section) findings.error('missing_section', name, titleLine, `${name} has no "## ${required}" section`);
-    else if (!hasContent(section)) findings.error('empty_section', name, section.heading.line, `section "${section.heading.text}" is empty`);
+    if (!section)
+      findings.error('missing_section', name, titleLine, `${name} has no "## ${required}" section`);
+    else if (!hasContent(section))
+      findings.error(
+        'empty_section',
+        name,
+        section.heading.line,
+        `section "${section.heading.text}" is empty`,
+      );
   }
 }
 
@@ -115,25 +126,62 @@ function checkRequirements(lines: Line[], findings: Findings): RequirementInfo[]
     const { text, line } = block.heading;
     const match = REQUIREMENT_HEADING.exec(text.replace(/[*_`]/g, '').trim());
     if (!match) {
-      findings.error('requirement_without_id', 'prd.md', line, `requirement "${text}" has no id: write "### R<n>: ${text}"`);
+      findings.error(
+        'requirement_without_id',
+        'prd.md',
+        line,
+        `requirement "${text}" has no id: write "### R<n>: ${text}"`,
+      );
       continue;
     }
     const id = match[1]!;
     if (seen.has(id)) {
-      findings.error('duplicate_requirement_id', 'prd.md', line, `requirement id ${id} is already used on line ${seen.get(id)}`);
+      findings.error(
+        'duplicate_requirement_id',
+        'prd.md',
+        line,
+        `requirement id ${id} is already used on line ${seen.get(id)}`,
+      );
       continue;
     }
     seen.set(id, line);
     const criteria = countAcceptanceCriteria(block.body);
     if (criteria === 0) {
-      findings.error('missing_acceptance_criteria', 'prd.md', line, `requirement ${id} has no acceptance criteria: add "Acceptance criteria:" and a list under it`);
+      findings.error(
+        'missing_acceptance_criteria',
+        'prd.md',
+        line,
+        `requirement ${id} has no acceptance criteria: add "Acceptance criteria:" and a list under it`,
+      );
     }
-    const story = block.body.some((l) => (l.kind === 'text' && USER_STORY.test(l.text)) || (l.kind === 'item' && USER_STORY.test(l.item.text)));
-    if (!story) findings.add('warning', 'missing_user_story', 'prd.md', line, `requirement ${id} has no user story ("As a …, I want …, so that …")`);
-    requirements.push({ id, title: match[2]!.trim(), line, acceptance_criteria: criteria, user_story: story, tasks: [] });
+    const story = block.body.some(
+      (l) =>
+        (l.kind === 'text' && USER_STORY.test(l.text)) || (l.kind === 'item' && USER_STORY.test(l.item.text)),
+    );
+    if (!story)
+      findings.add(
+        'warning',
+        'missing_user_story',
+        'prd.md',
+        line,
+        `requirement ${id} has no user story ("As a …, I want …, so that …")`,
+      );
+    requirements.push({
+      id,
+      title: match[2]!.trim(),
+      line,
+      acceptance_criteria: criteria,
+      user_story: story,
+      tasks: [],
+    });
   }
   if (requirements.length === 0 && !findings.problems.some((p) => p.code === 'requirement_without_id')) {
-    findings.error('no_requirements', 'prd.md', section.heading.line, 'the Requirements section has no "### R<n>: …" requirement');
+    findings.error(
+      'no_requirements',
+      'prd.md',
+      section.heading.line,
+      'the Requirements section has no "### R<n>: …" requirement',
+    );
   }
   return requirements;
 }
@@ -176,23 +224,47 @@ function checkTasks(lines: Line[], findings: Findings): TaskInfo[] {
     const { text, line: at, checkbox } = line.item;
     const match = TASK_ID.exec(text.replace(/[*_`]/g, '').trim());
     if (!match) {
-      findings.error('task_without_id', 'tasks.md', at, `task "${text}" has no id: write "- [ ] T<n>.<m> ${text}"`);
+      findings.error(
+        'task_without_id',
+        'tasks.md',
+        at,
+        `task "${text}" has no id: write "- [ ] T<n>.<m> ${text}"`,
+      );
       continue;
     }
     const id = match[1]!;
     const status = TASK_CHECKBOXES[checkbox];
     if (!status) {
-      findings.error('invalid_task_status', 'tasks.md', at, `task ${id} has checkbox "[${checkbox}]": use [ ], [~], [x] or [!]`);
+      findings.error(
+        'invalid_task_status',
+        'tasks.md',
+        at,
+        `task ${id} has checkbox "[${checkbox}]": use [ ], [~], [x] or [!]`,
+      );
       continue;
     }
     if (seen.has(id)) {
-      findings.error('duplicate_task_id', 'tasks.md', at, `task id ${id} is already used on line ${seen.get(id)}`);
+      findings.error(
+        'duplicate_task_id',
+        'tasks.md',
+        at,
+        `task id ${id} is already used on line ${seen.get(id)}`,
+      );
       continue;
     }
     seen.set(id, at);
-    tasks.push({ id, title: match[2]!.trim(), status, line: at, requirements: [...new Set(text.match(REQUIREMENT_REF) ?? [])] });
+    tasks.push({
+      id,
+      title: match[2]!.trim(),
+      status,
+      line: at,
+      requirements: [...new Set(text.match(REQUIREMENT_REF) ?? [])],
+    });
   }
-  if (tasks.length === 0 && !findings.problems.some((p) => p.file === 'tasks.md' && p.code !== 'missing_title')) {
+  if (
+    tasks.length === 0 &&
+    !findings.problems.some((p) => p.file === 'tasks.md' && p.code !== 'missing_title')
+  ) {
     findings.error('no_tasks', 'tasks.md', 1, 'tasks.md has no task: write "- [ ] T1.1 …" items');
   }
   return tasks;
@@ -205,12 +277,23 @@ function checkTraceability(requirements: RequirementInfo[], tasks: TaskInfo[], f
     for (const ref of task.requirements) {
       const requirement = byId.get(ref);
       if (requirement) requirement.tasks.push(task.id);
-      else findings.error('unknown_requirement', 'tasks.md', task.line, `task ${task.id} traces to ${ref}, which prd.md does not define`);
+      else
+        findings.error(
+          'unknown_requirement',
+          'tasks.md',
+          task.line,
+          `task ${task.id} traces to ${ref}, which prd.md does not define`,
+        );
     }
   }
   for (const requirement of requirements) {
     if (requirement.tasks.length === 0) {
-      findings.error('untraced_requirement', 'prd.md', requirement.line, `requirement ${requirement.id} is not traced to any task in tasks.md`);
+      findings.error(
+        'untraced_requirement',
+        'prd.md',
+        requirement.line,
+        `requirement ${requirement.id} is not traced to any task in tasks.md`,
+      );
     }
   }
 }

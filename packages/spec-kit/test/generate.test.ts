@@ -1,5 +1,12 @@
 import t from 'tap';
-import { generateSpecKit, parseSpecKitInput, slugify, SpecKitInputError, SPEC_FILES, validateSpecKit } from '../src/index.js';
+import {
+  generateSpecKit,
+  parseSpecKitInput,
+  slugify,
+  SpecKitInputError,
+  SPEC_FILES,
+  validateSpecKit,
+} from '../src/index.js';
 
 const input = {
   name: 'Acme Deploys',
@@ -16,8 +23,15 @@ t.test('the four documents validate, with every goal a traced requirement', asyn
   const report = validateSpecKit(kit);
   t.same(report.problems, []);
   t.equal(report.valid, true);
-  t.same(report.requirements.map((r) => r.id), ['R1', 'R2', 'R3', 'R4']);
-  t.ok(report.requirements.every((r) => r.user_story && r.acceptance_criteria >= 2 + input.constraints.length && r.tasks.length >= 2));
+  t.same(
+    report.requirements.map((r) => r.id),
+    ['R1', 'R2', 'R3', 'R4'],
+  );
+  t.ok(
+    report.requirements.every(
+      (r) => r.user_story && r.acceptance_criteria >= 2 + input.constraints.length && r.tasks.length >= 2,
+    ),
+  );
   t.ok(report.tasks.every((task) => task.status === 'todo'));
 });
 
@@ -25,7 +39,10 @@ t.test('documents carry the inputs: principles, stories, phases with dependencie
   const kit = generateSpecKit(input);
   t.match(kit['constitution.md'], /^# Acme Deploys — Constitution/);
   t.match(kit['constitution.md'], /## Constraints\n\n- Runs on Kubernetes\n- No vendor lock-in/);
-  t.match(kit['prd.md'], /### R2: Roll back in a minute\n\n\*\*User story:\*\* As an on-call operator, I want to roll back in a minute/);
+  t.match(
+    kit['prd.md'],
+    /### R2: Roll back in a minute\n\n\*\*User story:\*\* As an on-call operator, I want to roll back in a minute/,
+  );
   t.match(kit['plan.md'], /### Phase 1 — MVP[\s\S]*### Phase 2 — GA/);
   t.match(kit['plan.md'], /Phase 2 \(GA\) depends on Phase 1 \(MVP\)/);
   t.match(kit['tasks.md'], /- \[ \] T1\.2 Build: Deploy with one click \(R1\)/);
@@ -51,7 +68,10 @@ t.test('input values cannot change the structure of the documents', async (t) =>
   });
   const report = validateSpecKit(kit);
   t.same(report.problems, [], 'still valid');
-  t.same(report.requirements.map((r) => r.id), ['R1', 'R2']);
+  t.same(
+    report.requirements.map((r) => r.id),
+    ['R1', 'R2'],
+  );
   t.notOk(report.tasks.some((task) => task.id === 'T9'));
   t.notOk(kit['tasks.md'].includes('(R9'), 'R-words in goals are not traces');
 });
@@ -63,10 +83,21 @@ t.test('input is checked, with each problem naming its field', async (t) => {
     t.fail('should throw');
   } catch (err) {
     t.ok(err instanceof SpecKitInputError);
-    t.same((err as SpecKitInputError).problems, ['constraints: must be a list of strings or a string with one item per line', 'milestones[1]: must be a string', 'goals: at least one goal is required (each becomes a requirement)']);
+    t.same((err as SpecKitInputError).problems, [
+      'constraints: must be a list of strings or a string with one item per line',
+      'milestones[1]: must be a string',
+      'goals: at least one goal is required (each becomes a requirement)',
+    ]);
     t.equal((err as SpecKitInputError).code, 'invalid_spec_kit_input');
   }
-  t.same(parseSpecKitInput({ project: 'P', goals: 'one\n\ntwo\n', users: 'a\nb' }), { name: 'P', description: '', goals: ['one', 'two'], users: ['a', 'b'], constraints: [], milestones: [] });
+  t.same(parseSpecKitInput({ project: 'P', goals: 'one\n\ntwo\n', users: 'a\nb' }), {
+    name: 'P',
+    description: '',
+    goals: ['one', 'two'],
+    users: ['a', 'b'],
+    constraints: [],
+    milestones: [],
+  });
   t.throws(() => parseSpecKitInput(['x']), SpecKitInputError);
 });
 

@@ -27,10 +27,17 @@ t.test('zip round trip under a folder, byte-identical for the same content', asy
 t.test('unzip finds the kit at the top level or in the shallowest folder and ignores the rest', async (t) => {
   const flat = zipSync({ 'prd.md': strToU8('# P'), 'notes.txt': strToU8('x') });
   t.same(unzipSpecKit(flat), { 'prd.md': '# P' });
-  const nested = zipSync({ 'kit/prd.md': strToU8('# outer'), 'kit/old/prd.md': strToU8('# inner'), 'kit/tasks.md': strToU8('# T') });
+  const nested = zipSync({
+    'kit/prd.md': strToU8('# outer'),
+    'kit/old/prd.md': strToU8('# inner'),
+    'kit/tasks.md': strToU8('# T'),
+  });
   t.same(unzipSpecKit(nested), { 'prd.md': '# outer', 'tasks.md': '# T' });
   t.throws(() => unzipSpecKit(zipSync({ 'readme.md': strToU8('x') })), SpecKitZipError);
-  t.throws(() => unzipSpecKit(strToU8('not a zip')), { name: 'SpecKitZipError', code: 'invalid_spec_kit_zip' });
+  t.throws(() => unzipSpecKit(strToU8('not a zip')), {
+    name: 'SpecKitZipError',
+    code: 'invalid_spec_kit_zip',
+  });
 });
 
 t.test('a directory round trip; a missing directory is an error, a missing file is a finding', async (t) => {
@@ -47,7 +54,10 @@ t.test('a directory round trip; a missing directory is an error, a missing file 
 
 t.test('problems print as file:line and the markdown summary lists them with the trace table', async (t) => {
   const kit = validKit();
-  kit['prd.md'] = kit['prd.md']!.replace('**Acceptance criteria:**\n- Given a thing, when I do it, then it is done.\n', '');
+  kit['prd.md'] = kit['prd.md']!.replace(
+    '**Acceptance criteria:**\n- Given a thing, when I do it, then it is done.\n',
+    '',
+  );
   delete kit['plan.md'];
   const report = validateSpecKit(kit, 'spec/demo');
   t.same(formatProblems(report, 'spec/demo'), [

@@ -18,8 +18,35 @@ export const DOCKER_SOCKET = '/var/run/docker.sock';
 // scripts/setup-machine.ts checks (or installs) the same static binary before the run.
 const BUSYBOX = process.env.OCR_BUSYBOX_PATH || '/bin/busybox';
 const APPLETS = [
-  'sh', 'ash', 'echo', 'printf', 'sleep', 'cat', 'ls', 'mkdir', 'rm', 'touch', 'test', '[', 'true', 'false', 'env', 'id',
-  'yes', 'head', 'tail', 'tr', 'wc', 'seq', 'kill', 'dd', 'sed', 'grep', 'tee', 'sha256sum', 'mktemp',
+  'sh',
+  'ash',
+  'echo',
+  'printf',
+  'sleep',
+  'cat',
+  'ls',
+  'mkdir',
+  'rm',
+  'touch',
+  'test',
+  '[',
+  'true',
+  'false',
+  'env',
+  'id',
+  'yes',
+  'head',
+  'tail',
+  'tr',
+  'wc',
+  'seq',
+  'kill',
+  'dd',
+  'sed',
+  'grep',
+  'tee',
+  'sha256sum',
+  'mktemp',
 ];
 
 /**
@@ -37,7 +64,10 @@ export async function requireDocker(): Promise<Docker> {
   try {
     await docker.ping();
   } catch (err) {
-    throw new Error(`docker engine at ${DOCKER_SOCKET} does not answer (${(err as Error).message}); is dockerd running?`, { cause: err });
+    throw new Error(
+      `docker engine at ${DOCKER_SOCKET} does not answer (${(err as Error).message}); is dockerd running?`,
+      { cause: err },
+    );
   }
   return docker;
 }
@@ -60,10 +90,19 @@ export async function ensureTestImage(): Promise<Docker> {
   dir('work');
   tar.entry({ name: 'bin/busybox', mode: 0o755, size: statSync(BUSYBOX).size }, readFileSync(BUSYBOX));
   for (const applet of APPLETS) tar.entry({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox' });
-  tar.entry({ name: 'etc/passwd' }, 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+  tar.entry(
+    { name: 'etc/passwd' },
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+  );
   tar.finalize();
-  const progress = await docker.importImage(tar as unknown as NodeJS.ReadableStream, { repo: 'ocr-test-busybox', tag: 'latest', changes: ['ENV PATH=/bin', 'WORKDIR /work'] });
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(progress, (err) => (err ? reject(err) : resolve())));
+  const progress = await docker.importImage(tar as unknown as NodeJS.ReadableStream, {
+    repo: 'ocr-test-busybox',
+    tag: 'latest',
+    changes: ['ENV PATH=/bin', 'WORKDIR /work'],
+  });
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(progress, (err) => (err ? reject(err) : resolve())),
+  );
   await docker.getImage(TEST_IMAGE).inspect();
   return docker;
 }
@@ -79,7 +118,11 @@ export async function ensureShellEntrypointImage(): Promise<Docker> {
   }
   const container = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['true'] });
   try {
-    await container.commit({ repo: 'ocr-test-busybox', tag: 'sh-entrypoint', changes: ['ENTRYPOINT ["/bin/sh", "-c"]', 'CMD ["echo default"]'] });
+    await container.commit({
+      repo: 'ocr-test-busybox',
+      tag: 'sh-entrypoint',
+      changes: ['ENTRYPOINT ["/bin/sh", "-c"]', 'CMD ["echo default"]'],
+    });
   } finally {
     await container.remove({ force: true });
   }

@@ -55,7 +55,14 @@ export async function startStack(t: TestLike, options: StackOptions = {}): Promi
   const log = pino({ level: options.logLevel ?? process.env.OCR_TEST_LOG_LEVEL ?? 'silent' });
   // Workers heartbeat at the interval the API tells them: fast in tests, so cancels are seen quickly.
   const api = await startApi(
-    loadApiConfig({ OCR_HEARTBEAT_INTERVAL_S: '0.5', ...env, PORT: '0', HOST: '127.0.0.1', OCR_ADMIN_TOKEN: adminToken, OCR_MIGRATE: 'false' }),
+    loadApiConfig({
+      OCR_HEARTBEAT_INTERVAL_S: '0.5',
+      ...env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      OCR_ADMIN_TOKEN: adminToken,
+      OCR_MIGRATE: 'false',
+    }),
     log,
   );
   t.teardown(async () => {

@@ -123,15 +123,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         error.code === 'FST_ERR_MAX_PARAM_LENGTH'
           ? 'a path segment is longer than 100 characters'
           : 'is not valid percent-encoded UTF-8';
-      void reply
-        .code(error.statusCode ?? 400)
-        .send({
-          error: {
-            code: 'validation_failed',
-            message: `${field}: ${message}`,
-            details: [{ field, message }],
-          },
-        });
+      void reply.code(error.statusCode ?? 400).send({
+        error: {
+          code: 'validation_failed',
+          message: `${field}: ${message}`,
+          details: [{ field, message }],
+        },
+      });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

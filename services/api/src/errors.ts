@@ -9,4 +9,5 @@ export function apiError(code: ErrorCode | 'resync_required', message: string, d
 
 export const notFound = (what: string) => apiError('not_found', `${what} not found`);
 /** A fenced write or read with a lease that is no longer current: the worker must stop at once. */
-export const leaseLost = (runId: string) => apiError('lease_lost', `the lease on run ${runId} is no longer yours; stop and write nothing more`);
+export const leaseLost = (runId: string) =>
+  apiError('lease_lost', `the lease on run ${runId} is no longer yours; stop and write nothing more`);

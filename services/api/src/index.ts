@@ -21,9 +21,16 @@ export interface StartedApi {
  * Start the API from its config: connect, migrate (advisory-locked, safe with several replicas), ensure the
  * bootstrap admin token, start the LISTEN connection, listen. `close()` stops accepting, drains, releases.
  */
-export async function startApi(config: Readonly<ApiConfig>, log: Logger = createLogger('api')): Promise<StartedApi> {
+export async function startApi(
+  config: Readonly<ApiConfig>,
+  log: Logger = createLogger('api'),
+): Promise<StartedApi> {
   const lifecycle = new Lifecycle(log);
-  const handle = connect(config.DATABASE_URL, { max: config.OCR_DB_POOL_SIZE, applicationName: 'ocr-api', onError: (err) => log.warn({ err }, 'idle database client error') });
+  const handle = connect(config.DATABASE_URL, {
+    max: config.OCR_DB_POOL_SIZE,
+    applicationName: 'ocr-api',
+    onError: (err) => log.warn({ err }, 'idle database client error'),
+  });
   lifecycle.defer('database pool', () => handle.close());
   try {
     if (config.OCR_MIGRATE) await migrateToLatest(handle.db, config.DATABASE_URL);

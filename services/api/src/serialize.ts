@@ -1,4 +1,12 @@
-import type { ArtifactRow, LaneState, RunEventRow, RunRow, RunStepRow, SpecDocRow, TemplateRow } from '@ocr/db';
+import type {
+  ArtifactRow,
+  LaneState,
+  RunEventRow,
+  RunRow,
+  RunStepRow,
+  SpecDocRow,
+  TemplateRow,
+} from '@ocr/db';
 import { waitReason } from '@ocr/db';
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);

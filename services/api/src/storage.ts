@@ -7,7 +7,11 @@ import type { ApiConfig } from './config.js';
 /** Object storage for artifacts: presigned URLs for workers and readers, verification on completion. */
 export interface Storage {
   prefix: string;
-  uploadUrl(key: string, contentType: string, size: number): Promise<{ url: string; headers: Record<string, string>; expiresIn: number }>;
+  uploadUrl(
+    key: string,
+    contentType: string,
+    size: number,
+  ): Promise<{ url: string; headers: Record<string, string>; expiresIn: number }>;
   downloadUrl(key: string, filename: string): Promise<string>;
   /** Stream the stored object and measure it. */
   measure(key: string): Promise<{ size: number; sha256: string } | undefined>;
@@ -21,29 +25,50 @@ const DOWNLOAD_TTL_S = 5 * 60;
  * checksum headers that several S3-compatible stores reject (and that corrupted streamed uploads in s3rver).
  */
 export function createStorage(config: Readonly<ApiConfig>): Storage | undefined {
-  if (!config.OCR_S3_ENDPOINT || !config.OCR_S3_BUCKET || !config.OCR_S3_ACCESS_KEY_ID || !config.OCR_S3_SECRET_ACCESS_KEY) return undefined;
+  if (
+    !config.OCR_S3_ENDPOINT ||
+    !config.OCR_S3_BUCKET ||
+    !config.OCR_S3_ACCESS_KEY_ID ||
+    !config.OCR_S3_SECRET_ACCESS_KEY
+  )
+    return undefined;
   const bucket = config.OCR_S3_BUCKET;
   const client = new S3Client({
     endpoint: config.OCR_S3_ENDPOINT,
     region: config.OCR_S3_REGION,
     forcePathStyle: config.OCR_S3_FORCE_PATH_STYLE,
-    credentials: { accessKeyId: config.OCR_S3_ACCESS_KEY_ID, secretAccessKey: config.OCR_S3_SECRET_ACCESS_KEY },
+    credentials: {
+      accessKeyId: config.OCR_S3_ACCESS_KEY_ID,
+      secretAccessKey: config.OCR_S3_SECRET_ACCESS_KEY,
+    },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
   return {
     prefix: config.OCR_S3_PREFIX,
     async uploadUrl(key, contentType, size) {
-      const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, ContentLength: size }), {
-        expiresIn: UPLOAD_TTL_S,
-      });
+      const url = await getSignedUrl(
+        client,
+        new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType, ContentLength: size }),
+        {
+          expiresIn: UPLOAD_TTL_S,
+        },
+      );
       return { url, headers: { 'content-type': contentType }, expiresIn: UPLOAD_TTL_S };
     },
     async downloadUrl(key, filename) {
       const safe = filename.replace(/[^A-Za-z0-9._-]/g, '_');
-      return getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: key, ResponseContentDisposition: `attachment; filename="${safe}"` }), {
-        expiresIn: DOWNLOAD_TTL_S,
-      });
+      return getSignedUrl(
+        client,
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ResponseContentDisposition: `attachment; filename="${safe}"`,
+        }),
+        {
+          expiresIn: DOWNLOAD_TTL_S,
+        },
+      );
     },
     async measure(key) {
       try {

@@ -8,7 +8,13 @@ type AjvInstance = Ajv;
 
 function make(coerce: boolean): AjvInstance {
   // strict: false — TypeBox schemas carry descriptive keywords Ajv does not know; they are harmless.
-  const ajv = new Ajv({ allErrors: false, coerceTypes: coerce ? 'array' : false, useDefaults: true, removeAdditional: false, strict: false });
+  const ajv = new Ajv({
+    allErrors: false,
+    coerceTypes: coerce ? 'array' : false,
+    useDefaults: true,
+    removeAdditional: false,
+    strict: false,
+  });
   (addFormats as unknown as (a: AjvInstance) => void)(ajv);
   return ajv;
 }
@@ -40,7 +46,13 @@ linearRegExp.code = 'linearRegExp';
 
 /** Ajv for user-supplied JSON Schemas (template params, draft 2020-12), with formats and RE2 patterns. */
 export function createParamsAjv() {
-  const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false, code: { regExp: linearRegExp } });
+  const ajv = new Ajv2020({
+    allErrors: true,
+    useDefaults: true,
+    strict: false,
+    coerceTypes: false,
+    code: { regExp: linearRegExp },
+  });
   (addFormats as unknown as (a: unknown) => void)(ajv);
   return ajv;
 }

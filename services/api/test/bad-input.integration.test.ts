@@ -6,19 +6,90 @@ t.test('bad input: a clear 4xx naming the field, and nothing changes', async (t)
   const stack = await startStack(t, { s3: false, env: { OCR_BODY_LIMIT_BYTES: '65536' } });
   await withEchoTemplate(stack);
   const count = async () => Number((await stack.db.pool.query('SELECT count(*) FROM runs')).rows[0].count);
-  const cases: { name: string; body: string; status: number; code: string; field?: RegExp; headers?: Record<string, string> }[] = [
+  const cases: {
+    name: string;
+    body: string;
+    status: number;
+    code: string;
+    field?: RegExp;
+    headers?: Record<string, string>;
+  }[] = [
     { name: 'malformed JSON', body: '{"template": "echo",', status: 400, code: 'validation_failed' },
-    { name: 'wrong type', body: JSON.stringify({ template: 'echo', params: { message: 'x' }, priority: 'high' }), status: 400, code: 'validation_failed', field: /priority/ },
-    { name: 'unknown field', body: JSON.stringify({ template: 'echo', params: { message: 'x' }, colour: 'red' }), status: 400, code: 'validation_failed', field: /colour/ },
-    { name: 'missing field', body: JSON.stringify({ params: {} }), status: 400, code: 'validation_failed', field: /template/ },
-    { name: 'params against the template schema', body: JSON.stringify({ template: 'echo', params: { message: 42 } }), status: 400, code: 'validation_failed', field: /params\.message/ },
-    { name: 'unknown param', body: JSON.stringify({ template: 'echo', params: { message: 'x', extra: 1 } }), status: 400, code: 'validation_failed' },
-    { name: 'bad lane name', body: JSON.stringify({ template: 'echo', params: { message: 'x' }, lane: 'A; DROP TABLE runs' }), status: 400, code: 'validation_failed', field: /lane/ },
-    { name: 'unknown template', body: JSON.stringify({ template: 'nope' }), status: 404, code: 'not_found', field: /template/ },
-    { name: 'oversized body', body: JSON.stringify({ template: 'echo', params: { message: 'x'.repeat(70_000) } }), status: 413, code: 'payload_too_large' },
-    { name: 'NUL byte in a string', body: JSON.stringify({ template: 'echo', params: { message: 'a\u0000b' } }), status: 400, code: 'validation_failed', field: /body\.params\.message/ },
-    { name: 'lone surrogate', body: JSON.stringify({ template: 'echo', params: { message: 'x' }, labels: { k: '\ud83d' } }), status: 400, code: 'validation_failed', field: /body\.labels\.k/ },
-    { name: 'not JSON at all', body: 'template=echo', status: 415, code: 'unsupported_media_type', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+    {
+      name: 'wrong type',
+      body: JSON.stringify({ template: 'echo', params: { message: 'x' }, priority: 'high' }),
+      status: 400,
+      code: 'validation_failed',
+      field: /priority/,
+    },
+    {
+      name: 'unknown field',
+      body: JSON.stringify({ template: 'echo', params: { message: 'x' }, colour: 'red' }),
+      status: 400,
+      code: 'validation_failed',
+      field: /colour/,
+    },
+    {
+      name: 'missing field',
+      body: JSON.stringify({ params: {} }),
+      status: 400,
+      code: 'validation_failed',
+      field: /template/,
+    },
+    {
+      name: 'params against the template schema',
+      body: JSON.stringify({ template: 'echo', params: { message: 42 } }),
+      status: 400,
+      code: 'validation_failed',
+      field: /params\.message/,
+    },
+    {
+      name: 'unknown param',
+      body: JSON.stringify({ template: 'echo', params: { message: 'x', extra: 1 } }),
+      status: 400,
+      code: 'validation_failed',
+    },
+    {
+      name: 'bad lane name',
+      body: JSON.stringify({ template: 'echo', params: { message: 'x' }, lane: 'A; DROP TABLE runs' }),
+      status: 400,
+      code: 'validation_failed',
+      field: /lane/,
+    },
+    {
+      name: 'unknown template',
+      body: JSON.stringify({ template: 'nope' }),
+      status: 404,
+      code: 'not_found',
+      field: /template/,
+    },
+    {
+      name: 'oversized body',
+      body: JSON.stringify({ template: 'echo', params: { message: 'x'.repeat(70_000) } }),
+      status: 413,
+      code: 'payload_too_large',
+    },
+    {
+      name: 'NUL byte in a string',
+      body: JSON.stringify({ template: 'echo', params: { message: 'a\u0000b' } }),
+      status: 400,
+      code: 'validation_failed',
+      field: /body\.params\.message/,
+    },
+    {
+      name: 'lone surrogate',
+      body: JSON.stringify({ template: 'echo', params: { message: 'x' }, labels: { k: '\ud83d' } }),
+      status: 400,
+      code: 'validation_failed',
+      field: /body\.labels\.k/,
+    },
+    {
+      name: 'not JSON at all',
+      body: 'template=echo',
+      status: 415,
+      code: 'unsupported_media_type',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    },
   ];
   for (const c of cases) {
     const before = await count();
@@ -32,7 +103,9 @@ t.test('bad input: a clear 4xx naming the field, and nothing changes', async (t)
       t.equal(await count(), before, `${c.name}: nothing created`);
     }
   }
-  const odd = await raw(stack, 'POST', '/v1/runs', { body: JSON.stringify({ template: 'echo', params: { message: '🚀 ñ \u202e זה 𝔘' } }) });
+  const odd = await raw(stack, 'POST', '/v1/runs', {
+    body: JSON.stringify({ template: 'echo', params: { message: '🚀 ñ \u202e זה 𝔘' } }),
+  });
   t.equal(odd.status, 201, 'odd but valid unicode (emoji, RTL override, astral) is stored as given');
   t.equal(odd.json.run.params.message, '🚀 ñ \u202e זה 𝔘');
 });
@@ -61,50 +134,108 @@ t.test('bad query strings and path params', async (t) => {
   t.equal(missing.json.error.code, 'not_found');
 });
 
-t.test('templates: validation names the field; versions; preview masks secrets and quotes shell', async (t) => {
-  const stack = await startStack(t, { s3: false });
-  const bad = await raw(stack, 'POST', '/v1/templates', { body: JSON.stringify({ name: 'x', steps: [{ name: 's', kind: 'shell' }] }) });
-  t.equal(bad.status, 400);
-  t.match(bad.json.error.message, /steps/);
-  const check = await stack.client.templates.validate({ name: 'x', steps: [{ name: 's', kind: 'teleport' }] });
-  t.equal(check.valid, false);
-  t.ok(check.problems.length > 0);
-  const dup = await raw(stack, 'POST', '/v1/templates', { body: JSON.stringify({ name: 'd', steps: [{ name: 's', kind: 'noop' }, { name: 's', kind: 'noop' }] }) });
-  t.equal(dup.status, 400);
-  t.match(dup.json.error.message, /steps\[1\]\.name/);
-  const schema = await raw(stack, 'POST', '/v1/templates', { body: JSON.stringify({ name: 'bad-schema', params_schema: { type: 'nonsense' }, steps: [{ name: 's', kind: 'noop' }] }) });
-  t.equal(schema.status, 400);
-  t.match(schema.json.error.message, /params_schema/);
-  const v1 = await stack.client.templates.create({
-    name: 'deploy',
-    params_schema: { type: 'object', properties: { env: { type: 'string' }, api_token: { type: 'string' } } },
-    steps: [{ name: 'go', kind: 'shell', script: 'deploy {{params.env}} --token {{params.api_token}}' }],
-  });
-  t.equal(v1.version, 1);
-  const v2 = await stack.client.templates.put({ ...{ name: 'deploy', steps: [{ name: 'go', kind: 'noop' as const }] } });
-  t.equal(v2.version, 2);
-  await stack.client.templates.put({
-    name: 'deploy',
-    params_schema: { type: 'object', properties: { env: { type: 'string' }, api_token: { type: 'string' } } },
-    steps: [{ name: 'go', kind: 'shell', script: 'deploy {{params.env}} --token {{params.api_token}}' }],
-  });
-  const preview = await stack.client.templates.preview('deploy', { env: "prod'; rm -rf /", api_token: 'hunter2' });
-  // What the worker will run: the script refers to the params' variables, it never holds their values.
-  t.equal((preview.steps[0] as { script: string }).script, 'deploy "${OCR_PARAM_ENV}" --token "${OCR_PARAM_API_TOKEN}"');
-  t.equal(preview.params.env, "prod'; rm -rf /");
-  t.notOk(JSON.stringify(preview).includes('hunter2'), 'secret masked');
-  await stack.client.templates.put({
-    name: 'deploy',
-    params_schema: { type: 'object', properties: { env: { type: 'string' }, region: { type: 'string' } } },
-    steps: [
-      { name: 'ping', kind: 'http', url: 'https://status.example.com/{{params.env}}', headers: { 'x-env': '{{params.env}}' }, body: { env: '{{params.env}}' } },
-      { name: 'where', kind: 'shell', script: 'echo {{params.region}}' },
-    ],
-  });
-  const http = await stack.client.templates.preview('deploy', { env: 'a b/c', region: 'eu' });
-  t.match(http.steps[0], { url: 'https://status.example.com/a%20b%2Fc', headers: { 'x-env': 'a b/c' }, body: { env: 'a b/c' } }, 'each field as the http executor renders it');
-  const missing = await raw(stack, 'POST', '/v1/templates/deploy/preview', { body: JSON.stringify({ params: { env: 'prod' } }) });
-  t.equal(missing.status, 400, 'a placeholder without its param is refused, as the worker would fail the step');
-  t.match(missing.json.error, { code: 'validation_failed', message: /^steps\.1: .*params\.region/, details: [{ field: 'steps.1', reason: 'param_missing' }] });
-  await t.rejects(stack.client.templates.create({ name: 'deploy', steps: [{ name: 'x', kind: 'noop' }] }), { code: 'conflict' });
-});
+t.test(
+  'templates: validation names the field; versions; preview masks secrets and quotes shell',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    const bad = await raw(stack, 'POST', '/v1/templates', {
+      body: JSON.stringify({ name: 'x', steps: [{ name: 's', kind: 'shell' }] }),
+    });
+    t.equal(bad.status, 400);
+    t.match(bad.json.error.message, /steps/);
+    const check = await stack.client.templates.validate({
+      name: 'x',
+      steps: [{ name: 's', kind: 'teleport' }],
+    });
+    t.equal(check.valid, false);
+    t.ok(check.problems.length > 0);
+    const dup = await raw(stack, 'POST', '/v1/templates', {
+      body: JSON.stringify({
+        name: 'd',
+        steps: [
+          { name: 's', kind: 'noop' },
+          { name: 's', kind: 'noop' },
+        ],
+      }),
+    });
+    t.equal(dup.status, 400);
+    t.match(dup.json.error.message, /steps\[1\]\.name/);
+    const schema = await raw(stack, 'POST', '/v1/templates', {
+      body: JSON.stringify({
+        name: 'bad-schema',
+        params_schema: { type: 'nonsense' },
+        steps: [{ name: 's', kind: 'noop' }],
+      }),
+    });
+    t.equal(schema.status, 400);
+    t.match(schema.json.error.message, /params_schema/);
+    const v1 = await stack.client.templates.create({
+      name: 'deploy',
+      params_schema: {
+        type: 'object',
+        properties: { env: { type: 'string' }, api_token: { type: 'string' } },
+      },
+      steps: [{ name: 'go', kind: 'shell', script: 'deploy {{params.env}} --token {{params.api_token}}' }],
+    });
+    t.equal(v1.version, 1);
+    const v2 = await stack.client.templates.put({
+      ...{ name: 'deploy', steps: [{ name: 'go', kind: 'noop' as const }] },
+    });
+    t.equal(v2.version, 2);
+    await stack.client.templates.put({
+      name: 'deploy',
+      params_schema: {
+        type: 'object',
+        properties: { env: { type: 'string' }, api_token: { type: 'string' } },
+      },
+      steps: [{ name: 'go', kind: 'shell', script: 'deploy {{params.env}} --token {{params.api_token}}' }],
+    });
+    const preview = await stack.client.templates.preview('deploy', {
+      env: "prod'; rm -rf /",
+      api_token: 'hunter2',
+    });
+    // What the worker will run: the script refers to the params' variables, it never holds their values.
+    t.equal(
+      (preview.steps[0] as { script: string }).script,
+      'deploy "${OCR_PARAM_ENV}" --token "${OCR_PARAM_API_TOKEN}"',
+    );
+    t.equal(preview.params.env, "prod'; rm -rf /");
+    t.notOk(JSON.stringify(preview).includes('hunter2'), 'secret masked');
+    await stack.client.templates.put({
+      name: 'deploy',
+      params_schema: { type: 'object', properties: { env: { type: 'string' }, region: { type: 'string' } } },
+      steps: [
+        {
+          name: 'ping',
+          kind: 'http',
+          url: 'https://status.example.com/{{params.env}}',
+          headers: { 'x-env': '{{params.env}}' },
+          body: { env: '{{params.env}}' },
+        },
+        { name: 'where', kind: 'shell', script: 'echo {{params.region}}' },
+      ],
+    });
+    const http = await stack.client.templates.preview('deploy', { env: 'a b/c', region: 'eu' });
+    t.match(
+      http.steps[0],
+      { url: 'https://status.example.com/a%20b%2Fc', headers: { 'x-env': 'a b/c' }, body: { env: 'a b/c' } },
+      'each field as the http executor renders it',
+    );
+    const missing = await raw(stack, 'POST', '/v1/templates/deploy/preview', {
+      body: JSON.stringify({ params: { env: 'prod' } }),
+    });
+    t.equal(
+      missing.status,
+      400,
+      'a placeholder without its param is refused, as the worker would fail the step',
+    );
+    t.match(missing.json.error, {
+      code: 'validation_failed',
+      message: /^steps\.1: .*params\.region/,
+      details: [{ field: 'steps.1', reason: 'param_missing' }],
+    });
+    await t.rejects(stack.client.templates.create({ name: 'deploy', steps: [{ name: 'x', kind: 'noop' }] }), {
+      code: 'conflict',
+    });
+  },
+);

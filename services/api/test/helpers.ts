@@ -20,7 +20,12 @@ export async function withEchoTemplate(stack: Stack): Promise<void> {
 }
 
 /** A raw fetch against the API, for bad-input tests the typed client would not let through. */
-export async function raw(stack: Stack, method: string, path: string, init: { token?: string | null; body?: string; headers?: Record<string, string> } = {}) {
+export async function raw(
+  stack: Stack,
+  method: string,
+  path: string,
+  init: { token?: string | null; body?: string; headers?: Record<string, string> } = {},
+) {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   const token = init.token === undefined ? stack.adminToken : init.token;
   if (token) headers.authorization = `Bearer ${token}`;

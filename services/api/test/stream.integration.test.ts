@@ -18,15 +18,31 @@ async function runningRun(stack: Stack) {
 }
 
 /** Append `n` log lines in batches of `batch` (worker seqs from `from`). */
-async function appendLines(stack: Stack, lease: { runId: string; leaseToken: string }, from: number, n: number, batch = 50) {
+async function appendLines(
+  stack: Stack,
+  lease: { runId: string; leaseToken: string },
+  from: number,
+  n: number,
+  batch = 50,
+) {
   for (let i = 0; i < n; i += batch) {
-    const events = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({ seq: from + i + j, level: 'info' as const, type: 'log', message: `line ${from + i + j}` }));
+    const events = Array.from({ length: Math.min(batch, n - i) }, (_, j) => ({
+      seq: from + i + j,
+      level: 'info' as const,
+      type: 'log',
+      message: `line ${from + i + j}`,
+    }));
     const result = await appendEvents(stack.db.db, lease, events);
     if (!result.ok) throw new Error('append failed');
   }
 }
 
-function collect(stream: Stream, runId: string, afterSeq: number, until: (events: StreamEvent[]) => boolean): Promise<StreamEvent[]> {
+function collect(
+  stream: Stream,
+  runId: string,
+  afterSeq: number,
+  until: (events: StreamEvent[]) => boolean,
+): Promise<StreamEvent[]> {
   const got: StreamEvent[] = [];
   return new Promise((resolve) => {
     stream.subscribeRun(runId, afterSeq, (event) => {
@@ -37,21 +53,28 @@ function collect(stream: Stream, runId: string, afterSeq: number, until: (events
 }
 
 const logLines = (events: StreamEvent[]) => events.filter((e) => e.type === 'log').map((e) => e.message);
-const expected = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}`);
+const expected = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}`);
 
-t.test('a subscriber from seq 0 gets backlog then live, gap-free and once each, while appends continue', async (t) => {
-  const stack = await startStack(t, { s3: false });
-  const { runId, lease } = await runningRun(stack);
-  await appendLines(stack, lease, 1, 300);
-  const stream = new Stream({ baseUrl: stack.apiUrl, token: stack.adminToken, webSocket: ws });
-  t.teardown(() => stream.close());
-  const done = collect(stream, runId, 0, (got) => logLines(got).length >= 1000);
-  const appending = appendLines(stack, lease, 301, 700, 7);
-  const got = await done;
-  await appending;
-  t.same(logLines(got), expected(1, 1000), 'every line, in order, exactly once');
-  t.ok(got.every((e, i) => i === 0 || e.seq > got[i - 1]!.seq), 'seq strictly increasing');
-});
+t.test(
+  'a subscriber from seq 0 gets backlog then live, gap-free and once each, while appends continue',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    const { runId, lease } = await runningRun(stack);
+    await appendLines(stack, lease, 1, 300);
+    const stream = new Stream({ baseUrl: stack.apiUrl, token: stack.adminToken, webSocket: ws });
+    t.teardown(() => stream.close());
+    const done = collect(stream, runId, 0, (got) => logLines(got).length >= 1000);
+    const appending = appendLines(stack, lease, 301, 700, 7);
+    const got = await done;
+    await appending;
+    t.same(logLines(got), expected(1, 1000), 'every line, in order, exactly once');
+    t.ok(
+      got.every((e, i) => i === 0 || e.seq > got[i - 1]!.seq),
+      'seq strictly increasing',
+    );
+  },
+);
 
 t.test('resume after a dropped connection: no gap, no duplicate', async (t) => {
   const stack = await startStack(t, { s3: false });
@@ -75,66 +98,84 @@ t.test('resume after a dropped connection: no gap, no duplicate', async (t) => {
   t.same(logLines(got), expected(1, 400));
 });
 
-t.test('auth: header or first message; viewer role needed; garbage messages answered, not fatal', async (t) => {
-  const stack = await startStack(t, { s3: false });
-  const url = stack.apiUrl.replace('http', 'ws') + '/v1/stream';
-  const next = (socket: WebSocket) => once(socket, 'message').then(([data]) => JSON.parse(String(data)));
-  const a = new WebSocket(url, { headers: { authorization: `Bearer ${stack.adminToken}` } });
-  t.match(await next(a), { type: 'ready', role: 'admin' });
-  a.send('not json');
-  t.match(await next(a), { type: 'error', error: { code: 'validation_failed' } });
-  a.send(JSON.stringify({ type: 'subscribe', topic: 'bogus' }));
-  t.match(await next(a), { type: 'error', error: { code: 'validation_failed' } });
-  a.close();
-  const b = new WebSocket(url);
-  await once(b, 'open');
-  b.send(JSON.stringify({ type: 'subscribe', topic: 'runs' }));
-  t.match(await next(b), { type: 'error', error: { code: 'unauthorized' } });
-  b.send(JSON.stringify({ type: 'auth', token: 'ocr_wrong' }));
-  t.match(await next(b), { type: 'error', error: { code: 'unauthorized' } });
-  const [code] = await once(b, 'close');
-  t.equal(code, 4401);
-  const { token } = await stack.tokenFor('worker');
-  const c = new WebSocket(url);
-  await once(c, 'open');
-  c.send(JSON.stringify({ type: 'auth', token }));
-  t.match(await next(c), { type: 'error', error: { code: 'forbidden' } });
-});
+t.test(
+  'auth: header or first message; viewer role needed; garbage messages answered, not fatal',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    const url = stack.apiUrl.replace('http', 'ws') + '/v1/stream';
+    const next = (socket: WebSocket) => once(socket, 'message').then(([data]) => JSON.parse(String(data)));
+    const a = new WebSocket(url, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+    t.match(await next(a), { type: 'ready', role: 'admin' });
+    a.send('not json');
+    t.match(await next(a), { type: 'error', error: { code: 'validation_failed' } });
+    a.send(JSON.stringify({ type: 'subscribe', topic: 'bogus' }));
+    t.match(await next(a), { type: 'error', error: { code: 'validation_failed' } });
+    a.close();
+    const b = new WebSocket(url);
+    await once(b, 'open');
+    b.send(JSON.stringify({ type: 'subscribe', topic: 'runs' }));
+    t.match(await next(b), { type: 'error', error: { code: 'unauthorized' } });
+    b.send(JSON.stringify({ type: 'auth', token: 'ocr_wrong' }));
+    t.match(await next(b), { type: 'error', error: { code: 'unauthorized' } });
+    const [code] = await once(b, 'close');
+    t.equal(code, 4401);
+    const { token } = await stack.tokenFor('worker');
+    const c = new WebSocket(url);
+    await once(c, 'open');
+    c.send(JSON.stringify({ type: 'auth', token }));
+    t.match(await next(c), { type: 'error', error: { code: 'forbidden' } });
+  },
+);
 
-t.test('two API processes: events appended through one reach a subscriber of the other; killing the listener loses nothing', async (t) => {
-  const stack = await startStack(t, { s3: false });
-  const { runId, lease } = await runningRun(stack);
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./fixtures/api-process.ts', import.meta.url).pathname], {
-    env: { ...process.env, ...stack.env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-  const other = JSON.parse(line) as { url: string; listenerPid: number };
-  const stream = new Stream({ baseUrl: other.url, token: stack.adminToken, webSocket: ws });
-  t.teardown(() => stream.close());
-  const got: StreamEvent[] = [];
-  const done = new Promise<void>((resolve) =>
-    stream.subscribeRun(runId, 0, (event) => {
-      got.push(event);
-      if (logLines(got).length >= 600) resolve();
-    }),
-  );
-  // Appends go through the first API (HTTP, worker protocol) while the second API's listener is killed.
-  const { token } = await stack.tokenFor('worker');
-  for (let i = 1; i <= 600; i += 20) {
-    const events = Array.from({ length: 20 }, (_, j) => ({ seq: i + j, level: 'info', type: 'log', message: `line ${i + j}` }));
-    const res = await fetch(`${stack.apiUrl}/v1/runs/${runId}/events`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ lease_token: lease.leaseToken, events }),
-    });
-    t.equal(res.status, 200);
-    if (i === 201) {
-      const { rowCount } = await stack.db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ocr-api-listener' AND pid = $1`, [other.listenerPid]);
-      t.equal(rowCount, 1, 'the second API\'s listener connection was killed');
+t.test(
+  'two API processes: events appended through one reach a subscriber of the other; killing the listener loses nothing',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    const { runId, lease } = await runningRun(stack);
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', new URL('./fixtures/api-process.ts', import.meta.url).pathname],
+      {
+        env: { ...process.env, ...stack.env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    t.teardown(() => child.kill('SIGKILL'));
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const other = JSON.parse(line) as { url: string; listenerPid: number };
+    const stream = new Stream({ baseUrl: other.url, token: stack.adminToken, webSocket: ws });
+    t.teardown(() => stream.close());
+    const got: StreamEvent[] = [];
+    const done = new Promise<void>((resolve) =>
+      stream.subscribeRun(runId, 0, (event) => {
+        got.push(event);
+        if (logLines(got).length >= 600) resolve();
+      }),
+    );
+    // Appends go through the first API (HTTP, worker protocol) while the second API's listener is killed.
+    const { token } = await stack.tokenFor('worker');
+    for (let i = 1; i <= 600; i += 20) {
+      const events = Array.from({ length: 20 }, (_, j) => ({
+        seq: i + j,
+        level: 'info',
+        type: 'log',
+        message: `line ${i + j}`,
+      }));
+      const res = await fetch(`${stack.apiUrl}/v1/runs/${runId}/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ lease_token: lease.leaseToken, events }),
+      });
+      t.equal(res.status, 200);
+      if (i === 201) {
+        const { rowCount } = await stack.db.pool.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ocr-api-listener' AND pid = $1`,
+          [other.listenerPid],
+        );
+        t.equal(rowCount, 1, "the second API's listener connection was killed");
+      }
     }
-  }
-  await done;
-  t.same(logLines(got), expected(1, 600), 'gap-free across the listener kill');
-});
+    await done;
+    t.same(logLines(got), expected(1, 600), 'gap-free across the listener kill');
+  },
+);

@@ -36,15 +36,19 @@ const DEFAULT_TYPES: Record<ArtifactRequest['kind'], string> = {
 async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
-  await pipeline(createReadStream(path, { highWaterMark: 256 * 1024 }), async function* (source) {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      size += chunk.length;
-      yield chunk;
-    }
-  }, async function (source) {
-    for await (const _ of source) void _;
-  });
+  await pipeline(
+    createReadStream(path, { highWaterMark: 256 * 1024 }),
+    async function* (source) {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    },
+    async function (source) {
+      for await (const _ of source) void _;
+    },
+  );
   return { sha256: hash.digest('hex'), size };
 }
 
@@ -68,11 +72,23 @@ export async function uploadArtifacts(
     const artifact = await masked(declared, mask);
     try {
       await withRetries(() => uploadOne(api, runId, leaseToken, artifact), 3);
-      emit({ level: 'info', type: 'artifact', step: artifact.step, message: `artifact ${artifact.name} uploaded`, data: { name: artifact.name, kind: artifact.kind } });
+      emit({
+        level: 'info',
+        type: 'artifact',
+        step: artifact.step,
+        message: `artifact ${artifact.name} uploaded`,
+        data: { name: artifact.name, kind: artifact.kind },
+      });
     } catch (err) {
       if ((err as { code?: string }).code === 'lease_lost') return;
       log.warn({ err, artifact: artifact.name }, 'artifact upload failed');
-      emit({ level: 'error', type: 'artifact.failed', step: artifact.step, message: `artifact ${artifact.name} failed: ${(err as Error).message}`, data: { name: artifact.name } });
+      emit({
+        level: 'error',
+        type: 'artifact.failed',
+        step: artifact.step,
+        message: `artifact ${artifact.name} failed: ${(err as Error).message}`,
+        data: { name: artifact.name },
+      });
     }
   }
 }
@@ -82,10 +98,13 @@ async function masked(artifact: PendingArtifact, mask: (text: string) => string)
   if (!TEXT_KINDS.has(artifact.kind)) return artifact;
   let text: string | undefined;
   if (typeof artifact.content === 'string') text = artifact.content;
-  else if (Buffer.isBuffer(artifact.content) && isUtf8(artifact.content)) text = artifact.content.toString('utf8');
+  else if (Buffer.isBuffer(artifact.content) && isUtf8(artifact.content))
+    text = artifact.content.toString('utf8');
   else if (artifact.path) {
     if ((await realpath(artifact.path).catch(() => artifact.path)) !== artifact.path) return artifact;
-    const size = await stat(artifact.path).then((s) => s.size).catch(() => Infinity);
+    const size = await stat(artifact.path)
+      .then((s) => s.size)
+      .catch(() => Infinity);
     if (size <= INLINE_LIMIT) {
       const bytes = await readFile(artifact.path);
       if (isUtf8(bytes)) text = bytes.toString('utf8');
@@ -98,9 +117,15 @@ async function masked(artifact: PendingArtifact, mask: (text: string) => string)
   return { ...rest, content: out };
 }
 
-async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string, artifact: PendingArtifact): Promise<string> {
+async function uploadOne(
+  api: WorkerProtocol,
+  runId: string,
+  leaseToken: string,
+  artifact: PendingArtifact,
+): Promise<string> {
   const contentType = artifact.content_type ?? DEFAULT_TYPES[artifact.kind];
-  let body: Buffer | undefined = typeof artifact.content === 'string' ? Buffer.from(artifact.content) : artifact.content;
+  let body: Buffer | undefined =
+    typeof artifact.content === 'string' ? Buffer.from(artifact.content) : artifact.content;
   let sha256: string;
   let size: number;
   if (body) {
@@ -108,7 +133,8 @@ async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string,
     size = body.length;
   } else if (artifact.path) {
     // Collected as a resolved path inside the run directory: a later step must not have swapped in a symlink.
-    if ((await realpath(artifact.path).catch(() => artifact.path)) !== artifact.path) throw new Error(`artifact path ${artifact.path} changed into a symlink after its step`);
+    if ((await realpath(artifact.path).catch(() => artifact.path)) !== artifact.path)
+      throw new Error(`artifact path ${artifact.path} changed into a symlink after its step`);
     ({ sha256, size } = await hashFile(artifact.path));
     if (size <= INLINE_LIMIT && TEXT_KINDS.has(artifact.kind)) body = await readFile(artifact.path);
   } else {
@@ -128,7 +154,7 @@ async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string,
   const response = await fetch(grant.upload.url, {
     method: grant.upload.method,
     headers: { 'content-length': String(size), ...(grant.upload.headers ?? {}) },
-    body: upload as unknown as NonNullable<RequestInit["body"]>,
+    body: upload as unknown as NonNullable<RequestInit['body']>,
     duplex: 'half',
   } as RequestInit);
   if (!response.ok) throw new Error(`upload failed with HTTP ${response.status}`);
@@ -140,7 +166,12 @@ async function uploadOne(api: WorkerProtocol, runId: string, leaseToken: string,
  * Upload one artifact now, by the same path (inline or presigned, verified, retried), for a step that needs
  * its id before the step ends (Spec Kit links each stored document to its artifact). Rejects on failure.
  */
-export async function uploadArtifactNow(api: WorkerProtocol, runId: string, leaseToken: string, artifact: PendingArtifact): Promise<string> {
+export async function uploadArtifactNow(
+  api: WorkerProtocol,
+  runId: string,
+  leaseToken: string,
+  artifact: PendingArtifact,
+): Promise<string> {
   return withRetries(() => uploadOne(api, runId, leaseToken, artifact), 3);
 }
 
@@ -155,5 +186,10 @@ function isUtf8(buffer: Buffer): boolean {
 
 /** An upload is tried three times (a lost lease is final). */
 function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
-  return retry(fn, { attempts, initialMs: 400, maxMs: 5_000, retryable: (err) => (err as { code?: string }).code !== 'lease_lost' });
+  return retry(fn, {
+    attempts,
+    initialMs: 400,
+    maxMs: 5_000,
+    retryable: (err) => (err as { code?: string }).code !== 'lease_lost',
+  });
 }

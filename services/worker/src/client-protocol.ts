@@ -22,7 +22,8 @@ export function isRefusal(err: unknown): err is ApiError {
 export type CompleteResult = { refused?: string };
 
 class CompletionBatcher {
-  private queue: { item: Item; resolve: (result: CompleteResult) => void; reject: (err: unknown) => void }[] = [];
+  private queue: { item: Item; resolve: (result: CompleteResult) => void; reject: (err: unknown) => void }[] =
+    [];
   private scheduled = false;
   private inFlight = 0;
 
@@ -87,11 +88,18 @@ class CompletionBatcher {
       await this.client.worker.complete(runId, leaseToken, completion);
       resolve({});
     } catch (err) {
-      if (err instanceof ApiError && (err.code === 'lease_lost' || err.code === 'not_found')) return reject(new LeaseLostError(runId));
+      if (err instanceof ApiError && (err.code === 'lease_lost' || err.code === 'not_found'))
+        return reject(new LeaseLostError(runId));
       if (!isRefusal(err)) return reject(err);
-      const reason = `the API refused the completion (${err.status} ${err.code}): ${err.message}`.slice(0, 2000);
+      const reason = `the API refused the completion (${err.status} ${err.code}): ${err.message}`.slice(
+        0,
+        2000,
+      );
       try {
-        await this.client.worker.complete(runId, leaseToken, { status: 'error', error: { code: 'completion_refused', message: reason } });
+        await this.client.worker.complete(runId, leaseToken, {
+          status: 'error',
+          error: { code: 'completion_refused', message: reason },
+        });
         resolve({ refused: reason });
       } catch (again) {
         reject(again instanceof ApiError && again.code === 'lease_lost' ? new LeaseLostError(runId) : again);
@@ -107,7 +115,8 @@ export function createClientProtocol(options: { baseUrl: string; token: string }
     try {
       return await call();
     } catch (err) {
-      if (err instanceof ApiError && (err.code === 'lease_lost' || err.code === 'not_found')) throw new LeaseLostError(runId);
+      if (err instanceof ApiError && (err.code === 'lease_lost' || err.code === 'not_found'))
+        throw new LeaseLostError(runId);
       throw err;
     }
   };
@@ -128,21 +137,37 @@ export function createClientProtocol(options: { baseUrl: string; token: string }
     },
     async heartbeat(leases) {
       const { results } = await client.worker.heartbeatMany(leases);
-      return results.map((r) => ({ run_id: r.run_id, ok: r.ok, cancel_requested: r.cancel_requested, lease_expires_at: r.lease_expires_at, code: r.error?.code }));
+      return results.map((r) => ({
+        run_id: r.run_id,
+        ok: r.ok,
+        cancel_requested: r.cancel_requested,
+        lease_expires_at: r.lease_expires_at,
+        code: r.error?.code,
+      }));
     },
-    appendEvents: (runId, leaseToken, events) => fenced(runId, () => client.worker.appendEvents(runId, leaseToken, events)),
-    complete: (runId, leaseToken, outcome) => completions.add({ run_id: runId, lease_token: leaseToken, ...outcome }),
+    appendEvents: (runId, leaseToken, events) =>
+      fenced(runId, () => client.worker.appendEvents(runId, leaseToken, events)),
+    complete: (runId, leaseToken, outcome) =>
+      completions.add({ run_id: runId, lease_token: leaseToken, ...outcome }),
     release: async (runId, leaseToken, reason) => {
       await fenced(runId, () => client.worker.release(runId, leaseToken, reason));
     },
-    createArtifact: (runId, leaseToken, request) => fenced(runId, () => client.worker.createArtifact(runId, { lease_token: leaseToken, ...request })),
+    createArtifact: (runId, leaseToken, request) =>
+      fenced(runId, () => client.worker.createArtifact(runId, { lease_token: leaseToken, ...request })),
     completeArtifact: async (artifactId, leaseToken) => {
       await client.worker.completeArtifact(artifactId, leaseToken);
     },
     storeSpecDocs: async (runId, leaseToken, project, docs) =>
-      (await fenced(runId, () => client.worker.storeSpecDocs(runId, { lease_token: leaseToken, project, docs }))).spec_docs,
+      (
+        await fenced(runId, () =>
+          client.worker.storeSpecDocs(runId, { lease_token: leaseToken, project, docs }),
+        )
+      ).spec_docs,
     readSpecDocs: async (runId, leaseToken, project) =>
-      (await fencedInput(runId, () => client.worker.readSpecDocs(runId, leaseToken, project))).spec_docs.map((d) => ({ name: d.name, content: d.content ?? '' })),
-    readArtifact: (runId, leaseToken, artifactId) => fencedInput(runId, () => client.worker.readArtifact(runId, leaseToken, artifactId)),
+      (await fencedInput(runId, () => client.worker.readSpecDocs(runId, leaseToken, project))).spec_docs.map(
+        (d) => ({ name: d.name, content: d.content ?? '' }),
+      ),
+    readArtifact: (runId, leaseToken, artifactId) =>
+      fencedInput(runId, () => client.worker.readArtifact(runId, leaseToken, artifactId)),
   };
 }

@@ -21,7 +21,10 @@ export const WorkerConfigSchema = Type.Object({
   /** Honour a step's `allow_private: true` (off: a template author cannot reach private addresses unless the fleet allows it). */
   OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE: Type.Boolean({ default: false }),
   /** URL schemes a Spec Kit `git_url` may use, comma-separated (https, http, ssh, git, file). */
-  OCR_SPEC_KIT_GIT_SCHEMES: Type.String({ default: 'https', pattern: '^(https|http|ssh|git|file)(,(https|http|ssh|git|file))*$' }),
+  OCR_SPEC_KIT_GIT_SCHEMES: Type.String({
+    default: 'https',
+    pattern: '^(https|http|ssh|git|file)(,(https|http|ssh|git|file))*$',
+  }),
   // Job mode (a pod per queued run, started by a KEDA ScaledJob): claim at most this many runs in total, then
   // exit 0 once they are done. 0: no limit (Deployment mode).
   OCR_MAX_RUNS: Type.Integer({ default: 0, minimum: 0, maximum: 1_000_000 }),
@@ -35,12 +38,16 @@ const LANE = new RegExp(LANE_NAME_PATTERN);
 export type WorkerConfig = Static<typeof WorkerConfigSchema> & { lanes: string[] };
 
 /** Parse the worker's environment; every bad variable is reported on its own line. */
-export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): Readonly<WorkerConfig> {
+export function loadWorkerConfig(
+  env: Record<string, string | undefined> = process.env,
+): Readonly<WorkerConfig> {
   const config = loadConfig(WorkerConfigSchema, env, [
     // The API's own rule for lane names: a name it would refuse would make every claim a 400.
     (c) => {
       const bad = c.OCR_LANES.split(',').filter((lane) => !LANE.test(lane));
-      return bad.length ? `OCR_LANES: ${bad.map((l) => JSON.stringify(l)).join(', ')} ${bad.length > 1 ? 'are not lane names' : 'is not a lane name'} (${LANE_NAME_PATTERN})` : undefined;
+      return bad.length
+        ? `OCR_LANES: ${bad.map((l) => JSON.stringify(l)).join(', ')} ${bad.length > 1 ? 'are not lane names' : 'is not a lane name'} (${LANE_NAME_PATTERN})`
+        : undefined;
     },
   ]);
   return Object.freeze({ ...config, lanes: config.OCR_LANES.split(',') });

@@ -46,8 +46,21 @@ export class EventSink {
   emit(event: NewEvent): void {
     if (this.lost) return;
     const mask = this.options.mask;
-    const masked = mask ? { ...event, message: mask(event.message), ...(event.data === undefined ? {} : { data: maskJson(event.data, mask) }) } : event;
-    this.pending.push(clean({ ...masked, seq: ++this.seq, ts: event.ts ?? new Date().toISOString(), step: event.step ?? null }));
+    const masked = mask
+      ? {
+          ...event,
+          message: mask(event.message),
+          ...(event.data === undefined ? {} : { data: maskJson(event.data, mask) }),
+        }
+      : event;
+    this.pending.push(
+      clean({
+        ...masked,
+        seq: ++this.seq,
+        ts: event.ts ?? new Date().toISOString(),
+        step: event.step ?? null,
+      }),
+    );
     const max = this.options.maxPending ?? 100_000;
     if (this.pending.length > max) {
       // Keep the first event (context) and the newest; count what was dropped for the notice.
@@ -79,7 +92,14 @@ export class EventSink {
   private async send(): Promise<void> {
     if (this.dropped > 0) {
       const notice = `event buffer overflow: ${this.dropped} events dropped while the API was unreachable`;
-      this.pending.splice(1, 0, { seq: ++this.seq, ts: new Date().toISOString(), level: 'warn', type: 'notice', step: null, message: notice });
+      this.pending.splice(1, 0, {
+        seq: ++this.seq,
+        ts: new Date().toISOString(),
+        level: 'warn',
+        type: 'notice',
+        step: null,
+        message: notice,
+      });
       this.dropped = 0;
     }
     const batch = this.pending.slice(0, this.options.batchSize);
@@ -129,7 +149,11 @@ export class EventSink {
  * the protocol's limit, data bounded in depth. What a step prints must never make an append be refused.
  */
 function clean(event: WorkerEvent): WorkerEvent {
-  const message = sanitizeText(event.message.length > MAX_EVENT_MESSAGE ? event.message.slice(0, MAX_EVENT_MESSAGE - 1) + '…' : event.message);
+  const message = sanitizeText(
+    event.message.length > MAX_EVENT_MESSAGE
+      ? event.message.slice(0, MAX_EVENT_MESSAGE - 1) + '…'
+      : event.message,
+  );
   return {
     ...event,
     type: sanitizeText(event.type).slice(0, 100) || 'log',

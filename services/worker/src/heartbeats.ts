@@ -72,7 +72,9 @@ export class Heartbeats {
     const runs = [...this.live.values()];
     if (runs.length === 0) return;
     try {
-      const results = await this.api.heartbeat(runs.map((r) => ({ run_id: r.runId, lease_token: r.leaseToken })));
+      const results = await this.api.heartbeat(
+        runs.map((r) => ({ run_id: r.runId, lease_token: r.leaseToken })),
+      );
       const byId = new Map(results.map((r) => [r.run_id, r]));
       for (const run of runs) {
         const result = byId.get(run.runId);

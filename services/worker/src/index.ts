@@ -23,7 +23,11 @@ export interface StartedWorker {
  * `close()` drains within OCR_SHUTDOWN_GRACE_S (finish, else hand back) — used by `ocr worker` on SIGTERM
  * and by `ocr dev` (which passes `opsHost` 127.0.0.1: a dev stack's ops server is for this machine only).
  */
-export async function startWorker(config: Readonly<WorkerConfig>, log: Logger = createLogger('worker'), options: { opsHost?: string } = {}): Promise<StartedWorker> {
+export async function startWorker(
+  config: Readonly<WorkerConfig>,
+  log: Logger = createLogger('worker'),
+  options: { opsHost?: string } = {},
+): Promise<StartedWorker> {
   const metrics = createWorkerMetrics();
   const api = createClientProtocol({ baseUrl: config.OCR_API_URL, token: config.OCR_TOKEN });
   const worker = new Worker({ api, config, log, metrics });
@@ -33,13 +37,25 @@ export async function startWorker(config: Readonly<WorkerConfig>, log: Logger = 
     host: options.opsHost,
     registry: metrics.registry,
     ready: () => worker.isClaiming,
-    health: () => ({ worker_id: worker.id, boot_id: worker.bootId, running: worker.running, lanes: config.lanes }),
+    health: () => ({
+      worker_id: worker.id,
+      boot_id: worker.bootId,
+      running: worker.running,
+      lanes: config.lanes,
+    }),
   });
   lifecycle.defer('ops server', () => ops.close());
   worker.start();
   lifecycle.defer('worker', () => worker.drain(config.OCR_SHUTDOWN_GRACE_S * 1000));
   log.info(
-    { workerId: worker.id, lanes: config.lanes, concurrency: config.OCR_CONCURRENCY, maxRuns: config.OCR_MAX_RUNS, exitWhenIdleS: config.OCR_EXIT_WHEN_IDLE_S, port: ops.port },
+    {
+      workerId: worker.id,
+      lanes: config.lanes,
+      concurrency: config.OCR_CONCURRENCY,
+      maxRuns: config.OCR_MAX_RUNS,
+      exitWhenIdleS: config.OCR_EXIT_WHEN_IDLE_S,
+      port: ops.port,
+    },
     'worker started',
   );
   return { worker, port: ops.port, close: () => lifecycle.close() };

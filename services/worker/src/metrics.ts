@@ -14,9 +14,23 @@ export function createWorkerMetrics(): WorkerMetrics {
   collectDefaultMetrics({ register: registry, prefix: 'ocr_worker_process_' });
   return {
     registry,
-    running: new Gauge({ name: 'ocr_worker_running_runs', help: 'Runs this worker is executing', registers: [registry] }),
-    runs: new Counter({ name: 'ocr_worker_runs_total', help: 'Run attempts finished, by ending', labelNames: ['end'], registers: [registry] }),
-    heartbeats: new Counter({ name: 'ocr_worker_heartbeats_total', help: 'Heartbeat requests, by result', labelNames: ['result'], registers: [registry] }),
+    running: new Gauge({
+      name: 'ocr_worker_running_runs',
+      help: 'Runs this worker is executing',
+      registers: [registry],
+    }),
+    runs: new Counter({
+      name: 'ocr_worker_runs_total',
+      help: 'Run attempts finished, by ending',
+      labelNames: ['end'],
+      registers: [registry],
+    }),
+    heartbeats: new Counter({
+      name: 'ocr_worker_heartbeats_total',
+      help: 'Heartbeat requests, by result',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     claimSeconds: new Histogram({
       name: 'ocr_worker_claim_seconds',
       help: 'Claim request duration (long-polls included)',

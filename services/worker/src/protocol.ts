@@ -42,12 +42,18 @@ export type ArtifactInput = WireArtifactInput;
 
 export interface WorkerProtocol {
   claim(
-    input: Required<Pick<ClaimRequest, 'worker_id' | 'boot_id' | 'lanes' | 'limit' | 'wait_ms' | 'version' | 'concurrency'>>,
+    input: Required<
+      Pick<ClaimRequest, 'worker_id' | 'boot_id' | 'lanes' | 'limit' | 'wait_ms' | 'version' | 'concurrency'>
+    >,
     signal?: AbortSignal,
   ): Promise<ClaimReply>;
   heartbeat(leases: { run_id: string; lease_token: string }[]): Promise<HeartbeatResult[]>;
   /** Rejects with a `LeaseLostError` when the lease is gone. */
-  appendEvents(runId: string, leaseToken: string, events: WorkerEvent[]): Promise<{ accepted: number; last_seq: number }>;
+  appendEvents(
+    runId: string,
+    leaseToken: string,
+    events: WorkerEvent[],
+  ): Promise<{ accepted: number; last_seq: number }>;
   /**
    * Finish the attempt (its last events first). `refused` when the API refused this completion as sent
    * and the run was completed as failed (`completion_refused`) instead.
@@ -57,9 +63,18 @@ export interface WorkerProtocol {
   createArtifact(runId: string, leaseToken: string, request: ArtifactRequest): Promise<ArtifactGrant>;
   completeArtifact(artifactId: string, leaseToken: string): Promise<void>;
   /** Store documents as new spec_docs versions of `project` (Spec Kit); fenced. */
-  storeSpecDocs(runId: string, leaseToken: string, project: string, docs: { name: string; content: string; artifact_id?: string }[]): Promise<StoredSpecDoc[]>;
+  storeSpecDocs(
+    runId: string,
+    leaseToken: string,
+    project: string,
+    docs: { name: string; content: string; artifact_id?: string }[],
+  ): Promise<StoredSpecDoc[]>;
   /** The latest spec_docs of a project the run names as input; fenced. */
-  readSpecDocs(runId: string, leaseToken: string, project: string): Promise<{ name: string; content: string }[]>;
+  readSpecDocs(
+    runId: string,
+    leaseToken: string,
+    project: string,
+  ): Promise<{ name: string; content: string }[]>;
   /** An artifact the run names as input: inline content or a short-lived download URL; fenced. */
   readArtifact(runId: string, leaseToken: string, artifactId: string): Promise<ArtifactInput>;
 }

@@ -19,11 +19,22 @@ export class RunInputError extends Error {
   }
 }
 
-export function createRunApi(api: WorkerProtocol, runId: string, leaseToken: string, step: () => string, emit: (event: StepEvent) => void): RunApi {
+export function createRunApi(
+  api: WorkerProtocol,
+  runId: string,
+  leaseToken: string,
+  step: () => string,
+  emit: (event: StepEvent) => void,
+): RunApi {
   return {
     async uploadArtifact(artifact) {
       const id = await uploadArtifactNow(api, runId, leaseToken, { ...artifact, step: step() });
-      emit({ level: 'info', type: 'artifact', message: `artifact ${artifact.name} uploaded`, data: { name: artifact.name, kind: artifact.kind, artifact_id: id } });
+      emit({
+        level: 'info',
+        type: 'artifact',
+        message: `artifact ${artifact.name} uploaded`,
+        data: { name: artifact.name, kind: artifact.kind, artifact_id: id },
+      });
       return { id };
     },
     storeSpecDocs: (project, docs) => api.storeSpecDocs(runId, leaseToken, project, docs),
@@ -32,10 +43,15 @@ export function createRunApi(api: WorkerProtocol, runId: string, leaseToken: str
       const input = await api.readArtifact(runId, leaseToken, artifactId);
       const meta = { name: input.artifact.name, kind: input.artifact.kind };
       if (input.content !== undefined) return { ...meta, bytes: new TextEncoder().encode(input.content) };
-      if (!input.download_url) throw new RunInputError(`artifact ${artifactId} has neither content nor a download URL`);
-      if (input.artifact.size > MAX_INPUT_BYTES) throw new RunInputError(`artifact ${artifactId} is ${input.artifact.size} bytes; inputs are limited to ${MAX_INPUT_BYTES}`);
+      if (!input.download_url)
+        throw new RunInputError(`artifact ${artifactId} has neither content nor a download URL`);
+      if (input.artifact.size > MAX_INPUT_BYTES)
+        throw new RunInputError(
+          `artifact ${artifactId} is ${input.artifact.size} bytes; inputs are limited to ${MAX_INPUT_BYTES}`,
+        );
       const response = await fetch(input.download_url, { signal });
-      if (!response.ok) throw new RunInputError(`artifact ${artifactId}: download failed with HTTP ${response.status}`);
+      if (!response.ok)
+        throw new RunInputError(`artifact ${artifactId}: download failed with HTTP ${response.status}`);
       return { ...meta, bytes: new Uint8Array(await response.arrayBuffer()) };
     },
   };

@@ -50,7 +50,11 @@ export class RunExecution {
     private readonly options: RunExecutionOptions,
   ) {
     this.runId = claimed.run.id;
-    const log = options.log.child({ runId: this.runId, attempt: claimed.run.attempt, lane: claimed.run.lane });
+    const log = options.log.child({
+      runId: this.runId,
+      attempt: claimed.run.attempt,
+      lane: claimed.run.lane,
+    });
     this.mask = createMasker(secretParamValues(claimed.run.params ?? {}, claimed.secret_params ?? []));
     this.sink = new EventSink(options.api, this.runId, claimed.lease_token, log, {
       mask: this.mask,
@@ -71,7 +75,11 @@ export class RunExecution {
   private onCancelRequested(): void {
     if (this.cancelRequested) return;
     this.cancelRequested = true;
-    this.sink.emit({ level: 'warn', type: 'cancel.acknowledged', message: 'cancel acknowledged by the worker' });
+    this.sink.emit({
+      level: 'warn',
+      type: 'cancel.acknowledged',
+      message: 'cancel acknowledged by the worker',
+    });
     this.abort.abort(new Error('cancel requested'));
   }
 
@@ -99,13 +107,24 @@ export class RunExecution {
     const outputs: Record<string, unknown> = {};
     const artifacts: PendingArtifact[] = [];
     try {
-      this.sink.emit({ level: 'info', type: 'run.started', message: `attempt ${run.attempt} started on ${run.lane}`, data: { attempt: run.attempt } });
+      this.sink.emit({
+        level: 'info',
+        type: 'run.started',
+        message: `attempt ${run.attempt} started on ${run.lane}`,
+        data: { attempt: run.attempt },
+      });
       for (const [index, step] of steps.entries()) {
         if (this.abort.signal.aborted) break;
         const name = String(step.name ?? `step-${index + 1}`);
         const kind = String(step.kind);
         lastStep = name;
-        this.sink.emit({ level: 'info', type: 'step.started', step: name, message: `${kind} step ${name} started`, data: { index, kind } });
+        this.sink.emit({
+          level: 'info',
+          type: 'step.started',
+          step: name,
+          message: `${kind} step ${name} started`,
+          data: { index, kind },
+        });
         const started = Date.now();
         outcome = await runStep(this.options.executors, step, {
           runId: run.id,
@@ -117,25 +136,56 @@ export class RunExecution {
           killGraceMs: this.options.killGraceMs,
           emit: (event) => this.sink.emit({ ...event, step: event.step ?? name }),
           addArtifact: (artifact) => artifacts.push({ ...artifact, step: name }),
-          runApi: createRunApi(api, run.id, leaseToken, () => name, (event) => this.sink.emit({ ...event, step: event.step ?? name })),
+          runApi: createRunApi(
+            api,
+            run.id,
+            leaseToken,
+            () => name,
+            (event) => this.sink.emit({ ...event, step: event.step ?? name }),
+          ),
           log: log.child({ step: name }),
         });
         if (outcome.status === 'success' && outcome.output !== undefined) outputs[name] = outcome.output;
-        const finished = outcome.status === 'success' ? 'success' : outcome.status === 'failed' ? 'error' : outcome.status;
+        const finished =
+          outcome.status === 'success' ? 'success' : outcome.status === 'failed' ? 'error' : outcome.status;
         this.sink.emit({
           level: outcome.status === 'success' ? 'info' : 'error',
           type: 'step.finished',
           step: name,
           message: `${kind} step ${name} ${finished}${outcome.status === 'failed' ? `: ${outcome.message}` : ''}`,
-          data: { index, kind, status: finished, exit_code: outcome.status === 'failed' ? (outcome.exitCode ?? null) : outcome.status === 'success' ? 0 : null, duration_ms: Date.now() - started },
+          data: {
+            index,
+            kind,
+            status: finished,
+            exit_code:
+              outcome.status === 'failed'
+                ? (outcome.exitCode ?? null)
+                : outcome.status === 'success'
+                  ? 0
+                  : null,
+            duration_ms: Date.now() - started,
+          },
         });
         if (outcome.status !== 'success') break;
       }
       if (!this.leaseLost && artifacts.length > 0) {
-        await uploadArtifacts(api, run.id, leaseToken, artifacts, (event) => this.sink.emit(event), () => this.leaseLost, log, this.mask);
+        await uploadArtifacts(
+          api,
+          run.id,
+          leaseToken,
+          artifacts,
+          (event) => this.sink.emit(event),
+          () => this.leaseLost,
+          log,
+          this.mask,
+        );
       }
     } catch (err) {
-      outcome = { status: 'failed', code: 'worker_error', message: err instanceof Error ? err.message : String(err) };
+      outcome = {
+        status: 'failed',
+        code: 'worker_error',
+        message: err instanceof Error ? err.message : String(err),
+      };
       log.error({ err }, 'run failed inside the worker');
     } finally {
       clearTimeout(runTimeout);
@@ -150,7 +200,12 @@ export class RunExecution {
   }
 
   /** Complete the run from its last step's outcome (`step` names that step in the run's error). */
-  private async finish(outcome: StepOutcome, outputs: Record<string, unknown>, step: string | undefined, log: Logger): Promise<RunEnd> {
+  private async finish(
+    outcome: StepOutcome,
+    outputs: Record<string, unknown>,
+    step: string | undefined,
+    log: Logger,
+  ): Promise<RunEnd> {
     const { api } = this.options;
     const { run, lease_token: leaseToken } = this.claimed;
     if (this.leaseLost) {
@@ -161,10 +216,13 @@ export class RunExecution {
       this.sink.emit({ level: 'warn', type: 'released', message: `handed back: ${this.releaseReason}` });
       await this.sink.flush();
       if (this.leaseLost) return 'lease_lost';
-      await api.release(run.id, leaseToken, this.releaseReason).catch((err) => log.error({ err }, 'release failed'));
+      await api
+        .release(run.id, leaseToken, this.releaseReason)
+        .catch((err) => log.error({ err }, 'release failed'));
       return 'released';
     }
-    const timedOutRun = this.abort.signal.aborted && String((this.abort.signal.reason as Error)?.message) === 'run timeout';
+    const timedOutRun =
+      this.abort.signal.aborted && String((this.abort.signal.reason as Error)?.message) === 'run timeout';
     let status: 'success' | 'error' | 'cancelled';
     let error: { code: string; message: string; details?: unknown } | undefined;
     if (this.cancelRequested) {
@@ -179,7 +237,11 @@ export class RunExecution {
       status = 'error';
       error =
         outcome.status === 'failed'
-          ? { code: outcome.code, message: outcome.message, details: { step, ...(outcome.exitCode !== undefined ? { exit_code: outcome.exitCode } : {}) } }
+          ? {
+              code: outcome.code,
+              message: outcome.message,
+              details: { step, ...(outcome.exitCode !== undefined ? { exit_code: outcome.exitCode } : {}) },
+            }
           : outcome.status === 'timeout'
             ? { code: 'step_timeout', message: outcome.message ?? 'step timed out', details: { step } }
             : { code: 'step_cancelled', message: 'step stopped', details: { step } };
@@ -203,7 +265,8 @@ export class RunExecution {
         maxMs: 5_000,
         deadlineMs: 2 * this.options.leaseTimeoutMs,
         retryable: (err) => (err as { code?: string }).code !== 'lease_lost',
-        onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, retryInMs: delayMs }, 'complete failed; retrying'),
+        onRetry: (err, attempt, delayMs) =>
+          log.warn({ err, attempt, retryInMs: delayMs }, 'complete failed; retrying'),
       });
       if (refused) {
         log.error({ reason: refused }, 'completion refused by the API: recorded as failed');

@@ -35,19 +35,31 @@ async function insideWorkdir(workdir: string, path: string): Promise<{ path?: st
  * Run one step through its executor with the step's timeout, then collect the files it declared as
  * artifacts (only after success: a failed step's files are partial).
  */
-export async function runStep(registry: ExecutorRegistry, step: Record<string, unknown>, ctx: Omit<StepContext, 'timeoutMs' | 'env'>): Promise<StepOutcome> {
+export async function runStep(
+  registry: ExecutorRegistry,
+  step: Record<string, unknown>,
+  ctx: Omit<StepContext, 'timeoutMs' | 'env'>,
+): Promise<StepOutcome> {
   const timeoutMs = typeof step.timeout_s === 'number' ? step.timeout_s * 1000 : undefined;
   let outcome: StepOutcome;
   try {
     outcome = await registry.run(step, { ...ctx, env: {}, ...(timeoutMs ? { timeoutMs } : {}) });
   } catch (err) {
-    outcome = ctx.signal.aborted ? { status: 'cancelled', message: 'step stopped' } : { status: 'failed', code: 'executor_error', message: (err as Error).message };
+    outcome = ctx.signal.aborted
+      ? { status: 'cancelled', message: 'step stopped' }
+      : { status: 'failed', code: 'executor_error', message: (err as Error).message };
   }
   if (outcome.status === 'success') {
-    for (const declared of (step.artifacts as { path: string; kind: string; name?: string }[] | undefined) ?? []) {
+    for (const declared of (step.artifacts as { path: string; kind: string; name?: string }[] | undefined) ??
+      []) {
       const { path, problem } = await insideWorkdir(ctx.workdir, declared.path);
       if (!path) {
-        ctx.emit({ level: 'error', type: 'artifact.failed', message: `artifact path ${declared.path} ${problem}`, data: { name: declared.name ?? declared.path } });
+        ctx.emit({
+          level: 'error',
+          type: 'artifact.failed',
+          message: `artifact path ${declared.path} ${problem}`,
+          data: { name: declared.name ?? declared.path },
+        });
         continue;
       }
       ctx.addArtifact({ name: declared.name ?? declared.path, kind: declared.kind as never, path });

@@ -58,12 +58,20 @@ export class Worker extends EventEmitter {
     this.executors =
       deps.executors ??
       createExecutorRegistry({
-        http: { allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE, stepsMayAllowPrivate: deps.config.OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE },
+        http: {
+          allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE,
+          stepsMayAllowPrivate: deps.config.OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE,
+        },
         mcp: { allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE },
-        specKitGit: { schemes: deps.config.OCR_SPEC_KIT_GIT_SCHEMES.split(',').map((s) => s.trim()), allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE },
+        specKitGit: {
+          schemes: deps.config.OCR_SPEC_KIT_GIT_SCHEMES.split(',').map((s) => s.trim()),
+          allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE,
+        },
       });
     // The interval is the API's, told in every claim reply; this default only matters before the first one.
-    this.heartbeats = new Heartbeats(deps.api, 3_000, deps.log, (ok) => deps.metrics?.heartbeats.inc({ result: ok ? 'ok' : 'failed' }));
+    this.heartbeats = new Heartbeats(deps.api, 3_000, deps.log, (ok) =>
+      deps.metrics?.heartbeats.inc({ result: ok ? 'ok' : 'failed' }),
+    );
   }
 
   get running(): number {
@@ -168,7 +176,10 @@ export class Worker extends EventEmitter {
         metrics?.claimSeconds.observe(tookMs / 1000);
         log.debug({ claimed: reply.runs.length, ms: Math.round(tookMs) }, 'claim returned');
         const staleAfterMs = (reply.heartbeat_timeout_s - 2 * reply.heartbeat_interval_s) * 1000;
-        const runs = reply.runs.length > 0 && tookMs > staleAfterMs ? await this.confirmLeases(reply.runs, tookMs) : reply.runs;
+        const runs =
+          reply.runs.length > 0 && tookMs > staleAfterMs
+            ? await this.confirmLeases(reply.runs, tookMs)
+            : reply.runs;
         this.claimedTotal += runs.length;
         for (const item of runs) this.launch(item);
       } catch (err) {
@@ -223,13 +234,19 @@ export class Worker extends EventEmitter {
   private async confirmLeases(runs: ClaimedRun[], tookMs: number): Promise<ClaimedRun[]> {
     const { api, log } = this.deps;
     try {
-      const results = await api.heartbeat(runs.map((r) => ({ run_id: r.run.id, lease_token: r.lease_token })));
+      const results = await api.heartbeat(
+        runs.map((r) => ({ run_id: r.run.id, lease_token: r.lease_token })),
+      );
       const ok = new Set(results.filter((r) => r.ok).map((r) => r.run_id));
       const lost = runs.filter((r) => !ok.has(r.run.id)).map((r) => r.run.id);
-      if (lost.length > 0) log.warn({ runs: lost, claimMs: Math.round(tookMs) }, 'claimed lease already lost: not started');
+      if (lost.length > 0)
+        log.warn({ runs: lost, claimMs: Math.round(tookMs) }, 'claimed lease already lost: not started');
       return runs.filter((r) => ok.has(r.run.id));
     } catch (err) {
-      log.warn({ err, runs: runs.map((r) => r.run.id), claimMs: Math.round(tookMs) }, 'late claim reply could not be confirmed: not started');
+      log.warn(
+        { err, runs: runs.map((r) => r.run.id), claimMs: Math.round(tookMs) },
+        'late claim reply could not be confirmed: not started',
+      );
       return [];
     }
   }

@@ -6,9 +6,19 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 export const CONSOLE_DIST = join(ROOT, 'packages/console/dist');
-const SOURCES = ['packages/console/src', 'packages/console/index.html', 'packages/console/vite.config.ts', 'packages/console/package.json', 'packages/client/src', 'packages/contracts/src'];
+const SOURCES = [
+  'packages/console/src',
+  'packages/console/index.html',
+  'packages/console/vite.config.ts',
+  'packages/console/package.json',
+  'packages/client/src',
+  'packages/contracts/src',
+];
 // One lock per checkout, outside the tree: parallel test files must not build into the same dist at once.
-const LOCK = join(tmpdir(), `ocr-console-build-${createHash('sha1').update(ROOT).digest('hex').slice(0, 10)}.lock`);
+const LOCK = join(
+  tmpdir(),
+  `ocr-console-build-${createHash('sha1').update(ROOT).digest('hex').slice(0, 10)}.lock`,
+);
 const STALE_LOCK_MS = 180_000;
 
 function newest(path: string): number {
@@ -43,7 +53,11 @@ export async function ensureConsoleBuilt(): Promise<string> {
     }
     try {
       if (isFresh()) break;
-      const res = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: join(ROOT, 'packages/console'), encoding: 'utf8', timeout: 150_000 });
+      const res = spawnSync(
+        process.execPath,
+        [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'],
+        { cwd: join(ROOT, 'packages/console'), encoding: 'utf8', timeout: 150_000 },
+      );
       if (res.status !== 0) throw new Error(`console build failed:\n${res.stdout}\n${res.stderr}`);
     } finally {
       rmSync(LOCK, { recursive: true, force: true });

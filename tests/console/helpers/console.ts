@@ -13,31 +13,53 @@ export interface ConsoleStack {
   open(scheme?: 'light' | 'dark'): Promise<Page>;
   /** A page signed in with `token` (admin by default), showing the runboard. */
   signedIn(token?: string, scheme?: 'light' | 'dark'): Promise<Page>;
-  shot(page: Page, name: string, clip?: { x: number; y: number; width: number; height: number }): Promise<string>;
+  shot(
+    page: Page,
+    name: string,
+    clip?: { x: number; y: number; width: number; height: number },
+  ): Promise<string>;
 }
 
 /**
  * A real API serving the built console, a real in-process worker on lane A, and one headless Debian
  * Chromium for the whole file.
  */
-export async function startConsole(t: TestLike, options: StackOptions & { worker?: boolean; workerEnv?: Record<string, string> } = {}): Promise<ConsoleStack> {
+export async function startConsole(
+  t: TestLike,
+  options: StackOptions & { worker?: boolean; workerEnv?: Record<string, string> } = {},
+): Promise<ConsoleStack> {
   const dist = await ensureConsoleBuilt();
   const stack = await startStack(t, { ...options, env: { OCR_CONSOLE_DIR: dist, ...(options.env ?? {}) } });
   if (options.worker !== false) await startTestWorker(t, stack, options.workerEnv ?? {});
   const browser = await chromium.launch({
     // scripts/setup-machine.ts checks (or installs) the same path before the run.
     executablePath: process.env.OCR_CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   t.teardown(() => browser.close());
   mkdirSync(SCREENSHOTS, { recursive: true });
   const open = async (scheme: 'light' | 'dark' = 'light') => {
-    const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true, colorScheme: scheme });
+    const context = await browser.newContext({
+      viewport: { width: 1360, height: 900 },
+      acceptDownloads: true,
+      colorScheme: scheme,
+    });
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
     // Errors in the page are test failures' best clue: surface them in the test output.
     page.on('pageerror', (err) => process.stderr.write(`[page error] ${err.message}\n`));
-    page.on('console', (msg) => msg.type() === 'error' && process.stderr.write(`[page console] ${msg.text()}\n`));
+    page.on(
+      'console',
+      (msg) => msg.type() === 'error' && process.stderr.write(`[page console] ${msg.text()}\n`),
+    );
     await page.goto(stack.apiUrl + '/');
     return page;
   };
@@ -62,7 +84,11 @@ export async function startConsole(t: TestLike, options: StackOptions & { worker
 }
 
 /** Poll until `fn` returns a truthy value. */
-export async function until<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function until<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn().catch(() => undefined);

@@ -1,6 +1,13 @@
 import type { Command } from '@commander-js/extra-typings';
 import WebSocket from 'ws';
-import { ApiError, createClient, Stream, type OcrClient, type StreamEvent, type WebSocketLike } from '@ocr/client';
+import {
+  ApiError,
+  createClient,
+  Stream,
+  type OcrClient,
+  type StreamEvent,
+  type WebSocketLike,
+} from '@ocr/client';
 import { readTemplateFiles } from '../seed.js';
 
 function connection(): { client: OcrClient; baseUrl: string; token: string } {
@@ -14,7 +21,11 @@ function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-function formatEvent(e: StreamEvent | { seq: number; ts: string; level: string; type: string; step: string | null; message: string }): string {
+function formatEvent(
+  e:
+    | StreamEvent
+    | { seq: number; ts: string; level: string; type: string; step: string | null; message: string },
+): string {
   return `${e.ts.slice(11, 23)} ${e.level.padEnd(5)} ${e.step ? `[${e.step}] ` : ''}${e.type === 'log' ? '' : `${e.type}: `}${e.message}`;
 }
 
@@ -23,7 +34,11 @@ const TERMINAL = new Set(['success', 'error', 'cancelled']);
 /** Follow a run's events live until it finishes; resolves with its final status. */
 async function follow(client: OcrClient, baseUrl: string, token: string, runId: string): Promise<string> {
   return new Promise((resolve) => {
-    const stream = new Stream({ baseUrl, token, webSocket: (url) => new WebSocket(url) as unknown as WebSocketLike });
+    const stream = new Stream({
+      baseUrl,
+      token,
+      webSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
+    });
     const check = async () => {
       const { run } = await client.runs.get(runId);
       if (TERMINAL.has(run.status)) {
@@ -79,7 +94,12 @@ export function registerClientCommands(program: Command): void {
           params[pair.slice(0, at)] = raw;
         }
       }
-      const { run } = await client.runs.create({ template, params, ...(opts.lane ? { lane: opts.lane } : {}), ...(opts.priority ? { priority: Number(opts.priority) } : {}) });
+      const { run } = await client.runs.create({
+        template,
+        params,
+        ...(opts.lane ? { lane: opts.lane } : {}),
+        ...(opts.priority ? { priority: Number(opts.priority) } : {}),
+      });
       if (!opts.follow) return print(run);
       process.stderr.write(`run ${run.id} queued on lane ${run.lane}\n`);
       const status = await follow(client, baseUrl, token, run.id);
@@ -98,7 +118,7 @@ export function registerClientCommands(program: Command): void {
         await follow(client, baseUrl, token, runId);
         return;
       }
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const { events } = await client.runs.events(runId, { after_seq: after, limit: 5000 });
         for (const e of events) process.stdout.write(formatEvent(e) + '\n');
         if (events.length < 5000) break;
@@ -126,6 +146,7 @@ export function registerClientCommands(program: Command): void {
       }
     });
   templates.command('list').action(async () => {
-    for (const t of (await connection().client.templates.list()).templates) process.stdout.write(`${t.name}\tv${t.version}\t${t.default_lane}\t${t.description}\n`);
+    for (const t of (await connection().client.templates.list()).templates)
+      process.stdout.write(`${t.name}\tv${t.version}\t${t.default_lane}\t${t.description}\n`);
   });
 }

@@ -93,7 +93,11 @@ export function registerDev(program: Command): void {
 
         // The services stop in this order, before S3 and Postgres: the worker first (it hands its runs back
         // through the API), then the API, then the sweeper.
-        const services: { worker?: { close(): unknown }; api?: { close(): unknown }; sweeper?: { close(): unknown } } = {};
+        const services: {
+          worker?: { close(): unknown };
+          api?: { close(): unknown };
+          sweeper?: { close(): unknown };
+        } = {};
         lifecycle.defer('services', async () => {
           for (const name of ['worker', 'api', 'sweeper'] as const) {
             const service = services[name];

@@ -9,8 +9,14 @@ export function registerServices(program: Command): void {
   program
     .command('worker')
     .description('run a worker (OCR_API_URL, OCR_TOKEN, OCR_LANES, OCR_CONCURRENCY, ...)')
-    .option('--max-runs <n>', 'job mode: claim at most N runs in total, exit 0 when they are done (same as OCR_MAX_RUNS)')
-    .option('--exit-when-idle <seconds>', 'job mode: exit 0 after this long with no run in progress (same as OCR_EXIT_WHEN_IDLE_S)')
+    .option(
+      '--max-runs <n>',
+      'job mode: claim at most N runs in total, exit 0 when they are done (same as OCR_MAX_RUNS)',
+    )
+    .option(
+      '--exit-when-idle <seconds>',
+      'job mode: exit 0 after this long with no run in progress (same as OCR_EXIT_WHEN_IDLE_S)',
+    )
     // The flags become the variables, so the worker's config schema validates both the same way.
     .action(async (options) =>
       (await import('@ocr/worker')).runWorkerProcess({

@@ -14,16 +14,26 @@ export function registerSpecGenerate(spec: Command): void {
     .command('generate')
     .description('generate a Spec Kit from a name, goals, users, constraints and milestones')
     .option('--name <name>', 'project name (required here or in the input file)')
-    .option('-f, --file <input.yaml>', 'input as YAML or JSON: name, description, goals, users, constraints, milestones')
+    .option(
+      '-f, --file <input.yaml>',
+      'input as YAML or JSON: name, description, goals, users, constraints, milestones',
+    )
     .option('--description <text>', 'what the project is')
     .option('--goal <text>', 'a goal; repeat for more (each becomes a requirement)', collect, [] as string[])
     .option('--user <text>', 'a user group; repeat for more', collect, [] as string[])
     .option('--constraint <text>', 'a constraint; repeat for more', collect, [] as string[])
-    .option('--milestone <text>', 'a milestone (one plan phase each); repeat for more', collect, [] as string[])
+    .option(
+      '--milestone <text>',
+      'a milestone (one plan phase each); repeat for more',
+      collect,
+      [] as string[],
+    )
     .requiredOption('--out <dir>', 'directory to write constitution.md, prd.md, plan.md and tasks.md into')
     .option('--zip <file>', 'also write the kit as a zip')
     .action(async (opts) => {
-      const input: Record<string, unknown> = opts.file ? ((parse(await readFile(opts.file, 'utf8')) as Record<string, unknown> | null) ?? {}) : {};
+      const input: Record<string, unknown> = opts.file
+        ? ((parse(await readFile(opts.file, 'utf8')) as Record<string, unknown> | null) ?? {})
+        : {};
       if (opts.name) input.name = opts.name;
       if (opts.description) input.description = opts.description;
       if (opts.goal.length) input.goals = opts.goal;

@@ -8,7 +8,9 @@ import { formatProblems, readSpecKitDir, validateSpecKit } from '@ocr/spec-kit';
 export function registerSpecValidate(spec: Command): void {
   spec
     .command('validate')
-    .description('validate a Spec Kit directory (constitution.md, prd.md, plan.md, tasks.md); exit 1 when invalid')
+    .description(
+      'validate a Spec Kit directory (constitution.md, prd.md, plan.md, tasks.md); exit 1 when invalid',
+    )
     .argument('<dir>', 'the kit directory, e.g. spec/ops-control-room')
     .option('--json', 'print the JSON report instead of one line per problem')
     .action(async (dir, opts) => {

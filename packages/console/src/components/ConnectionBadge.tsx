@@ -6,7 +6,13 @@ const LABEL = { open: 'Live', connecting: 'Reconnecting…', closed: 'Offline' }
 export function ConnectionBadge() {
   const { status, reconnects, queued } = useConnection();
   return (
-    <div className="conn" role="status" aria-live="polite" data-conn={status} title={`${reconnects} reconnect(s) this session`}>
+    <div
+      className="conn"
+      role="status"
+      aria-live="polite"
+      data-conn={status}
+      title={`${reconnects} reconnect(s) this session`}
+    >
       <span className={`dot conn-${status}`} aria-hidden="true" />
       <span>{LABEL[status]}</span>
       {queued.length > 0 && <span className="conn-queued">{queued.length} queued</span>}

@@ -11,7 +11,11 @@ export function duration(ms: number | null | undefined): string {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
-export function between(start: string | null | undefined, end: string | null | undefined, now = Date.now()): number | null {
+export function between(
+  start: string | null | undefined,
+  end: string | null | undefined,
+  now = Date.now(),
+): number | null {
   if (!start) return null;
   return (end ? Date.parse(end) : now) - Date.parse(start);
 }
@@ -24,12 +28,21 @@ export function ago(ts: string | null | undefined, now = Date.now()): string {
 export function clock(ts: string | null | undefined): string {
   if (!ts) return '—';
   const d = new Date(ts);
-  return d.toLocaleString(undefined, { month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  return d.toLocaleString(undefined, {
+    month: 'short',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hour12: false,
+  });
 }
 
 export function time(ts: string): string {
   const d = new Date(ts);
-  return d.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0');
+  return (
+    d.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0')
+  );
 }
 
 export function bytes(n: number): string {

@@ -8,7 +8,8 @@ export interface QueuedAction {
 }
 
 /** A fetch that never reached the API (offline, connection refused), as opposed to an API answer. */
-export const isNetworkError = (err: unknown) => err instanceof TypeError || (err as { name?: string })?.name === 'TimeoutError';
+export const isNetworkError = (err: unknown) =>
+  err instanceof TypeError || (err as { name?: string })?.name === 'TimeoutError';
 
 /**
  * Actions taken while the connection is down wait here and are sent, in order, once it is back. An action

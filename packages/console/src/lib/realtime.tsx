@@ -41,7 +41,13 @@ export function applyRun(qc: QueryClient, run: RunT): void {
  * logs subscribe through `stream` (see run-log.ts). On every reconnect the HTTP views are refetched, so
  * whatever changed while the socket was down shows up, and queued actions are sent.
  */
-export function ConnectionProvider(props: { client: OcrClient; token: string; me: WhoAmIT; onSignOut: () => void; children: ReactNode }) {
+export function ConnectionProvider(props: {
+  client: OcrClient;
+  token: string;
+  me: WhoAmIT;
+  onSignOut: () => void;
+  children: ReactNode;
+}) {
   const qc = useQueryClient();
   const [status, setStatus] = useState<StreamStatus>('connecting');
   const [reconnects, setReconnects] = useState(0);

@@ -33,7 +33,8 @@ class RunLog {
 
   attach(stream: Stream, listener: (v: number) => void): () => void {
     this.listeners.add(listener);
-    if (!this.unsubscribe) this.unsubscribe = stream.subscribeRun(this.runId, this.lastSeq, (e) => this.add(e));
+    if (!this.unsubscribe)
+      this.unsubscribe = stream.subscribeRun(this.runId, this.lastSeq, (e) => this.add(e));
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) {
@@ -53,7 +54,10 @@ function logFor(runId: string): RunLog {
 }
 
 /** Follow a run's events live; re-renders on new events. */
-export function useRunEvents(stream: Stream, runId: string): { events: EventT[]; version: number; lastSeq: number } {
+export function useRunEvents(
+  stream: Stream,
+  runId: string,
+): { events: EventT[]; version: number; lastSeq: number } {
   const log = logFor(runId);
   const [version, setVersion] = useState(log.version);
   useEffect(() => log.attach(stream, setVersion), [log, stream]);

@@ -1,5 +1,16 @@
 import type { Static } from 'typebox';
-import type { Artifact, Lane, Run, RunDetail, Template, WhoAmI, WorkerInfo, PreviewResponse, TemplateInput, Step } from '@ocr/contracts';
+import type {
+  Artifact,
+  Lane,
+  Run,
+  RunDetail,
+  Template,
+  WhoAmI,
+  WorkerInfo,
+  PreviewResponse,
+  TemplateInput,
+  Step,
+} from '@ocr/contracts';
 import type { StreamEvent } from '@ocr/client';
 
 /** Wire types, taken from the contracts so the console and the API cannot drift apart. */
@@ -18,4 +29,12 @@ export type EventT = StreamEvent;
 export type Role = WhoAmIT['role'];
 
 /** Every step kind the API accepts, in the order the editor offers them. */
-export const STEP_KINDS = ['shell', 'docker', 'http', 'mcp', 'noop', 'spec-kit.generate', 'spec-kit.validate'] as const satisfies readonly StepKind[];
+export const STEP_KINDS = [
+  'shell',
+  'docker',
+  'http',
+  'mcp',
+  'noop',
+  'spec-kit.generate',
+  'spec-kit.validate',
+] as const satisfies readonly StepKind[];

@@ -41,7 +41,10 @@ export function LaneCard({ lane, now }: { lane: LaneT; now: number }) {
     mutationFn: (paused: boolean) => client.lanes.update(lane.name, { paused }),
     onMutate: (paused) => {
       const before = qc.getQueryData<{ lanes: LaneT[] }>(['lanes']);
-      qc.setQueryData<{ lanes: LaneT[] }>(['lanes'], (old) => old && { lanes: old.lanes.map((l) => (l.name === lane.name ? { ...l, paused } : l)) });
+      qc.setQueryData<{ lanes: LaneT[] }>(
+        ['lanes'],
+        (old) => old && { lanes: old.lanes.map((l) => (l.name === lane.name ? { ...l, paused } : l)) },
+      );
       return { before };
     },
     onError: (err, _v, ctx) => {
@@ -51,14 +54,24 @@ export function LaneCard({ lane, now }: { lane: LaneT; now: number }) {
   });
   const last = lane.last_completed;
   return (
-    <article className={`lane lane-${state}`} data-lane={lane.name} data-state={state} aria-labelledby={`lane-${lane.name}`}>
+    <article
+      className={`lane lane-${state}`}
+      data-lane={lane.name}
+      data-state={state}
+      aria-labelledby={`lane-${lane.name}`}
+    >
       <header className="lane-head">
         <h2 id={`lane-${lane.name}`}>
           <a href={href('runs') + `?lane=${encodeURIComponent(lane.name)}`}>Lane {lane.name}</a>
         </h2>
         <span className={`lane-state ls-${state}`}>{state}</span>
         {isAdmin && (
-          <button type="button" className="btn-small" onClick={() => pause.mutate(!lane.paused)} aria-label={`${lane.paused ? 'Resume' : 'Pause'} lane ${lane.name}`}>
+          <button
+            type="button"
+            className="btn-small"
+            onClick={() => pause.mutate(!lane.paused)}
+            aria-label={`${lane.paused ? 'Resume' : 'Pause'} lane ${lane.name}`}
+          >
             {lane.paused ? 'Resume' : 'Pause'}
           </button>
         )}
@@ -81,7 +94,9 @@ export function LaneCard({ lane, now }: { lane: LaneT; now: number }) {
         </div>
         <div>
           <dt>Oldest wait</dt>
-          <dd data-fig="oldest">{lane.oldest_queued_age_s === null ? '—' : duration(lane.oldest_queued_age_s * 1000)}</dd>
+          <dd data-fig="oldest">
+            {lane.oldest_queued_age_s === null ? '—' : duration(lane.oldest_queued_age_s * 1000)}
+          </dd>
         </div>
         <div>
           <dt>Workers</dt>
@@ -114,7 +129,8 @@ export function LaneCard({ lane, now }: { lane: LaneT; now: number }) {
       <footer className="lane-foot">
         {last ? (
           <a href={href('runs', last.id)} className="last-run" data-last={last.id}>
-            <span className="muted">Last:</span> <StatusBadge status={last.status} /> {last.template} <span className="muted">in {duration(between(last.started_at, last.finished_at))}</span>{' '}
+            <span className="muted">Last:</span> <StatusBadge status={last.status} /> {last.template}{' '}
+            <span className="muted">in {duration(between(last.started_at, last.finished_at))}</span>{' '}
             <span className="muted">· {ago(last.finished_at, now)}</span>
           </a>
         ) : (

@@ -26,7 +26,8 @@ function WaitReason({ run }: { run: RunT }) {
   if (run.status !== 'queued') return null;
   return (
     <div className="callout" role="note" aria-label="Why isn't this running">
-      <strong>Why isn't this running?</strong> {run.wait_reason ?? 'It is next in line: a worker serving this lane will claim it shortly.'}
+      <strong>Why isn't this running?</strong>{' '}
+      {run.wait_reason ?? 'It is next in line: a worker serving this lane will claim it shortly.'}
     </div>
   );
 }
@@ -36,7 +37,12 @@ export function RunPage({ id, tab, artifactId }: { id: string; tab: string; arti
   const { client } = useConnection();
   const toast = useToast();
   const now = useNow();
-  const detail = useQuery({ queryKey: ['run', id], queryFn: () => client.runs.get(id), refetchInterval: (q) => (q.state.data && ['queued', 'running'].includes(q.state.data.run.status) ? 10_000 : false) });
+  const detail = useQuery({
+    queryKey: ['run', id],
+    queryFn: () => client.runs.get(id),
+    refetchInterval: (q) =>
+      q.state.data && ['queued', 'running'].includes(q.state.data.run.status) ? 10_000 : false,
+  });
   const run = detail.data?.run;
 
   const exportAs = async (format: 'json' | 'markdown') => {
@@ -76,20 +82,76 @@ export function RunPage({ id, tab, artifactId }: { id: string; tab: string; arti
         </div>
       )}
       <dl className="meta">
-        <div><dt>Run id</dt><dd><code>{run.id}</code></dd></div>
-        <div><dt>Template</dt><dd><a href={href('templates', run.template, 'run')}>{run.template}</a> v{run.template_version}</dd></div>
-        <div><dt>Lane</dt><dd>{run.lane}</dd></div>
-        <div><dt>Priority</dt><dd>{run.priority}</dd></div>
-        <div><dt>Attempt</dt><dd>{run.attempt} of {run.max_attempts}</dd></div>
-        <div><dt>Worker</dt><dd>{run.worker_id ?? '—'}</dd></div>
-        <div><dt>Created</dt><dd>{clock(run.created_at)}</dd></div>
-        <div><dt>Run at</dt><dd>{clock(run.run_at)}</dd></div>
-        <div><dt>Started</dt><dd>{clock(run.started_at)}</dd></div>
-        <div><dt>Finished</dt><dd>{clock(run.finished_at)}</dd></div>
-        <div><dt>Duration</dt><dd data-fig="duration">{duration(between(run.started_at, run.finished_at, now))}</dd></div>
-        <div><dt>Heartbeat</dt><dd>{clock(run.heartbeat_at)}</dd></div>
-        {run.retry_of && <div><dt>Retry of</dt><dd><a href={href('runs', run.retry_of)}><code>{run.retry_of.slice(0, 8)}</code></a></dd></div>}
-        <div className="meta-wide"><dt>Params</dt><dd><code className="params">{JSON.stringify(run.params)}</code></dd></div>
+        <div>
+          <dt>Run id</dt>
+          <dd>
+            <code>{run.id}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Template</dt>
+          <dd>
+            <a href={href('templates', run.template, 'run')}>{run.template}</a> v{run.template_version}
+          </dd>
+        </div>
+        <div>
+          <dt>Lane</dt>
+          <dd>{run.lane}</dd>
+        </div>
+        <div>
+          <dt>Priority</dt>
+          <dd>{run.priority}</dd>
+        </div>
+        <div>
+          <dt>Attempt</dt>
+          <dd>
+            {run.attempt} of {run.max_attempts}
+          </dd>
+        </div>
+        <div>
+          <dt>Worker</dt>
+          <dd>{run.worker_id ?? '—'}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>{clock(run.created_at)}</dd>
+        </div>
+        <div>
+          <dt>Run at</dt>
+          <dd>{clock(run.run_at)}</dd>
+        </div>
+        <div>
+          <dt>Started</dt>
+          <dd>{clock(run.started_at)}</dd>
+        </div>
+        <div>
+          <dt>Finished</dt>
+          <dd>{clock(run.finished_at)}</dd>
+        </div>
+        <div>
+          <dt>Duration</dt>
+          <dd data-fig="duration">{duration(between(run.started_at, run.finished_at, now))}</dd>
+        </div>
+        <div>
+          <dt>Heartbeat</dt>
+          <dd>{clock(run.heartbeat_at)}</dd>
+        </div>
+        {run.retry_of && (
+          <div>
+            <dt>Retry of</dt>
+            <dd>
+              <a href={href('runs', run.retry_of)}>
+                <code>{run.retry_of.slice(0, 8)}</code>
+              </a>
+            </dd>
+          </div>
+        )}
+        <div className="meta-wide">
+          <dt>Params</dt>
+          <dd>
+            <code className="params">{JSON.stringify(run.params)}</code>
+          </dd>
+        </div>
       </dl>
       <nav className="tabs" aria-label="Run views">
         {TABS.map(([t, label]) => (
@@ -102,7 +164,9 @@ export function RunPage({ id, tab, artifactId }: { id: string; tab: string; arti
         {tab === 'logs' && <LogView runId={run.id} />}
         {tab === 'timeline' && <Timeline runId={run.id} steps={detail.data!.steps} run={run} />}
         {tab === 'events' && <EventsTable runId={run.id} />}
-        {tab === 'artifacts' && <ArtifactGallery runId={run.id} selected={artifactId} runStatus={run.status} />}
+        {tab === 'artifacts' && (
+          <ArtifactGallery runId={run.id} selected={artifactId} runStatus={run.status} />
+        )}
       </div>
     </section>
   );

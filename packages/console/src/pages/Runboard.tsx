@@ -9,11 +9,22 @@ import { LaneCard } from './LaneCard.js';
 export function Runboard() {
   const { client, canOperate } = useConnection();
   const now = useNow();
-  const lanes = useQuery({ queryKey: ['lanes'], queryFn: () => client.lanes.list(), refetchInterval: 30_000 });
+  const lanes = useQuery({
+    queryKey: ['lanes'],
+    queryFn: () => client.lanes.list(),
+    refetchInterval: 30_000,
+  });
   const list = lanes.data?.lanes ?? [];
-  const workers = useQuery({ queryKey: ['workers'], queryFn: () => client.workers.list(), refetchInterval: 10_000 });
+  const workers = useQuery({
+    queryKey: ['workers'],
+    queryFn: () => client.workers.list(),
+    refetchInterval: 10_000,
+  });
   const live = (workers.data?.workers ?? []).filter((w) => w.live).length;
-  const totals = list.reduce((t, l) => ({ depth: t.depth + l.depth, running: t.running + l.running }), { depth: 0, running: 0 });
+  const totals = list.reduce((t, l) => ({ depth: t.depth + l.depth, running: t.running + l.running }), {
+    depth: 0,
+    running: 0,
+  });
   return (
     <section aria-labelledby="runboard-title">
       <div className="page-head">
@@ -37,7 +48,9 @@ export function Runboard() {
       </div>
       <ErrorLine error={lanes.error} />
       {lanes.isLoading && <Empty>Loading lanes…</Empty>}
-      {!lanes.isLoading && list.length === 0 && <Empty>No lanes yet: a lane appears when a run is enqueued into it or a worker serves it.</Empty>}
+      {!lanes.isLoading && list.length === 0 && (
+        <Empty>No lanes yet: a lane appears when a run is enqueued into it or a worker serves it.</Empty>
+      )}
       <div className="lanes">
         {list.map((lane) => (
           <LaneCard key={lane.name} lane={lane} now={now} />

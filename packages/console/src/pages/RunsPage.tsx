@@ -20,7 +20,14 @@ const toIso = (local: string) => (local ? new Date(local).toISOString() : undefi
 export function RunsPage({ query }: { query: URLSearchParams }) {
   const { client } = useConnection();
   const now = useNow(5000);
-  const initial: Filters = { status: query.get('status') ?? '', lane: query.get('lane') ?? '', template: query.get('template') ?? '', from: '', to: '', q: query.get('q') ?? '' };
+  const initial: Filters = {
+    status: query.get('status') ?? '',
+    lane: query.get('lane') ?? '',
+    template: query.get('template') ?? '',
+    from: '',
+    to: '',
+    q: query.get('q') ?? '',
+  };
   const [draft, setDraft] = useState<Filters>(initial);
   const [filters, setFilters] = useState<Filters>(initial);
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
@@ -36,7 +43,12 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     limit: PAGE,
     cursor,
   };
-  const runs = useQuery({ queryKey: ['runs', params], queryFn: () => client.runs.list(params), placeholderData: keepPreviousData, refetchInterval: 15_000 });
+  const runs = useQuery({
+    queryKey: ['runs', params],
+    queryFn: () => client.runs.list(params),
+    placeholderData: keepPreviousData,
+    refetchInterval: 15_000,
+  });
   const lanes = useQuery({ queryKey: ['lanes'], queryFn: () => client.lanes.list() });
   const templates = useQuery({ queryKey: ['templates'], queryFn: () => client.templates.list() });
 
@@ -45,7 +57,8 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     setFilters(draft);
     setCursors([undefined]);
   };
-  const set = (k: keyof Filters) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [k]: e.target.value }));
+  const set = (k: keyof Filters) => (e: { target: { value: string } }) =>
+    setDraft((d) => ({ ...d, [k]: e.target.value }));
   // A choice in a select applies at once, together with whatever else is in the form.
   const pick = (k: keyof Filters) => (e: { target: { value: string } }) => {
     const next = { ...draft, [k]: e.target.value };
@@ -98,7 +111,13 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         </label>
         <label className="grow">
           Search
-          <input type="search" name="q" placeholder="run id or a param value" value={draft.q} onChange={set('q')} />
+          <input
+            type="search"
+            name="q"
+            placeholder="run id or a param value"
+            value={draft.q}
+            onChange={set('q')}
+          />
         </label>
         <button type="submit">Apply</button>
       </form>
@@ -149,11 +168,19 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         {!runs.isLoading && list.length === 0 && <Empty>No runs match these filters.</Empty>}
       </div>
       <div className="pager">
-        <button type="button" disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
+        <button
+          type="button"
+          disabled={cursors.length === 1}
+          onClick={() => setCursors((c) => c.slice(0, -1))}
+        >
           ← Newer
         </button>
         <span className="muted">Page {cursors.length}</span>
-        <button type="button" disabled={!runs.data?.next_cursor} onClick={() => setCursors((c) => [...c, runs.data!.next_cursor!])}>
+        <button
+          type="button"
+          disabled={!runs.data?.next_cursor}
+          onClick={() => setCursors((c) => [...c, runs.data!.next_cursor!])}
+        >
           Older →
         </button>
       </div>

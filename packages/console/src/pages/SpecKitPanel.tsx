@@ -16,22 +16,32 @@ function useOptionalTemplate(name: string) {
   const { client } = useConnection();
   return useQuery({
     queryKey: ['template', name],
-    queryFn: () => client.templates.get(name).catch((err: { status?: number }) => (err.status === 404 ? null : Promise.reject(err))),
+    queryFn: () =>
+      client.templates
+        .get(name)
+        .catch((err: { status?: number }) => (err.status === 404 ? null : Promise.reject(err))),
     retry: false,
   });
 }
 
 function RecentRuns({ template, selected, param }: { template: string; selected?: string; param: string }) {
   const { client } = useConnection();
-  const runs = useQuery({ queryKey: ['runs', { template, limit: 5 }], queryFn: () => client.runs.list({ template, limit: 5 }) });
+  const runs = useQuery({
+    queryKey: ['runs', { template, limit: 5 }],
+    queryFn: () => client.runs.list({ template, limit: 5 }),
+  });
   const list = runs.data?.runs ?? [];
   if (list.length === 0) return null;
   return (
     <ul className="recent" aria-label={`Recent ${template} runs`}>
       {list.map((r) => (
         <li key={r.id}>
-          <a href={`${href('spec-kit')}?${param}=${r.id}`} aria-current={r.id === selected ? 'true' : undefined}>
-            <StatusBadge status={r.status} /> <code>{shortId(r.id)}</code> <span className="muted">{clock(r.created_at)}</span>
+          <a
+            href={`${href('spec-kit')}?${param}=${r.id}`}
+            aria-current={r.id === selected ? 'true' : undefined}
+          >
+            <StatusBadge status={r.status} /> <code>{shortId(r.id)}</code>{' '}
+            <span className="muted">{clock(r.created_at)}</span>
           </a>
         </li>
       ))}
@@ -42,7 +52,10 @@ function RecentRuns({ template, selected, param }: { template: string; selected?
 /** The problems a failed validation reported, one error event each (file and line in the message). */
 function Problems({ runId }: { runId: string }) {
   const { client } = useConnection();
-  const events = useQuery({ queryKey: ['events', runId, 'error'], queryFn: () => client.runs.events(runId, { level: 'error', limit: 500 }) });
+  const events = useQuery({
+    queryKey: ['events', runId, 'error'],
+    queryFn: () => client.runs.events(runId, { level: 'error', limit: 500 }),
+  });
   const list = events.data?.events ?? [];
   if (list.length === 0) return null;
   return (
@@ -57,7 +70,10 @@ function Problems({ runId }: { runId: string }) {
 /** Start validate_spec_kit on a generated kit's zip. */
 function ValidateKit({ runId, generateRun }: { runId: string; generateRun: string }) {
   const { client, canOperate } = useConnection();
-  const artifacts = useQuery({ queryKey: ['artifacts', runId, 'success'], queryFn: () => client.runs.artifacts(runId) });
+  const artifacts = useQuery({
+    queryKey: ['artifacts', runId, 'success'],
+    queryFn: () => client.runs.artifacts(runId),
+  });
   const zip = artifacts.data?.artifacts.find((a) => a.kind === 'zip');
   if (!zip || !canOperate) return null;
   const start = async () => {
@@ -79,19 +95,24 @@ function RunResult({ id, validateInstalled }: { id: string; validateInstalled?: 
   return (
     <div className="spec-result" data-run={r.id}>
       <div className="row">
-        <StatusBadge status={r.status} cancelling={r.cancel_requested} /> <a href={href('runs', r.id)}>Run {shortId(r.id)}</a>
+        <StatusBadge status={r.status} cancelling={r.cancel_requested} />{' '}
+        <a href={href('runs', r.id)}>Run {shortId(r.id)}</a>
         <a href={href('runs', r.id, 'logs')}>logs</a>
       </div>
       {r.error && <div className="callout callout-error">{r.error.message}</div>}
       {r.status === 'error' && r.template === VALIDATE && <Problems runId={r.id} />}
-      {r.status === 'success' && r.template === GENERATE && validateInstalled && <ValidateKit runId={r.id} generateRun={r.id} />}
+      {r.status === 'success' && r.template === GENERATE && validateInstalled && (
+        <ValidateKit runId={r.id} generateRun={r.id} />
+      )}
       {r.output !== null && r.output !== undefined && (
         <details open={r.template === VALIDATE}>
           <summary>Result</summary>
           <JsonTree value={r.output} />
         </details>
       )}
-      {(r.status === 'queued' || r.status === 'running') && <p className="muted">Working… the files appear here when the run finishes.</p>}
+      {(r.status === 'queued' || r.status === 'running') && (
+        <p className="muted">Working… the files appear here when the run finishes.</p>
+      )}
       <ArtifactGallery runId={r.id} runStatus={r.status} embedded />
     </div>
   );
@@ -100,7 +121,8 @@ function RunResult({ id, validateInstalled }: { id: string; validateInstalled?: 
 function Missing({ name }: { name: string }) {
   return (
     <div className="callout" role="note" data-testid={`missing-${name}`}>
-      The <code>{name}</code> template is not installed on this API, so this part of the panel is unavailable. Install the Spec Kit templates (e.g. <code>ocr templates apply -f</code>) and reload.
+      The <code>{name}</code> template is not installed on this API, so this part of the panel is unavailable.
+      Install the Spec Kit templates (e.g. <code>ocr templates apply -f</code>) and reload.
     </div>
   );
 }
@@ -126,7 +148,11 @@ export function SpecKitPanel() {
           {generate.data && (
             <>
               {generate.data.description && <p className="muted">{generate.data.description}</p>}
-              <LaunchForm template={generate.data} submitLabel="Generate spec kit" onStarted={(run) => navigate(`${href('spec-kit')}?run=${run.id}`)} />
+              <LaunchForm
+                template={generate.data}
+                submitLabel="Generate spec kit"
+                onStarted={(run) => navigate(`${href('spec-kit')}?run=${run.id}`)}
+              />
               <RecentRuns template={GENERATE} selected={genRun} param="run" />
             </>
           )}
@@ -139,7 +165,11 @@ export function SpecKitPanel() {
           {validate.data && (
             <>
               {validate.data.description && <p className="muted">{validate.data.description}</p>}
-              <LaunchForm template={validate.data} submitLabel="Validate" onStarted={(run) => navigate(`${href('spec-kit')}?validation=${run.id}`)} />
+              <LaunchForm
+                template={validate.data}
+                submitLabel="Validate"
+                onStarted={(run) => navigate(`${href('spec-kit')}?validation=${run.id}`)}
+              />
               <RecentRuns template={VALIDATE} selected={valRun} param="validation" />
             </>
           )}
@@ -175,7 +205,15 @@ function SpecDocs() {
               <td>{d.project}</td>
               <td>{d.name}</td>
               <td>v{d.version}</td>
-              <td>{d.run_id ? <a href={href('runs', d.run_id, 'artifacts', ...(d.artifact_id ? [d.artifact_id] : []))}>{shortId(d.run_id)}</a> : '—'}</td>
+              <td>
+                {d.run_id ? (
+                  <a href={href('runs', d.run_id, 'artifacts', ...(d.artifact_id ? [d.artifact_id] : []))}>
+                    {shortId(d.run_id)}
+                  </a>
+                ) : (
+                  '—'
+                )}
+              </td>
               <td>{clock(d.created_at)}</td>
             </tr>
           ))}

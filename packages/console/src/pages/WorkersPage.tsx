@@ -8,7 +8,11 @@ import { Empty, ErrorLine } from '../components/Empty.js';
 export function WorkersPage() {
   const { client } = useConnection();
   const now = useNow(2000);
-  const workers = useQuery({ queryKey: ['workers'], queryFn: () => client.workers.list(), refetchInterval: 5000 });
+  const workers = useQuery({
+    queryKey: ['workers'],
+    queryFn: () => client.workers.list(),
+    refetchInterval: 5000,
+  });
   const list = workers.data?.workers ?? [];
   const live = list.filter((w) => w.live);
   const slots = live.reduce((n, w) => n + w.concurrency, 0);
@@ -51,7 +55,8 @@ export function WorkersPage() {
             {list.map((w) => (
               <tr key={w.id} data-worker={w.id} className={w.live ? '' : 'row-dim'}>
                 <td>
-                  <span className={`dot ${w.live ? 'conn-open' : 'conn-closed'}`} aria-hidden="true" /> {w.live ? 'live' : 'gone'}
+                  <span className={`dot ${w.live ? 'conn-open' : 'conn-closed'}`} aria-hidden="true" />{' '}
+                  {w.live ? 'live' : 'gone'}
                 </td>
                 <td>
                   <code>{w.id}</code>
@@ -65,7 +70,13 @@ export function WorkersPage() {
                   ))}
                 </td>
                 <td>
-                  <meter min={0} max={Math.max(1, w.concurrency)} value={w.running} aria-label={`${w.running} of ${w.concurrency} slots busy`} /> {w.running}/{w.concurrency}
+                  <meter
+                    min={0}
+                    max={Math.max(1, w.concurrency)}
+                    value={w.running}
+                    aria-label={`${w.running} of ${w.concurrency} slots busy`}
+                  />{' '}
+                  {w.running}/{w.concurrency}
                 </td>
                 <td>{w.version}</td>
                 <td title={clock(w.started_at)}>{duration(now - Date.parse(w.started_at))}</td>

@@ -8,7 +8,11 @@ type Params = Record<string, unknown>;
  * than an empty string: `rm -rf /{{params.dir}}` must not quietly become `rm -rf /`.
  */
 export function paramText(params: Params, name: string): string {
-  if (!Object.hasOwn(params, name) || params[name] === undefined) throw new ParamError('param_missing', `the step uses {{params.${name}}} but the run has no param "${name}"`);
+  if (!Object.hasOwn(params, name) || params[name] === undefined)
+    throw new ParamError(
+      'param_missing',
+      `the step uses {{params.${name}}} but the run has no param "${name}"`,
+    );
   const value = params[name];
   const text = value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
   // A NUL cannot travel in argv or the environment; refusing it beats silently cutting the value short.

@@ -120,8 +120,18 @@ export function checkTemplatePlaceholders(
         envs('env', step.env);
         notRendered('image', step.image);
         notRendered('network', step.network);
-        if (typeof step.network === 'string' && (step.network === 'host' || step.network.startsWith('container:'))) {
-          problems.push({ field: `steps[${index}].network`, step: stepName, line: 1, column: 1, message: `step "${stepName}", network: ${step.network} is not allowed (it would share the worker's or another container's network); use none, bridge or a named network`, reason: 'unsafe_placeholder' });
+        if (
+          typeof step.network === 'string' &&
+          (step.network === 'host' || step.network.startsWith('container:'))
+        ) {
+          problems.push({
+            field: `steps[${index}].network`,
+            step: stepName,
+            line: 1,
+            column: 1,
+            message: `step "${stepName}", network: ${step.network} is not allowed (it would share the worker's or another container's network); use none, bridge or a named network`,
+            reason: 'unsafe_placeholder',
+          });
         }
         break;
       case 'http': {

@@ -18,7 +18,10 @@ export interface NewArtifact {
  * Record an artifact for the run's current attempt, fenced by its lease (a zombie cannot add artifacts).
  * Inline artifacts are ready at once; object-storage ones are `pending` until verified.
  */
-export async function createArtifact(db: Kysely<Database>, input: NewArtifact): Promise<ArtifactRow | undefined> {
+export async function createArtifact(
+  db: Kysely<Database>,
+  input: NewArtifact,
+): Promise<ArtifactRow | undefined> {
   const inline = input.content !== undefined;
   const { rows } = await sql<ArtifactRow>`
     WITH run AS (
@@ -45,7 +48,21 @@ export async function getArtifact(db: Kysely<Database>, id: string): Promise<Art
 export async function listArtifacts(db: Kysely<Database>, runId: string): Promise<ArtifactRow[]> {
   return db
     .selectFrom('artifacts')
-    .select(['id', 'run_id', 'attempt', 'name', 'kind', 'content_type', 'size', 'sha256', 'status', 'storage', 'object_key', 'created_at', 'completed_at'])
+    .select([
+      'id',
+      'run_id',
+      'attempt',
+      'name',
+      'kind',
+      'content_type',
+      'size',
+      'sha256',
+      'status',
+      'storage',
+      'object_key',
+      'created_at',
+      'completed_at',
+    ])
     .select(sql<null>`NULL`.as('content'))
     .where('run_id', '=', runId)
     .orderBy('created_at')

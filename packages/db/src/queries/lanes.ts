@@ -52,7 +52,10 @@ export async function laneOverview(db: Kysely<Database>): Promise<LaneOverview[]
 }
 
 /** Active runs (with current step and last log line) and the last finished run of each lane. */
-export async function laneRuns(db: Kysely<Database>, perLane = 10): Promise<{ active: LaneRunSummary[]; last: LaneRunSummary[] }> {
+export async function laneRuns(
+  db: Kysely<Database>,
+  perLane = 10,
+): Promise<{ active: LaneRunSummary[]; last: LaneRunSummary[] }> {
   const summary = sql`
     r.id, r.lane, r.template, r.status, r.worker_id, r.started_at, r.finished_at, r.heartbeat_at,
     (SELECT e.step FROM run_events e WHERE e.run_id = r.id AND e.type = 'step.started' ORDER BY e.seq DESC LIMIT 1) AS current_step,

@@ -9,7 +9,13 @@ export async function getRun(db: Kysely<Database>, id: string): Promise<RunRow |
 }
 
 export async function getRunSteps(db: Kysely<Database>, id: string): Promise<RunStepRow[]> {
-  return db.selectFrom('run_steps').selectAll().where('run_id', '=', id).orderBy('attempt').orderBy('idx').execute();
+  return db
+    .selectFrom('run_steps')
+    .selectAll()
+    .where('run_id', '=', id)
+    .orderBy('attempt')
+    .orderBy('idx')
+    .execute();
 }
 
 export interface ListRunsFilter {
@@ -33,7 +39,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export async function listRuns(db: Kysely<Database>, filter: ListRunsFilter): Promise<RunRow[]> {
   let query = db.selectFrom('runs').selectAll();
-  if (filter.status === 'scheduled') query = query.where('status', '=', 'queued').where('run_at', '>', sql<Date>`now()`);
+  if (filter.status === 'scheduled')
+    query = query.where('status', '=', 'queued').where('run_at', '>', sql<Date>`now()`);
   else if (filter.status) query = query.where('status', '=', filter.status as RunRow['status']);
   if (filter.lane) query = query.where('lane', '=', filter.lane);
   if (filter.template) query = query.where('template', '=', filter.template);
@@ -45,7 +52,13 @@ export async function listRuns(db: Kysely<Database>, filter: ListRunsFilter): Pr
     if (UUID.test(q)) query = query.where('id', '=', q);
     else {
       const pattern = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      query = query.where((eb) => eb.or([eb('template', 'ilike', pattern), eb(sql`params::text`, 'ilike', pattern), eb(sql`labels::text`, 'ilike', pattern)]));
+      query = query.where((eb) =>
+        eb.or([
+          eb('template', 'ilike', pattern),
+          eb(sql`params::text`, 'ilike', pattern),
+          eb(sql`labels::text`, 'ilike', pattern),
+        ]),
+      );
     }
   }
   if (filter.cursor) {
@@ -80,7 +93,9 @@ export async function laneStates(db: Kysely<Database>, lanes: string[]): Promise
 export function waitReason(run: RunRow, lane: LaneState | undefined, now = new Date()): string | null {
   if (run.status !== 'queued') return null;
   if (run.run_at > now) {
-    return run.attempt > 0 ? `backoff until ${run.run_at.toISOString()}` : `scheduled for ${run.run_at.toISOString()}`;
+    return run.attempt > 0
+      ? `backoff until ${run.run_at.toISOString()}`
+      : `scheduled for ${run.run_at.toISOString()}`;
   }
   if (!lane) return `waiting for a worker on lane ${run.lane}`;
   if (lane.paused) return `lane ${run.lane} is paused`;

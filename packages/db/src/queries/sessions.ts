@@ -1,8 +1,15 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, SessionRow } from '../types.js';
 
-export async function createSession(db: Kysely<Database>, input: { name: string; labels?: Record<string, string> }): Promise<SessionRow> {
-  return db.insertInto('sessions').values({ name: input.name, labels: JSON.stringify(input.labels ?? {}) }).returningAll().executeTakeFirstOrThrow();
+export async function createSession(
+  db: Kysely<Database>,
+  input: { name: string; labels?: Record<string, string> },
+): Promise<SessionRow> {
+  return db
+    .insertInto('sessions')
+    .values({ name: input.name, labels: JSON.stringify(input.labels ?? {}) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 export async function getSession(db: Kysely<Database>, id: string): Promise<SessionRow | undefined> {

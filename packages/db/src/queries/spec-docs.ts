@@ -4,10 +4,18 @@ import type { Database, SpecDocRow } from '../types.js';
 /** Store a new version of a project's document (versions count per project and file name). */
 export async function addSpecDoc(
   db: Kysely<Database>,
-  input: { project: string; name: string; content: string; run_id?: string | null; artifact_id?: string | null },
+  input: {
+    project: string;
+    name: string;
+    content: string;
+    run_id?: string | null;
+    artifact_id?: string | null;
+  },
 ): Promise<SpecDocRow> {
   return db.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(hashtext('ocr_spec_doc:' || ${input.project} || '/' || ${input.name}))`.execute(trx);
+    await sql`SELECT pg_advisory_xact_lock(hashtext('ocr_spec_doc:' || ${input.project} || '/' || ${input.name}))`.execute(
+      trx,
+    );
     const { rows } = await sql<SpecDocRow>`
       INSERT INTO spec_docs (project, name, version, content, run_id, artifact_id)
       SELECT ${input.project}, ${input.name}, COALESCE(max(version), 0) + 1, ${input.content},
@@ -49,25 +57,43 @@ export interface RunSpecDocInput {
 export async function addRunSpecDocs(
   db: Kysely<Database>,
   input: { runId: string; leaseToken: string; project: string; docs: RunSpecDocInput[] },
-): Promise<{ ok: true; docs: SpecDocRow[] } | { ok: false; reason: 'lease_lost' | 'not_found' | 'foreign_artifact'; index?: number }> {
+): Promise<
+  | { ok: true; docs: SpecDocRow[] }
+  | { ok: false; reason: 'lease_lost' | 'not_found' | 'foreign_artifact'; index?: number }
+> {
   return db.transaction().execute(async (trx) => {
     const { rows: held } = await sql<{ id: string }>`
       SELECT id FROM runs WHERE id = ${input.runId}::uuid AND lease_token = ${input.leaseToken}::uuid AND status = 'running' FOR SHARE
     `.execute(trx);
     if (held.length === 0) {
-      const exists = await trx.selectFrom('runs').select('id').where('id', '=', input.runId).executeTakeFirst();
+      const exists = await trx
+        .selectFrom('runs')
+        .select('id')
+        .where('id', '=', input.runId)
+        .executeTakeFirst();
       return { ok: false, reason: exists ? 'lease_lost' : 'not_found' };
     }
     const named = input.docs.flatMap((d, index) => (d.artifact_id ? [{ id: d.artifact_id, index }] : []));
     if (named.length > 0) {
-      const own = await trx.selectFrom('artifacts').select('id').where('run_id', '=', input.runId).where('id', 'in', named.map((n) => n.id)).execute();
+      const own = await trx
+        .selectFrom('artifacts')
+        .select('id')
+        .where('run_id', '=', input.runId)
+        .where(
+          'id',
+          'in',
+          named.map((n) => n.id),
+        )
+        .execute();
       const ids = new Set(own.map((a) => a.id));
       const foreign = named.find((n) => !ids.has(n.id));
       if (foreign) return { ok: false, reason: 'foreign_artifact', index: foreign.index };
     }
     const docs: SpecDocRow[] = [];
     for (const doc of input.docs) {
-      await sql`SELECT pg_advisory_xact_lock(hashtext('ocr_spec_doc:' || ${input.project} || '/' || ${doc.name}))`.execute(trx);
+      await sql`SELECT pg_advisory_xact_lock(hashtext('ocr_spec_doc:' || ${input.project} || '/' || ${doc.name}))`.execute(
+        trx,
+      );
       const { rows } = await sql<SpecDocRow>`
         INSERT INTO spec_docs (project, name, version, content, run_id, artifact_id)
         SELECT ${input.project}, ${doc.name}, COALESCE(max(version), 0) + 1, ${doc.content}, ${input.runId}::uuid, ${doc.artifact_id ?? null}::uuid

@@ -2,9 +2,16 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, TemplateRow } from '../types.js';
 
 /** The latest live version of a template, or a given version (deleted ones included: runs pin them). */
-export async function getTemplate(db: Kysely<Database>, name: string, version?: number): Promise<TemplateRow | undefined> {
+export async function getTemplate(
+  db: Kysely<Database>,
+  name: string,
+  version?: number,
+): Promise<TemplateRow | undefined> {
   let query = db.selectFrom('run_templates').selectAll().where('name', '=', name);
-  query = version === undefined ? query.where('deleted_at', 'is', null).orderBy('version', 'desc').limit(1) : query.where('version', '=', version);
+  query =
+    version === undefined
+      ? query.where('deleted_at', 'is', null).orderBy('version', 'desc').limit(1)
+      : query.where('version', '=', version);
   return query.executeTakeFirst();
 }
 

@@ -25,15 +25,27 @@ export function tokenPrefix(token: string): string {
  * Ensure the bootstrap admin token exists, without ever bringing it back after a revoke (revoking it must
  * stick across restarts). Returns whether it is usable.
  */
-export async function ensureBootstrapToken(db: Kysely<Database>, token: string): Promise<{ created: boolean; revoked: boolean }> {
+export async function ensureBootstrapToken(
+  db: Kysely<Database>,
+  token: string,
+): Promise<{ created: boolean; revoked: boolean }> {
   const inserted = await db
     .insertInto('api_tokens')
-    .values({ name: 'bootstrap-admin', role: 'admin', token_hash: hashToken(token), prefix: tokenPrefix(token) })
+    .values({
+      name: 'bootstrap-admin',
+      role: 'admin',
+      token_hash: hashToken(token),
+      prefix: tokenPrefix(token),
+    })
     .onConflict((oc) => oc.column('token_hash').doNothing())
     .returning('id')
     .executeTakeFirst();
   if (inserted) return { created: true, revoked: false };
-  const row = await db.selectFrom('api_tokens').select(['revoked_at']).where('token_hash', '=', hashToken(token)).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('api_tokens')
+    .select(['revoked_at'])
+    .where('token_hash', '=', hashToken(token))
+    .executeTakeFirstOrThrow();
   return { created: false, revoked: row.revoked_at !== null };
 }
 

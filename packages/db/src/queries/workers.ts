@@ -20,9 +20,21 @@ export interface Registration {
  */
 export async function registerWorker(
   db: Kysely<Database>,
-  input: { id: string; boot_id: string; lanes: string[]; version: string; concurrency: number; hostname?: string; token_id: string },
+  input: {
+    id: string;
+    boot_id: string;
+    lanes: string[];
+    version: string;
+    concurrency: number;
+    hostname?: string;
+    token_id: string;
+  },
 ): Promise<Registration> {
-  const { rows } = await sql<{ previous_boot: string | null; previous_token: string | null; registered: boolean }>`
+  const { rows } = await sql<{
+    previous_boot: string | null;
+    previous_token: string | null;
+    registered: boolean;
+  }>`
     WITH before AS (SELECT boot_id, token_id FROM workers WHERE id = ${input.id}),
     upsert AS (
       INSERT INTO workers (id, boot_id, lanes, version, hostname, concurrency, started_at, last_seen_at, token_id)

@@ -14,6 +14,9 @@ export function backoffInterval(n: RawBuilder<unknown>): RawBuilder<unknown> {
 }
 
 /** The cap of the backoff for failure `n` (seconds), as TypeScript: for tests and docs. */
-export function backoffCapSeconds(policy: { initial_s: number; factor: number; max_s: number }, n: number): number {
+export function backoffCapSeconds(
+  policy: { initial_s: number; factor: number; max_s: number },
+  n: number,
+): number {
   return Math.min(policy.max_s, policy.initial_s * policy.factor ** Math.max(n - 1, 0));
 }

@@ -14,7 +14,11 @@ export type CancelOutcome =
  * gets `cancel_requested` and its worker learns it from the next heartbeat (the sweeper finishes the
  * job if the worker never answers). Terminal runs are left alone.
  */
-export async function cancelRun(db: Kysely<Database>, runId: string, requestedBy: string): Promise<CancelOutcome> {
+export async function cancelRun(
+  db: Kysely<Database>,
+  runId: string,
+  requestedBy: string,
+): Promise<CancelOutcome> {
   const { rows } = await sql<RunRow & { outcome: 'cancelled' | 'requested' }>`
     WITH updated AS (
       UPDATE runs r SET
@@ -52,7 +56,8 @@ export async function cancelRun(db: Kysely<Database>, runId: string, requestedBy
   return { outcome: run.status === 'running' ? 'already_requested' : 'already_finished', run };
 }
 
-export type RetryOutcome = { outcome: 'created'; run: RunRow } | { outcome: 'not_retryable'; run: RunRow } | { outcome: 'not_found' };
+export type RetryOutcome =
+  { outcome: 'created'; run: RunRow } | { outcome: 'not_retryable'; run: RunRow } | { outcome: 'not_found' };
 
 /** Manual retry: a new run with the same template version, lane, params and session, linked by `retry_of`. */
 export async function retryRun(db: Kysely<Database>, runId: string): Promise<RetryOutcome> {

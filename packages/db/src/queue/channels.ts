@@ -31,7 +31,10 @@ export function notifiedCte(options: NotifyOption, notify: RawBuilder<unknown>):
  * A direct, session-level connection LISTENing on every channel (a transaction-mode pooler would lose the
  * LISTEN). Not yet connected: the caller attaches its handlers, then calls `listen()`.
  */
-export function createListenClient(url: string, applicationName: string): { client: pg.Client; listen(): Promise<void> } {
+export function createListenClient(
+  url: string,
+  applicationName: string,
+): { client: pg.Client; listen(): Promise<void> } {
   const client = new pg.Client({ connectionString: url, application_name: applicationName, keepAlive: true });
   return {
     client,
@@ -43,6 +46,13 @@ export function createListenClient(url: string, applicationName: string): { clie
 }
 
 /** Publish many hints in one statement (one NOTIFY commit), on a client or a pool. */
-export async function publishHints(sender: Pick<pg.Pool, 'query'> | Pick<pg.Client, 'query'>, channels: string[], payloads: string[]): Promise<void> {
-  await sender.query('SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS h(c, p)', [channels, payloads]);
+export async function publishHints(
+  sender: Pick<pg.Pool, 'query'> | Pick<pg.Client, 'query'>,
+  channels: string[],
+  payloads: string[],
+): Promise<void> {
+  await sender.query('SELECT count(pg_notify(c, p)) FROM unnest($1::text[], $2::text[]) AS h(c, p)', [
+    channels,
+    payloads,
+  ]);
 }

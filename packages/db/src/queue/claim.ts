@@ -60,7 +60,10 @@ async function claimStatement(
   const now = input.now ? sql`${input.now.toISOString()}::timestamptz` : sql`now()`;
   const sessionFilter = input.sessionId ? sql`AND r.session_id = ${input.sessionId}::uuid` : sql``;
   const guard = mode === 'uncapped' ? sql`AND (SELECT n FROM capped) = 0` : sql``;
-  const notified = notifiedCte(input, sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM claimed`);
+  const notified = notifiedCte(
+    input,
+    sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM claimed`,
+  );
   const { rows } = await sql<RunRow & { capped_lanes: number }>`
     WITH capped AS (
       SELECT count(*)::int AS n FROM lanes

@@ -32,7 +32,6 @@ export interface EnqueueResult {
   created: boolean;
 }
 
-
 /**
  * Create up to 1,000 runs in ONE statement: the input travels as a single jsonb array, lanes that do not
  * exist yet are created, and one NOTIFY per lane wakes long-polling claimers (delivered at commit; with
@@ -40,9 +39,16 @@ export interface EnqueueResult {
  * A repeated `idempotency_key` inserts nothing and returns the original run (`created: false`); the
  * unique index makes this safe against concurrent duplicates too. Results keep the input order.
  */
-export async function enqueueRuns(db: Kysely<Database>, inputs: EnqueueInput[], options: NotifyOption = {}): Promise<EnqueueResult[]> {
+export async function enqueueRuns(
+  db: Kysely<Database>,
+  inputs: EnqueueInput[],
+  options: NotifyOption = {},
+): Promise<EnqueueResult[]> {
   if (inputs.length === 0) return [];
-  const notified = notifiedCte(options, sql`SELECT count(pg_notify(${ENQUEUE_CHANNEL}, lane)) AS n FROM (SELECT DISTINCT lane FROM inserted) l`);
+  const notified = notifiedCte(
+    options,
+    sql`SELECT count(pg_notify(${ENQUEUE_CHANNEL}, lane)) AS n FROM (SELECT DISTINCT lane FROM inserted) l`,
+  );
   // Ids are minted here so each returned row maps back to its input without relying on RETURNING order.
   const rows = inputs.map((input, ord) => ({
     ord,

@@ -34,7 +34,12 @@ export interface AppendResult {
  * numbering, and the unique index backs that up under a concurrent replay (at worst a harmless gap).
  * Step events also maintain `run_steps`. An append is proof of life: it moves `heartbeat_at` as a heartbeat does.
  */
-export async function appendEvents(db: Kysely<Database>, lease: Lease, events: EventInput[], options: NotifyOption = {}): Promise<Fenced<AppendResult>> {
+export async function appendEvents(
+  db: Kysely<Database>,
+  lease: Lease,
+  events: EventInput[],
+  options: NotifyOption = {},
+): Promise<Fenced<AppendResult>> {
   const [result] = await appendEventsMany(db, [{ lease, events }], options);
   return result!;
 }
@@ -55,7 +60,11 @@ export interface AppendItem {
  * hashed NOT IN: a per-row NOT EXISTS was planned, on stale statistics, as a scan of every event of the
  * attempt per input row (seconds per 1,000-event batch once a run had a few thousand events).
  */
-export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[], options: NotifyOption = {}): Promise<Fenced<AppendResult>[]> {
+export async function appendEventsMany(
+  db: Kysely<Database>,
+  items: AppendItem[],
+  options: NotifyOption = {},
+): Promise<Fenced<AppendResult>[]> {
   if (items.length === 0) return [];
   if (new Set(items.map((item) => item.lease.runId)).size !== items.length) {
     // The same run twice: keep its batches in order, one statement each.
@@ -63,7 +72,10 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
     for (const item of items) results.push(...(await appendEventsMany(db, [item], options)));
     return results;
   }
-  const notified = notifiedCte(options, sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, run_id || ':' || top)) AS n FROM counted`);
+  const notified = notifiedCte(
+    options,
+    sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, run_id || ':' || top)) AS n FROM counted`,
+  );
   const clean = items.flatMap((item) =>
     item.events.map((e) => ({
       run_id: item.lease.runId,
@@ -77,7 +89,16 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
     })),
   );
   const valid = items.filter((item) => isUuid(item.lease.runId) && isUuid(item.lease.leaseToken));
-  const { rows } = valid.length === 0 ? { rows: [] } : await sql<{ id: string; accepted: number; last_seq: number | null; attempt: number; run_seq: number | null }>`
+  const { rows } =
+    valid.length === 0
+      ? { rows: [] }
+      : await sql<{
+          id: string;
+          accepted: number;
+          last_seq: number | null;
+          attempt: number;
+          run_seq: number | null;
+        }>`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(clean)}::jsonb)
         AS x(run_id uuid, seq int, ts timestamptz, level text, type text, step text, message text, data jsonb)
@@ -138,7 +159,11 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
   const byRun = new Map(rows.map((row) => [row.id, row]));
   const missing = items.filter((item) => !byRun.has(item.lease.runId)).map((item) => item.lease.runId);
   const exists = new Set(
-    missing.length === 0 ? [] : (await db.selectFrom('runs').select('id').where('id', 'in', missing.filter(isUuid)).execute()).map((r) => r.id),
+    missing.length === 0
+      ? []
+      : (await db.selectFrom('runs').select('id').where('id', 'in', missing.filter(isUuid)).execute()).map(
+          (r) => r.id,
+        ),
   );
   const results = items.map((item): Fenced<AppendResult> => {
     const row = byRun.get(item.lease.runId);
@@ -146,12 +171,20 @@ export async function appendEventsMany(db: Kysely<Database>, items: AppendItem[]
     const mine = clean.filter((e) => e.run_id === item.lease.runId);
     // last_seq from the statement snapshot misses this batch; combine it with what was just sent.
     const sent = mine.reduce((top, e) => Math.max(top, e.seq), 0);
-    return { ok: true, value: { accepted: row.accepted, last_seq: Math.max(row.last_seq ?? 0, sent), run_seq: row.run_seq === null ? null : Number(row.run_seq) } };
+    return {
+      ok: true,
+      value: {
+        accepted: row.accepted,
+        last_seq: Math.max(row.last_seq ?? 0, sent),
+        run_seq: row.run_seq === null ? null : Number(row.run_seq),
+      },
+    };
   });
   return results;
 }
 
-const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+const isUuid = (value: string) =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 /**
  * `run_steps` rows from `step.started` / `step.finished` events (data: index, kind, status, exit_code): one
@@ -159,14 +192,37 @@ const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
  * step. The append statement upserts them for the runs whose lease held, under the attempt it locked.
  */
 function stepRows(events: { run_id: string; type: string; step: string | null; data: unknown }[]) {
-  const rows = new Map<string, { run_id: string; idx: number; name: string; kind: string; status: string; finished: boolean; exit_code: number | null }>();
+  const rows = new Map<
+    string,
+    {
+      run_id: string;
+      idx: number;
+      name: string;
+      kind: string;
+      status: string;
+      finished: boolean;
+      exit_code: number | null;
+    }
+  >();
   for (const event of events) {
     if (event.type !== 'step.started' && event.type !== 'step.finished') continue;
     const data = (event.data ?? {}) as { index?: number; kind?: string; status?: string; exit_code?: number };
     if (typeof data.index !== 'number' || !event.step) continue;
     const finished = event.type === 'step.finished';
-    const status = finished ? (['success', 'error', 'cancelled', 'timeout'].includes(data.status ?? '') ? data.status! : 'error') : 'running';
-    rows.set(`${event.run_id}/${data.index}`, { run_id: event.run_id, idx: data.index, name: event.step, kind: data.kind ?? 'unknown', status, finished, exit_code: finished ? (data.exit_code ?? null) : null });
+    const status = finished
+      ? ['success', 'error', 'cancelled', 'timeout'].includes(data.status ?? '')
+        ? data.status!
+        : 'error'
+      : 'running';
+    rows.set(`${event.run_id}/${data.index}`, {
+      run_id: event.run_id,
+      idx: data.index,
+      name: event.step,
+      kind: data.kind ?? 'unknown',
+      status,
+      finished,
+      exit_code: finished ? (data.exit_code ?? null) : null,
+    });
   }
   return [...rows.values()];
 }
@@ -211,7 +267,8 @@ export async function readEvents(db: Kysely<Database>, input: ReadEventsInput): 
     .where('seq', '>', input.afterSeq ?? 0)
     .orderBy('seq')
     .limit(input.limit ?? 1000);
-  if (input.levels && input.levels.length > 0) query = query.where('level', 'in', input.levels as RunEventRow['level'][]);
+  if (input.levels && input.levels.length > 0)
+    query = query.where('level', 'in', input.levels as RunEventRow['level'][]);
   if (input.q) {
     const pattern = `%${input.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     query = query.where('message', 'ilike', pattern);

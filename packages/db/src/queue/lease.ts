@@ -14,7 +14,10 @@ export interface Lease {
 }
 
 /** Why a fenced operation matched no row: the run is gone, or it is no longer ours. */
-async function diagnose(db: Kysely<Database>, runIds: string[]): Promise<Map<string, 'lease_lost' | 'not_found'>> {
+async function diagnose(
+  db: Kysely<Database>,
+  runIds: string[],
+): Promise<Map<string, 'lease_lost' | 'not_found'>> {
   const found = await db.selectFrom('runs').select('id').where('id', 'in', runIds).execute();
   const exists = new Set(found.map((row) => row.id));
   return new Map(runIds.map((id) => [id, exists.has(id) ? 'lease_lost' : 'not_found']));
@@ -29,11 +32,14 @@ async function fenced<T>(
   const reasons = missing.length > 0 ? await diagnose(db, missing) : new Map();
   return leases.map((lease) => {
     const value = applied.get(lease.runId);
-    return value !== undefined ? { ok: true, value } : { ok: false, reason: reasons.get(lease.runId) ?? 'not_found' };
+    return value !== undefined
+      ? { ok: true, value }
+      : { ok: false, reason: reasons.get(lease.runId) ?? 'not_found' };
   });
 }
 
-const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+const isUuid = (value: string) =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 /** What a heartbeat tells the worker. */
 export interface HeartbeatAnswer {
@@ -83,7 +89,8 @@ export async function heartbeatRuns(
       SELECT r.id, r.cancel_requested, r.lease_expires_at FROM runs r JOIN presented p ON p.id = r.id
       WHERE r.id NOT IN (SELECT id FROM free)
     `.execute(db);
-    for (const row of rows) applied.set(row.id, { cancel_requested: row.cancel_requested, lease_expires_at: row.lease_expires_at });
+    for (const row of rows)
+      applied.set(row.id, { cancel_requested: row.cancel_requested, lease_expires_at: row.lease_expires_at });
   }
   return fenced(db, leases, applied);
 }
@@ -104,8 +111,15 @@ export type CompletedRun = RunRow & { requeued: boolean };
  * request goes back to `queued` with full-jitter exponential backoff; a run whose cancel was requested
  * ends `cancelled` unless it succeeded anyway. Each outcome is appended as a `status` event.
  */
-export async function completeRuns(db: Kysely<Database>, completions: Completion[], options: NotifyOption = {}): Promise<Fenced<CompletedRun>[]> {
-  const notified = notifiedCte(options, sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM updated`);
+export async function completeRuns(
+  db: Kysely<Database>,
+  completions: Completion[],
+  options: NotifyOption = {},
+): Promise<Fenced<CompletedRun>[]> {
+  const notified = notifiedCte(
+    options,
+    sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM updated`,
+  );
   const valid = completions.filter((c) => isUuid(c.runId) && isUuid(c.leaseToken));
   const applied = new Map<string, CompletedRun>();
   if (valid.length > 0) {
@@ -169,7 +183,11 @@ export async function completeRuns(db: Kysely<Database>, completions: Completion
  * Hand a run back without penalty (worker shutdown): `queued` again at once, the attempt it used counted as a
  * release, not against the failure budget. A run whose cancel was requested is cancelled instead of requeued.
  */
-export async function releaseRun(db: Kysely<Database>, lease: Lease, reason: string): Promise<Fenced<RunRow>> {
+export async function releaseRun(
+  db: Kysely<Database>,
+  lease: Lease,
+  reason: string,
+): Promise<Fenced<RunRow>> {
   const applied = new Map<string, RunRow>();
   if (isUuid(lease.runId) && isUuid(lease.leaseToken)) {
     const { rows } = await sql<RunRow>`

@@ -54,7 +54,8 @@ export async function sweepStaleRuns(
   now?: Date,
   reason: 'heartbeat_timeout' | 'worker_restarted' = 'heartbeat_timeout',
 ): Promise<SweptRun[]> {
-  const lost = reason === 'heartbeat_timeout' ? 'heartbeat lost from worker ' : 'lease orphaned by restart of worker ';
+  const lost =
+    reason === 'heartbeat_timeout' ? 'heartbeat lost from worker ' : 'lease orphaned by restart of worker ';
   if (seen.length === 0) return [];
   const clock = now ? sql`${now.toISOString()}::timestamptz` : sql`now()`;
   const { rows } = await sql<SweptRun>`
@@ -153,7 +154,11 @@ export async function finishAbandonedCancels(
  * Leases still held under an earlier boot of a worker id: that process is gone (the same id came back
  * with a new boot nonce), so there is no point waiting for its heartbeats to time out.
  */
-export async function findOrphanedLeases(db: Kysely<Database>, workerId: string, bootId: string): Promise<StaleRun[]> {
+export async function findOrphanedLeases(
+  db: Kysely<Database>,
+  workerId: string,
+  bootId: string,
+): Promise<StaleRun[]> {
   const { rows } = await sql<StaleRun>`
     SELECT id, lease_token, heartbeat_at, worker_id, lane, extract(epoch FROM now() - heartbeat_at)::float8 AS silent_s
     FROM runs

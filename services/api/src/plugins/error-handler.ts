@@ -65,15 +65,13 @@ export const errorHandler = fp(async (app: FastifyInstance) => {
       }
       if (err instanceof OcrError) {
         if (err.status >= 500) request.log.error({ err }, 'request failed');
-        return reply
-          .code(err.status)
-          .send({
-            error: {
-              code: err.code,
-              message: err.message,
-              ...(err.details !== undefined ? { details: err.details } : {}),
-            },
-          });
+        return reply.code(err.status).send({
+          error: {
+            code: err.code,
+            message: err.message,
+            ...(err.details !== undefined ? { details: err.details } : {}),
+          },
+        });
       }
       switch (err.code) {
         case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -86,15 +84,13 @@ export const errorHandler = fp(async (app: FastifyInstance) => {
             .send({ error: { code: 'unsupported_media_type', message: 'send application/json' } });
         case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         case 'FST_ERR_CTP_INVALID_JSON_BODY':
-          return reply
-            .code(400)
-            .send({
-              error: {
-                code: 'validation_failed',
-                message: 'body: is not valid JSON',
-                details: [{ field: 'body', message: 'is not valid JSON' }],
-              },
-            });
+          return reply.code(400).send({
+            error: {
+              code: 'validation_failed',
+              message: 'body: is not valid JSON',
+              details: [{ field: 'body', message: 'is not valid JSON' }],
+            },
+          });
       }
       if (err instanceof SyntaxError || err.statusCode === 400) {
         return reply
@@ -128,10 +124,8 @@ export const errorHandler = fp(async (app: FastifyInstance) => {
   );
 
   app.setNotFoundHandler((request, reply) => {
-    reply
-      .code(404)
-      .send({
-        error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
-      });
+    reply.code(404).send({
+      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    });
   });
 });

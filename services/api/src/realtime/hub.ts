@@ -37,7 +37,14 @@ export class Hub {
     listener: Listener,
     private readonly log: Logger,
   ) {
-    listener.on('event', (runId: string) => void this.feeds.get(runId)?.pull().catch((err) => this.log.warn({ err }, 'feed pull failed')));
+    listener.on(
+      'event',
+      (runId: string) =>
+        void this.feeds
+          .get(runId)
+          ?.pull()
+          .catch((err) => this.log.warn({ err }, 'feed pull failed')),
+    );
     listener.on('status', (runId: string) => {
       void this.publishRun(runId);
       this.lanesChanged();
@@ -85,7 +92,14 @@ export class Hub {
         if (!client.isOpen()) return;
         if (client.buffered() > MAX_BUFFERED) {
           this.unsubscribeRun(client, runId);
-          client.send({ type: 'error', error: { code: 'resync_required', message: `too slow: resubscribe from seq ${sub.cursor}`, run_id: runId } });
+          client.send({
+            type: 'error',
+            error: {
+              code: 'resync_required',
+              message: `too slow: resubscribe from seq ${sub.cursor}`,
+              run_id: runId,
+            },
+          });
           return;
         }
         for (const event of events) client.send({ type: 'event', run_id: runId, event: eventToWire(event) });
@@ -117,7 +131,8 @@ export class Hub {
   }
 
   private pullAll(): void {
-    for (const feed of this.feeds.values()) void feed.pull().catch((err) => this.log.warn({ err }, 'feed pull failed'));
+    for (const feed of this.feeds.values())
+      void feed.pull().catch((err) => this.log.warn({ err }, 'feed pull failed'));
   }
 
   private async publishRun(runId: string): Promise<void> {

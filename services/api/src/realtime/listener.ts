@@ -60,7 +60,8 @@ export class Listener extends EventEmitter {
     const { client, listen } = createListenClient(this.url, 'ocr-api-listener');
     client.on('notification', (msg) => {
       // Our own hints were dispatched when published.
-      if (msg.processId !== (client as unknown as { processID?: number }).processID) this.dispatch(msg.channel, msg.payload ?? '');
+      if (msg.processId !== (client as unknown as { processID?: number }).processID)
+        this.dispatch(msg.channel, msg.payload ?? '');
     });
     client.on('error', (err) => {
       this.log.warn({ err }, 'listener connection error');
@@ -132,7 +133,12 @@ export class Listener extends EventEmitter {
         this.outbox = new Map();
         const send = this.client ?? this.pool;
         if (!send || this.stopped) return;
-        await publishHints(send, channels, payloads).catch((err: unknown) => this.log.warn({ err, hints: payloads.length }, 'hint notify failed; other replicas catch up on their fallback tick'));
+        await publishHints(send, channels, payloads).catch((err: unknown) =>
+          this.log.warn(
+            { err, hints: payloads.length },
+            'hint notify failed; other replicas catch up on their fallback tick',
+          ),
+        );
       }
     } finally {
       this.flushing = undefined;

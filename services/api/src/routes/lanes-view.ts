@@ -17,7 +17,10 @@ function summary(r: LaneRunSummary) {
 }
 
 /** Lanes as the wire shows them: figures, active runs and the last finished run. */
-export function buildLanes(overview: LaneOverview[], runs: { active: LaneRunSummary[]; last: LaneRunSummary[] }) {
+export function buildLanes(
+  overview: LaneOverview[],
+  runs: { active: LaneRunSummary[]; last: LaneRunSummary[] },
+) {
   return overview.map((lane) => {
     const last = runs.last.find((r) => r.lane === lane.name);
     return {

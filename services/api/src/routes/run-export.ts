@@ -1,7 +1,26 @@
 /** A run export as readable Markdown: metadata, steps, artifacts, then the event log. */
 export function renderRunMarkdown(doc: {
-  run: { id: string; template: string; template_version: number; lane: string; status: string; attempt: number; created_at: string; started_at: string | null; finished_at: string | null; error: unknown; params: unknown };
-  steps: { idx: number; attempt: number; name: string; kind: string; status: string; exit_code: number | null }[];
+  run: {
+    id: string;
+    template: string;
+    template_version: number;
+    lane: string;
+    status: string;
+    attempt: number;
+    created_at: string;
+    started_at: string | null;
+    finished_at: string | null;
+    error: unknown;
+    params: unknown;
+  };
+  steps: {
+    idx: number;
+    attempt: number;
+    name: string;
+    kind: string;
+    status: string;
+    exit_code: number | null;
+  }[];
   events: { seq: number; ts: string; level: string; type: string; step: string | null; message: string }[];
   artifacts: { name: string; kind: string; size: number; sha256: string }[];
 }): string {
@@ -27,10 +46,27 @@ export function renderRunMarkdown(doc: {
   if (run.error) lines.push('', '## Error', '', fence(JSON.stringify(run.error, null, 2)));
   lines.push('', '## Steps', '');
   if (doc.steps.length === 0) lines.push('_none recorded_');
-  for (const s of doc.steps) lines.push(`- attempt ${s.attempt}, step ${s.idx + 1} **${s.name}** (${s.kind}): ${s.status}${s.exit_code !== null ? `, exit ${s.exit_code}` : ''}`);
+  for (const s of doc.steps)
+    lines.push(
+      `- attempt ${s.attempt}, step ${s.idx + 1} **${s.name}** (${s.kind}): ${s.status}${s.exit_code !== null ? `, exit ${s.exit_code}` : ''}`,
+    );
   lines.push('', '## Artifacts', '');
   if (doc.artifacts.length === 0) lines.push('_none_');
-  for (const a of doc.artifacts) lines.push(`- ${a.name} (${a.kind}, ${a.size} bytes, sha256 ${a.sha256.slice(0, 12)}…)`);
-  lines.push('', '## Events', '', fence(doc.events.map((e) => `${e.seq} ${e.ts} ${e.level.padEnd(5)} ${e.type}${e.step ? ` [${e.step}]` : ''} ${e.message}`).join('\n')), '');
+  for (const a of doc.artifacts)
+    lines.push(`- ${a.name} (${a.kind}, ${a.size} bytes, sha256 ${a.sha256.slice(0, 12)}…)`);
+  lines.push(
+    '',
+    '## Events',
+    '',
+    fence(
+      doc.events
+        .map(
+          (e) =>
+            `${e.seq} ${e.ts} ${e.level.padEnd(5)} ${e.type}${e.step ? ` [${e.step}]` : ''} ${e.message}`,
+        )
+        .join('\n'),
+    ),
+    '',
+  );
   return lines.join('\n');
 }

@@ -3,13 +3,31 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import Value from 'typebox/value';
 import { deleteTemplate, getTemplate, listTemplates, putTemplate } from '@ocr/db';
-import { checkTemplatePlaceholders, ErrorResponses, NameParams, PreviewRequest, PreviewResponse, Template, TemplateInput, TemplateValidation, maskSecrets, ParamError, renderStep } from '@ocr/contracts';
+import {
+  checkTemplatePlaceholders,
+  ErrorResponses,
+  NameParams,
+  PreviewRequest,
+  PreviewResponse,
+  Template,
+  TemplateInput,
+  TemplateValidation,
+  maskSecrets,
+  ParamError,
+  renderStep,
+} from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { checkParamsSchema, paramsValidator } from '../run-factory.js';
 import { templateToWire, type TemplateDefinition } from '../serialize.js';
 
-
-type Problem = { field: string; message: string; step?: string; line?: number; column?: number; reason?: string };
+type Problem = {
+  field: string;
+  message: string;
+  step?: string;
+  line?: number;
+  column?: number;
+  reason?: string;
+};
 
 /**
  * Checks beyond the schema: a params schema that compiles, unique step names, and every placeholder where
@@ -23,7 +41,8 @@ function semanticProblems(input: Type.Static<typeof TemplateInput>): Problem[] {
   }
   const seen = new Set<string>();
   input.steps.forEach((step, i) => {
-    if (seen.has(step.name)) problems.push({ field: `steps[${i}].name`, message: `duplicate step name ${step.name}` });
+    if (seen.has(step.name))
+      problems.push({ field: `steps[${i}].name`, message: `duplicate step name ${step.name}` });
     seen.add(step.name);
   });
   problems.push(...checkTemplatePlaceholders(input.steps, input.params_schema).problems);
@@ -45,71 +64,189 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const save = async (input: Type.Static<typeof TemplateInput>) => {
     const problems = semanticProblems(input);
-    if (problems.length > 0) throw apiError('validation_failed', problems[0]!.reason ? problems[0]!.message : `${problems[0]!.field}: ${problems[0]!.message}`, problems);
-    return templateToWire(await putTemplate(app.db, { name: input.name, description: input.description ?? '', definition: definitionOf(input) }));
+    if (problems.length > 0)
+      throw apiError(
+        'validation_failed',
+        problems[0]!.reason ? problems[0]!.message : `${problems[0]!.field}: ${problems[0]!.message}`,
+        problems,
+      );
+    return templateToWire(
+      await putTemplate(app.db, {
+        name: input.name,
+        description: input.description ?? '',
+        definition: definitionOf(input),
+      }),
+    );
   };
 
-  app.get('/v1/templates', { config: { role: 'viewer' }, schema: { tags: ['templates'], summary: 'Latest version of every template', response: { 200: Type.Object({ templates: Type.Array(Template) }), ...ErrorResponses } } }, async () => ({
-    templates: (await listTemplates(app.db)).map(templateToWire),
-  }));
+  app.get(
+    '/v1/templates',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['templates'],
+        summary: 'Latest version of every template',
+        response: { 200: Type.Object({ templates: Type.Array(Template) }), ...ErrorResponses },
+      },
+    },
+    async () => ({
+      templates: (await listTemplates(app.db)).map(templateToWire),
+    }),
+  );
 
-  app.post('/v1/templates', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Create a template (409 if the name exists)', body: TemplateInput, response: { 201: Template, ...ErrorResponses } } }, async (request, reply) => {
-    const input = request.body;
-    if (await getTemplate(app.db, input.name)) throw apiError('conflict', `template ${input.name} exists; PUT /v1/templates/${input.name} adds a version`);
-    return reply.code(201).send(await save(input));
-  });
+  app.post(
+    '/v1/templates',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['templates'],
+        summary: 'Create a template (409 if the name exists)',
+        body: TemplateInput,
+        response: { 201: Template, ...ErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const input = request.body;
+      if (await getTemplate(app.db, input.name))
+        throw apiError(
+          'conflict',
+          `template ${input.name} exists; PUT /v1/templates/${input.name} adds a version`,
+        );
+      return reply.code(201).send(await save(input));
+    },
+  );
 
-  app.post('/v1/templates/validate', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Validate a template without saving it', body: Type.Unknown(), response: { 200: TemplateValidation, ...ErrorResponses } } }, async (request) => {
-    const body = request.body;
-    const problems = [...Value.Errors(TemplateInput, body)].slice(0, 50).map((e) => {
-      const extra = (e.params as { requiredProperties?: string[]; additionalProperties?: string[] } | undefined);
-      const path = e.instancePath.split('/').filter(Boolean).map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '');
-      const named = extra?.requiredProperties?.[0] ?? extra?.additionalProperties?.[0];
-      return { field: [path, named].filter(Boolean).join('.') || '(root)', message: e.keyword === 'additionalProperties' ? 'unknown field' : e.message };
-    });
-    if (problems.length === 0) problems.push(...semanticProblems(body as Type.Static<typeof TemplateInput>));
-    return { valid: problems.length === 0, problems };
-  });
+  app.post(
+    '/v1/templates/validate',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['templates'],
+        summary: 'Validate a template without saving it',
+        body: Type.Unknown(),
+        response: { 200: TemplateValidation, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const problems = [...Value.Errors(TemplateInput, body)].slice(0, 50).map((e) => {
+        const extra = e.params as
+          { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;
+        const path = e.instancePath
+          .split('/')
+          .filter(Boolean)
+          .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
+          .join('')
+          .replace(/^\./, '');
+        const named = extra?.requiredProperties?.[0] ?? extra?.additionalProperties?.[0];
+        return {
+          field: [path, named].filter(Boolean).join('.') || '(root)',
+          message: e.keyword === 'additionalProperties' ? 'unknown field' : e.message,
+        };
+      });
+      if (problems.length === 0)
+        problems.push(...semanticProblems(body as Type.Static<typeof TemplateInput>));
+      return { valid: problems.length === 0, problems };
+    },
+  );
 
-  app.get('/v1/templates/:name', { config: { role: 'viewer' }, schema: { tags: ['templates'], summary: 'A template (latest version)', params: NameParams, response: { 200: Template, ...ErrorResponses } } }, async (request) => {
-    const template = await getTemplate(app.db, request.params.name);
-    if (!template) throw notFound('template');
-    return templateToWire(template);
-  });
+  app.get(
+    '/v1/templates/:name',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['templates'],
+        summary: 'A template (latest version)',
+        params: NameParams,
+        response: { 200: Template, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const template = await getTemplate(app.db, request.params.name);
+      if (!template) throw notFound('template');
+      return templateToWire(template);
+    },
+  );
 
-  app.put('/v1/templates/:name', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Create or add a version', params: NameParams, body: TemplateInput, response: { 200: Template, ...ErrorResponses } } }, async (request) => {
-    const input = request.body;
-    const name = request.params.name;
-    if (input.name !== name) throw apiError('validation_failed', `name: must match the path (${name})`, [{ field: 'name', message: 'must match the path' }]);
-    return save(input);
-  });
+  app.put(
+    '/v1/templates/:name',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['templates'],
+        summary: 'Create or add a version',
+        params: NameParams,
+        body: TemplateInput,
+        response: { 200: Template, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const input = request.body;
+      const name = request.params.name;
+      if (input.name !== name)
+        throw apiError('validation_failed', `name: must match the path (${name})`, [
+          { field: 'name', message: 'must match the path' },
+        ]);
+      return save(input);
+    },
+  );
 
-  app.delete('/v1/templates/:name', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Retire a template (versions kept for existing runs)', params: NameParams, response: { 200: Type.Object({ deleted: Type.Boolean() }), ...ErrorResponses } } }, async (request) => {
-    if (!(await deleteTemplate(app.db, request.params.name))) throw notFound('template');
-    return { deleted: true };
-  });
+  app.delete(
+    '/v1/templates/:name',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['templates'],
+        summary: 'Retire a template (versions kept for existing runs)',
+        params: NameParams,
+        response: { 200: Type.Object({ deleted: Type.Boolean() }), ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      if (!(await deleteTemplate(app.db, request.params.name))) throw notFound('template');
+      return { deleted: true };
+    },
+  );
 
-  app.post('/v1/templates/:name/preview', { config: { role: 'operator' }, schema: { tags: ['templates'], summary: 'Render the steps for given params (secrets masked)', params: NameParams, body: PreviewRequest, response: { 200: PreviewResponse, ...ErrorResponses } } }, async (request) => {
-    const template = await getTemplate(app.db, request.params.name);
-    if (!template) throw notFound('template');
-    const params = structuredClone(request.body.params ?? {});
-    const validate = paramsValidator(template);
-    if (!validate(params)) {
-      const details = (validate.errors ?? []).map((e) => ({ field: `params${e.instancePath.replace(/\//g, '.')}`, message: e.message ?? 'is invalid' }));
-      throw apiError('validation_failed', `${details[0]?.field}: ${details[0]?.message}`, details);
-    }
-    const def = template.definition as TemplateDefinition;
-    const shown = maskSecrets(params, def.params_schema as never);
-    const steps = def.steps.map((step, index) => {
-      try {
-        return renderStep(step, shown);
-      } catch (err) {
-        // The same refusal the worker would fail this step with at run time (a missing param, unsafe use).
-        if (!(err instanceof ParamError)) throw err;
-        const field = `steps.${index}`;
-        throw apiError('validation_failed', `${field}: ${err.message}`, [{ field, message: err.message, reason: err.code }]);
+  app.post(
+    '/v1/templates/:name/preview',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags: ['templates'],
+        summary: 'Render the steps for given params (secrets masked)',
+        params: NameParams,
+        body: PreviewRequest,
+        response: { 200: PreviewResponse, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const template = await getTemplate(app.db, request.params.name);
+      if (!template) throw notFound('template');
+      const params = structuredClone(request.body.params ?? {});
+      const validate = paramsValidator(template);
+      if (!validate(params)) {
+        const details = (validate.errors ?? []).map((e) => ({
+          field: `params${e.instancePath.replace(/\//g, '.')}`,
+          message: e.message ?? 'is invalid',
+        }));
+        throw apiError('validation_failed', `${details[0]?.field}: ${details[0]?.message}`, details);
       }
-    });
-    return { params: shown, steps };
-  });
+      const def = template.definition as TemplateDefinition;
+      const shown = maskSecrets(params, def.params_schema as never);
+      const steps = def.steps.map((step, index) => {
+        try {
+          return renderStep(step, shown);
+        } catch (err) {
+          // The same refusal the worker would fail this step with at run time (a missing param, unsafe use).
+          if (!(err instanceof ParamError)) throw err;
+          const field = `steps.${index}`;
+          throw apiError('validation_failed', `${field}: ${err.message}`, [
+            { field, message: err.message, reason: err.code },
+          ]);
+        }
+      });
+      return { params: shown, steps };
+    },
+  );
 }

@@ -1,7 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import type Type from 'typebox';
-import { addRunSpecDocs, getArtifact, getRun, getTemplate, latestSpecDocContents, type RunRow } from '@ocr/db';
-import { ArtifactInput, ErrorResponses, IdParams, ReadArtifactInput, ReadSpecDocsInput, SpecDocsResponse, StoreSpecDocs } from '@ocr/contracts';
+import {
+  addRunSpecDocs,
+  getArtifact,
+  getRun,
+  getTemplate,
+  latestSpecDocContents,
+  type RunRow,
+} from '@ocr/db';
+import {
+  ArtifactInput,
+  ErrorResponses,
+  IdParams,
+  ReadArtifactInput,
+  ReadSpecDocsInput,
+  SpecDocsResponse,
+  StoreSpecDocs,
+} from '@ocr/contracts';
 import { apiError, leaseLost, notFound } from '../errors.js';
 import { artifactToWire, specDocToWire } from '../serialize.js';
 
@@ -11,7 +26,8 @@ const worker = { role: 'worker' as const };
 function stringsIn(value: unknown, out = new Set<string>()): Set<string> {
   if (typeof value === 'string') out.add(value);
   else if (Array.isArray(value)) for (const item of value) stringsIn(item, out);
-  else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) stringsIn(item, out);
+  else if (value !== null && typeof value === 'object')
+    for (const item of Object.values(value)) stringsIn(item, out);
   return out;
 }
 
@@ -37,22 +53,45 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
   /** Refuse an input the run does not name in its params or its template's steps. */
   const mustName = async (run: RunRow, value: string, what: string, field: string): Promise<void> => {
     const template = await getTemplate(app.db, run.template, run.template_version);
-    const named = stringsIn(run.params, stringsIn((template?.definition as { steps?: unknown } | undefined)?.steps));
-    if (!named.has(value)) throw apiError('forbidden', `${field}: ${what} ${value} is not an input of run ${run.id} (name it in the run's params or the template's steps)`);
+    const named = stringsIn(
+      run.params,
+      stringsIn((template?.definition as { steps?: unknown } | undefined)?.steps),
+    );
+    if (!named.has(value))
+      throw apiError(
+        'forbidden',
+        `${field}: ${what} ${value} is not an input of run ${run.id} (name it in the run's params or the template's steps)`,
+      );
   };
 
   app.post(
     '/v1/runs/:id/spec-docs',
-    { config: worker, schema: { tags: ['worker protocol'], summary: "Store a run's Spec Kit documents as new spec_docs versions", params: IdParams, body: StoreSpecDocs, response: { 201: SpecDocsResponse, ...ErrorResponses } } },
+    {
+      config: worker,
+      schema: {
+        tags: ['worker protocol'],
+        summary: "Store a run's Spec Kit documents as new spec_docs versions",
+        params: IdParams,
+        body: StoreSpecDocs,
+        response: { 201: SpecDocsResponse, ...ErrorResponses },
+      },
+    },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof StoreSpecDocs>;
-      const result = await addRunSpecDocs(app.db, { runId: id, leaseToken: body.lease_token, project: body.project, docs: body.docs });
+      const result = await addRunSpecDocs(app.db, {
+        runId: id,
+        leaseToken: body.lease_token,
+        project: body.project,
+        docs: body.docs,
+      });
       if (!result.ok) {
         if (result.reason === 'lease_lost') throw leaseLost(id);
         if (result.reason === 'not_found') throw notFound('run');
         const field = `docs.${result.index}.artifact_id`;
-        throw apiError('validation_failed', `${field}: not an artifact of run ${id}`, [{ field, message: 'not an artifact of this run' }]);
+        throw apiError('validation_failed', `${field}: not an artifact of run ${id}`, [
+          { field, message: 'not an artifact of this run' },
+        ]);
       }
       return reply.code(201).send({ spec_docs: result.docs.map(specDocToWire) });
     },
@@ -60,7 +99,16 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/inputs/spec-docs',
-    { config: worker, schema: { tags: ['worker protocol'], summary: "The latest spec_docs of a project the run names as input", params: IdParams, body: ReadSpecDocsInput, response: { 200: SpecDocsResponse, ...ErrorResponses } } },
+    {
+      config: worker,
+      schema: {
+        tags: ['worker protocol'],
+        summary: 'The latest spec_docs of a project the run names as input',
+        params: IdParams,
+        body: ReadSpecDocsInput,
+        response: { 200: SpecDocsResponse, ...ErrorResponses },
+      },
+    },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof ReadSpecDocsInput>;
@@ -72,7 +120,16 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
 
   app.post(
     '/v1/runs/:id/inputs/artifact',
-    { config: worker, schema: { tags: ['worker protocol'], summary: 'Read an artifact the run names as input: inline content or a short-lived URL', params: IdParams, body: ReadArtifactInput, response: { 200: ArtifactInput, ...ErrorResponses } } },
+    {
+      config: worker,
+      schema: {
+        tags: ['worker protocol'],
+        summary: 'Read an artifact the run names as input: inline content or a short-lived URL',
+        params: IdParams,
+        body: ReadArtifactInput,
+        response: { 200: ArtifactInput, ...ErrorResponses },
+      },
+    },
     async (request) => {
       const { id } = request.params as { id: string };
       const body = request.body as Type.Static<typeof ReadArtifactInput>;
@@ -81,9 +138,13 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
       const artifact = await getArtifact(app.db, body.artifact_id);
       if (!artifact) throw notFound('artifact');
       if (artifact.status !== 'ready') throw apiError('conflict', 'artifact upload is not complete');
-      if (artifact.storage === 'inline') return { artifact: artifactToWire(artifact), content: artifact.content ?? '' };
+      if (artifact.storage === 'inline')
+        return { artifact: artifactToWire(artifact), content: artifact.content ?? '' };
       if (!app.storage) throw apiError('storage_unavailable', 'object storage is not configured');
-      return { artifact: artifactToWire(artifact), download_url: await app.storage.downloadUrl(artifact.object_key!, artifact.name) };
+      return {
+        artifact: artifactToWire(artifact),
+        download_url: await app.storage.downloadUrl(artifact.object_key!, artifact.name),
+      };
     },
   );
 }

@@ -10,10 +10,18 @@ import { StepStop } from './step-stop.js';
 import { ExecutorError, stepResult, type StepContext, type StepExecutor, type StepResult } from './types.js';
 
 /** The body of an executor: a validated step, its context, and its stop state. */
-export type ExecutorBody<S extends TSchema> = (step: Static<S>, ctx: StepContext, stop: StepStop) => Promise<StepResult>;
+export type ExecutorBody<S extends TSchema> = (
+  step: Static<S>,
+  ctx: StepContext,
+  stop: StepStop,
+) => Promise<StepResult>;
 
 /** An executor for `kind` whose steps must match `schema`. */
-export function defineExecutor<S extends TSchema>(kind: string, schema: S, body: ExecutorBody<S>): StepExecutor {
+export function defineExecutor<S extends TSchema>(
+  kind: string,
+  schema: S,
+  body: ExecutorBody<S>,
+): StepExecutor {
   return {
     kind,
     async run(step, ctx) {
@@ -41,10 +49,15 @@ export function defineExecutor<S extends TSchema>(kind: string, schema: S, body:
 /** The first schema violation, as `field: message`. */
 function firstProblem(schema: TSchema, value: unknown): string | undefined {
   for (const error of Value.Errors(schema, value)) {
-    const params = error.params as { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;
+    const params = error.params as
+      { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;
     const named = params?.requiredProperties?.[0] ?? params?.additionalProperties?.[0];
-    const path = [error.instancePath.replace(/^\//, '').replace(/\//g, '.'), named].filter(Boolean).join('.') || '(step)';
-    const unknown = error.keyword === 'additionalProperties' || (error.keyword === 'boolean' && error.schemaPath.endsWith('additionalProperties'));
+    const path =
+      [error.instancePath.replace(/^\//, '').replace(/\//g, '.'), named].filter(Boolean).join('.') ||
+      '(step)';
+    const unknown =
+      error.keyword === 'additionalProperties' ||
+      (error.keyword === 'boolean' && error.schemaPath.endsWith('additionalProperties'));
     return `${path}: ${unknown ? 'unknown field' : error.message}`;
   }
   return undefined;

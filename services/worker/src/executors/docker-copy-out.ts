@@ -15,7 +15,12 @@ import type { DeclaredArtifact } from './step-schemas.js';
 import type { StepContext } from './types.js';
 
 /** Copy each declared path out of the container; a missing path is an `artifact.failed` event, not a crash. */
-export async function copyOut(container: Docker.Container, declared: DeclaredArtifact[], ctx: StepContext, maxBytes: number): Promise<void> {
+export async function copyOut(
+  container: Docker.Container,
+  declared: DeclaredArtifact[],
+  ctx: StepContext,
+  maxBytes: number,
+): Promise<void> {
   const budget = { left: maxBytes };
   for (const [index, item] of declared.entries()) {
     const target = join(ctx.workdir, 'copy-out', safeSegment(ctx.stepName), String(index));
@@ -29,10 +34,23 @@ export async function copyOut(container: Docker.Container, declared: DeclaredArt
         const name = files.length === 1 && file.inner === '' ? base : posix.join(base, file.inner);
         ctx.addArtifact({ name, kind: item.kind, path: file.path });
       }
-      ctx.emit({ level: 'info', type: 'artifact.copied', message: `copied ${item.path} out of the container (${files.length} file${files.length === 1 ? '' : 's'})`, data: { path: item.path, files: files.length } });
+      ctx.emit({
+        level: 'info',
+        type: 'artifact.copied',
+        message: `copied ${item.path} out of the container (${files.length} file${files.length === 1 ? '' : 's'})`,
+        data: { path: item.path, files: files.length },
+      });
     } catch (err) {
-      const reason = (err as { statusCode?: number }).statusCode === 404 ? 'no such file in the container' : (err as Error).message;
-      ctx.emit({ level: 'error', type: 'artifact.failed', message: `copy_out ${item.path}: ${reason}`, data: { path: item.path } });
+      const reason =
+        (err as { statusCode?: number }).statusCode === 404
+          ? 'no such file in the container'
+          : (err as Error).message;
+      ctx.emit({
+        level: 'error',
+        type: 'artifact.failed',
+        message: `copy_out ${item.path}: ${reason}`,
+        data: { path: item.path },
+      });
     }
   }
 }
@@ -45,13 +63,20 @@ interface ExtractedFile {
 }
 
 /** Write the archive's regular files under `target`; links, devices and escaping names are skipped. */
-async function extractArchive(archive: Readable, target: string, budget: { left: number }): Promise<ExtractedFile[]> {
+async function extractArchive(
+  archive: Readable,
+  target: string,
+  budget: { left: number },
+): Promise<ExtractedFile[]> {
   const files: ExtractedFile[] = [];
   const reader = extract();
   let root: string | undefined;
   const done = new Promise<void>((resolve, reject) => {
     reader.on('entry', (header, stream, next) => {
-      const name = posix.normalize(header.name).replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+      const name = posix
+        .normalize(header.name)
+        .replace(/^(\.\/)+/, '')
+        .replace(/\/+$/, '');
       // The archive's first entry is the requested path itself (a file, or the directory holding the rest).
       root ??= name.split('/')[0];
       const unsafe = name.startsWith('/') || name === '..' || name.startsWith('../');

@@ -36,13 +36,19 @@ export interface DockerExecutorOptions {
 }
 
 /** Labels put on every container, so operators (and a janitor) can find them. */
-export const CONTAINER_LABELS = { runId: 'ocr.run_id', attempt: 'ocr.attempt', step: 'ocr.step', managed: 'ocr.managed' } as const;
+export const CONTAINER_LABELS = {
+  runId: 'ocr.run_id',
+  attempt: 'ocr.attempt',
+  step: 'ocr.step',
+  managed: 'ocr.managed',
+} as const;
 
 /** A docker executor on the local engine. */
 export function createDockerExecutor(options: DockerExecutorOptions = {}): StepExecutor {
   // With no socket given, dockerode's modem reads DOCKER_HOST itself (unix://, tcp://) and falls back to
   // /var/run/docker.sock: the Docker-in-Docker component relies on that.
-  const docker = options.docker ?? (options.socketPath ? new Docker({ socketPath: options.socketPath }) : new Docker());
+  const docker =
+    options.docker ?? (options.socketPath ? new Docker({ socketPath: options.socketPath }) : new Docker());
   const engine = options.socketPath ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
   return defineExecutor('docker', DockerStep, async (step, ctx, stop) => {
     await requireEngine(docker, engine);
@@ -50,7 +56,11 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
     if (stop.reason) return stop.result();
     // `host` shares the worker's network namespace, `container:…` another container's: never from a template.
     const network = step.network ?? 'none';
-    if (network === 'host' || network.startsWith('container:')) throw new ExecutorError('network_refused', `network ${network} is not allowed for docker steps (use none, bridge or a named network)`);
+    if (network === 'host' || network.startsWith('container:'))
+      throw new ExecutorError(
+        'network_refused',
+        `network ${network} is not allowed for docker steps (use none, bridge or a named network)`,
+      );
     const entrypoint = toArgv(image.Config?.Entrypoint);
     const memoryMb = step.memory_mb ?? options.defaultMemoryMb ?? 1024;
     const cpus = step.cpus ?? options.defaultCpus ?? 1;
@@ -97,10 +107,19 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
           data: { container: container.id, signal: 'SIGTERM' },
           run: () => ignoreGone(container.stop({ t: Math.max(1, Math.ceil(ctx.killGraceMs / 1000)) })),
         },
-        force: { message: 'docker kill: SIGKILL sent to the container', data: { container: container.id, signal: 'SIGKILL' }, run: () => ignoreGone(container.kill()) },
+        force: {
+          message: 'docker kill: SIGKILL sent to the container',
+          data: { container: container.id, signal: 'SIGKILL' },
+          run: () => ignoreGone(container.kill()),
+        },
         finished: () => exited,
       });
-      ctx.emit({ level: 'debug', type: 'container.started', message: `container ${container.id.slice(0, 12)} started from ${step.image}`, data: { container: container.id, image: step.image } });
+      ctx.emit({
+        level: 'debug',
+        type: 'container.started',
+        message: `container ${container.id.slice(0, 12)} started from ${step.image}`,
+        data: { container: container.id, image: step.image },
+      });
       const waited = (await container.wait()) as { StatusCode: number };
       exited = true;
       // The attach stream ends right after the exit; a bounded wait keeps a wedged engine from hanging the step.
@@ -108,10 +127,22 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
       const summary = framer.end();
       if (stop.reason) return stop.result();
       const state = (await container.inspect()).State;
-      if (state.OOMKilled) return stepResult.failed('oom_killed', `container ran out of memory (limit ${memoryMb} MiB)`, waited.StatusCode);
-      if (waited.StatusCode !== 0) return stepResult.failed('exit_code', `exit code ${waited.StatusCode}`, waited.StatusCode);
-      if (step.copy_out?.length) await copyOut(container, step.copy_out, ctx, options.copyOutMaxBytes ?? 256 * 1024 * 1024);
-      return stepResult.succeeded({ exit_code: 0, container: container.id, output_bytes: summary.bytes, output_truncated: summary.truncated });
+      if (state.OOMKilled)
+        return stepResult.failed(
+          'oom_killed',
+          `container ran out of memory (limit ${memoryMb} MiB)`,
+          waited.StatusCode,
+        );
+      if (waited.StatusCode !== 0)
+        return stepResult.failed('exit_code', `exit code ${waited.StatusCode}`, waited.StatusCode);
+      if (step.copy_out?.length)
+        await copyOut(container, step.copy_out, ctx, options.copyOutMaxBytes ?? 256 * 1024 * 1024);
+      return stepResult.succeeded({
+        exit_code: 0,
+        container: container.id,
+        output_bytes: summary.bytes,
+        output_truncated: summary.truncated,
+      });
     } finally {
       // Always removed, running or not (force), with its anonymous volumes.
       await container.remove({ force: true, v: true }).catch((err: unknown) => {
@@ -126,17 +157,31 @@ async function requireEngine(docker: Docker, engine: string): Promise<void> {
   try {
     await docker.ping();
   } catch (err) {
-    throw new ExecutorError('docker_unavailable', `docker engine unavailable at ${engine}: ${(err as Error).message}`, { cause: err });
+    throw new ExecutorError(
+      'docker_unavailable',
+      `docker engine unavailable at ${engine}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
 /** The image's config; pulled first when missing (and allowed), the pull stopped on cancel or timeout. */
-async function ensureImage(docker: Docker, name: string, pull: boolean, ctx: StepContext, stop: StepStop): Promise<Docker.ImageInspectInfo> {
+async function ensureImage(
+  docker: Docker,
+  name: string,
+  pull: boolean,
+  ctx: StepContext,
+  stop: StepStop,
+): Promise<Docker.ImageInspectInfo> {
   try {
     return await docker.getImage(name).inspect();
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-    if (!pull) throw new ExecutorError('image_unavailable', `image ${name} is not present on this worker (pulling is off)`);
+    if (!pull)
+      throw new ExecutorError(
+        'image_unavailable',
+        `image ${name} is not present on this worker (pulling is off)`,
+      );
   }
   ctx.emit({ level: 'info', type: 'image.pull', message: `pulling ${name}`, data: { image: name } });
   try {
@@ -144,19 +189,28 @@ async function ensureImage(docker: Docker, name: string, pull: boolean, ctx: Ste
     const abort = () => progress.destroy();
     stop.signal.addEventListener('abort', abort, { once: true });
     try {
-      await new Promise<void>((resolve, reject) => docker.modem.followProgress(progress, (err: Error | null) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        docker.modem.followProgress(progress, (err: Error | null) => (err ? reject(err) : resolve())),
+      );
     } finally {
       stop.signal.removeEventListener('abort', abort);
     }
   } catch (err) {
     if (stop.reason) throw err;
-    throw new ExecutorError('image_unavailable', `image ${name} could not be pulled: ${(err as Error).message}`, { cause: err });
+    throw new ExecutorError(
+      'image_unavailable',
+      `image ${name} could not be pulled: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return docker.getImage(name).inspect();
 }
 
 /** Attach to the container's output and feed the framer; `ended` resolves when the output stream ends. */
-async function attachOutput(container: Docker.Container, framer: OutputFramer): Promise<{ ended: Promise<void> }> {
+async function attachOutput(
+  container: Docker.Container,
+  framer: OutputFramer,
+): Promise<{ ended: Promise<void> }> {
   const stream = await container.attach({ stream: true, stdout: true, stderr: true });
   const sink = (name: string) =>
     new Writable({
@@ -193,6 +247,9 @@ function toArgv(value: unknown): string[] {
 
 /** A readable, unique container name: `ocr-<run>-a<attempt>-<step>-<random>`. */
 function containerName(ctx: StepContext): string {
-  const step = ctx.stepName.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').slice(0, 40);
+  const step = ctx.stepName
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '-')
+    .slice(0, 40);
   return `ocr-${ctx.runId.slice(0, 8)}-a${ctx.attempt}-${step}-${Math.random().toString(36).slice(2, 8)}`;
 }

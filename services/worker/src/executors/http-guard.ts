@@ -82,7 +82,10 @@ function ipv6Bytes(address: string): number[] | undefined {
   const groups = (part: string | undefined) => (part ? part.split(':') : []);
   const left = groups(head);
   const right = groups(tail);
-  const all = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const all =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
   if (all.length !== 8) return undefined;
   return all.flatMap((g) => {
     const n = parseInt(g || '0', 16);
@@ -93,7 +96,10 @@ function ipv6Bytes(address: string): number[] | undefined {
 /** Does `hostname` match the allowlist (exact names, or `*.example.com` for any subdomain)? */
 export function hostAllowed(hostname: string, allowHosts: readonly string[] | undefined): boolean {
   if (!allowHosts || allowHosts.length === 0) return true;
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const host = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   return allowHosts.some((pattern) => {
     const p = pattern.toLowerCase().replace(/\.$/, '');
     return p.startsWith('*.') ? host.endsWith(p.slice(1)) && host.length > p.length - 1 : host === p;
@@ -112,18 +118,29 @@ export interface GuardPolicy {
 /** Check scheme, allowlist and literal IP of a URL; the resolved address is checked at connect time. */
 // Exported for the MCP executor and Spec Kit's git source, which go through the same guard.
 export function checkUrl(url: URL, policy: GuardPolicy): void {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HttpGuardError('scheme_refused', `only http and https URLs are allowed, not ${url.protocol}`);
-  if (url.username || url.password) throw new HttpGuardError('credentials_in_url', 'credentials in the URL are not allowed; use a header');
-  if (!hostAllowed(url.hostname, policy.allowHosts)) throw new HttpGuardError('host_not_allowed', `host ${url.hostname} is not in the step's allow_hosts`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new HttpGuardError('scheme_refused', `only http and https URLs are allowed, not ${url.protocol}`);
+  if (url.username || url.password)
+    throw new HttpGuardError('credentials_in_url', 'credentials in the URL are not allowed; use a header');
+  if (!hostAllowed(url.hostname, policy.allowHosts))
+    throw new HttpGuardError('host_not_allowed', `host ${url.hostname} is not in the step's allow_hosts`);
   const literal = url.hostname.replace(/^\[|\]$/g, '');
-  if (!policy.allowPrivate && isIP(literal) && isNonPublicAddress(literal)) throw refused(url.hostname, literal);
+  if (!policy.allowPrivate && isIP(literal) && isNonPublicAddress(literal))
+    throw refused(url.hostname, literal);
 }
 
 function refused(hostname: string, address: string): HttpGuardError {
-  return new HttpGuardError('address_refused', `${hostname} is a private, loopback or link-local address (${address}); set allow_private to reach it`);
+  return new HttpGuardError(
+    'address_refused',
+    `${hostname} is a private, loopback or link-local address (${address}); set allow_private to reach it`,
+  );
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
 
 /** A `dns.lookup` that fails when any address of the name is not public. */
 function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
@@ -147,7 +164,8 @@ export function createGuardedAgent(allowPrivate: boolean): Agent {
   return new Agent({
     connect(options, callback) {
       const literal = options.hostname.replace(/^\[|\]$/g, '');
-      if (isIP(literal) && isNonPublicAddress(literal)) return callback(refused(options.hostname, literal), null);
+      if (isIP(literal) && isNonPublicAddress(literal))
+        return callback(refused(options.hostname, literal), null);
       connector(options, (err, socket) => {
         if (err) return callback(err, null);
         const peer = (socket as Socket).remoteAddress;

@@ -32,7 +32,16 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * only request header values the response artifact records (others show as `[redacted]`: any custom header
  * may carry a credential, `x-api-key`, `x-auth-token`, `private-token`…).
  */
-const SAFE_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'cache-control', 'content-language', 'content-type', 'pragma', 'user-agent']);
+const SAFE_HEADERS = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'cache-control',
+  'content-language',
+  'content-type',
+  'pragma',
+  'user-agent',
+]);
 const REDACTED_RESPONSE = new Set(['set-cookie', 'authorization', 'proxy-authenticate', 'www-authenticate']);
 
 /** An http executor with the SSRF guard. */
@@ -41,7 +50,9 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecu
   const maxRedirects = options.maxRedirects ?? 5;
   return defineExecutor('http', HttpStep, async (step, ctx, stop) => {
     const policy: GuardPolicy = {
-      allowPrivate: options.allowPrivate === true || (step.allow_private === true && options.stepsMayAllowPrivate === true),
+      allowPrivate:
+        options.allowPrivate === true ||
+        (step.allow_private === true && options.stepsMayAllowPrivate === true),
       ...(step.allow_hosts ? { allowHosts: step.allow_hosts } : {}),
     };
     let url = parseUrl(renderUrl(step.url, ctx.params));
@@ -61,40 +72,95 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecu
     try {
       for (;;) {
         checkUrl(url, policy);
-        ctx.emit({ level: 'info', type: 'http.request', message: `${method} ${url.href}`, data: { method, url: url.href } });
+        ctx.emit({
+          level: 'info',
+          type: 'http.request',
+          message: `${method} ${url.href}`,
+          data: { method, url: url.href },
+        });
         const response = await send(agent, url, method, headers, body, stop.signal);
         const location = response.headers.location;
-        if (REDIRECTS.has(response.statusCode) && typeof location === 'string' && step.follow_redirects !== false) {
+        if (
+          REDIRECTS.has(response.statusCode) &&
+          typeof location === 'string' &&
+          step.follow_redirects !== false
+        ) {
           await response.body.dump();
           const next = new URL(location, url);
           redirects.push({ status: response.statusCode, location: next.href });
-          if (redirects.length > maxRedirects) throw new ExecutorError('too_many_redirects', `more than ${maxRedirects} redirects (last to ${next.href})`);
-          ctx.emit({ level: 'info', type: 'http.redirect', message: `${response.statusCode} → ${next.href}`, data: { status: response.statusCode, location: next.href } });
-          if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')) {
+          if (redirects.length > maxRedirects)
+            throw new ExecutorError(
+              'too_many_redirects',
+              `more than ${maxRedirects} redirects (last to ${next.href})`,
+            );
+          ctx.emit({
+            level: 'info',
+            type: 'http.redirect',
+            message: `${response.statusCode} → ${next.href}`,
+            data: { status: response.statusCode, location: next.href },
+          });
+          if (
+            response.statusCode === 303 ||
+            ((response.statusCode === 301 || response.statusCode === 302) && method === 'POST')
+          ) {
             if (method !== 'HEAD') method = 'GET';
             body = undefined;
             headers = withoutHeaders(headers, ['content-type', 'content-length']);
           }
-          if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([name]) => SAFE_HEADERS.has(name)));
+          if (next.origin !== url.origin)
+            headers = Object.fromEntries(Object.entries(headers).filter(([name]) => SAFE_HEADERS.has(name)));
           url = next;
           continue;
         }
         const read = await readBody(response, ctx, maxBody);
         const record = {
-          request: { method, url: url.href, headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, SAFE_HEADERS.has(name) ? value : '[redacted]'])) },
+          request: {
+            method,
+            url: url.href,
+            headers: Object.fromEntries(
+              Object.entries(headers).map(([name, value]) => [
+                name,
+                SAFE_HEADERS.has(name) ? value : '[redacted]',
+              ]),
+            ),
+          },
           redirects,
-          response: { status: response.statusCode, headers: redact(response.headers), body: read.value, body_bytes: read.bytes, body_truncated: read.truncated },
+          response: {
+            status: response.statusCode,
+            headers: redact(response.headers),
+            body: read.value,
+            body_bytes: read.bytes,
+            body_truncated: read.truncated,
+          },
           duration_ms: Date.now() - started,
         };
         ctx.emit({
           level: 'info',
           type: 'http.response',
           message: `${response.statusCode} from ${method} ${url.href} in ${record.duration_ms} ms`,
-          data: { status: response.statusCode, url: url.href, duration_ms: record.duration_ms, body_bytes: read.bytes, body_truncated: read.truncated, content_type: response.headers['content-type'] ?? null },
+          data: {
+            status: response.statusCode,
+            url: url.href,
+            duration_ms: record.duration_ms,
+            body_bytes: read.bytes,
+            body_truncated: read.truncated,
+            content_type: response.headers['content-type'] ?? null,
+          },
         });
-        ctx.addArtifact({ name: `${ctx.stepName}.response.json`, kind: 'json', content_type: 'application/json', content: JSON.stringify(record, null, 2) });
-        const ok = expected ? expected.includes(response.statusCode) : response.statusCode >= 200 && response.statusCode < 300;
-        if (!ok) return stepResult.failed('unexpected_status', `HTTP ${response.statusCode} from ${url.href}; expected ${expected ? expected.join(', ') : '2xx'}`);
+        ctx.addArtifact({
+          name: `${ctx.stepName}.response.json`,
+          kind: 'json',
+          content_type: 'application/json',
+          content: JSON.stringify(record, null, 2),
+        });
+        const ok = expected
+          ? expected.includes(response.statusCode)
+          : response.statusCode >= 200 && response.statusCode < 300;
+        if (!ok)
+          return stepResult.failed(
+            'unexpected_status',
+            `HTTP ${response.statusCode} from ${url.href}; expected ${expected ? expected.join(', ') : '2xx'}`,
+          );
         const small = read.json !== undefined && read.bytes <= 64 * 1024;
         return stepResult.succeeded({ status: response.statusCode, ...(small ? { body: read.json } : {}) });
       }
@@ -102,7 +168,9 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecu
       const refusal = guardRefusal(err);
       if (refusal) throw refusal;
       if (err instanceof ExecutorError || stop.reason) throw err;
-      throw new ExecutorError('request_failed', `${method} ${url.href} failed: ${describe(err)}`, { cause: err });
+      throw new ExecutorError('request_failed', `${method} ${url.href} failed: ${describe(err)}`, {
+        cause: err,
+      });
     } finally {
       settled = true;
       await agent.destroy().catch(() => undefined);
@@ -110,8 +178,21 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecu
   });
 }
 
-function send(agent: Dispatcher, url: URL, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal) {
-  return request(url, { dispatcher: agent, method: method as Dispatcher.HttpMethod, headers, ...(body !== undefined ? { body } : {}), signal });
+function send(
+  agent: Dispatcher,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal,
+) {
+  return request(url, {
+    dispatcher: agent,
+    method: method as Dispatcher.HttpMethod,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+    signal,
+  });
 }
 
 /** Read up to `max` bytes, framing them into `body` log lines; a longer body is cut off, not read on. */
@@ -156,19 +237,27 @@ function parseUrl(text: string): URL {
   }
 }
 
-function renderHeaders(headers: Record<string, string> | undefined, params: Record<string, unknown>): Record<string, string> {
+function renderHeaders(
+  headers: Record<string, string> | undefined,
+  params: Record<string, unknown>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     const rendered = renderText(value, params);
     // A param must not be able to end the header and start another one.
-    if (/[\r\n\0]/.test(rendered)) throw new ExecutorError('invalid_header', `header ${name} would contain a line break`);
+    if (/[\r\n\0]/.test(rendered))
+      throw new ExecutorError('invalid_header', `header ${name} would contain a line break`);
     out[name.toLowerCase()] = rendered;
   }
   return out;
 }
 
 /** A string body as text; any other JSON value as JSON (with a content type unless one is set). */
-function renderBody(body: unknown, params: Record<string, unknown>, headers: Record<string, string>): string | undefined {
+function renderBody(
+  body: unknown,
+  params: Record<string, unknown>,
+  headers: Record<string, string>,
+): string | undefined {
   if (body === undefined) return undefined;
   if (typeof body === 'string') return renderText(body, params);
   headers['content-type'] ??= 'application/json';
@@ -181,11 +270,18 @@ function withoutHeaders(headers: Record<string, string>, names: string[]): Recor
 }
 
 function redact(headers: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, REDACTED_RESPONSE.has(name.toLowerCase()) ? '[redacted]' : value]));
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name,
+      REDACTED_RESPONSE.has(name.toLowerCase()) ? '[redacted]' : value,
+    ]),
+  );
 }
 
 function describe(err: unknown): string {
   const e = err as { message?: string; code?: string; cause?: { message?: string; code?: string } };
   const cause = e.cause?.code ?? e.cause?.message;
-  return [e.code, e.message, cause && cause !== e.message ? `(${cause})` : undefined].filter(Boolean).join(' ');
+  return [e.code, e.message, cause && cause !== e.message ? `(${cause})` : undefined]
+    .filter(Boolean)
+    .join(' ');
 }

@@ -21,7 +21,11 @@ export { noopExecutor } from './noop.js';
 export { createDockerExecutor, CONTAINER_LABELS, type DockerExecutorOptions } from './docker.js';
 export { createHttpExecutor, type HttpExecutorOptions } from './http.js';
 export { createMcpExecutor, type McpExecutorOptions } from './mcp.js';
-export { createSpecKitValidateExecutor, specKitGenerateExecutor, specKitValidateExecutor } from './spec-kit.js';
+export {
+  createSpecKitValidateExecutor,
+  specKitGenerateExecutor,
+  specKitValidateExecutor,
+} from './spec-kit.js';
 export { isNonPublicAddress, hostAllowed } from './http-guard.js';
 
 /** Step kinds by name. */
@@ -51,7 +55,13 @@ export class ExecutorRegistry {
   run(step: Record<string, unknown>, ctx: StepContext): Promise<StepResult> {
     const kind = String(step.kind);
     const executor = this.executors.get(kind);
-    if (!executor) return Promise.resolve(stepResult.failed('unknown_step_kind', `no executor for step kind "${kind}" on this worker (has: ${this.kinds.join(', ')})`));
+    if (!executor)
+      return Promise.resolve(
+        stepResult.failed(
+          'unknown_step_kind',
+          `no executor for step kind "${kind}" on this worker (has: ${this.kinds.join(', ')})`,
+        ),
+      );
     return executor.run(step, ctx);
   }
 }

@@ -67,17 +67,33 @@ export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecuto
         await client.connect(transport, { signal: stop.signal, timeout: NO_SDK_TIMEOUT });
       } catch (err) {
         if (stop.reason) throw err;
-        throw new ExecutorError('mcp_connect_failed', `could not start an MCP session with ${describe}: ${(err as Error).message}`, { cause: err });
+        throw new ExecutorError(
+          'mcp_connect_failed',
+          `could not start an MCP session with ${describe}: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
-      ctx.emit({ level: 'info', type: 'mcp.call', message: `calling ${step.tool} on ${describe}`, data: { tool: step.tool, server: describe, ...(pid() ? { pid: pid() } : {}) } });
+      ctx.emit({
+        level: 'info',
+        type: 'mcp.call',
+        message: `calling ${step.tool} on ${describe}`,
+        data: { tool: step.tool, server: describe, ...(pid() ? { pid: pid() } : {}) },
+      });
       let result: ToolResult;
       try {
-        result = (await client.callTool({ name: step.tool, arguments: args }, undefined, { signal: stop.signal, timeout: NO_SDK_TIMEOUT })) as ToolResult;
+        result = (await client.callTool({ name: step.tool, arguments: args }, undefined, {
+          signal: stop.signal,
+          timeout: NO_SDK_TIMEOUT,
+        })) as ToolResult;
       } catch (err) {
         if (stop.reason) throw err;
-        throw new ExecutorError('mcp_error', `${step.tool} on ${describe}: ${(err as Error).message}`, { cause: err });
+        throw new ExecutorError('mcp_error', `${step.tool} on ${describe}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
-      const texts = (result.content ?? []).filter((c) => c.type === 'text' && typeof c.text === 'string').map((c) => c.text!);
+      const texts = (result.content ?? [])
+        .filter((c) => c.type === 'text' && typeof c.text === 'string')
+        .map((c) => c.text!);
       const framer = new OutputFramer(ctx.emit, ctx.output);
       for (const text of texts) framer.write('result', text.endsWith('\n') ? text : `${text}\n`);
       framer.end();
@@ -86,7 +102,12 @@ export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecuto
         level: isError ? 'error' : 'info',
         type: 'mcp.result',
         message: `${step.tool} ${isError ? 'returned an error' : 'returned'}${texts[0] ? `: ${firstLine(texts[0])}` : ''}`,
-        data: { tool: step.tool, is_error: isError, content_types: (result.content ?? []).map((c) => c.type), structured: result.structuredContent !== undefined },
+        data: {
+          tool: step.tool,
+          is_error: isError,
+          content_types: (result.content ?? []).map((c) => c.type),
+          structured: result.structuredContent !== undefined,
+        },
       });
       ctx.addArtifact({
         name: `${ctx.stepName}.result.json`,
@@ -94,7 +115,11 @@ export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecuto
         content_type: 'application/json',
         content: JSON.stringify({ server: describe, tool: step.tool, result }, null, 2),
       });
-      if (isError) return stepResult.failed('tool_error', `${step.tool} returned an error${texts[0] ? `: ${firstLine(texts[0])}` : ''}`);
+      if (isError)
+        return stepResult.failed(
+          'tool_error',
+          `${step.tool} returned an error${texts[0] ? `: ${firstLine(texts[0])}` : ''}`,
+        );
       return stepResult.succeeded(result.structuredContent ?? { text: texts.join('\n') });
     } finally {
       // Stopping: the escalation closes, and kills a stdio server still there after the grace.
@@ -105,11 +130,21 @@ export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecuto
 }
 
 /** The transport for the step's server; a stdio server's stderr is framed into log lines. */
-function openTransport(server: McpStep['server'], ctx: StepContext, allowPrivate: boolean): { transport: Transport; describe: string; pid: () => number | null } {
+function openTransport(
+  server: McpStep['server'],
+  ctx: StepContext,
+  allowPrivate: boolean,
+): { transport: Transport; describe: string; pid: () => number | null } {
   if ('command' in server) {
     // The server's argv is analyzed like a docker command: whole-element placeholders only, no interpreter.
     const args = renderArgv([server.command, ...(server.args ?? [])], ctx.params, {}, 1);
-    const stdio = new StdioClientTransport({ command: server.command, args, env: localProcessEnv(ctx, server.env), cwd: ctx.workdir, stderr: 'pipe' });
+    const stdio = new StdioClientTransport({
+      command: server.command,
+      args,
+      env: localProcessEnv(ctx, server.env),
+      cwd: ctx.workdir,
+      stderr: 'pipe',
+    });
     const framer = new OutputFramer(ctx.emit, ctx.output);
     stdio.stderr?.on('data', (chunk: Buffer) => framer.write('stderr', chunk));
     stdio.stderr?.on('end', () => framer.end());
@@ -125,12 +160,21 @@ function openTransport(server: McpStep['server'], ctx: StepContext, allowPrivate
     return undiciFetch(input as never, { ...(init as object), dispatcher: agent } as never);
   }) as unknown as typeof fetch;
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(server.headers ?? {})) headers[name] = renderText(value, ctx.params);
-  return { transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: guardedFetch }), describe: url.href, pid: () => null };
+  for (const [name, value] of Object.entries(server.headers ?? {}))
+    headers[name] = renderText(value, ctx.params);
+  return {
+    transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: guardedFetch }),
+    describe: url.href,
+    pid: () => null,
+  };
 }
 
 /** Close the session; a stdio server that has not exited after the grace is killed (the SDK would wait 4 s). */
-async function closeWithin(close: () => Promise<void>, pid: () => number | null, graceMs: number): Promise<void> {
+async function closeWithin(
+  close: () => Promise<void>,
+  pid: () => number | null,
+  graceMs: number,
+): Promise<void> {
   const serverPid = pid();
   const timer = serverPid ? setTimeout(() => killQuietly(serverPid), graceMs) : undefined;
   try {

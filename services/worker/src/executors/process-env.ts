@@ -16,7 +16,10 @@ export function stepIdentityEnv(ctx: StepContext): Record<string, string> {
  * Environment for a local process (shell step, stdio MCP server). Params come last so `OCR_PARAM_*`
  * always tells the truth; the step's own env values may use `{{params.x}}` (rendered as plain text).
  */
-export function localProcessEnv(ctx: StepContext, stepEnv: Record<string, string> | undefined): Record<string, string> {
+export function localProcessEnv(
+  ctx: StepContext,
+  stepEnv: Record<string, string> | undefined,
+): Record<string, string> {
   return {
     PATH: process.env.PATH ?? DEFAULT_PATH,
     LANG: process.env.LANG ?? 'C.UTF-8',
@@ -31,6 +34,11 @@ export function localProcessEnv(ctx: StepContext, stepEnv: Record<string, string
 
 /** Environment for a container: no host variables at all, only the step's, the worker's extra, and params. */
 export function containerEnv(ctx: StepContext, stepEnv: Record<string, string> | undefined): string[] {
-  const env = { ...stepIdentityEnv(ctx), ...ctx.env, ...renderEnv(stepEnv, ctx.params), ...paramEnv(ctx.params) };
+  const env = {
+    ...stepIdentityEnv(ctx),
+    ...ctx.env,
+    ...renderEnv(stepEnv, ctx.params),
+    ...paramEnv(ctx.params),
+  };
   return Object.entries(env).map(([key, value]) => `${key}=${value}`);
 }

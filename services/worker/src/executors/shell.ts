@@ -21,7 +21,12 @@ export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop
   const shell = step.shell === 'bash' ? '/bin/bash' : '/bin/sh';
   const env = localProcessEnv(ctx, step.env);
   return new Promise<StepResult>((resolve) => {
-    const child = spawn(shell, ['-c', script], { cwd: ctx.workdir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(shell, ['-c', script], {
+      cwd: ctx.workdir,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const framer = new OutputFramer(ctx.emit, ctx.output);
     child.stdout.on('data', (chunk: Buffer) => framer.write('stdout', chunk));
     child.stderr.on('data', (chunk: Buffer) => framer.write('stderr', chunk));
@@ -29,8 +34,16 @@ export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop
 
     child.once('spawn', () =>
       stop.escalateWith({
-        gentle: { message: 'SIGTERM sent to the process group', data: { signal: 'SIGTERM', pid: child.pid }, run: () => void signalGroup(child.pid, 'SIGTERM') },
-        force: { message: 'SIGKILL sent to the process group', data: { signal: 'SIGKILL', pid: child.pid }, run: () => void signalGroup(child.pid, 'SIGKILL') },
+        gentle: {
+          message: 'SIGTERM sent to the process group',
+          data: { signal: 'SIGTERM', pid: child.pid },
+          run: () => void signalGroup(child.pid, 'SIGTERM'),
+        },
+        force: {
+          message: 'SIGKILL sent to the process group',
+          data: { signal: 'SIGKILL', pid: child.pid },
+          run: () => void signalGroup(child.pid, 'SIGKILL'),
+        },
         finished: () => !groupAlive(child.pid),
       }),
     );
@@ -42,7 +55,12 @@ export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop
     // While stopping, the escalation owns the group (its grace applies); otherwise they are orphans: kill.
     child.once('exit', () => {
       if (stop.reason || !groupAlive(child.pid)) return;
-      ctx.emit({ level: 'warn', type: 'process.leftovers_killed', message: 'the script left processes running in its group: SIGKILL sent', data: { pid: child.pid } });
+      ctx.emit({
+        level: 'warn',
+        type: 'process.leftovers_killed',
+        message: 'the script left processes running in its group: SIGKILL sent',
+        data: { pid: child.pid },
+      });
       signalGroup(child.pid, 'SIGKILL');
       // A process that left the group (setsid) could still hold the pipes: stop waiting for them after the grace.
       leftoverTimer = setTimeout(() => {
@@ -58,7 +76,14 @@ export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop
         if (groupAlive(child.pid)) await stop.settled();
         return resolve(stop.result());
       }
-      if (code === 0) return resolve(stepResult.succeeded({ exit_code: 0, output_bytes: summary.bytes, output_truncated: summary.truncated }));
+      if (code === 0)
+        return resolve(
+          stepResult.succeeded({
+            exit_code: 0,
+            output_bytes: summary.bytes,
+            output_truncated: summary.truncated,
+          }),
+        );
       if (code !== null) return resolve(stepResult.failed('exit_code', `exit code ${code}`, code));
       const signo = signal ? (constants.signals[signal] ?? 0) : 0;
       resolve(stepResult.failed('killed', `killed by ${signal ?? 'a signal'}`, 128 + signo));

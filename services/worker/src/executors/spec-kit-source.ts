@@ -15,7 +15,9 @@ import { ExecutorError, type StepContext } from './types.js';
 
 /** The source fields of a validate step's input (other fields, e.g. the run's other params, are ignored). */
 export const SpecKitSource = Type.Object({
-  artifact_id: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' })),
+  artifact_id: Type.Optional(
+    Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }),
+  ),
   project: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   path: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
   git_url: Type.Optional(Type.String({ maxLength: 4000, pattern: '^(https?|ssh|git|file)://' })),
@@ -43,26 +45,51 @@ export interface GitSourcePolicy {
 
 export const DEFAULT_GIT_POLICY: GitSourcePolicy = { schemes: ['https'], allowPrivate: false };
 
-export async function loadSpecKit(input: Record<string, unknown>, ctx: StepContext, signal: AbortSignal, git: GitSourcePolicy = DEFAULT_GIT_POLICY): Promise<LoadedKit> {
+export async function loadSpecKit(
+  input: Record<string, unknown>,
+  ctx: StepContext,
+  signal: AbortSignal,
+  git: GitSourcePolicy = DEFAULT_GIT_POLICY,
+): Promise<LoadedKit> {
   const source = input as SpecKitSource;
-  for (const error of Value.Errors(SpecKitSource, input)) throw new ExecutorError('invalid_input', `input${error.instancePath.replace(/\//g, '.')}: ${error.message}`);
+  for (const error of Value.Errors(SpecKitSource, input))
+    throw new ExecutorError(
+      'invalid_input',
+      `input${error.instancePath.replace(/\//g, '.')}: ${error.message}`,
+    );
   const given = SOURCES.filter((key) => source[key] !== undefined && source[key] !== '');
   if (given.length !== 1) {
-    throw new ExecutorError('invalid_input', `input: give exactly one of ${SOURCES.join(', ')} (got ${given.length ? given.join(', ') : 'none'})`);
+    throw new ExecutorError(
+      'invalid_input',
+      `input: give exactly one of ${SOURCES.join(', ')} (got ${given.length ? given.join(', ') : 'none'})`,
+    );
   }
-  if (source.artifact_id) return { files: await fromArtifact(source.artifact_id, ctx, signal), label: `artifact ${source.artifact_id}` };
-  if (source.project) return { files: await fromSpecDocs(source.project, ctx), label: `spec_docs of ${source.project}` };
+  if (source.artifact_id)
+    return {
+      files: await fromArtifact(source.artifact_id, ctx, signal),
+      label: `artifact ${source.artifact_id}`,
+    };
+  if (source.project)
+    return { files: await fromSpecDocs(source.project, ctx), label: `spec_docs of ${source.project}` };
   if (source.path) return { files: await fromDir(resolve(ctx.workdir, source.path)), label: source.path };
   await checkGitUrl(source.git_url!, git);
   const dir = await cloneShallow(source.git_url!, source.ref, ctx, signal);
   const kitDir = resolve(dir, source.subdir ?? '.');
   const rel = relative(dir, kitDir);
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new ExecutorError('invalid_input', 'input.subdir: must stay inside the repository');
-  return { files: await fromDir(kitDir), label: `${source.git_url}${source.ref ? `@${source.ref}` : ''}${source.subdir ? `:${source.subdir}` : ''}` };
+  if (rel.startsWith('..') || isAbsolute(rel))
+    throw new ExecutorError('invalid_input', 'input.subdir: must stay inside the repository');
+  return {
+    files: await fromDir(kitDir),
+    label: `${source.git_url}${source.ref ? `@${source.ref}` : ''}${source.subdir ? `:${source.subdir}` : ''}`,
+  };
 }
 
 function runApiOf(ctx: StepContext) {
-  if (!ctx.runApi) throw new ExecutorError('input_unavailable', 'this step needs the API to read its input, and none is connected');
+  if (!ctx.runApi)
+    throw new ExecutorError(
+      'input_unavailable',
+      'this step needs the API to read its input, and none is connected',
+    );
   return ctx.runApi;
 }
 
@@ -73,12 +100,18 @@ async function fromArtifact(id: string, ctx: StepContext, signal: AbortSignal): 
     try {
       return unzipSpecKit(artifact.bytes);
     } catch (err) {
-      throw new ExecutorError('input_unavailable', `artifact ${id}: ${(err as Error).message}`, { cause: err });
+      throw new ExecutorError('input_unavailable', `artifact ${id}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   // A single document: the kit is that file alone (the validator reports the others missing).
   const name = SPEC_FILES.find((file) => artifact.name === file || artifact.name.endsWith(`/${file}`));
-  if (!name) throw new ExecutorError('input_unavailable', `artifact ${id} (${artifact.name}) is neither a zip nor one of ${SPEC_FILES.join(', ')}`);
+  if (!name)
+    throw new ExecutorError(
+      'input_unavailable',
+      `artifact ${id} (${artifact.name}) is neither a zip nor one of ${SPEC_FILES.join(', ')}`,
+    );
   return { [name]: new TextDecoder().decode(artifact.bytes) };
 }
 
@@ -109,30 +142,75 @@ async function checkGitUrl(text: string, policy: GitSourcePolicy): Promise<void>
     throw new ExecutorError('invalid_input', 'input.git_url: not a URL');
   }
   const scheme = url.protocol.replace(/:$/, '');
-  if (!policy.schemes.includes(scheme)) throw new ExecutorError('scheme_refused', `input.git_url: ${scheme} URLs are not allowed on this worker (allowed: ${policy.schemes.join(', ')}; OCR_SPEC_KIT_GIT_SCHEMES)`);
-  if (url.username || url.password) throw new ExecutorError('credentials_in_url', 'input.git_url: credentials in the URL are not allowed');
+  if (!policy.schemes.includes(scheme))
+    throw new ExecutorError(
+      'scheme_refused',
+      `input.git_url: ${scheme} URLs are not allowed on this worker (allowed: ${policy.schemes.join(', ')}; OCR_SPEC_KIT_GIT_SCHEMES)`,
+    );
+  if (url.username || url.password)
+    throw new ExecutorError('credentials_in_url', 'input.git_url: credentials in the URL are not allowed');
   if (policy.allowPrivate || scheme === 'file') return;
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  const addresses = isIP(host) ? [host] : await lookup(host, { all: true }).then((all) => all.map((a) => a.address)).catch(() => {
-    throw new ExecutorError('git_failed', `input.git_url: cannot resolve ${host}`);
-  });
+  const addresses = isIP(host)
+    ? [host]
+    : await lookup(host, { all: true })
+        .then((all) => all.map((a) => a.address))
+        .catch(() => {
+          throw new ExecutorError('git_failed', `input.git_url: cannot resolve ${host}`);
+        });
   const bad = addresses.find((a) => isNonPublicAddress(a));
-  if (bad) throw new ExecutorError('address_refused', `input.git_url: ${host} is a private, loopback or link-local address (${bad})`);
+  if (bad)
+    throw new ExecutorError(
+      'address_refused',
+      `input.git_url: ${host} is a private, loopback or link-local address (${bad})`,
+    );
 }
 
 /** `git clone --depth 1` into the run directory; argv only (no shell), no prompts, stopped with the step. */
-async function cloneShallow(url: string, ref: string | undefined, ctx: StepContext, signal: AbortSignal): Promise<string> {
+async function cloneShallow(
+  url: string,
+  ref: string | undefined,
+  ctx: StepContext,
+  signal: AbortSignal,
+): Promise<string> {
   const dir = join(ctx.workdir, 'spec-kit-source');
   const args = ['clone', '--depth', '1', '--quiet', ...(ref ? ['--branch', ref] : []), '--', url, dir];
-  ctx.emit({ level: 'info', type: 'spec-kit.clone', message: `git clone --depth 1 ${url}${ref ? ` (${ref})` : ''}` });
+  ctx.emit({
+    level: 'info',
+    type: 'spec-kit.clone',
+    message: `git clone --depth 1 ${url}${ref ? ` (${ref})` : ''}`,
+  });
   await new Promise<void>((resolvePromise, reject) => {
     // A clean environment: never the worker's (its API token, proxies, GIT_* settings), no prompts, no system or global config.
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: ctx.workdir, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
-    execFile('git', ['-c', 'protocol.ext.allow=never', ...args], { signal, timeout: 300_000, env }, (err, _stdout, stderr) => {
-      if (!err) return resolvePromise();
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new ExecutorError('git_unavailable', 'git is not installed on this worker: cannot read a git URL'));
-      reject(new ExecutorError('git_failed', `git clone failed: ${String(stderr).trim().split('\n').slice(-3).join(' ') || err.message}`));
-    });
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: ctx.workdir,
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_ASKPASS: 'true',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+    };
+    execFile(
+      'git',
+      ['-c', 'protocol.ext.allow=never', ...args],
+      { signal, timeout: 300_000, env },
+      (err, _stdout, stderr) => {
+        if (!err) return resolvePromise();
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+          return reject(
+            new ExecutorError(
+              'git_unavailable',
+              'git is not installed on this worker: cannot read a git URL',
+            ),
+          );
+        reject(
+          new ExecutorError(
+            'git_failed',
+            `git clone failed: ${String(stderr).trim().split('\n').slice(-3).join(' ') || err.message}`,
+          ),
+        );
+      },
+    );
   });
   return dir;
 }

@@ -32,7 +32,8 @@ export class StepStop {
   constructor(private readonly ctx: StepContext) {
     if (ctx.signal.aborted) this.stop('cancelled');
     else ctx.signal.addEventListener('abort', this.onAbort, { once: true });
-    if (ctx.timeoutMs !== undefined && ctx.timeoutMs > 0) this.timer = setTimeout(() => this.stop('timeout'), ctx.timeoutMs);
+    if (ctx.timeoutMs !== undefined && ctx.timeoutMs > 0)
+      this.timer = setTimeout(() => this.stop('timeout'), ctx.timeoutMs);
   }
 
   /** Fires when the step must stop (cancel or timeout); pass it to anything abortable. */
@@ -47,7 +48,9 @@ export class StepStop {
 
   /** The result for a stopped step: timed out or cancelled. */
   result(): StepTimedOut | StepCancelled {
-    return this.stopReason === 'timeout' ? stepResult.timedOut(this.ctx.timeoutMs ?? 0) : stepResult.cancelled();
+    return this.stopReason === 'timeout'
+      ? stepResult.timedOut(this.ctx.timeoutMs ?? 0)
+      : stepResult.cancelled();
   }
 
   /**

@@ -56,11 +56,17 @@ export interface RunApi {
   /** Upload an artifact now (same path as declared artifacts) and return its id. */
   uploadArtifact(artifact: StepArtifact): Promise<{ id: string }>;
   /** Store documents as new spec_docs versions of `project`. */
-  storeSpecDocs(project: string, docs: { name: string; content: string; artifact_id?: string }[]): Promise<{ id: string; name: string; version: number }[]>;
+  storeSpecDocs(
+    project: string,
+    docs: { name: string; content: string; artifact_id?: string }[],
+  ): Promise<{ id: string; name: string; version: number }[]>;
   /** The latest spec_docs of a project the run names in its params or steps. */
   readSpecDocs(project: string): Promise<{ name: string; content: string }[]>;
   /** The bytes of an artifact the run names in its params or steps. */
-  readArtifact(artifactId: string, signal?: AbortSignal): Promise<{ name: string; kind: string; bytes: Uint8Array }>;
+  readArtifact(
+    artifactId: string,
+    signal?: AbortSignal,
+  ): Promise<{ name: string; kind: string; bytes: Uint8Array }>;
 }
 
 /** The step ran to the end and did what was asked. */
@@ -101,7 +107,9 @@ export const stepResult = {
     return output === undefined ? { status: 'success' } : { status: 'success', output };
   },
   failed(code: string, message: string, exitCode?: number): StepFailed {
-    return exitCode === undefined ? { status: 'failed', code, message } : { status: 'failed', code, message, exitCode };
+    return exitCode === undefined
+      ? { status: 'failed', code, message }
+      : { status: 'failed', code, message, exitCode };
   },
   timedOut(timeoutMs: number): StepTimedOut {
     return { status: 'timeout', timeoutMs, message: `step exceeded its timeout of ${formatMs(timeoutMs)}` };

@@ -73,7 +73,9 @@ export class LineSplitter {
 
   private flush(continues: boolean): void {
     const bytes = this.pendingBytes;
-    let line = (this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, bytes)).toString('utf8');
+    let line = (this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, bytes)).toString(
+      'utf8',
+    );
     this.pending = [];
     this.pendingBytes = 0;
     if (!continues && line.endsWith('\r')) line = line.slice(0, -1);

@@ -8,10 +8,19 @@ import { createExecutorRegistry, type StepContext, type StepEvent } from '../../
 import { ensureTestImage, TEST_IMAGE } from '@ocr/testkit/docker-image';
 import { startTestHttpServer } from '../fixtures/http-server.js';
 import { mcpServerCommand } from '../fixtures/mcp-server.js';
-import { createTestStepContext, isLine, type Teardown, type TestStepContext } from '../fixtures/step-context.js';
+import {
+  createTestStepContext,
+  isLine,
+  type Teardown,
+  type TestStepContext,
+} from '../fixtures/step-context.js';
 
 const docker = await ensureTestImage();
-const registry = createExecutorRegistry({ docker: { docker }, http: { stepsMayAllowPrivate: true }, mcp: { allowPrivate: true } });
+const registry = createExecutorRegistry({
+  docker: { docker },
+  http: { stepsMayAllowPrivate: true },
+  mcp: { allowPrivate: true },
+});
 const LINES = 200;
 const expectedLines = Array.from({ length: LINES }, (_, i) => `line ${i + 1}`);
 const printLines = `i=1; while [ $i -le ${LINES} ]; do echo "line $i"; i=$((i+1)); done`;
@@ -25,7 +34,10 @@ interface KindCase {
   timeoutMs: number;
   succeed(t: Teardown): Promise<Record<string, unknown>>;
   fail(t: Teardown): Promise<{ step: Record<string, unknown>; code: string }>;
-  slow(t: Teardown, tc: TestStepContext): Promise<{ step: Record<string, unknown>; started: Promise<unknown> }>;
+  slow(
+    t: Teardown,
+    tc: TestStepContext,
+  ): Promise<{ step: Record<string, unknown>; started: Promise<unknown> }>;
 }
 
 const mcpServer = mcpServerCommand();
@@ -36,15 +48,29 @@ const cases: KindCase[] = [
     stream: 'stdout',
     timeoutMs: 500,
     succeed: async () => ({ name: 'c', kind: 'shell', script: printLines }),
-    fail: async () => ({ step: { name: 'c', kind: 'shell', script: 'echo failing; exit 3' }, code: 'exit_code' }),
-    slow: async (_t, tc) => ({ step: { name: 'c', kind: 'shell', script: 'echo ready; sleep 30' }, started: tc.waitForEvent(isLine('ready')) }),
+    fail: async () => ({
+      step: { name: 'c', kind: 'shell', script: 'echo failing; exit 3' },
+      code: 'exit_code',
+    }),
+    slow: async (_t, tc) => ({
+      step: { name: 'c', kind: 'shell', script: 'echo ready; sleep 30' },
+      started: tc.waitForEvent(isLine('ready')),
+    }),
   },
   {
     kind: 'docker',
     stream: 'stdout',
     timeoutMs: 2500,
-    succeed: async () => ({ name: 'c', kind: 'docker', image: TEST_IMAGE, command: ['sh', '-c', printLines] }),
-    fail: async () => ({ step: { name: 'c', kind: 'docker', image: TEST_IMAGE, command: ['sh', '-c', 'exit 3'] }, code: 'exit_code' }),
+    succeed: async () => ({
+      name: 'c',
+      kind: 'docker',
+      image: TEST_IMAGE,
+      command: ['sh', '-c', printLines],
+    }),
+    fail: async () => ({
+      step: { name: 'c', kind: 'docker', image: TEST_IMAGE, command: ['sh', '-c', 'exit 3'] },
+      code: 'exit_code',
+    }),
     slow: async (_t, tc) => ({
       step: { name: 'c', kind: 'docker', image: TEST_IMAGE, command: ['sh', '-c', 'echo ready; sleep 30'] },
       started: tc.waitForEvent(isLine('ready')),
@@ -54,19 +80,44 @@ const cases: KindCase[] = [
     kind: 'http',
     stream: 'body',
     timeoutMs: 500,
-    succeed: async (t) => ({ name: 'c', kind: 'http', url: `${(await startTestHttpServer(t)).url}/lines?n=${LINES}`, allow_private: true }),
-    fail: async (t) => ({ step: { name: 'c', kind: 'http', url: `${(await startTestHttpServer(t)).url}/status/503`, allow_private: true }, code: 'unexpected_status' }),
+    succeed: async (t) => ({
+      name: 'c',
+      kind: 'http',
+      url: `${(await startTestHttpServer(t)).url}/lines?n=${LINES}`,
+      allow_private: true,
+    }),
+    fail: async (t) => ({
+      step: {
+        name: 'c',
+        kind: 'http',
+        url: `${(await startTestHttpServer(t)).url}/status/503`,
+        allow_private: true,
+      },
+      code: 'unexpected_status',
+    }),
     slow: async (t) => {
       const server = await startTestHttpServer(t);
-      return { step: { name: 'c', kind: 'http', url: `${server.url}/slow`, allow_private: true }, started: server.slowRequested() };
+      return {
+        step: { name: 'c', kind: 'http', url: `${server.url}/slow`, allow_private: true },
+        started: server.slowRequested(),
+      };
     },
   },
   {
     kind: 'mcp',
     stream: 'result',
     timeoutMs: 4000,
-    succeed: async () => ({ name: 'c', kind: 'mcp', server: mcpServer, tool: 'echo', arguments: { text: expectedLines.join('\n') } }),
-    fail: async () => ({ step: { name: 'c', kind: 'mcp', server: mcpServer, tool: 'fail' }, code: 'tool_error' }),
+    succeed: async () => ({
+      name: 'c',
+      kind: 'mcp',
+      server: mcpServer,
+      tool: 'echo',
+      arguments: { text: expectedLines.join('\n') },
+    }),
+    fail: async () => ({
+      step: { name: 'c', kind: 'mcp', server: mcpServer, tool: 'fail' },
+      code: 'tool_error',
+    }),
     slow: async (_t, tc) => ({
       step: { name: 'c', kind: 'mcp', server: mcpServer, tool: 'slow', arguments: { ms: 30_000 } },
       started: tc.waitForEvent(isLine('slow started')),
@@ -87,7 +138,8 @@ const stages = (events: StepEvent[]) => events.filter((e) => e.type.startsWith('
 
 for (const c of cases) {
   t.test(`${c.kind}: conformance`, async (t) => {
-    const context = (overrides: Partial<StepContext> = {}) => createTestStepContext(t, { killGraceMs: GRACE, ...overrides });
+    const context = (overrides: Partial<StepContext> = {}) =>
+      createTestStepContext(t, { killGraceMs: GRACE, ...overrides });
 
     t.test('succeeds, with its output in order and complete', async (t) => {
       const tc = context();
@@ -128,7 +180,10 @@ for (const c of cases) {
       t.ok(took < GRACE + 3000, `stopped ${took} ms after the cancel`);
       const seen = stages(tc.events).map((e) => e.type);
       t.ok(seen.length >= 1 && seen[0] === 'cancel.signalled', `stages: ${seen.join(', ')}`);
-      t.ok(seen.slice(1).every((s) => s === 'cancel.killed'), 'anything after signalled is the kill');
+      t.ok(
+        seen.slice(1).every((s) => s === 'cancel.killed'),
+        'anything after signalled is the kill',
+      );
       t.match(stages(tc.events)[0], { level: 'warn', data: { reason: 'cancelled', grace_ms: GRACE } });
     });
 
@@ -151,7 +206,11 @@ for (const c of cases) {
 t.test('noop: succeeds at once, honours a cancelled run; unknown kinds fail cleanly', async (t) => {
   const tc = createTestStepContext(t);
   t.same(await registry.run({ name: 'n', kind: 'noop' }, tc.ctx), { status: 'success' });
-  t.match(await registry.run({ name: 'n', kind: 'teleport' }, tc.ctx), { status: 'failed', code: 'unknown_step_kind', message: /teleport/ });
+  t.match(await registry.run({ name: 'n', kind: 'teleport' }, tc.ctx), {
+    status: 'failed',
+    code: 'unknown_step_kind',
+    message: /teleport/,
+  });
   tc.controller.abort();
   t.equal((await registry.run({ name: 'n', kind: 'noop' }, tc.ctx)).status, 'cancelled');
 });
@@ -163,5 +222,8 @@ t.test('register adds a kind', async (t) => {
     run: async () => ({ status: 'success', output: { valid: true } }),
   });
   t.ok(custom.has('spec-kit.validate'));
-  t.same(await custom.run({ name: 'v', kind: 'spec-kit.validate' }, tc.ctx), { status: 'success', output: { valid: true } });
+  t.same(await custom.run({ name: 'v', kind: 'spec-kit.validate' }, tc.ctx), {
+    status: 'success',
+    output: { valid: true },
+  });
 });

@@ -7,21 +7,49 @@ import { createTestStepContext, isLine } from '../fixtures/step-context.js';
 const mcp = createMcpExecutor({ allowPrivate: true });
 const server = mcpServerCommand();
 
-t.test('stdio: a tool call with rendered arguments; result as event, log lines, JSON artifact and output', async (t) => {
-  const { ctx, events, artifacts, lines } = createTestStepContext(t, { stepName: 'ask', params: { who: 'world' } });
-  const result = await mcp.run({ name: 'ask', kind: 'mcp', server, tool: 'echo', arguments: { text: 'hello {{params.who}}\nsecond line' } }, ctx);
-  t.same(result, { status: 'success', output: { length: 'hello world\nsecond line'.length } });
-  t.same(lines('result'), ['hello world', 'second line']);
-  t.match(events.find((e) => e.type === 'mcp.result'), { level: 'info', message: 'echo returned: hello world', data: { is_error: false, structured: true } });
-  t.equal(artifacts[0]?.name, 'ask.result.json');
-  t.match(JSON.parse(String(artifacts[0]!.content)), { tool: 'echo', result: { content: [{ type: 'text', text: 'hello world\nsecond line' }] } });
-});
+t.test(
+  'stdio: a tool call with rendered arguments; result as event, log lines, JSON artifact and output',
+  async (t) => {
+    const { ctx, events, artifacts, lines } = createTestStepContext(t, {
+      stepName: 'ask',
+      params: { who: 'world' },
+    });
+    const result = await mcp.run(
+      {
+        name: 'ask',
+        kind: 'mcp',
+        server,
+        tool: 'echo',
+        arguments: { text: 'hello {{params.who}}\nsecond line' },
+      },
+      ctx,
+    );
+    t.same(result, { status: 'success', output: { length: 'hello world\nsecond line'.length } });
+    t.same(lines('result'), ['hello world', 'second line']);
+    t.match(
+      events.find((e) => e.type === 'mcp.result'),
+      { level: 'info', message: 'echo returned: hello world', data: { is_error: false, structured: true } },
+    );
+    t.equal(artifacts[0]?.name, 'ask.result.json');
+    t.match(JSON.parse(String(artifacts[0]!.content)), {
+      tool: 'echo',
+      result: { content: [{ type: 'text', text: 'hello world\nsecond line' }] },
+    });
+  },
+);
 
 t.test('an error result (isError) fails the step', async (t) => {
   const { ctx, events } = createTestStepContext(t);
   const result = await mcp.run({ name: 'f', kind: 'mcp', server, tool: 'fail' }, ctx);
-  t.same(result, { status: 'failed', code: 'tool_error', message: 'fail returned an error: it failed on purpose' });
-  t.match(events.find((e) => e.type === 'mcp.result'), { level: 'error', data: { is_error: true } });
+  t.same(result, {
+    status: 'failed',
+    code: 'tool_error',
+    message: 'fail returned an error: it failed on purpose',
+  });
+  t.match(
+    events.find((e) => e.type === 'mcp.result'),
+    { level: 'error', data: { is_error: true } },
+  );
 });
 
 t.test('an unknown tool and a server that does not start are typed failures', async (t) => {
@@ -29,7 +57,10 @@ t.test('an unknown tool and a server that does not start are typed failures', as
   const unknown = await mcp.run({ name: 'u', kind: 'mcp', server, tool: 'nope' }, ctx);
   t.equal(unknown.status, 'failed');
   t.match(unknown, { code: /^(tool_error|mcp_error)$/ });
-  const missing = await mcp.run({ name: 'm', kind: 'mcp', server: { command: '/nonexistent/mcp-server' }, tool: 'echo' }, ctx);
+  const missing = await mcp.run(
+    { name: 'm', kind: 'mcp', server: { command: '/nonexistent/mcp-server' }, tool: 'echo' },
+    ctx,
+  );
   t.match(missing, { status: 'failed', code: 'mcp_connect_failed' });
 });
 
@@ -52,15 +83,24 @@ t.test('cancel: the request is cancelled and the session closed; the server proc
 
 t.test('timeout: reported as timeout with a signalled stage', async (t) => {
   const { ctx, events } = createTestStepContext(t, { timeoutMs: 1500, killGraceMs: 300 });
-  const result = await mcp.run({ name: 's', kind: 'mcp', server, tool: 'slow', arguments: { ms: 60_000 } }, ctx);
+  const result = await mcp.run(
+    { name: 's', kind: 'mcp', server, tool: 'slow', arguments: { ms: 60_000 } },
+    ctx,
+  );
   t.match(result, { status: 'timeout', timeoutMs: 1500 });
-  t.match(events.find((e) => e.type === 'cancel.signalled'), { data: { reason: 'timeout' } });
+  t.match(
+    events.find((e) => e.type === 'cancel.signalled'),
+    { data: { reason: 'timeout' } },
+  );
 });
 
 t.test('streamable HTTP: the same tools over HTTP', async (t) => {
   const url = await startMcpHttpServer(t);
   const { ctx, lines } = createTestStepContext(t);
-  const result = await mcp.run({ name: 'h', kind: 'mcp', server: { url }, tool: 'echo', arguments: { text: 'over http' } }, ctx);
+  const result = await mcp.run(
+    { name: 'h', kind: 'mcp', server: { url }, tool: 'echo', arguments: { text: 'over http' } },
+    ctx,
+  );
   t.same(result, { status: 'success', output: { length: 9 } });
   t.same(lines('result'), ['over http']);
   const failed = await mcp.run({ name: 'h', kind: 'mcp', server: { url }, tool: 'fail' }, ctx);

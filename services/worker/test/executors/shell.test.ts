@@ -13,12 +13,24 @@ function alive(pid: number): boolean {
 
 t.test('stdout and stderr are line events with the stream named, partial last line flushed', async (t) => {
   const { ctx, events } = createTestStepContext(t);
-  const result = await shellExecutor.run({ name: 's', kind: 'shell', script: 'echo out1; echo err1 >&2; printf "tail-no-newline"' }, ctx);
+  const result = await shellExecutor.run(
+    { name: 's', kind: 'shell', script: 'echo out1; echo err1 >&2; printf "tail-no-newline"' },
+    ctx,
+  );
   t.same(result, { status: 'success', output: { exit_code: 0, output_bytes: 25, output_truncated: false } });
   const logs = events.filter((e) => e.type === 'log').map((e) => [e.data?.stream, e.message]);
-  t.same(logs.find((l) => l[1] === 'out1'), ['stdout', 'out1']);
-  t.same(logs.find((l) => l[1] === 'err1'), ['stderr', 'err1']);
-  t.same(logs.find((l) => l[1] === 'tail-no-newline'), ['stdout', 'tail-no-newline']);
+  t.same(
+    logs.find((l) => l[1] === 'out1'),
+    ['stdout', 'out1'],
+  );
+  t.same(
+    logs.find((l) => l[1] === 'err1'),
+    ['stderr', 'err1'],
+  );
+  t.same(
+    logs.find((l) => l[1] === 'tail-no-newline'),
+    ['stdout', 'tail-no-newline'],
+  );
 });
 
 t.test('a non-zero exit fails with the exit code', async (t) => {
@@ -27,21 +39,36 @@ t.test('a non-zero exit fails with the exit code', async (t) => {
   t.same(result, { status: 'failed', code: 'exit_code', message: 'exit code 7', exitCode: 7 });
 });
 
-t.test('runs in the run directory with a clean environment: params as OCR_PARAM_*, no worker secrets', async (t) => {
-  process.env.OCR_TOKEN_FOR_TEST = 'worker-secret';
-  t.teardown(() => delete process.env.OCR_TOKEN_FOR_TEST);
-  const { ctx, lines } = createTestStepContext(t, { params: { 'deploy-env': 'staging', count: 3 }, env: { EXTRA: 'x' } });
-  const ok = await shellExecutor.run(
-    { name: 's', kind: 'shell', script: 'pwd; echo "$OCR_PARAM_DEPLOY_ENV $OCR_PARAM_COUNT $EXTRA $MINE"; echo "secret=${OCR_TOKEN_FOR_TEST:-none}"', env: { MINE: 'v-{{params.count}}' } },
-    ctx,
-  );
-  t.equal(ok.status, 'success');
-  t.same(lines().slice(-3), [ctx.workdir, 'staging 3 x v-3', 'secret=none']);
-});
+t.test(
+  'runs in the run directory with a clean environment: params as OCR_PARAM_*, no worker secrets',
+  async (t) => {
+    process.env.OCR_TOKEN_FOR_TEST = 'worker-secret';
+    t.teardown(() => delete process.env.OCR_TOKEN_FOR_TEST);
+    const { ctx, lines } = createTestStepContext(t, {
+      params: { 'deploy-env': 'staging', count: 3 },
+      env: { EXTRA: 'x' },
+    });
+    const ok = await shellExecutor.run(
+      {
+        name: 's',
+        kind: 'shell',
+        script:
+          'pwd; echo "$OCR_PARAM_DEPLOY_ENV $OCR_PARAM_COUNT $EXTRA $MINE"; echo "secret=${OCR_TOKEN_FOR_TEST:-none}"',
+        env: { MINE: 'v-{{params.count}}' },
+      },
+      ctx,
+    );
+    t.equal(ok.status, 'success');
+    t.same(lines().slice(-3), [ctx.workdir, 'staging 3 x v-3', 'secret=none']);
+  },
+);
 
 t.test('bash when asked', async (t) => {
   const { ctx, lines } = createTestStepContext(t);
-  const result = await shellExecutor.run({ name: 's', kind: 'shell', shell: 'bash', script: 'echo "${BASH_VERSION:+bash}"' }, ctx);
+  const result = await shellExecutor.run(
+    { name: 's', kind: 'shell', shell: 'bash', script: 'echo "${BASH_VERSION:+bash}"' },
+    ctx,
+  );
   t.equal(result.status, 'success');
   t.same(lines(), ['bash']);
 });
@@ -49,7 +76,10 @@ t.test('bash when asked', async (t) => {
 t.test('a background child left behind is killed when the script ends: no orphan', async (t) => {
   const { ctx, events } = createTestStepContext(t);
   const pidFile = join(ctx.workdir, 'child.pid');
-  const result = await shellExecutor.run({ name: 's', kind: 'shell', script: `sleep 1000 >/dev/null 2>&1 & echo $! > ${pidFile}; echo started` }, ctx);
+  const result = await shellExecutor.run(
+    { name: 's', kind: 'shell', script: `sleep 1000 >/dev/null 2>&1 & echo $! > ${pidFile}; echo started` },
+    ctx,
+  );
   t.equal(result.status, 'success');
   const pid = Number(readFileSync(pidFile, 'utf8'));
   t.ok(pid > 0);
@@ -60,7 +90,10 @@ t.test('a background child left behind is killed when the script ends: no orphan
 t.test('cancel kills the whole tree (SIGTERM), with a signalled stage event', async (t) => {
   const { ctx, controller, waitForEvent, events } = createTestStepContext(t);
   const pidFile = join(ctx.workdir, 'child.pid');
-  const running = shellExecutor.run({ name: 's', kind: 'shell', script: `sleep 1000 & echo $! > ${pidFile}; echo ready; wait` }, ctx);
+  const running = shellExecutor.run(
+    { name: 's', kind: 'shell', script: `sleep 1000 & echo $! > ${pidFile}; echo ready; wait` },
+    ctx,
+  );
   await waitForEvent(isLine('ready'));
   const pid = Number(readFileSync(pidFile, 'utf8'));
   t.ok(alive(pid));
@@ -77,7 +110,14 @@ t.test('cancel kills the whole tree (SIGTERM), with a signalled stage event', as
 t.test('a tree that ignores SIGTERM is SIGKILLed after the grace, with a killed stage event', async (t) => {
   const { ctx, controller, waitForEvent, events } = createTestStepContext(t, { killGraceMs: 200 });
   const pidFile = join(ctx.workdir, 'child.pid');
-  const running = shellExecutor.run({ name: 's', kind: 'shell', script: `trap '' TERM; sleep 1000 >/dev/null 2>&1 & echo $! > ${pidFile}; echo ready; wait` }, ctx);
+  const running = shellExecutor.run(
+    {
+      name: 's',
+      kind: 'shell',
+      script: `trap '' TERM; sleep 1000 >/dev/null 2>&1 & echo $! > ${pidFile}; echo ready; wait`,
+    },
+    ctx,
+  );
   await waitForEvent(isLine('ready'));
   const pid = Number(readFileSync(pidFile, 'utf8'));
   const started = Date.now();
@@ -123,13 +163,19 @@ t.test('a bad step is refused with the field named', async (t) => {
 t.test('a placeholder naming a missing param fails instead of rendering empty', async (t) => {
   const { ctx } = createTestStepContext(t);
   const target = join(ctx.workdir, 'keep');
-  const result = await shellExecutor.run({ name: 's', kind: 'shell', script: `rm -rf ${target}{{params.dir}}` }, ctx);
+  const result = await shellExecutor.run(
+    { name: 's', kind: 'shell', script: `rm -rf ${target}{{params.dir}}` },
+    ctx,
+  );
   t.match(result, { status: 'failed', code: 'param_missing', message: /params\.dir/ });
 });
 
 t.test('a very long line is split into pieces, none lost', async (t) => {
   const { ctx, events } = createTestStepContext(t, { output: { maxLineBytes: 1000 } });
-  const result = await shellExecutor.run({ name: 's', kind: 'shell', script: `head -c 2500 /dev/zero | tr '\\0' 'x'; echo; echo after` }, ctx);
+  const result = await shellExecutor.run(
+    { name: 's', kind: 'shell', script: `head -c 2500 /dev/zero | tr '\\0' 'x'; echo; echo after` },
+    ctx,
+  );
   t.equal(result.status, 'success');
   const logs = events.filter((e) => e.type === 'log');
   t.same(

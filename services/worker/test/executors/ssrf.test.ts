@@ -97,9 +97,23 @@ t.test(
     const artifact = String(tc.artifacts[0]?.content);
     t.notMatch(artifact, /s3cr3t-token-value|fixed-secret/, 'the response artifact has no credential');
     const same = createTestStepContext(t);
-  await createHttpExecutor({ allowPrivate: true }).run({ name: 's', kind: 'http', url: `${a.url}/echo`, headers: { 'x-api-token': 'another-secret', accept: 'text/plain' } }, same.ctx);
-  const recorded = JSON.parse(String(same.artifacts[0]?.content)) as { request: { headers: Record<string, string> } };
-  t.same(recorded.request.headers, { 'x-api-token': '[redacted]', accept: 'text/plain' }, 'only safelisted request headers are recorded in clear');
+    await createHttpExecutor({ allowPrivate: true }).run(
+      {
+        name: 's',
+        kind: 'http',
+        url: `${a.url}/echo`,
+        headers: { 'x-api-token': 'another-secret', accept: 'text/plain' },
+      },
+      same.ctx,
+    );
+    const recorded = JSON.parse(String(same.artifacts[0]?.content)) as {
+      request: { headers: Record<string, string> };
+    };
+    t.same(
+      recorded.request.headers,
+      { 'x-api-token': '[redacted]', accept: 'text/plain' },
+      'only safelisted request headers are recorded in clear',
+    );
   },
 );
 
@@ -158,34 +172,47 @@ t.test('Spec Kit git_url: https only by default, and never a private address', a
     ['https://user:pw@example.com/repo.git', 'credentials_in_url'],
   ] as const) {
     const { ctx } = createTestStepContext(t);
-    t.match(await validate.run({ name: 'v', kind: 'spec-kit.validate', input: { git_url: gitUrl } }, ctx), { status: 'failed', code }, gitUrl);
+    t.match(
+      await validate.run({ name: 'v', kind: 'spec-kit.validate', input: { git_url: gitUrl } }, ctx),
+      { status: 'failed', code },
+      gitUrl,
+    );
   }
 });
 
-t.test('a declared artifact that is a symlink out of the run directory (or not a file) is refused', async (t) => {
-  const { runStep } = await import('../../src/step-runner.js');
-  const { createExecutorRegistry } = await import('../../src/executors/index.js');
-  const tc = createTestStepContext(t);
-  const step = {
-    name: 's',
-    kind: 'shell',
-    script: 'mkdir -p out; ln -s /etc/hostname out/leak.txt; ln -s /etc out/dir; mkfifo out/fifo; echo ok > out/fine.txt; ln -s fine.txt out/alias.txt',
-    artifacts: [
-      { path: 'out/leak.txt', kind: 'text' },
-      { path: 'out/dir/passwd', kind: 'text' },
-      { path: 'out/fifo', kind: 'text' },
-      { path: '../outside.txt', kind: 'text' },
-      { path: 'out/fine.txt', kind: 'text' },
-      { path: 'out/alias.txt', kind: 'text', name: 'alias' },
-    ],
-  };
-  const result = await runStep(createExecutorRegistry(), step, tc.ctx);
-  t.equal(result.status, 'success');
-  t.same(
-    tc.artifacts.map((a) => a.name),
-    ['out/fine.txt', 'alias'],
-    'only the files inside the run directory (a symlink inside it is fine)',
-  );
-  const failed = tc.events.filter((e) => e.type === 'artifact.failed').map((e) => e.message);
-  t.match(failed, [/leak\.txt is a symlink to somewhere outside/, /dir\/passwd is a symlink to somewhere outside/, /fifo is not a regular file/, /outside the run directory/]);
-});
+t.test(
+  'a declared artifact that is a symlink out of the run directory (or not a file) is refused',
+  async (t) => {
+    const { runStep } = await import('../../src/step-runner.js');
+    const { createExecutorRegistry } = await import('../../src/executors/index.js');
+    const tc = createTestStepContext(t);
+    const step = {
+      name: 's',
+      kind: 'shell',
+      script:
+        'mkdir -p out; ln -s /etc/hostname out/leak.txt; ln -s /etc out/dir; mkfifo out/fifo; echo ok > out/fine.txt; ln -s fine.txt out/alias.txt',
+      artifacts: [
+        { path: 'out/leak.txt', kind: 'text' },
+        { path: 'out/dir/passwd', kind: 'text' },
+        { path: 'out/fifo', kind: 'text' },
+        { path: '../outside.txt', kind: 'text' },
+        { path: 'out/fine.txt', kind: 'text' },
+        { path: 'out/alias.txt', kind: 'text', name: 'alias' },
+      ],
+    };
+    const result = await runStep(createExecutorRegistry(), step, tc.ctx);
+    t.equal(result.status, 'success');
+    t.same(
+      tc.artifacts.map((a) => a.name),
+      ['out/fine.txt', 'alias'],
+      'only the files inside the run directory (a symlink inside it is fine)',
+    );
+    const failed = tc.events.filter((e) => e.type === 'artifact.failed').map((e) => e.message);
+    t.match(failed, [
+      /leak\.txt is a symlink to somewhere outside/,
+      /dir\/passwd is a symlink to somewhere outside/,
+      /fifo is not a regular file/,
+      /outside the run directory/,
+    ]);
+  },
+);

@@ -31,7 +31,10 @@ for (const [label, flood] of [
     const { ctx, events } = createTestStepContext(t);
     const started = Date.now();
     const { value: result, growth } = await withPeakRss(() =>
-      shellExecutor.run({ name: 'flood', kind: 'shell', script: `echo FIRST; ${flood}; echo; echo LAST >&2` }, ctx),
+      shellExecutor.run(
+        { name: 'flood', kind: 'shell', script: `echo FIRST; ${flood}; echo; echo LAST >&2` },
+        ctx,
+      ),
     );
     t.equal(result.status, 'success');
     const logs = events.filter((e) => e.type === 'log');
@@ -40,13 +43,18 @@ for (const [label, flood] of [
     t.equal(logs.at(-1)?.data?.stream, 'stderr');
     const truncating = events.findIndex((e) => e.type === 'output.truncating');
     const truncated = events.findIndex((e) => e.type === 'output.truncated');
-    t.ok(truncating > 0 && truncated > truncating, 'a notice when truncation starts, and one with the count at the end');
+    t.ok(
+      truncating > 0 && truncated > truncating,
+      'a notice when truncation starts, and one with the count at the end',
+    );
     const dropped = Number(events[truncated]!.data?.dropped_bytes);
     t.ok(dropped > FLOOD_BYTES - 3 * 1024 * 1024, `dropped ${dropped} bytes`);
     t.equal(events[truncated]!.data?.total_bytes, FLOOD_BYTES + 'FIRST\n\nLAST\n'.length);
     const keptBytes = logs.reduce((sum, e) => sum + Buffer.byteLength(e.message), 0);
     t.ok(keptBytes <= 2.1 * 1024 * 1024, `kept ${keptBytes} bytes of messages`);
     t.ok(growth < 120 * 1024 * 1024, `peak RSS growth ${Math.round(growth / 1024 / 1024)} MiB stays bounded`);
-    t.comment(`${label}: ${Date.now() - started} ms, RSS +${Math.round(growth / 1024 / 1024)} MiB, ${events.length} events`);
+    t.comment(
+      `${label}: ${Date.now() - started} ms, RSS +${Math.round(growth / 1024 / 1024)} MiB, ${events.length} events`,
+    );
   });
 }

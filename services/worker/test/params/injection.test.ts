@@ -8,11 +8,7 @@ import { existsSync, rmSync } from 'node:fs';
 import t from 'tap';
 import { createDockerExecutor } from '../../src/executors/docker.js';
 import { shellExecutor } from '../../src/executors/shell.js';
-import {
-  ensureShellEntrypointImage,
-  TEST_IMAGE,
-  TEST_IMAGE_SH_ENTRYPOINT,
-} from '@ocr/testkit/docker-image';
+import { ensureShellEntrypointImage, TEST_IMAGE, TEST_IMAGE_SH_ENTRYPOINT } from '@ocr/testkit/docker-image';
 import { createTestStepContext } from '../fixtures/step-context.js';
 
 const PWNED = '/tmp/pwned';

@@ -6,23 +6,48 @@ import { bytes } from '../../lib/format.js';
 import { Empty, ErrorLine } from '../../components/Empty.js';
 const ArtifactViewer = lazy(() => import('./ArtifactViewer.js').then((m) => ({ default: m.ArtifactViewer })));
 
-const ICON: Record<string, string> = { markdown: 'MD', json: '{ }', diff: '±', image: '▣', text: 'TXT', zip: 'ZIP', file: 'FILE' };
+const ICON: Record<string, string> = {
+  markdown: 'MD',
+  json: '{ }',
+  diff: '±',
+  image: '▣',
+  text: 'TXT',
+  zip: 'ZIP',
+  file: 'FILE',
+};
 
 /**
  * A run's artifacts as cards; the selected one opens in its viewer below. On the run page the selection
  * is in the URL; `embedded` (e.g. in the Spec Kit panel) keeps it in the component so the page stays.
  */
-export function ArtifactGallery({ runId, selected: routed, runStatus, embedded }: { runId: string; selected?: string; runStatus: string; embedded?: boolean }) {
+export function ArtifactGallery({
+  runId,
+  selected: routed,
+  runStatus,
+  embedded,
+}: {
+  runId: string;
+  selected?: string;
+  runStatus: string;
+  embedded?: boolean;
+}) {
   const { client } = useConnection();
   const [picked, setPicked] = useState<string | undefined>();
   const selected = embedded ? picked : routed;
-  const list = useQuery({ queryKey: ['artifacts', runId, runStatus], queryFn: () => client.runs.artifacts(runId) });
+  const list = useQuery({
+    queryKey: ['artifacts', runId, runStatus],
+    queryFn: () => client.runs.artifacts(runId),
+  });
   const artifacts = list.data?.artifacts ?? [];
   const current = selected ?? artifacts[0]?.id;
   return (
     <div className="gallery-wrap">
       <ErrorLine error={list.error} />
-      {!list.isLoading && artifacts.length === 0 && <Empty>This run has no artifacts{runStatus === 'running' || runStatus === 'queued' ? ' yet' : ''}.</Empty>}
+      {!list.isLoading && artifacts.length === 0 && (
+        <Empty>
+          This run has no artifacts{runStatus === 'running' || runStatus === 'queued' ? ' yet' : ''}.
+        </Empty>
+      )}
       <ul className="gallery" aria-label="Artifacts">
         {artifacts.map((a) => (
           <li key={a.id}>

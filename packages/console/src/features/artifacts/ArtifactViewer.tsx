@@ -20,17 +20,30 @@ const TEXT_KINDS = new Set(['text', 'markdown', 'json', 'diff']);
 export function MarkdownView({ text }: { text: string }) {
   return (
     <div className="markdown" data-viewer="markdown">
-      <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={[rehypeSanitize]}>{text}</ReactMarkdown>
+      <ReactMarkdown remarkPlugins={[remarkGfm]} rehypePlugins={[rehypeSanitize]}>
+        {text}
+      </ReactMarkdown>
     </div>
   );
 }
 
 export function JsonTree({ value }: { value: unknown }) {
   const dark = useDark();
-  if (value === null || typeof value !== 'object') return <pre className="text-view" data-viewer="json">{JSON.stringify(value, null, 2)}</pre>;
+  if (value === null || typeof value !== 'object')
+    return (
+      <pre className="text-view" data-viewer="json">
+        {JSON.stringify(value, null, 2)}
+      </pre>
+    );
   return (
     <div className="json" data-viewer="json">
-      <JsonView value={value as object} style={{ ...(dark ? darkTheme : lightTheme), background: 'transparent', fontSize: 13 }} collapsed={3} displayDataTypes={false} shortenTextAfterLength={200} />
+      <JsonView
+        value={value as object}
+        style={{ ...(dark ? darkTheme : lightTheme), background: 'transparent', fontSize: 13 }}
+        collapsed={3}
+        displayDataTypes={false}
+        shortenTextAfterLength={200}
+      />
     </div>
   );
 }
@@ -50,7 +63,11 @@ function TextBody({ kind, text }: { kind: string; text: string }) {
       );
     }
   }
-  return <pre className="text-view" data-viewer="text">{text}</pre>;
+  return (
+    <pre className="text-view" data-viewer="text">
+      {text}
+    </pre>
+  );
 }
 
 /** An image from a presigned URL as is; an inline one through a Blob URL (the API needs the token). */
@@ -79,7 +96,11 @@ function ImageBody({ source }: { source: ArtifactSource }) {
 export function ArtifactViewer({ id }: { id: string }) {
   const { client } = useConnection();
   const toast = useToast();
-  const source = useQuery({ queryKey: ['artifact', id], queryFn: () => artifactSource(client, id), staleTime: 60_000 });
+  const source = useQuery({
+    queryKey: ['artifact', id],
+    queryFn: () => artifactSource(client, id),
+    staleTime: 60_000,
+  });
   const kind = source.data?.artifact.kind;
   const text = useQuery({
     queryKey: ['artifact-text', id],
@@ -99,14 +120,27 @@ export function ArtifactViewer({ id }: { id: string }) {
           {bytes(a.size)} · {a.content_type} · sha256 <code title={a.sha256}>{a.sha256.slice(0, 12)}</code>
         </span>
         <span className="spacer" />
-        <button type="button" onClick={() => downloadArtifact(client, a.id).catch((e: Error) => toast('error', `Download failed: ${e.message}`))}>
+        <button
+          type="button"
+          onClick={() =>
+            downloadArtifact(client, a.id).catch((e: Error) =>
+              toast('error', `Download failed: ${e.message}`),
+            )
+          }
+        >
           Download
         </button>
       </div>
       {a.status !== 'ready' ? (
         <Empty>Upload not complete yet.</Empty>
       ) : TEXT_KINDS.has(a.kind) ? (
-        text.error ? <ErrorLine error={text.error} /> : text.data === undefined ? <Empty>Loading…</Empty> : <TextBody kind={a.kind} text={text.data} />
+        text.error ? (
+          <ErrorLine error={text.error} />
+        ) : text.data === undefined ? (
+          <Empty>Loading…</Empty>
+        ) : (
+          <TextBody kind={a.kind} text={text.data} />
+        )
       ) : a.kind === 'image' ? (
         <ImageBody source={source.data} />
       ) : (
@@ -114,7 +148,15 @@ export function ArtifactViewer({ id }: { id: string }) {
           <p>
             No preview for {a.kind === 'zip' ? 'archives' : 'this file type'}: {a.name}, {bytes(a.size)}.
           </p>
-          <button type="button" className="btn-primary" onClick={() => downloadArtifact(client, a.id).catch((e: Error) => toast('error', `Download failed: ${e.message}`))}>
+          <button
+            type="button"
+            className="btn-primary"
+            onClick={() =>
+              downloadArtifact(client, a.id).catch((e: Error) =>
+                toast('error', `Download failed: ${e.message}`),
+              )
+            }
+          >
             Download {a.name}
           </button>
         </div>

@@ -34,7 +34,10 @@ function rowsOf(text: string): { file: string; rows: Row[] }[] {
         else if (mark === '+') adds.push(body);
         else if (mark === ' ') {
           flush();
-          rows.push({ left: { n: oldN++, text: body, kind: 'ctx' }, right: { n: newN++, text: body, kind: 'ctx' } });
+          rows.push({
+            left: { n: oldN++, text: body, kind: 'ctx' },
+            right: { n: newN++, text: body, kind: 'ctx' },
+          });
         }
       }
       flush();

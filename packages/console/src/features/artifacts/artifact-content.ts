@@ -26,7 +26,9 @@ export async function artifactBlob(client: OcrClient, source: ArtifactSource): P
   try {
     res = await fetch(source.url);
   } catch {
-    throw new Error('object storage refused a cross-origin read (configure CORS on the bucket to preview here); use Download');
+    throw new Error(
+      'object storage refused a cross-origin read (configure CORS on the bucket to preview here); use Download',
+    );
   }
   if (!res.ok) throw new Error(`object storage answered ${res.status}`);
   return res.blob();

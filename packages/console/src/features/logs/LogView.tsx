@@ -24,11 +24,17 @@ export function LogView({ runId }: { runId: string }) {
 
   const needle = term.trim().toLowerCase();
   const shown = useMemo(
-    () => events.filter((e) => levels.has(e.level) && (!onlyMatches || !needle || e.message.toLowerCase().includes(needle))),
+    () =>
+      events.filter(
+        (e) => levels.has(e.level) && (!onlyMatches || !needle || e.message.toLowerCase().includes(needle)),
+      ),
     // `version` changes when events were appended to the (mutable) array.
     [events, version, levels, onlyMatches, needle],
   );
-  const matches = useMemo(() => (needle ? shown.flatMap((e, i) => (e.message.toLowerCase().includes(needle) ? [i] : [])) : []), [shown, needle]);
+  const matches = useMemo(
+    () => (needle ? shown.flatMap((e, i) => (e.message.toLowerCase().includes(needle) ? [i] : [])) : []),
+    [shown, needle],
+  );
 
   const jump = (dir: 1 | -1) => {
     if (matches.length === 0) return;
@@ -86,13 +92,20 @@ export function LogView({ runId }: { runId: string }) {
               ↓
             </button>
             <label className="chip">
-              <input type="checkbox" checked={onlyMatches} onChange={(e) => setOnlyMatches(e.target.checked)} /> only matches
+              <input
+                type="checkbox"
+                checked={onlyMatches}
+                onChange={(e) => setOnlyMatches(e.target.checked)}
+              />{' '}
+              only matches
             </label>
           </>
         )}
         <span className="spacer" />
         <span className="muted small" data-testid="line-count" data-last-seq={lastSeq}>
-          {shown.length === events.length ? `${events.length} lines` : `${shown.length} of ${events.length} lines`}
+          {shown.length === events.length
+            ? `${events.length} lines`
+            : `${shown.length} of ${events.length} lines`}
         </span>
         <button type="button" className="btn-small" onClick={() => exportAs('text')}>
           Export text
@@ -107,7 +120,7 @@ export function LogView({ runId }: { runId: string }) {
         ) : (
           <Virtuoso
             ref={list}
-            style={{ height: "100%" }}
+            style={{ height: '100%' }}
             data={shown}
             followOutput={(bottom) => (bottom ? 'auto' : false)}
             atBottomStateChange={setAtBottom}
@@ -116,7 +129,10 @@ export function LogView({ runId }: { runId: string }) {
             increaseViewportBy={400}
             computeItemKey={(_, e) => e.seq}
             itemContent={(i, e: EventT) => (
-              <div className={`ll ll-${e.level}${e.type !== 'log' ? ' ll-event' : ''}${matches[matchAt] === i ? ' ll-current' : ''}`} data-seq={e.seq}>
+              <div
+                className={`ll ll-${e.level}${e.type !== 'log' ? ' ll-event' : ''}${matches[matchAt] === i ? ' ll-current' : ''}`}
+                data-seq={e.seq}
+              >
                 <span className="ll-seq">{e.seq}</span>
                 <span className="ll-ts">{time(e.ts)}</span>
                 <span className="ll-lv">{e.level}</span>
@@ -130,7 +146,11 @@ export function LogView({ runId }: { runId: string }) {
           />
         )}
         {!atBottom && events.length > 0 && (
-          <button type="button" className="follow" onClick={() => list.current?.scrollToIndex({ index: shown.length - 1, behavior: 'auto' })}>
+          <button
+            type="button"
+            className="follow"
+            onClick={() => list.current?.scrollToIndex({ index: shown.length - 1, behavior: 'auto' })}
+          >
             Auto-scroll paused · jump to latest ↓
           </button>
         )}

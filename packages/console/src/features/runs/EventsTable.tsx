@@ -14,7 +14,10 @@ export function EventsTable({ runId }: { runId: string }) {
   const [withLogs, setWithLogs] = useState(false);
   const types = useMemo(() => [...new Set(events.map((e) => e.type))].sort(), [events, version]);
   const rows = useMemo(
-    () => events.filter((e) => (withLogs || e.type !== 'log') && (!type || e.type === type) && (!level || e.level === level)),
+    () =>
+      events.filter(
+        (e) => (withLogs || e.type !== 'log') && (!type || e.type === type) && (!level || e.level === level),
+      ),
     [events, version, type, level, withLogs],
   );
   return (
@@ -39,7 +42,8 @@ export function EventsTable({ runId }: { runId: string }) {
           </select>
         </label>
         <label className="chip">
-          <input type="checkbox" checked={withLogs} onChange={(e) => setWithLogs(e.target.checked)} /> include log lines
+          <input type="checkbox" checked={withLogs} onChange={(e) => setWithLogs(e.target.checked)} /> include
+          log lines
         </label>
         <span className="muted small">{rows.length} events</span>
       </div>
@@ -68,7 +72,9 @@ export function EventsTable({ runId }: { runId: string }) {
             </td>
             <td>{e.step ?? ''}</td>
             <td className="msg">{e.message}</td>
-            <td className="data">{e.data === null || e.data === undefined ? '' : <code>{JSON.stringify(e.data)}</code>}</td>
+            <td className="data">
+              {e.data === null || e.data === undefined ? '' : <code>{JSON.stringify(e.data)}</code>}
+            </td>
           </>
         )}
       />

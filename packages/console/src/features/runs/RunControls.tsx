@@ -23,7 +23,12 @@ export function RunControls({ run, compact }: { run: RunT; compact?: boolean }) 
         </a>
       )}
       {canOperate && active && (
-        <button type="button" className="btn-danger-outline" disabled={run.cancel_requested} onClick={() => setConfirming(true)}>
+        <button
+          type="button"
+          className="btn-danger-outline"
+          disabled={run.cancel_requested}
+          onClick={() => setConfirming(true)}
+        >
           {run.cancel_requested ? 'Cancelling…' : 'Cancel'}
         </button>
       )}
@@ -32,12 +37,21 @@ export function RunControls({ run, compact }: { run: RunT; compact?: boolean }) 
           Retry
         </button>
       )}
-      <ConfirmDialog open={confirming} title="Cancel this run?" confirmLabel="Cancel run" danger onConfirm={() => cancel(run)} onClose={() => setConfirming(false)}>
+      <ConfirmDialog
+        open={confirming}
+        title="Cancel this run?"
+        confirmLabel="Cancel run"
+        danger
+        onConfirm={() => cancel(run)}
+        onClose={() => setConfirming(false)}
+      >
         <p>
           <strong>{run.template}</strong> <code>{run.id}</code> on lane {run.lane} is {run.status}.
         </p>
         <p className="muted">
-          {run.status === 'queued' ? 'It will be removed from the queue.' : 'The worker is told to stop it: SIGTERM to its processes, then SIGKILL after the grace period.'}
+          {run.status === 'queued'
+            ? 'It will be removed from the queue.'
+            : 'The worker is told to stop it: SIGTERM to its processes, then SIGKILL after the grace period.'}
         </p>
       </ConfirmDialog>
     </div>

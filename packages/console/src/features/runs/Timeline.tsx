@@ -8,7 +8,8 @@ import { Empty } from '../../components/Empty.js';
 type StepRow = RunDetailT['steps'][number];
 
 /** Event types that are milestones of a run's life rather than output. */
-const MILESTONE = /^(claimed|run\.|step\.|requeued|released|heartbeat|cancel|lease|retry|notice|artifact|sweeper|timeout)/;
+const MILESTONE =
+  /^(claimed|run\.|step\.|requeued|released|heartbeat|cancel|lease|retry|notice|artifact|sweeper|timeout)/;
 
 /** Steps as bars on the run's time axis, then the milestones (claimed, steps, heartbeats lost, requeues, cancel stages). */
 export function Timeline({ runId, steps, run }: { runId: string; steps: StepRow[]; run: RunT }) {
@@ -36,7 +37,13 @@ export function Timeline({ runId, steps, run }: { runId: string; steps: StepRow[
                   {s.name} <span className="muted">{s.kind}</span>
                 </span>
                 <span className="gantt-track" aria-hidden="true">
-                  <span className={`gantt-bar st-${s.status}`} style={{ left: `${(100 * Math.max(0, start)) / span}%`, width: `${Math.max(0.5, (100 * len) / span)}%` }} />
+                  <span
+                    className={`gantt-bar st-${s.status}`}
+                    style={{
+                      left: `${(100 * Math.max(0, start)) / span}%`,
+                      width: `${Math.max(0.5, (100 * len) / span)}%`,
+                    }}
+                  />
                 </span>
                 <StatusBadge status={s.status} />
                 <span className="gantt-dur">{duration(between(s.started_at, s.finished_at))}</span>

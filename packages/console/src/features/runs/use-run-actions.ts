@@ -16,7 +16,11 @@ export function useRunActions() {
   const cancel = (run: RunT) => {
     const before = qc.getQueryData<RunDetailT>(['run', run.id])?.run ?? run;
     // A queued run is cancelled at once by the API; a running one is asked to stop.
-    applyRun(qc, { ...run, cancel_requested: true, ...(run.status === 'queued' ? { status: 'cancelled' as const } : {}) });
+    applyRun(qc, {
+      ...run,
+      cancel_requested: true,
+      ...(run.status === 'queued' ? { status: 'cancelled' as const } : {}),
+    });
     void outbox.perform({
       label: `cancel ${run.id.slice(0, 8)}`,
       send: () => client.runs.cancel(run.id),

@@ -11,7 +11,16 @@ function formSchema(schema: Record<string, unknown>): RJSFSchema {
 }
 
 /** A run form generated from a template's params JSON Schema (react-jsonschema-form). */
-export function ParamsForm(props: { idPrefix?: string; schema: Record<string, unknown>; value: Record<string, unknown>; onChange: (v: Record<string, unknown>) => void; onSubmit: (v: Record<string, unknown>) => void; children: ReactNode; disabled?: boolean; id?: string }) {
+export function ParamsForm(props: {
+  idPrefix?: string;
+  schema: Record<string, unknown>;
+  value: Record<string, unknown>;
+  onChange: (v: Record<string, unknown>) => void;
+  onSubmit: (v: Record<string, unknown>) => void;
+  children: ReactNode;
+  disabled?: boolean;
+  id?: string;
+}) {
   return (
     <Form
       id={props.id}

@@ -7,7 +7,15 @@ import { JsonInput } from './fields.js';
 import { defaultsOf } from './schema-defaults.js';
 
 /** The steps as the worker will see them for given params (secrets masked by the API). */
-export function PreviewPanel({ name, schema, params: given }: { name: string; schema: Record<string, unknown>; params?: Record<string, unknown> }) {
+export function PreviewPanel({
+  name,
+  schema,
+  params: given,
+}: {
+  name: string;
+  schema: Record<string, unknown>;
+  params?: Record<string, unknown>;
+}) {
   const { client } = useConnection();
   const [params, setParams] = useState<unknown>(() => given ?? defaultsOf(schema));
   const [result, setResult] = useState<PreviewT | null>(null);

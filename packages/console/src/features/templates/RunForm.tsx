@@ -32,7 +32,15 @@ export function RunForm({ name }: { name: string }) {
 }
 
 /** The form itself, reused by the Spec Kit panel. */
-export function LaunchForm({ template, onStarted, submitLabel }: { template: TemplateT; onStarted: (run: RunT) => void; submitLabel?: string }) {
+export function LaunchForm({
+  template,
+  onStarted,
+  submitLabel,
+}: {
+  template: TemplateT;
+  onStarted: (run: RunT) => void;
+  submitLabel?: string;
+}) {
   const { client, canOperate } = useConnection();
   const qc = useQueryClient();
   const toast = useToast();
@@ -50,7 +58,10 @@ export function LaunchForm({ template, onStarted, submitLabel }: { template: Tem
     setBusy(true);
     setError(null);
     try {
-      const { run } = await client.runs.create({ template: template.name, params: values, lane, ...(priority ? { priority } : {}) }, { idempotencyKey: crypto.randomUUID() });
+      const { run } = await client.runs.create(
+        { template: template.name, params: values, lane, ...(priority ? { priority } : {}) },
+        { idempotencyKey: crypto.randomUUID() },
+      );
       void qc.invalidateQueries({ queryKey: ['runs'] });
       toast('info', `Started ${template.name} ${run.id.slice(0, 8)} on lane ${run.lane}`);
       onStarted(run);
@@ -63,7 +74,15 @@ export function LaunchForm({ template, onStarted, submitLabel }: { template: Tem
 
   return (
     <div className="launch">
-      <ParamsForm id={formId} idPrefix={template.name.replace(/[^A-Za-z0-9_]/g, '_')} schema={template.params_schema} value={params} onChange={setParams} onSubmit={(v) => void submit(v)} disabled={!canOperate || busy}>
+      <ParamsForm
+        id={formId}
+        idPrefix={template.name.replace(/[^A-Za-z0-9_]/g, '_')}
+        schema={template.params_schema}
+        value={params}
+        onChange={setParams}
+        onSubmit={(v) => void submit(v)}
+        disabled={!canOperate || busy}
+      >
         <div className="row launch-row">
           <label>
             Lane
@@ -75,7 +94,14 @@ export function LaunchForm({ template, onStarted, submitLabel }: { template: Tem
           </label>
           <label>
             Priority
-            <input type="number" name="priority" min={-1000} max={1000} value={priority} onChange={(e) => setPriority(Number(e.target.value) || 0)} />
+            <input
+              type="number"
+              name="priority"
+              min={-1000}
+              max={1000}
+              value={priority}
+              onChange={(e) => setPriority(Number(e.target.value) || 0)}
+            />
           </label>
           <span className="spacer" />
           <button type="button" onClick={() => setShowPreview((s) => !s)} aria-expanded={showPreview}>
@@ -88,7 +114,14 @@ export function LaunchForm({ template, onStarted, submitLabel }: { template: Tem
       </ParamsForm>
       <ErrorLine error={error} />
       {!canOperate && <p className="muted small">Viewers cannot start runs.</p>}
-      {showPreview && <PreviewPanel key={JSON.stringify(params)} name={template.name} schema={template.params_schema} params={params} />}
+      {showPreview && (
+        <PreviewPanel
+          key={JSON.stringify(params)}
+          name={template.name}
+          schema={template.params_schema}
+          params={params}
+        />
+      )}
     </div>
   );
 }

@@ -15,7 +15,14 @@ type Problem = { field: string; message: string };
 type Draft = Omit<TemplateInputT, 'steps'> & { steps: StepDraft[] };
 
 function draftOf(t?: TemplateT): Draft {
-  if (!t) return { name: '', description: '', default_lane: 'A', params_schema: { type: 'object', properties: {} }, steps: [newStep('shell', 'main')] };
+  if (!t)
+    return {
+      name: '',
+      description: '',
+      default_lane: 'A',
+      params_schema: { type: 'object', properties: {} },
+      steps: [newStep('shell', 'main')],
+    };
   return {
     name: t.name,
     description: t.description || undefined,
@@ -49,7 +56,11 @@ function group(problems: Problem[]) {
 /** Create or edit a template (a save adds a version); the API validates as you type. */
 export function TemplateEditor({ name }: { name?: string }) {
   const { client } = useConnection();
-  const existing = useQuery({ queryKey: ['template', name], queryFn: () => client.templates.get(name!), enabled: !!name });
+  const existing = useQuery({
+    queryKey: ['template', name],
+    queryFn: () => client.templates.get(name!),
+    enabled: !!name,
+  });
   if (name && existing.error) return <ErrorLine error={existing.error} />;
   if (name && !existing.data) return <Empty>Loading template…</Empty>;
   return <Editor key={existing.data?.version ?? 'new'} initial={existing.data} />;
@@ -72,14 +83,21 @@ function Editor({ initial }: { initial?: TemplateT }) {
   useEffect(() => {
     if (!canOperate) return;
     const t = setTimeout(() => {
-      client.templates.validate(body).then((v) => setProblems(v.problems), () => undefined);
+      client.templates.validate(body).then(
+        (v) => setProblems(v.problems),
+        () => undefined,
+      );
     }, 350);
     return () => clearTimeout(t);
   }, [body, client, canOperate]);
 
   const grouped = group(problems);
-  const set = <K extends keyof Draft>(key: K) => (value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
-  const setStep = (i: number, s: StepDraft) => setDraft((d) => ({ ...d, steps: d.steps.map((x, j) => (j === i ? s : x)) }));
+  const set =
+    <K extends keyof Draft>(key: K) =>
+    (value: Draft[K]) =>
+      setDraft((d) => ({ ...d, [key]: value }));
+  const setStep = (i: number, s: StepDraft) =>
+    setDraft((d) => ({ ...d, steps: d.steps.map((x, j) => (j === i ? s : x)) }));
   const swap = <T,>(list: T[], i: number, j: number) => {
     const out = [...list];
     [out[i], out[j]] = [out[j]!, out[i]!];
@@ -136,21 +154,70 @@ function Editor({ initial }: { initial?: TemplateT }) {
       </div>
       <form className="editor" onSubmit={save} aria-label="Template">
         <div className="row">
-          <TextInput label="Name" value={draft.name} onChange={(v) => set('name')(v ?? '')} error={grouped.top.name} required hint={initial ? 'saving adds a version' : 'lowercase, digits, _ . -'} />
-          <TextInput label="Default lane" value={draft.default_lane} onChange={set('default_lane')} error={grouped.top.default_lane} />
-          <NumberInput label="Timeout (s)" value={draft.timeout_s} onChange={set('timeout_s')} error={grouped.top.timeout_s} />
-          <NumberInput label="Max attempts" value={retry.max_attempts} onChange={(v) => set('retry')(v ? { ...retry, max_attempts: v } : undefined)} error={grouped.top.retry} />
+          <TextInput
+            label="Name"
+            value={draft.name}
+            onChange={(v) => set('name')(v ?? '')}
+            error={grouped.top.name}
+            required
+            hint={initial ? 'saving adds a version' : 'lowercase, digits, _ . -'}
+          />
+          <TextInput
+            label="Default lane"
+            value={draft.default_lane}
+            onChange={set('default_lane')}
+            error={grouped.top.default_lane}
+          />
+          <NumberInput
+            label="Timeout (s)"
+            value={draft.timeout_s}
+            onChange={set('timeout_s')}
+            error={grouped.top.timeout_s}
+          />
+          <NumberInput
+            label="Max attempts"
+            value={retry.max_attempts}
+            onChange={(v) => set('retry')(v ? { ...retry, max_attempts: v } : undefined)}
+            error={grouped.top.retry}
+          />
           <NumberInput
             label="Backoff initial (s)"
             step="0.5"
             value={retry.backoff?.initial_s}
-            onChange={(v) => set('retry')({ ...retry, ...(v === undefined ? { backoff: undefined } : { backoff: { initial_s: v, factor: retry.backoff?.factor ?? 2, max_s: retry.backoff?.max_s ?? 60 } }) })}
+            onChange={(v) =>
+              set('retry')({
+                ...retry,
+                ...(v === undefined
+                  ? { backoff: undefined }
+                  : {
+                      backoff: {
+                        initial_s: v,
+                        factor: retry.backoff?.factor ?? 2,
+                        max_s: retry.backoff?.max_s ?? 60,
+                      },
+                    }),
+              })
+            }
           />
         </div>
-        <TextArea label="Description" value={draft.description} onChange={set('description')} rows={2} error={grouped.top.description} />
-        <ParamsBuilder schema={draft.params_schema as never} onChange={(s) => set('params_schema')(s)} error={grouped.top.params_schema} />
+        <TextArea
+          label="Description"
+          value={draft.description}
+          onChange={set('description')}
+          rows={2}
+          error={grouped.top.description}
+        />
+        <ParamsBuilder
+          schema={draft.params_schema as never}
+          onChange={(s) => set('params_schema')(s)}
+          error={grouped.top.params_schema}
+        />
         <h2 className="h-sub">Steps</h2>
-        {grouped.top.steps && <div className="error-text" role="alert">{grouped.top.steps}</div>}
+        {grouped.top.steps && (
+          <div className="error-text" role="alert">
+            {grouped.top.steps}
+          </div>
+        )}
         {draft.steps.map((step, i) => (
           <StepEditor
             key={keys[i] ?? i}
@@ -176,12 +243,19 @@ function Editor({ initial }: { initial?: TemplateT }) {
             + Add step
           </button>
         </div>
-        <div className={`validation ${problems.length ? 'validation-bad' : 'validation-ok'}`} role="status" aria-live="polite" data-testid="validation">
+        <div
+          className={`validation ${problems.length ? 'validation-bad' : 'validation-ok'}`}
+          role="status"
+          aria-live="polite"
+          data-testid="validation"
+        >
           {problems.length === 0 ? (
             '✓ Valid template'
           ) : (
             <>
-              <strong>{problems.length} problem{problems.length === 1 ? '' : 's'}:</strong>
+              <strong>
+                {problems.length} problem{problems.length === 1 ? '' : 's'}:
+              </strong>
               <ul>
                 {problems.map((p, i) => (
                   <li key={i}>

@@ -21,7 +21,11 @@ export function TemplatesPage() {
         )}
       </div>
       <ErrorLine error={templates.error} />
-      {!templates.isLoading && list.length === 0 && <Empty>No templates yet.{canOperate ? ' Create one, or apply files with `ocr templates apply -f`.' : ''}</Empty>}
+      {!templates.isLoading && list.length === 0 && (
+        <Empty>
+          No templates yet.{canOperate ? ' Create one, or apply files with `ocr templates apply -f`.' : ''}
+        </Empty>
+      )}
       <div className="table-wrap">
         <table className="table" aria-label="Templates">
           <thead>
@@ -56,11 +60,19 @@ export function TemplatesPage() {
                 <td>{clock(t.created_at)}</td>
                 <td className="controls">
                   {canOperate && (
-                    <a className="btn btn-primary btn-small" href={href('templates', t.name, 'run')} aria-label={`Run ${t.name}`}>
+                    <a
+                      className="btn btn-primary btn-small"
+                      href={href('templates', t.name, 'run')}
+                      aria-label={`Run ${t.name}`}
+                    >
                       Run
                     </a>
                   )}
-                  <a className="btn btn-small" href={href('templates', t.name, 'edit')} aria-label={`${canOperate ? 'Edit' : 'View'} ${t.name}`}>
+                  <a
+                    className="btn btn-small"
+                    href={href('templates', t.name, 'edit')}
+                    aria-label={`${canOperate ? 'Edit' : 'View'} ${t.name}`}
+                  >
                     {canOperate ? 'Edit' : 'View'}
                   </a>
                 </td>

@@ -2,7 +2,17 @@ import { useEffect, useId, useState, type ReactNode } from 'react';
 
 /** Small labelled inputs for the template editor. Empty input means "not set" (undefined), not "". */
 
-export function Field({ label, hint, children, error }: { label: string; hint?: string; error?: string; children: (id: string) => ReactNode }) {
+export function Field({
+  label,
+  hint,
+  children,
+  error,
+}: {
+  label: string;
+  hint?: string;
+  error?: string;
+  children: (id: string) => ReactNode;
+}) {
   const id = useId();
   return (
     <div className={`field${error ? ' field-error' : ''}`}>
@@ -18,35 +28,93 @@ export function Field({ label, hint, children, error }: { label: string; hint?: 
   );
 }
 
-export function TextInput(props: { label: string; value: string | undefined; onChange: (v: string | undefined) => void; hint?: string; error?: string; placeholder?: string; required?: boolean }) {
+export function TextInput(props: {
+  label: string;
+  value: string | undefined;
+  onChange: (v: string | undefined) => void;
+  hint?: string;
+  error?: string;
+  placeholder?: string;
+  required?: boolean;
+}) {
   return (
     <Field label={props.label} hint={props.hint} error={props.error}>
-      {(id) => <input id={id} value={props.value ?? ''} required={props.required} placeholder={props.placeholder} onChange={(e) => props.onChange(e.target.value === '' ? undefined : e.target.value)} />}
+      {(id) => (
+        <input
+          id={id}
+          value={props.value ?? ''}
+          required={props.required}
+          placeholder={props.placeholder}
+          onChange={(e) => props.onChange(e.target.value === '' ? undefined : e.target.value)}
+        />
+      )}
     </Field>
   );
 }
 
-export function NumberInput(props: { label: string; value: number | undefined; onChange: (v: number | undefined) => void; hint?: string; error?: string; step?: string }) {
+export function NumberInput(props: {
+  label: string;
+  value: number | undefined;
+  onChange: (v: number | undefined) => void;
+  hint?: string;
+  error?: string;
+  step?: string;
+}) {
   return (
     <Field label={props.label} hint={props.hint} error={props.error}>
-      {(id) => <input id={id} type="number" step={props.step ?? '1'} value={props.value ?? ''} onChange={(e) => props.onChange(e.target.value === '' ? undefined : Number(e.target.value))} />}
+      {(id) => (
+        <input
+          id={id}
+          type="number"
+          step={props.step ?? '1'}
+          value={props.value ?? ''}
+          onChange={(e) => props.onChange(e.target.value === '' ? undefined : Number(e.target.value))}
+        />
+      )}
     </Field>
   );
 }
 
-export function TextArea(props: { label: string; value: string | undefined; onChange: (v: string | undefined) => void; rows?: number; hint?: string; error?: string; mono?: boolean }) {
+export function TextArea(props: {
+  label: string;
+  value: string | undefined;
+  onChange: (v: string | undefined) => void;
+  rows?: number;
+  hint?: string;
+  error?: string;
+  mono?: boolean;
+}) {
   return (
     <Field label={props.label} hint={props.hint} error={props.error}>
-      {(id) => <textarea id={id} className={props.mono ? 'mono' : undefined} rows={props.rows ?? 4} value={props.value ?? ''} spellCheck={false} onChange={(e) => props.onChange(e.target.value === '' ? undefined : e.target.value)} />}
+      {(id) => (
+        <textarea
+          id={id}
+          className={props.mono ? 'mono' : undefined}
+          rows={props.rows ?? 4}
+          value={props.value ?? ''}
+          spellCheck={false}
+          onChange={(e) => props.onChange(e.target.value === '' ? undefined : e.target.value)}
+        />
+      )}
     </Field>
   );
 }
 
-export function Select<T extends string>(props: { label: string; value: T | undefined; options: readonly T[]; onChange: (v: T | undefined) => void; allowUnset?: string }) {
+export function Select<T extends string>(props: {
+  label: string;
+  value: T | undefined;
+  options: readonly T[];
+  onChange: (v: T | undefined) => void;
+  allowUnset?: string;
+}) {
   return (
     <Field label={props.label}>
       {(id) => (
-        <select id={id} value={props.value ?? ''} onChange={(e) => props.onChange(e.target.value === '' ? undefined : (e.target.value as T))}>
+        <select
+          id={id}
+          value={props.value ?? ''}
+          onChange={(e) => props.onChange(e.target.value === '' ? undefined : (e.target.value as T))}
+        >
           {props.allowUnset !== undefined && <option value="">{props.allowUnset}</option>}
           {props.options.map((o) => (
             <option key={o} value={o}>
@@ -59,10 +127,19 @@ export function Select<T extends string>(props: { label: string; value: T | unde
   );
 }
 
-export function Checkbox(props: { label: string; value: boolean | undefined; onChange: (v: boolean | undefined) => void }) {
+export function Checkbox(props: {
+  label: string;
+  value: boolean | undefined;
+  onChange: (v: boolean | undefined) => void;
+}) {
   return (
     <label className="check">
-      <input type="checkbox" checked={!!props.value} onChange={(e) => props.onChange(e.target.checked ? true : undefined)} /> {props.label}
+      <input
+        type="checkbox"
+        checked={!!props.value}
+        onChange={(e) => props.onChange(e.target.checked ? true : undefined)}
+      />{' '}
+      {props.label}
     </label>
   );
 }
@@ -71,14 +148,24 @@ export function Checkbox(props: { label: string; value: boolean | undefined; onC
  * A JSON value edited as text: the text is kept while it does not parse (with the parse error shown), and
  * the value is only updated when it does.
  */
-export function JsonInput(props: { label: string; value: unknown; onChange: (v: unknown) => void; rows?: number; hint?: string; error?: string }) {
-  const [text, setText] = useState(() => (props.value === undefined ? '' : JSON.stringify(props.value, null, 2)));
+export function JsonInput(props: {
+  label: string;
+  value: unknown;
+  onChange: (v: unknown) => void;
+  rows?: number;
+  hint?: string;
+  error?: string;
+}) {
+  const [text, setText] = useState(() =>
+    props.value === undefined ? '' : JSON.stringify(props.value, null, 2),
+  );
   const [parseError, setParseError] = useState<string | undefined>();
   useEffect(() => {
     // Follow outside changes (e.g. the params builder) unless the text is mid-edit and invalid.
     if (parseError) return;
     const current = text.trim() === '' ? undefined : safeParse(text);
-    if (JSON.stringify(current) !== JSON.stringify(props.value)) setText(props.value === undefined ? '' : JSON.stringify(props.value, null, 2));
+    if (JSON.stringify(current) !== JSON.stringify(props.value))
+      setText(props.value === undefined ? '' : JSON.stringify(props.value, null, 2));
   }, [props.value]);
   return (
     <TextArea
@@ -114,7 +201,14 @@ function safeParse(text: string): unknown {
 }
 
 /** A string list, one item per line. */
-export function LinesInput(props: { label: string; value: string[] | undefined; onChange: (v: string[] | undefined) => void; hint?: string; rows?: number; error?: string }) {
+export function LinesInput(props: {
+  label: string;
+  value: string[] | undefined;
+  onChange: (v: string[] | undefined) => void;
+  hint?: string;
+  rows?: number;
+  error?: string;
+}) {
   return (
     <TextArea
       label={props.label}
@@ -129,9 +223,20 @@ export function LinesInput(props: { label: string; value: string[] | undefined; 
 }
 
 /** A string map as `KEY=value` (or `Header: value`) lines. */
-export function MapInput(props: { label: string; value: Record<string, string> | undefined; onChange: (v: Record<string, string> | undefined) => void; sep?: '=' | ':'; hint?: string; error?: string }) {
+export function MapInput(props: {
+  label: string;
+  value: Record<string, string> | undefined;
+  onChange: (v: Record<string, string> | undefined) => void;
+  sep?: '=' | ':';
+  hint?: string;
+  error?: string;
+}) {
   const sep = props.sep ?? '=';
-  const [text, setText] = useState(() => Object.entries(props.value ?? {}).map(([k, v]) => `${k}${sep === ':' ? ': ' : '='}${v}`).join('\n'));
+  const [text, setText] = useState(() =>
+    Object.entries(props.value ?? {})
+      .map(([k, v]) => `${k}${sep === ':' ? ': ' : '='}${v}`)
+      .join('\n'),
+  );
   return (
     <TextArea
       label={props.label}
