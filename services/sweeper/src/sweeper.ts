@@ -42,6 +42,8 @@ export interface SweeperDeps {
   clock?: MonotonicClock;
   /** Deletes artifact objects of expired runs; without it, runs with S3 artifacts are kept. */
   removeObjects?: ObjectRemover;
+  /** Time a retention pass may take per tick; default the sweep interval, at least 1 s. */
+  retentionBudgetMs?: number;
 }
 
 const emptyReport = (): TickReport => ({
@@ -164,7 +166,8 @@ export class Sweeper extends EventEmitter {
       await this.finishCancels(report, signal);
       // Retention last and on a time budget: rescuing runs always comes first.
       if (this.retention.due) {
-        const budgetMs = Math.max(this.deps.config.OCR_SWEEP_INTERVAL_S * 1000, 1000);
+        const budgetMs =
+          this.deps.retentionBudgetMs ?? Math.max(this.deps.config.OCR_SWEEP_INTERVAL_S * 1000, 1000);
         report.pruned = await this.retention.pass(() => this.stillLeading(report), budgetMs, signal);
       }
       return report;
