@@ -56,6 +56,7 @@ module.exports = {
           '^$1/$2/',
           '^(packages|services)/[^/]+/src/index\\.ts$',
           '^packages/testkit/src/(docker-image|postgres)\\.ts$',
+          '^packages/runtime/src/s3\\.ts$',
           '^packages/console/location\\.ts$',
         ],
       },

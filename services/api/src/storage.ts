@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '@ocr/runtime/s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import type { ApiConfig } from './config.js';
@@ -20,30 +21,11 @@ export interface Storage {
 const UPLOAD_TTL_S = 15 * 60;
 const DOWNLOAD_TTL_S = 5 * 60;
 
-/**
- * S3-compatible storage. Checksums are computed only when required: the SDK's newer defaults add
- * checksum headers that several S3-compatible stores reject (and that corrupted streamed uploads in s3rver).
- */
+/** S3-compatible storage through presigned URLs, or undefined when no bucket is configured. */
 export function createStorage(config: Readonly<ApiConfig>): Storage | undefined {
-  if (
-    !config.OCR_S3_ENDPOINT ||
-    !config.OCR_S3_BUCKET ||
-    !config.OCR_S3_ACCESS_KEY_ID ||
-    !config.OCR_S3_SECRET_ACCESS_KEY
-  )
-    return undefined;
   const bucket = config.OCR_S3_BUCKET;
-  const client = new S3Client({
-    endpoint: config.OCR_S3_ENDPOINT,
-    region: config.OCR_S3_REGION,
-    forcePathStyle: config.OCR_S3_FORCE_PATH_STYLE,
-    credentials: {
-      accessKeyId: config.OCR_S3_ACCESS_KEY_ID,
-      secretAccessKey: config.OCR_S3_SECRET_ACCESS_KEY,
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client = createS3Client(config);
+  if (!client || !bucket) return undefined;
   return {
     prefix: config.OCR_S3_PREFIX,
     async uploadUrl(key, contentType, size) {

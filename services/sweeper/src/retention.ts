@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { DeleteObjectsCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import type { Kysely } from 'kysely';
+import { createS3Client } from '@ocr/runtime/s3';
 import {
   deleteFinishedRuns,
   deleteRunEventsBatch,
@@ -28,25 +29,9 @@ export interface PruneReport {
 
 /** The artifact bucket's DeleteObjects (at most 1000 keys a request), or undefined when no bucket is configured. */
 export function s3ObjectRemover(config: Readonly<SweeperConfig>): ObjectRemover | undefined {
-  if (
-    !config.OCR_S3_ENDPOINT ||
-    !config.OCR_S3_BUCKET ||
-    !config.OCR_S3_ACCESS_KEY_ID ||
-    !config.OCR_S3_SECRET_ACCESS_KEY
-  )
-    return undefined;
   const bucket = config.OCR_S3_BUCKET;
-  const client = new S3Client({
-    endpoint: config.OCR_S3_ENDPOINT,
-    region: config.OCR_S3_REGION,
-    forcePathStyle: config.OCR_S3_FORCE_PATH_STYLE,
-    credentials: {
-      accessKeyId: config.OCR_S3_ACCESS_KEY_ID,
-      secretAccessKey: config.OCR_S3_SECRET_ACCESS_KEY,
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client = createS3Client(config);
+  if (!client || !bucket) return undefined;
   return async (keys) => {
     for (let i = 0; i < keys.length; i += 1000) {
       const chunk = keys.slice(i, i + 1000);

@@ -7,7 +7,8 @@ import type { Readable, Writable } from 'node:stream';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createS3Client } from '@ocr/runtime/s3';
 import type { Command } from '@commander-js/extra-typings';
 import Type from 'typebox';
 import { connect, exportDatabase, importDatabase } from '@ocr/db';
@@ -31,22 +32,13 @@ function s3Location(location: string): { bucket: string; key: string } | undefin
 }
 
 function s3Client(config: Config): S3Client {
-  if (!config.OCR_S3_ENDPOINT || !config.OCR_S3_ACCESS_KEY_ID || !config.OCR_S3_SECRET_ACCESS_KEY) {
+  const client = createS3Client(config);
+  if (!client) {
     throw new Error(
       'OCR_S3_ENDPOINT, OCR_S3_ACCESS_KEY_ID and OCR_S3_SECRET_ACCESS_KEY: required for an s3:// location',
     );
   }
-  return new S3Client({
-    endpoint: config.OCR_S3_ENDPOINT,
-    region: config.OCR_S3_REGION,
-    forcePathStyle: config.OCR_S3_FORCE_PATH_STYLE,
-    credentials: {
-      accessKeyId: config.OCR_S3_ACCESS_KEY_ID,
-      secretAccessKey: config.OCR_S3_SECRET_ACCESS_KEY,
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  return client;
 }
 
 /** Write lines through gzip into a file, honouring back-pressure. */
