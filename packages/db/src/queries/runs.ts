@@ -33,8 +33,21 @@ export interface ListRunsFilter {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
+ * A run's params as text without the ones its template version marks secret (`writeOnly: true` or
+ * `format: "password"`, the rule of `secretParamNames`): a search must not let a viewer probe a secret's value.
+ */
+const searchableParams = sql<string>`(params - coalesce((
+  SELECT array_agg(p.key) FROM run_templates t
+  CROSS JOIN LATERAL jsonb_each(
+    CASE WHEN jsonb_typeof(t.definition -> 'params_schema' -> 'properties') = 'object'
+      THEN t.definition -> 'params_schema' -> 'properties' ELSE '{}'::jsonb END) p
+  WHERE t.name = runs.template AND t.version = runs.template_version
+    AND (p.value -> 'writeOnly' = 'true'::jsonb OR p.value ->> 'format' = 'password')
+), '{}'::text[]))::text`;
+
+/**
  * History, newest first, keyset-paged on (created_at, id) so deep pages cost the same as the first.
- * `q` matches a run id exactly, or a template name or params text case-insensitively; every value is a
+ * `q` matches a run id exactly, or a template name, labels or non-secret params text case-insensitively; every value is a
  * bound parameter (no filter can become SQL).
  */
 export async function listRuns(db: Kysely<Database>, filter: ListRunsFilter): Promise<RunRow[]> {
@@ -55,7 +68,7 @@ export async function listRuns(db: Kysely<Database>, filter: ListRunsFilter): Pr
       query = query.where((eb) =>
         eb.or([
           eb('template', 'ilike', pattern),
-          eb(sql`params::text`, 'ilike', pattern),
+          eb(searchableParams, 'ilike', pattern),
           eb(sql`labels::text`, 'ilike', pattern),
         ]),
       );
