@@ -92,6 +92,17 @@ function consoleDir(config: Readonly<ApiConfig>): string {
   return config.OCR_CONSOLE_DIR ?? CONSOLE_DIST;
 }
 
+/**
+ * Hashed assets never change under their name: browsers keep them for a year without asking. Everything
+ * else (index.html, which names the current hashes) is revalidated on every load, so a rebuilt console
+ * reaches browsers at once.
+ */
+function consoleCacheControl(path: string): string {
+  return /[\\/]assets[\\/][^\\/]+-[\w-]{8}\.\w+(?:\.(?:br|gz))?$/.test(path)
+    ? 'public, max-age=31536000, immutable'
+    : 'no-cache';
+}
+
 const CONSOLE_NOT_BUILT =
   '<h1>Ops Control Room</h1><p>The console is not built: run <code>npm run build -w @ocr/console</code>. API docs: <a href="/docs">/docs</a></p>';
 
@@ -239,7 +250,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Static files cannot declare roles: their scope is marked public (and '/' shares it for sendFile).
   await app.register(async (scope) => {
     scope.decorate('publicScope', true);
-    await scope.register(fastifyStatic, { root: dir, prefix: '/', index: false, wildcard: true });
+    await scope.register(fastifyStatic, {
+      root: dir,
+      prefix: '/',
+      index: false,
+      wildcard: true,
+      // The build writes .br and .gz next to each file: compressed once, never per request.
+      preCompressed: true,
+      setHeaders: (reply, path) => void reply.header('cache-control', consoleCacheControl(path)),
+    });
     scope.get('/', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) =>
       existsSync(resolve(dir, 'index.html'))
         ? reply.sendFile('index.html')
