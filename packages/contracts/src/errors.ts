@@ -23,7 +23,10 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ description: 'machine-readable, snake_case; see docs/errors.md' }),
+      code: Type.String({
+        description: 'machine-readable, snake_case; see docs/errors.md',
+        enum: Object.keys(ERROR_CODES),
+      }),
       message: Type.String(),
       details: Type.Optional(Type.Unknown()),
     }),

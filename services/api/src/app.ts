@@ -32,6 +32,7 @@ import { ClaimWaiters } from './realtime/claim-waiters.js';
 import { Hub } from './realtime/hub.js';
 import { createStorage, type Storage } from './storage.js';
 import { validatorCompiler } from './validation.js';
+import { openApiOptions } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
 import { workerRoutes } from './routes/worker.js';
@@ -218,18 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       error: { code: 'rate_limited', message: 'too many requests; retry later' },
     }),
   });
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Ops Control Room API',
-        version: '0.1.0',
-        description: 'Queue API, worker protocol and realtime stream',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-  });
+  await app.register(swagger, openApiOptions);
   await app.register(async (scope) => {
     scope.decorate('publicScope', true);
     await scope.register(swaggerUi, { routePrefix: '/docs' });
