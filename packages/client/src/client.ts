@@ -13,6 +13,7 @@ import type {
   CreateRun,
   CreateSession,
   CreatedToken,
+  CreateToken,
   EventList,
   HeartbeatResponse,
   LaneList,
@@ -176,7 +177,8 @@ export function createClient(options: ClientOptions) {
       get: (id: string) => request<S<typeof SpecDoc>>('GET', `/v1/spec-docs/${enc(id)}`),
     },
     tokens: {
-      create: (body: { name: string; role: 'admin' | 'operator' | 'viewer' | 'worker' }) =>
+      /** `lanes` / `templates`: the only ones the token may touch (omit for all). */
+      create: (body: S<typeof CreateToken>) =>
         request<S<typeof CreatedToken>>('POST', '/v1/tokens', { body }),
       list: () => request<S<typeof TokenList>>('GET', '/v1/tokens'),
       revoke: (id: string) => request<S<typeof TokenInfo>>('DELETE', `/v1/tokens/${enc(id)}`),

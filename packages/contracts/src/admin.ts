@@ -1,16 +1,45 @@
 import Type, { type Static } from 'typebox';
-import { Labels, LaneName, NullableTimestamp, Role, Timestamp, Uuid } from './common.js';
+import { Labels, LaneName, NullableTimestamp, Role, TemplateName, Timestamp, Uuid } from './common.js';
 
 const strict = { additionalProperties: false } as const;
 
+/** A token's allowlist as stored and shown: null allows every name. */
+const ScopeList = Type.Union([Type.Array(Type.String()), Type.Null()]);
+const scopeFields = {
+  lanes: ScopeList,
+  templates: ScopeList,
+};
+
 export const CreateToken = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }), role: Role },
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    role: Role,
+    lanes: Type.Optional(
+      Type.Array(LaneName, {
+        minItems: 1,
+        maxItems: 100,
+        uniqueItems: true,
+        description:
+          'the only lanes this token may touch (runs, events, artifacts, stream, worker claims); omit for every lane',
+      }),
+    ),
+    templates: Type.Optional(
+      Type.Array(TemplateName, {
+        minItems: 1,
+        maxItems: 100,
+        uniqueItems: true,
+        description:
+          'the only templates this token may touch (templates and their runs); omit for every template',
+      }),
+    ),
+  },
   strict,
 );
 export const TokenInfo = Type.Object({
   id: Uuid,
   name: Type.String(),
   role: Role,
+  ...scopeFields,
   prefix: Type.String(),
   created_at: Timestamp,
   last_used_at: NullableTimestamp,
@@ -20,10 +49,11 @@ export const CreatedToken = Type.Object({
   id: Uuid,
   name: Type.String(),
   role: Role,
+  ...scopeFields,
   token: Type.String({ description: 'shown once' }),
 });
 export const TokenList = Type.Object({ tokens: Type.Array(TokenInfo) });
-export const WhoAmI = Type.Object({ token_id: Uuid, name: Type.String(), role: Role });
+export const WhoAmI = Type.Object({ token_id: Uuid, name: Type.String(), role: Role, ...scopeFields });
 
 export const LaneRunSummary = Type.Object({
   id: Uuid,

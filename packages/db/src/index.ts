@@ -53,6 +53,7 @@ export { sanitizeText, sanitizeJson } from './queue/sanitize.js';
 export { getTemplate, listTemplates, putTemplate, deleteTemplate } from './queries/templates.js';
 export {
   createToken,
+  type TokenInput,
   ensureBootstrapToken,
   findToken,
   listTokens,
@@ -63,6 +64,7 @@ export {
 } from './queries/tokens.js';
 export {
   getRun,
+  runScopes,
   getRunSteps,
   listRuns,
   laneStates,

@@ -4,6 +4,8 @@ import type { ColumnType, Generated, Selectable } from 'kysely';
 export type Json = unknown;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
+/** A token's lane or template allowlist: null (the default) allows every name. */
+type Allowlist = ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
 
 export type RunStatus = 'queued' | 'running' | 'success' | 'error' | 'cancelled';
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['success', 'error', 'cancelled'];
@@ -18,6 +20,10 @@ export interface ApiTokensTable {
   created_at: Generated<Date>;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** The only lanes this token may touch; null: every lane. */
+  lanes: Allowlist;
+  /** The only templates this token may touch; null: every template. */
+  templates: Allowlist;
 }
 
 export interface LanesTable {

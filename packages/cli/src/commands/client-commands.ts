@@ -63,9 +63,25 @@ export function registerClientCommands(program: Command): void {
     .command('create')
     .requiredOption('--name <name>', 'a name for the token')
     .requiredOption('--role <role>', 'admin | operator | viewer | worker')
+    .option('--lanes <lanes>', 'comma-separated: the only lanes the token may touch (default: all)')
+    .option('--templates <names>', 'comma-separated: the only templates the token may touch (default: all)')
     .action(async (opts) => {
       const { client } = connection();
-      print(await client.tokens.create({ name: opts.name, role: opts.role as 'admin' }));
+      const list = (value: string | undefined) =>
+        value === undefined
+          ? undefined
+          : value
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean);
+      print(
+        await client.tokens.create({
+          name: opts.name,
+          role: opts.role as 'admin',
+          lanes: list(opts.lanes),
+          templates: list(opts.templates),
+        }),
+      );
     });
   tokens.command('list').action(async () => print((await connection().client.tokens.list()).tokens));
   tokens

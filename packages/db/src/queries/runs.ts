@@ -8,6 +8,15 @@ export async function getRun(db: Kysely<Database>, id: string): Promise<RunRow |
   return db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** Lane and template of these runs (what a scoped token's access is decided on); missing ids are left out. */
+export async function runScopes(
+  db: Kysely<Database>,
+  ids: string[],
+): Promise<Pick<RunRow, 'id' | 'lane' | 'template'>[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('runs').select(['id', 'lane', 'template']).where('id', 'in', ids).execute();
+}
+
 export async function getRunSteps(db: Kysely<Database>, id: string): Promise<RunStepRow[]> {
   return db
     .selectFrom('run_steps')
@@ -26,6 +35,10 @@ export interface ListRunsFilter {
   created_after?: string;
   created_before?: string;
   q?: string;
+  /** Only these lanes (a scoped token's allowlist); absent: every lane. */
+  lanes?: string[];
+  /** Only these templates (a scoped token's allowlist); absent: every template. */
+  templates?: string[];
   limit: number;
   cursor?: { created_at: string; id: string };
 }
@@ -57,6 +70,8 @@ export async function listRuns(db: Kysely<Database>, filter: ListRunsFilter): Pr
   else if (filter.status) query = query.where('status', '=', filter.status as RunRow['status']);
   if (filter.lane) query = query.where('lane', '=', filter.lane);
   if (filter.template) query = query.where('template', '=', filter.template);
+  if (filter.lanes) query = query.where('lane', '=', sql<string>`ANY(${filter.lanes}::text[])`);
+  if (filter.templates) query = query.where('template', '=', sql<string>`ANY(${filter.templates}::text[])`);
   if (filter.session_id) query = query.where('session_id', '=', filter.session_id);
   if (filter.created_after) query = query.where('created_at', '>=', new Date(filter.created_after));
   if (filter.created_before) query = query.where('created_at', '<', new Date(filter.created_before));

@@ -49,16 +49,34 @@ export async function ensureBootstrapToken(
   return { created: false, revoked: row.revoked_at !== null };
 }
 
+/** What a new token may do: its role, and optionally the only lanes and templates it may touch. */
+export interface TokenInput {
+  name: string;
+  role: Role;
+  /** null or absent: every lane. */
+  lanes?: string[] | null;
+  /** null or absent: every template. */
+  templates?: string[] | null;
+  token?: string;
+}
+
 /** Create a token; the plain value is returned once and never stored. */
 export async function createToken(
   db: Kysely<Database>,
-  input: { name: string; role: Role; token?: string },
+  input: TokenInput,
 ): Promise<{ row: ApiTokenRow; token: string }> {
   const token = input.token ?? mintToken();
+  const scope = { lanes: input.lanes ?? null, templates: input.templates ?? null };
   const row = await db
     .insertInto('api_tokens')
-    .values({ name: input.name, role: input.role, token_hash: hashToken(token), prefix: tokenPrefix(token) })
-    .onConflict((oc) => oc.column('token_hash').doUpdateSet({ revoked_at: null, role: input.role }))
+    .values({
+      name: input.name,
+      role: input.role,
+      token_hash: hashToken(token),
+      prefix: tokenPrefix(token),
+      ...scope,
+    })
+    .onConflict((oc) => oc.column('token_hash').doUpdateSet({ revoked_at: null, role: input.role, ...scope }))
     .returningAll()
     .executeTakeFirstOrThrow();
   return { row, token };

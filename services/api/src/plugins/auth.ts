@@ -3,9 +3,10 @@ import fp from 'fastify-plugin';
 import { LRUCache } from 'lru-cache';
 import { findToken, type Role } from '@ocr/db';
 import { apiError } from '../errors.js';
+import type { Scope } from '../scope.js';
 
-/** Who is calling. */
-export interface Principal {
+/** Who is calling, and the lanes and templates its token is limited to (see scope.ts). */
+export interface Principal extends Scope {
   tokenId: string;
   name: string;
   role: Role;
@@ -85,7 +86,9 @@ export const auth = fp(async (app: FastifyInstance) => {
     if (!pending) {
       pending = (async () => {
         const row = token.length <= 500 ? await findToken(app.db, token) : undefined;
-        const principal = row ? { tokenId: row.id, name: row.name, role: row.role } : null;
+        const principal = row
+          ? { tokenId: row.id, name: row.name, role: row.role, lanes: row.lanes, templates: row.templates }
+          : null;
         if (ttl > 0) cache.set(token, { principal, at: Date.now() });
         return principal;
       })().finally(() => inflight.delete(token));

@@ -7,6 +7,7 @@ import { maskRunSecrets } from '../secret-params.js';
 import { buildLanes } from '../routes/lanes-view.js';
 import type { Listener } from './listener.js';
 import { RunFeed, type FeedSubscriber } from './run-feed.js';
+import { lanesInScope, runAllowed, type Scope } from '../scope.js';
 
 /** The hub's view of one WebSocket connection. */
 export interface StreamClient {
@@ -14,6 +15,8 @@ export interface StreamClient {
   /** Bytes queued in the socket and not yet sent. */
   buffered(): number;
   isOpen(): boolean;
+  /** The token's lanes and templates: run changes and lane snapshots outside them are not sent. */
+  scope?: Scope;
 }
 
 /** Past this many queued bytes a consumer is too slow: it is told to resync instead of growing memory. */
@@ -143,7 +146,8 @@ export class Hub {
       const lanes = await laneStates(this.db, [run.lane]);
       const [masked] = await maskRunSecrets(this.db, [run]);
       const message: ServerMessage = { type: 'run', run: runToWire(masked!, lanes.get(run.lane)) };
-      for (const client of this.runsTopic) if (client.isOpen()) client.send(message);
+      for (const client of this.runsTopic)
+        if (client.isOpen() && (!client.scope || runAllowed(client.scope, run))) client.send(message);
     } catch (err) {
       this.log.warn({ err, runId }, 'run publish failed');
     }
@@ -161,7 +165,9 @@ export class Hub {
   private async sendLanes(clients: StreamClient[]): Promise<void> {
     try {
       const lanes = buildLanes(await laneOverview(this.db), await laneRuns(this.db));
-      for (const client of clients) if (client.isOpen()) client.send({ type: 'lanes', lanes });
+      for (const client of clients)
+        if (client.isOpen())
+          client.send({ type: 'lanes', lanes: client.scope ? lanesInScope(client.scope, lanes) : lanes });
     } catch (err) {
       this.log.warn({ err }, 'lanes publish failed');
     }

@@ -39,6 +39,7 @@ import {
 import { notFound, apiError } from '../errors.js';
 import { buildLanes } from './lanes-view.js';
 import { specDocToWire } from '../serialize.js';
+import { laneAllowed, lanesInScope } from '../scope.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const sessionToWire = (s: SessionRow) => ({
@@ -66,6 +67,8 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
       token_id: request.principal!.tokenId,
       name: request.principal!.name,
       role: request.principal!.role,
+      lanes: request.principal!.lanes,
+      templates: request.principal!.templates,
     }),
   );
 
@@ -79,8 +82,8 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
         response: { 200: LaneList, ...ErrorResponses },
       },
     },
-    async () => ({
-      lanes: buildLanes(await laneOverview(app.db), await laneRuns(app.db)),
+    async (request) => ({
+      lanes: lanesInScope(request.principal!, buildLanes(await laneOverview(app.db), await laneRuns(app.db))),
     }),
   );
 
@@ -94,14 +97,15 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
         response: { 200: LaneMetrics, ...ErrorResponses },
       },
     },
-    async () => {
+    async (request) => {
       const lanes: Record<string, { depth: number; running: number; oldest_wait_s: number }> = {};
       for (const lane of await laneOverview(app.db))
-        lanes[lane.name] = {
-          depth: lane.depth,
-          running: lane.running,
-          oldest_wait_s: lane.oldest_queued_age_s ?? 0,
-        };
+        if (laneAllowed(request.principal!, lane.name))
+          lanes[lane.name] = {
+            depth: lane.depth,
+            running: lane.running,
+            oldest_wait_s: lane.oldest_queued_age_s ?? 0,
+          };
       return { lanes };
     },
   );
@@ -240,6 +244,8 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
     id: t.id,
     name: t.name,
     role: t.role,
+    lanes: t.lanes,
+    templates: t.templates,
     prefix: t.prefix,
     created_at: t.created_at.toISOString(),
     last_used_at: iso(t.last_used_at),
@@ -271,8 +277,27 @@ export async function adminRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
+      const { role, lanes, templates } = request.body;
+      // An admin can mint any token, so limiting one would isolate nothing; a worker claims by lane only.
+      if (role === 'admin' && (lanes || templates))
+        throw apiError('validation_failed', 'lanes, templates: an admin token cannot be limited', [
+          { field: lanes ? 'lanes' : 'templates', message: 'not allowed for the admin role' },
+        ]);
+      if (role === 'worker' && templates)
+        throw apiError(
+          'validation_failed',
+          'templates: a worker token is limited by lanes only (it claims from lanes, not templates)',
+          [{ field: 'templates', message: 'not allowed for the worker role' }],
+        );
       const { row, token } = await createToken(app.db, request.body);
-      return reply.code(201).send({ id: row.id, name: row.name, role: row.role, token });
+      return reply.code(201).send({
+        id: row.id,
+        name: row.name,
+        role: row.role,
+        lanes: row.lanes,
+        templates: row.templates,
+        token,
+      });
     },
   );
   app.delete(

@@ -1,13 +1,24 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { getArtifact } from '@ocr/db';
+import { getArtifact, getRun, type ArtifactRow } from '@ocr/db';
 import { ArtifactWithUrl, ErrorResponses, IdParams } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { artifactToWire } from '../serialize.js';
+import { assertRun, isScoped } from '../scope.js';
 
 /** Reading artifacts: metadata with a short-lived download URL, or the content (inline, or a redirect). */
 export async function artifactRoutes(root: FastifyInstance): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  /** The artifact, if it exists and its run is in the token's scope (404, 403 out_of_scope otherwise). */
+  const artifactInScope = async (request: FastifyRequest, id: string): Promise<ArtifactRow> => {
+    const artifact = await getArtifact(app.db, id);
+    if (!artifact) throw notFound('artifact');
+    if (isScoped(request.principal!)) {
+      const run = await getRun(app.db, artifact.run_id);
+      if (run) assertRun(request.principal!, run);
+    }
+    return artifact;
+  };
   app.get(
     '/v1/artifacts/:id',
     {
@@ -20,8 +31,7 @@ export async function artifactRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const artifact = await getArtifact(app.db, request.params.id);
-      if (!artifact) throw notFound('artifact');
+      const artifact = await artifactInScope(request, request.params.id);
       const url =
         artifact.storage === 's3' && artifact.status === 'ready' && app.storage
           ? await app.storage.downloadUrl(artifact.object_key!, artifact.name)
@@ -43,8 +53,7 @@ export async function artifactRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const artifact = await getArtifact(app.db, request.params.id);
-      if (!artifact) throw notFound('artifact');
+      const artifact = await artifactInScope(request, request.params.id);
       if (artifact.status !== 'ready') throw apiError('conflict', 'artifact upload is not complete');
       if (artifact.storage === 'inline') {
         // Served as an attachment-safe type: never let stored content run as HTML on the console's origin.

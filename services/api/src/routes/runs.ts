@@ -35,6 +35,9 @@ import { prepareRuns, type Idempotency } from '../run-factory.js';
 import { artifactToWire, eventToWire, runToWire, stepToWire } from '../serialize.js';
 import { maskRunSecrets } from '../secret-params.js';
 import { renderRunMarkdown } from './run-export.js';
+import { assertLane, assertRun, assertTemplate, isScoped } from '../scope.js';
+
+type CreateRunBody = Type.Static<typeof CreateRun>;
 
 const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -93,6 +96,36 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
       return results;
     });
 
+  /**
+   * prepareRuns, for the token's scope only: a template or lane named outside it is refused before the
+   * template is even looked up (a scoped token learns nothing of other templates), and so is a run whose
+   * lane comes from its template's default_lane.
+   */
+  const prepareInScope = async (request: FastifyRequest, runs: CreateRunBody[]): Promise<EnqueueInput[]> => {
+    const scope = request.principal!;
+    runs.forEach((run, i) => {
+      const at = runs.length > 1 ? `runs[${i}].` : '';
+      assertTemplate(scope, run.template, `${at}template`);
+      if (run.lane) assertLane(scope, run.lane, `${at}lane`);
+    });
+    const inputs = await prepareRuns(app.db, runs, idempotencyOf(request));
+    inputs.forEach((input, i) =>
+      assertLane(
+        scope,
+        input.lane,
+        `${runs.length > 1 ? `runs[${i}].` : ''}lane (the template's default_lane)`,
+      ),
+    );
+    return inputs;
+  };
+  /** The run, if it exists and is in the token's scope (404, 403 out_of_scope otherwise). */
+  const runInScope = async (request: FastifyRequest, id: string): Promise<RunRow> => {
+    const run = await getRun(app.db, id);
+    if (!run) throw notFound('run');
+    assertRun(request.principal!, run);
+    return run;
+  };
+
   const wire = async (runs: RunRow[]) => {
     const states = await laneStates(app.db, [...new Set(runs.map((r) => r.lane))]);
     // Secret params never leave the API in clear (only the worker's claim carries them).
@@ -112,7 +145,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const inputs = await prepareRuns(app.db, [request.body], idempotencyOf(request));
+      const inputs = await prepareInScope(request, [request.body]);
       const [result] = await enqueue(inputs);
       if (result!.created) {
         app.metrics.runsCreated.inc();
@@ -136,7 +169,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const inputs = await prepareRuns(app.db, request.body.runs, idempotencyOf(request));
+      const inputs = await prepareInScope(request, request.body.runs);
       const results = await enqueue(inputs);
       const created = results.filter((r) => r.created);
       app.metrics.runsCreated.inc(created.length);
@@ -159,8 +192,15 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
     async (request) => {
       const query = request.query;
       const limit = query.limit ?? 50;
+      // A scoped token asking for a lane or template outside its scope is told so; otherwise it sees
+      // only its own lanes' and templates' runs.
+      const scope = request.principal!;
+      if (query.lane) assertLane(scope, query.lane, 'query.lane');
+      if (query.template) assertTemplate(scope, query.template, 'query.template');
       const runs = await listRuns(app.db, {
         ...query,
+        ...(scope.lanes ? { lanes: scope.lanes } : {}),
+        ...(scope.templates ? { templates: scope.templates } : {}),
         limit: limit + 1,
         cursor: query.cursor ? decodeCursor(query.cursor) : undefined,
       });
@@ -185,8 +225,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { id } = request.params;
-      const run = await getRun(app.db, id);
-      if (!run) throw notFound('run');
+      const run = await runInScope(request, id);
       const [wired] = await wire([run]);
       return { run: wired!, steps: (await getRunSteps(app.db, id)).map(stepToWire) };
     },
@@ -205,6 +244,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { id } = request.params;
+      if (isScoped(request.principal!)) await runInScope(request, id);
       const result = await cancelRun(app.db, id, request.principal?.name ?? 'unknown');
       if (result.outcome === 'not_found') throw notFound('run');
       if (result.outcome === 'already_finished')
@@ -228,6 +268,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const { id } = request.params;
+      if (isScoped(request.principal!)) await runInScope(request, id);
       const result = await retryRun(app.db, id);
       if (result.outcome === 'not_found') throw notFound('run');
       if (result.outcome === 'not_retryable')
@@ -256,8 +297,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
     async (request) => {
       const { id } = request.params;
       const query = request.query;
-      const run = await getRun(app.db, id);
-      if (!run) throw notFound('run');
+      const run = await runInScope(request, id);
       const events = await readEvents(app.db, {
         runId: id,
         afterSeq: query.after_seq,
@@ -282,7 +322,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { id } = request.params;
-      if (!(await getRun(app.db, id))) throw notFound('run');
+      await runInScope(request, id);
       return { artifacts: (await listArtifacts(app.db, id)).map(artifactToWire) };
     },
   );
@@ -301,8 +341,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
     async (request, reply) => {
       const { id } = request.params;
       const format = request.query.format ?? 'json';
-      const run = await getRun(app.db, id);
-      if (!run) throw notFound('run');
+      const run = await runInScope(request, id);
       const [wired] = await wire([run]);
       const events: ReturnType<typeof eventToWire>[] = [];
       for (let after = 0; ;) {

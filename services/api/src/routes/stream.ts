@@ -4,6 +4,8 @@ import Value from 'typebox/value';
 import { ClientMessage, type ServerMessage } from '@ocr/contracts';
 import { allowed, bearerToken, type Principal } from '../plugins/auth.js';
 import { apiError } from '../errors.js';
+import { getRun } from '@ocr/db';
+import { isScoped, outOfScope, runAllowed } from '../scope.js';
 import type { StreamClient } from '../realtime/hub.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
@@ -110,6 +112,7 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
         if (socket.readyState !== socket.OPEN) return false;
         principal = p;
         token = value;
+        client.scope = p;
         forgetRevocation = app.onTokenRevoked(p.tokenId, () => refuse('token revoked'));
         app.hub.attach(client);
         app.metrics.wsConnections.set(app.hub.connections);
@@ -146,6 +149,14 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
         if (message.type === 'subscribe') {
           if (!(await stillValid(recheckMs))) return;
           if (message.topic === 'run') {
+            if (isScoped(principal)) {
+              // A scoped token follows only runs it can see, and only runs that exist (a future run's id
+              // could land in any lane).
+              const run = await getRun(app.db, message.run_id);
+              if (!run) return fail('not_found', `run ${message.run_id} not found`);
+              if (!runAllowed(principal, run))
+                return fail('out_of_scope', outOfScope(`run ${run.id}`, principal).message);
+            }
             await app.hub.subscribeRun(client, message.run_id, message.after_seq ?? 0).catch((err) => {
               request.log.warn({ err }, 'subscribe failed');
               fail('internal', 'subscribe failed; retry');

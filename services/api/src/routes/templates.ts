@@ -19,6 +19,7 @@ import {
 import { apiError, notFound } from '../errors.js';
 import { checkParamsSchema, paramsValidator } from '../run-factory.js';
 import { templateToWire, type TemplateDefinition } from '../serialize.js';
+import { assertTemplate, templateAllowed } from '../scope.js';
 
 type Problem = {
   field: string;
@@ -89,8 +90,11 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
         response: { 200: Type.Object({ templates: Type.Array(Template) }), ...ErrorResponses },
       },
     },
-    async () => ({
-      templates: (await listTemplates(app.db)).map(templateToWire),
+    async (request) => ({
+      // A token limited to templates sees only those.
+      templates: (await listTemplates(app.db))
+        .filter((t) => templateAllowed(request.principal!, t.name))
+        .map(templateToWire),
     }),
   );
 
@@ -107,6 +111,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
     },
     async (request, reply) => {
       const input = request.body;
+      assertTemplate(request.principal!, input.name, 'name');
       if (await getTemplate(app.db, input.name))
         throw apiError(
           'conflict',
@@ -162,6 +167,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
+      assertTemplate(request.principal!, request.params.name);
       const template = await getTemplate(app.db, request.params.name);
       if (!template) throw notFound('template');
       return templateToWire(template);
@@ -183,6 +189,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
     async (request) => {
       const input = request.body;
       const name = request.params.name;
+      assertTemplate(request.principal!, name);
       if (input.name !== name)
         throw apiError('validation_failed', `name: must match the path (${name})`, [
           { field: 'name', message: 'must match the path' },
@@ -203,6 +210,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
+      assertTemplate(request.principal!, request.params.name);
       if (!(await deleteTemplate(app.db, request.params.name))) throw notFound('template');
       return { deleted: true };
     },
@@ -221,6 +229,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
+      assertTemplate(request.principal!, request.params.name);
       const template = await getTemplate(app.db, request.params.name);
       if (!template) throw notFound('template');
       const params = structuredClone(request.body.params ?? {});

@@ -44,6 +44,7 @@ import { heartbeatIntervalS } from '../config.js';
 import { apiError, leaseLost, notFound } from '../errors.js';
 import { artifactToWire, runToWire, type TemplateDefinition } from '../serialize.js';
 import { workerSpecKitRoutes } from './worker-spec-kit.js';
+import { enforceWorkerScope } from './worker-scope.js';
 
 const worker = { role: 'worker' as const };
 
@@ -104,6 +105,7 @@ class RegistrationCache {
  * the claim is fenced by the lease token: a worker whose run was requeued gets 409 `lease_lost`.
  */
 export async function workerRoutes(app: FastifyInstance): Promise<void> {
+  enforceWorkerScope(app);
   const leaseSeconds = () => app.config.OCR_HEARTBEAT_TIMEOUT_S;
   const registrations = new RegistrationCache();
   const stepsCache = new Map<string, TemplateDefinition>();
