@@ -47,6 +47,12 @@ import { workerSpecKitRoutes } from './worker-spec-kit.js';
 import { enforceWorkerScope } from './worker-scope.js';
 
 const worker = { role: 'worker' as const };
+/**
+ * The hot calls of the worker protocol log at `warn`: a busy fleet makes thousands of them a second and
+ * Fastify's two `info` lines per request (incoming, completed) cost the API more than some of the calls
+ * themselves. Their failures still log (5xx at error); `/metrics` counts every call, refusals included.
+ */
+const HOT_LOG_LEVEL = 'warn' as const;
 
 /** A fenced result as an HTTP answer: 409 lease_lost, 404 not_found. */
 function unwrap<T>(result: Fenced<T>, runId: string): T {
@@ -123,6 +129,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/runs/claim',
     {
+      logLevel: HOT_LOG_LEVEL,
       config: worker,
       schema: {
         tags: ['worker protocol'],
@@ -225,6 +232,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/runs/:id/heartbeat',
     {
+      logLevel: HOT_LOG_LEVEL,
       config: worker,
       schema: {
         tags: ['worker protocol'],
@@ -249,6 +257,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/runs/heartbeat',
     {
+      logLevel: HOT_LOG_LEVEL,
       config: worker,
       schema: {
         tags: ['worker protocol'],
@@ -289,6 +298,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/runs/:id/events',
     {
+      logLevel: HOT_LOG_LEVEL,
       config: { ...worker, sanitizesText: true },
       schema: {
         tags: ['worker protocol'],
@@ -313,6 +323,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/runs/:id/complete',
     {
+      logLevel: HOT_LOG_LEVEL,
       config: { ...worker, sanitizesText: true },
       schema: {
         tags: ['worker protocol'],
@@ -358,6 +369,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
   app.post(
     '/v1/runs/complete',
     {
+      logLevel: HOT_LOG_LEVEL,
       config: { ...worker, sanitizesText: true },
       schema: {
         tags: ['worker protocol'],
