@@ -14,7 +14,12 @@ export interface Stack {
   apiUrl: string;
   adminToken: string;
   db: TestDatabase;
+  /** The S3 server now running (replaced by `startS3()`; undefined with `s3: false`). */
   s3: EmbeddedS3Server | undefined;
+  /** An S3 outage: stop the server, cutting open connections (in-flight uploads fail). */
+  stopS3(): Promise<void>;
+  /** End the outage: a new server on the same port over the same files (stored objects survive). */
+  startS3(): Promise<void>;
   /** A client with the admin token. */
   client: OcrClient;
   /** A fresh token (and client) of a role. */
@@ -67,15 +72,26 @@ export async function startStack(t: TestLike, options: StackOptions = {}): Promi
   );
   t.teardown(async () => {
     await api.close();
-    await s3?.stop();
+    // Whichever server runs now (a test may have restarted it); stopping a stopped one does nothing.
+    await stack.s3?.stop();
     if (s3Dir) await rm(s3Dir, { recursive: true, force: true });
   });
-  return {
+  const stack: Stack = {
     api,
     apiUrl: api.url,
     adminToken,
     db,
     s3,
+    async stopS3() {
+      if (!stack.s3) throw new Error('this stack has no S3 (s3: false)');
+      await stack.s3.stop();
+    },
+    async startS3() {
+      const current = stack.s3;
+      if (!current || !s3Dir) throw new Error('this stack has no S3 (s3: false)');
+      await current.stop();
+      stack.s3 = await startEmbeddedS3({ dir: s3Dir, port: current.port, bucket: current.bucket });
+    },
     client: createClient({ baseUrl: api.url, token: adminToken }),
     env: { ...env, OCR_API_URL: api.url },
     tokenFor: async (role: Role) => {
@@ -83,4 +99,5 @@ export async function startStack(t: TestLike, options: StackOptions = {}): Promi
       return { token, client: createClient({ baseUrl: api.url, token }) };
     },
   };
+  return stack;
 }

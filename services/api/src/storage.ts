@@ -4,6 +4,7 @@ import { createS3Client } from '@ocr/runtime/s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Readable } from 'node:stream';
 import type { ApiConfig } from './config.js';
+import { apiError } from './errors.js';
 
 /** Object storage for artifacts: presigned URLs for workers and readers, verification on completion. */
 export interface Storage {
@@ -14,7 +15,11 @@ export interface Storage {
     size: number,
   ): Promise<{ url: string; headers: Record<string, string>; expiresIn: number }>;
   downloadUrl(key: string, filename: string): Promise<string>;
-  /** Stream the stored object and measure it. */
+  /**
+   * Stream the stored object and measure it; undefined when there is no such object. Throws
+   * `storage_unavailable` (503, worth a retry) when the store cannot be reached or fails mid-read: an outage
+   * must not read as "nothing was uploaded", which is final.
+   */
   measure(key: string): Promise<{ size: number; sha256: string } | undefined>;
 }
 
@@ -55,17 +60,36 @@ export function createStorage(config: Readonly<ApiConfig>): Storage | undefined 
     async measure(key) {
       try {
         await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      } catch {
-        return undefined;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw unavailable(err);
       }
-      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const hash = createHash('sha256');
-      let size = 0;
-      for await (const chunk of object.Body as Readable) {
-        hash.update(chunk as Buffer);
-        size += (chunk as Buffer).length;
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const hash = createHash('sha256');
+        let size = 0;
+        for await (const chunk of object.Body as Readable) {
+          hash.update(chunk as Buffer);
+          size += (chunk as Buffer).length;
+        }
+        return { size, sha256: hash.digest('hex') };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw unavailable(err);
       }
-      return { size, sha256: hash.digest('hex') };
     },
   };
+}
+
+/** The store answered that the object does not exist (HEAD answers a bare 404, GET `NoSuchKey`). */
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
+
+function unavailable(err: unknown) {
+  return apiError(
+    'storage_unavailable',
+    `object storage did not answer: ${err instanceof Error ? err.message : String(err)}`,
+  );
 }

@@ -52,10 +52,39 @@ async function hashFile(path: string): Promise<{ sha256: string; size: number }>
   return { sha256: hash.digest('hex'), size };
 }
 
+/** How storing an artifact is retried; one setting for the run's uploads and a step's own uploads. */
+export interface StoreOptions {
+  /**
+   * How long one artifact is retried through outages of the API or of object storage
+   * (`OCR_ARTIFACT_RETRY_S`). Storing that still fails after this window fails the run.
+   */
+  retryMs: number;
+  /** Aborted when the run stops (cancel, shutdown, run timeout, lost lease): no further tries. */
+  signal?: AbortSignal;
+  /** Told of each failed try that will be tried again (an `artifact.retrying` event for the operator). */
+  onRetry?: (name: string, err: unknown, delayMs: number) => void;
+}
+
+/** A declared file could not be read (missing, or swapped for a symlink): the step's doing, not storage's. */
+export class ArtifactFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ArtifactFileError';
+  }
+}
+
+/** An artifact the step produced could not be stored: refused, or storage unreachable for the whole window. */
+export interface StoreFailure {
+  name: string;
+  message: string;
+}
+
 /**
  * Upload a run's artifacts: small text inline; the rest through the presigned URL the API returns (the
- * worker holds no bucket credentials), then confirmed so the API verifies size and sha256. Each upload
- * is retried a few times; a failure is reported as an event and does not fail the run.
+ * worker holds no bucket credentials), then confirmed so the API verifies size and sha256. Each phase is
+ * retried through outages for `retryMs`. A declared file that cannot be read is reported as an
+ * `artifact.failed` event; an artifact that could not be stored is reported the same way and returned,
+ * so the run does not end `success` without it.
  */
 export async function uploadArtifacts(
   api: WorkerProtocol,
@@ -65,13 +94,17 @@ export async function uploadArtifacts(
   emit: (event: Omit<WorkerEvent, 'seq' | 'ts'>) => void,
   leaseLost: () => boolean,
   log: Logger,
+  store: StoreOptions,
   mask: (text: string) => string = (text) => text,
-): Promise<void> {
+): Promise<StoreFailure[]> {
+  const failures: StoreFailure[] = [];
   for (const declared of artifacts) {
-    if (leaseLost()) return;
-    const artifact = await masked(declared, mask);
+    if (leaseLost()) return failures;
     try {
-      await withRetries(() => uploadOne(api, runId, leaseToken, artifact), 3);
+      const artifact = await masked(declared, mask).catch((err: Error) => {
+        throw new ArtifactFileError(err.message);
+      });
+      await uploadOne(api, runId, leaseToken, artifact, withRetryEvents(store, artifact, emit));
       emit({
         level: 'info',
         type: 'artifact',
@@ -80,17 +113,41 @@ export async function uploadArtifacts(
         data: { name: artifact.name, kind: artifact.kind },
       });
     } catch (err) {
-      if ((err as { code?: string }).code === 'lease_lost') return;
-      log.warn({ err, artifact: artifact.name }, 'artifact upload failed');
+      if ((err as { code?: string }).code === 'lease_lost') return failures;
+      const message = `artifact ${declared.name} failed: ${(err as Error).message}`;
+      log.warn({ err, artifact: declared.name }, 'artifact upload failed');
       emit({
         level: 'error',
         type: 'artifact.failed',
-        step: artifact.step,
-        message: `artifact ${artifact.name} failed: ${(err as Error).message}`,
-        data: { name: artifact.name },
+        step: declared.step,
+        message,
+        data: { name: declared.name },
       });
+      if (!(err instanceof ArtifactFileError)) failures.push({ name: declared.name, message });
     }
   }
+  return failures;
+}
+
+/** Each retry of an artifact becomes a warn event in the run's log (an outage is visible while it lasts). */
+function withRetryEvents(
+  store: StoreOptions,
+  artifact: PendingArtifact,
+  emit: (event: Omit<WorkerEvent, 'seq' | 'ts'>) => void,
+): StoreOptions {
+  return {
+    ...store,
+    onRetry: (name, err, delayMs) => {
+      store.onRetry?.(name, err, delayMs);
+      emit({
+        level: 'warn',
+        type: 'artifact.retrying',
+        step: artifact.step,
+        message: `artifact ${name}: ${(err as Error).message}; trying again in ${(delayMs / 1000).toFixed(1)} s`,
+        data: { name, retry_in_ms: delayMs },
+      });
+    },
+  };
 }
 
 /** A text artifact (in memory, or a file up to the inline limit) with secret values masked; others as they are. */
@@ -122,6 +179,7 @@ async function uploadOne(
   runId: string,
   leaseToken: string,
   artifact: PendingArtifact,
+  store: StoreOptions,
 ): Promise<string> {
   const contentType = artifact.content_type ?? DEFAULT_TYPES[artifact.kind];
   let body: Buffer | undefined =
@@ -132,34 +190,85 @@ async function uploadOne(
     sha256 = createHash('sha256').update(body).digest('hex');
     size = body.length;
   } else if (artifact.path) {
+    const path = artifact.path;
     // Collected as a resolved path inside the run directory: a later step must not have swapped in a symlink.
-    if ((await realpath(artifact.path).catch(() => artifact.path)) !== artifact.path)
-      throw new Error(`artifact path ${artifact.path} changed into a symlink after its step`);
-    ({ sha256, size } = await hashFile(artifact.path));
-    if (size <= INLINE_LIMIT && TEXT_KINDS.has(artifact.kind)) body = await readFile(artifact.path);
+    if ((await realpath(path).catch(() => path)) !== path)
+      throw new ArtifactFileError(`artifact path ${path} changed into a symlink after its step`);
+    ({ sha256, size } = await hashFile(path).catch((err: Error) => {
+      throw new ArtifactFileError(err.message);
+    }));
+    if (size <= INLINE_LIMIT && TEXT_KINDS.has(artifact.kind)) body = await readFile(path);
   } else {
-    throw new Error('artifact has neither content nor path');
+    throw new ArtifactFileError('artifact has neither content nor path');
   }
   const inline = body && size <= INLINE_LIMIT && TEXT_KINDS.has(artifact.kind) && isUtf8(body);
-  const grant = await api.createArtifact(runId, leaseToken, {
-    name: artifact.name,
-    kind: artifact.kind,
-    content_type: contentType,
-    size,
-    sha256,
-    ...(inline ? { content: body!.toString('utf8') } : {}),
+  // One window for the whole artifact; each phase is retried on its own, so a failed upload does not
+  // declare the artifact again (each declaration is a row) and a failed check does not upload it again.
+  const deadline = Date.now() + store.retryMs;
+  const grant = await retryStore(artifact.name, store, deadline, () =>
+    api.createArtifact(runId, leaseToken, {
+      name: artifact.name,
+      kind: artifact.kind,
+      content_type: contentType,
+      size,
+      sha256,
+      ...(inline ? { content: body!.toString('utf8') } : {}),
+    }),
+  );
+  const upload = grant.upload;
+  if (!upload) return grant.artifact.id;
+  await retryStore(artifact.name, store, deadline, async () => {
+    // A fresh stream per try: a stream is read once.
+    const stream = body ?? (artifact.path ? createReadStream(artifact.path) : undefined);
+    const response = await fetch(upload.url, {
+      method: upload.method,
+      headers: { 'content-length': String(size), ...(upload.headers ?? {}) },
+      body: stream as unknown as NonNullable<RequestInit['body']>,
+      duplex: 'half',
+      // A stalled store must not hold the run past the window.
+      signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+    } as RequestInit);
+    await response.body?.cancel();
+    if (!response.ok) throw new UploadError(response.status);
   });
-  if (!grant.upload) return grant.artifact.id;
-  const upload = body ?? (artifact.path ? createReadStream(artifact.path) : undefined);
-  const response = await fetch(grant.upload.url, {
-    method: grant.upload.method,
-    headers: { 'content-length': String(size), ...(grant.upload.headers ?? {}) },
-    body: upload as unknown as NonNullable<RequestInit['body']>,
-    duplex: 'half',
-  } as RequestInit);
-  if (!response.ok) throw new Error(`upload failed with HTTP ${response.status}`);
-  await api.completeArtifact(grant.artifact.id, leaseToken);
+  await retryStore(artifact.name, store, deadline, () => api.completeArtifact(grant.artifact.id, leaseToken));
   return grant.artifact.id;
+}
+
+/** The object store answered a presigned upload with an error status. */
+class UploadError extends Error {
+  constructor(readonly status: number) {
+    super(`upload failed with HTTP ${status}`);
+    this.name = 'UploadError';
+  }
+}
+
+/**
+ * Worth another try: the API or the store unreachable, timing out, overloaded or answering 5xx (a store or
+ * database outage). A 4xx is an answer about this artifact (refused, mismatched, lease lost) and final.
+ */
+function transient(err: unknown): boolean {
+  if ((err as { code?: string }).code === 'lease_lost') return false;
+  if (err instanceof ArtifactFileError) return false;
+  const status = (err as { status?: unknown }).status;
+  if (typeof status === 'number') return status >= 500 || status === 408 || status === 429;
+  return true;
+}
+
+function retryStore<T>(
+  name: string,
+  store: StoreOptions,
+  deadline: number,
+  fn: () => Promise<T>,
+): Promise<T> {
+  return retry(fn, {
+    initialMs: 500,
+    maxMs: 5_000,
+    deadlineMs: Math.max(0, deadline - Date.now()),
+    retryable: transient,
+    signal: store.signal,
+    onRetry: (err, _attempt, delayMs) => store.onRetry?.(name, err, delayMs),
+  });
 }
 
 /**
@@ -171,8 +280,9 @@ export async function uploadArtifactNow(
   runId: string,
   leaseToken: string,
   artifact: PendingArtifact,
+  store: StoreOptions,
 ): Promise<string> {
-  return withRetries(() => uploadOne(api, runId, leaseToken, artifact), 3);
+  return uploadOne(api, runId, leaseToken, artifact, store);
 }
 
 function isUtf8(buffer: Buffer): boolean {
@@ -182,14 +292,4 @@ function isUtf8(buffer: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-/** An upload is tried three times (a lost lease is final). */
-function withRetries<T>(fn: () => Promise<T>, attempts: number): Promise<T> {
-  return retry(fn, {
-    attempts,
-    initialMs: 400,
-    maxMs: 5_000,
-    retryable: (err) => (err as { code?: string }).code !== 'lease_lost',
-  });
 }

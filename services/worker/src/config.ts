@@ -13,6 +13,12 @@ export const WorkerConfigSchema = Type.Object({
   OCR_CLAIM_WAIT_MS: Type.Integer({ default: 25_000, minimum: 0, maximum: 60_000 }),
   OCR_SHUTDOWN_GRACE_S: Type.Number({ default: 30, minimum: 0 }),
   OCR_KILL_GRACE_S: Type.Number({ default: 5, minimum: 0 }),
+  OCR_ARTIFACT_RETRY_S: Type.Number({
+    default: 120,
+    minimum: 0,
+    maximum: 3600,
+    description: 'how long storing one artifact is retried through API or object-storage outages',
+  }),
   OCR_WORKER_ID: Type.String({ default: hostname(), minLength: 1, maxLength: 200 }),
   OCR_WORK_DIR: Type.String({ default: '' }),
   OCR_EVENT_FLUSH_MS: Type.Integer({ default: 200, minimum: 1 }),

@@ -3,7 +3,7 @@
  * its lease: upload an artifact now, store Spec Kit documents, read the run's named inputs. Executors
  * still never see the protocol, the token or the lease.
  */
-import { uploadArtifactNow } from './artifacts.js';
+import { uploadArtifactNow, type StoreOptions } from './artifacts.js';
 import type { RunApi, StepEvent } from './executors/types.js';
 import type { WorkerProtocol } from './protocol.js';
 
@@ -25,10 +25,11 @@ export function createRunApi(
   leaseToken: string,
   step: () => string,
   emit: (event: StepEvent) => void,
+  store: StoreOptions,
 ): RunApi {
   return {
     async uploadArtifact(artifact) {
-      const id = await uploadArtifactNow(api, runId, leaseToken, { ...artifact, step: step() });
+      const id = await uploadArtifactNow(api, runId, leaseToken, { ...artifact, step: step() }, store);
       emit({
         level: 'info',
         type: 'artifact',

@@ -8,7 +8,7 @@ import type { Heartbeats } from './heartbeats.js';
 import type { ClaimedRun, WorkerProtocol } from './protocol.js';
 import { runStep, type StepOutcome } from './step-runner.js';
 import type { ExecutorRegistry } from './executors/index.js';
-import { uploadArtifacts, type PendingArtifact } from './artifacts.js';
+import { uploadArtifacts, type PendingArtifact, type StoreOptions } from './artifacts.js';
 import { createRunApi } from './run-api.js';
 import { createMasker, maskJson, secretParamValues } from './secret-mask.js';
 
@@ -24,6 +24,8 @@ export interface RunExecutionOptions {
   httpAllowPrivate: boolean;
   /** The API's lease length (claim reply): how long a completion is worth retrying. */
   leaseTimeoutMs: number;
+  /** How long storing one artifact is retried through outages (`OCR_ARTIFACT_RETRY_S`). */
+  artifactRetryMs: number;
 }
 
 /** How a run attempt ended, for metrics and tests. */
@@ -43,6 +45,8 @@ export class RunExecution {
   private releaseReason: string | undefined;
   private readonly sink: EventSink;
   private readonly mask: (text: string) => string;
+  /** Uploads stop retrying once the run is stopped (cancel, shutdown, run timeout, lost lease). */
+  private readonly store: StoreOptions;
   readonly done: Promise<RunEnd>;
 
   constructor(
@@ -56,6 +60,7 @@ export class RunExecution {
       lane: claimed.run.lane,
     });
     this.mask = createMasker(secretParamValues(claimed.run.params ?? {}, claimed.secret_params ?? []));
+    this.store = { retryMs: options.artifactRetryMs, signal: this.abort.signal };
     this.sink = new EventSink(options.api, this.runId, claimed.lease_token, log, {
       mask: this.mask,
       flushMs: options.flushMs,
@@ -142,6 +147,7 @@ export class RunExecution {
             leaseToken,
             () => name,
             (event) => this.sink.emit({ ...event, step: event.step ?? name }),
+            this.store,
           ),
           log: log.child({ step: name }),
         });
@@ -169,7 +175,7 @@ export class RunExecution {
         if (outcome.status !== 'success') break;
       }
       if (!this.leaseLost && artifacts.length > 0) {
-        await uploadArtifacts(
+        const failed = await uploadArtifacts(
           api,
           run.id,
           leaseToken,
@@ -177,8 +183,18 @@ export class RunExecution {
           (event) => this.sink.emit(event),
           () => this.leaseLost,
           log,
+          this.store,
           this.mask,
         );
+        // A run that produced an artifact it could not store is not a success: its output is incomplete.
+        if (failed.length > 0 && outcome.status === 'success') {
+          outcome = {
+            status: 'failed',
+            code: 'artifact_upload_failed',
+            message: failed.map((f) => f.message).join('; '),
+          };
+          lastStep = undefined;
+        }
       }
     } catch (err) {
       outcome = {

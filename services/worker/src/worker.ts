@@ -286,6 +286,7 @@ export class Worker extends EventEmitter {
       eventBatch: config.OCR_EVENT_BATCH,
       httpAllowPrivate: config.OCR_HTTP_ALLOW_PRIVATE,
       leaseTimeoutMs: this.leaseTimeoutMs,
+      artifactRetryMs: config.OCR_ARTIFACT_RETRY_S * 1000,
     });
   }
 }
