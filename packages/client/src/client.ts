@@ -151,6 +151,10 @@ export function createClient(options: ClientOptions) {
       put: (body: S<typeof TemplateInput>) =>
         request<S<typeof Template>>('PUT', `/v1/templates/${enc(body.name)}`, { body }),
       delete: (name: string) => request<{ deleted: boolean }>('DELETE', `/v1/templates/${enc(name)}`),
+      /**
+       * Check a template without saving it: resolves `{valid: true}` for a valid one; an invalid one rejects
+       * with `ApiError` 400 `validation_failed` whose `details` lists every problem (`TemplateProblem[]`).
+       */
       validate: (body: unknown) =>
         request<S<typeof TemplateValidation>>('POST', '/v1/templates/validate', { body }),
       preview: (name: string, params: Record<string, unknown>) =>

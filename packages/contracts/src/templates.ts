@@ -103,21 +103,26 @@ export const Template = Type.Object(
 );
 export type Template = Static<typeof Template>;
 
-export const TemplateValidation = Type.Object({
-  valid: Type.Boolean(),
-  problems: Type.Array(
-    Type.Object({
-      field: Type.String(),
-      message: Type.String(),
-      /** For a refused placeholder: the step's name, the line and column in the field, and `reason: unsafe_placeholder`. */
-      step: Type.Optional(Type.String()),
-      line: Type.Optional(Type.Integer()),
-      column: Type.Optional(Type.Integer()),
-      reason: Type.Optional(Type.String()),
-    }),
-  ),
+/**
+ * One problem with a template: the `details[]` items of the `400 validation_failed` answer of
+ * `POST /v1/templates`, `PUT /v1/templates/:name` and `POST /v1/templates/validate`.
+ */
+export const TemplateProblem = Type.Object({
+  field: Type.String(),
+  message: Type.String(),
+  /** For a refused placeholder: the step's name, the line and column in the field, and `reason: unsafe_placeholder`. */
+  step: Type.Optional(Type.String()),
+  line: Type.Optional(Type.Integer()),
+  column: Type.Optional(Type.Integer()),
+  reason: Type.Optional(Type.String()),
 });
+export type TemplateProblem = Static<typeof TemplateProblem>;
 
+/** The 200 answer of `POST /v1/templates/validate`: only a valid template gets one (an invalid one is a 400). */
+export const TemplateValidation = Type.Object({
+  valid: Type.Literal(true),
+  problems: Type.Array(TemplateProblem, { maxItems: 0 }),
+});
 export const PreviewRequest = Type.Object(
   { params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
   strict,

@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { getSession, getTemplate, type Database, type EnqueueInput, type TemplateRow } from '@ocr/db';
-import { checkTemplatePlaceholders, paramValueProblems, type CreateRun } from '@ocr/contracts';
+import {
+  checkTemplatePlaceholders,
+  paramValueProblems,
+  type CreateRun,
+  type TemplatePlacements,
+} from '@ocr/contracts';
 import { apiError } from './errors.js';
 import type { TemplateDefinition } from './serialize.js';
 import { createParamsAjv } from './validation.js';
@@ -30,18 +35,21 @@ export function paramsValidator(template: TemplateRow): Validate {
   return validate;
 }
 
-const bareParamsOf = new Map<string, Set<string>>();
+const placementsOf = new Map<string, TemplatePlacements>();
 
-/** Params a template version passes as bare arguments (where a leading `-` would be an option); computed once. */
-function bareParams(template: TemplateRow): Set<string> {
+/**
+ * Where a template version puts its params (bare arguments, where a leading `-` would be an option; Spec Kit
+ * paths, where `..` would leave the kit's root); computed once per version.
+ */
+function placements(template: TemplateRow): TemplatePlacements {
   const key = `${template.name}@${template.version}`;
-  let bare = bareParamsOf.get(key);
-  if (!bare) {
+  let found = placementsOf.get(key);
+  if (!found) {
     const def = template.definition as TemplateDefinition;
-    bare = checkTemplatePlaceholders(def.steps ?? [], def.params_schema).bareParams;
-    bareParamsOf.set(key, bare);
+    found = checkTemplatePlaceholders(def.steps ?? [], def.params_schema);
+    placementsOf.set(key, found);
   }
-  return bare;
+  return found;
 }
 
 /** Check a params JSON Schema compiles; returns the problem, if any. */
@@ -120,7 +128,7 @@ export async function prepareRuns(
     const valueProblems = paramValueProblems(
       params,
       (template.definition as TemplateDefinition).params_schema,
-      bareParams(template),
+      placements(template),
     ).map((p) => ({ ...p, field: `${at}${p.field}` }));
     if (valueProblems.length > 0)
       throw apiError(

@@ -143,12 +143,18 @@ t.test(
     });
     t.equal(bad.status, 400);
     t.match(bad.json.error.message, /steps/);
-    const check = await stack.client.templates.validate({
-      name: 'x',
-      steps: [{ name: 's', kind: 'teleport' }],
+    const check = await raw(stack, 'POST', '/v1/templates/validate', {
+      body: JSON.stringify({ name: 'x', steps: [{ name: 's', kind: 'teleport' }] }),
     });
-    t.equal(check.valid, false);
-    t.ok(check.problems.length > 0);
+    t.equal(check.status, 400, 'an invalid template is a 400, as a save would be');
+    t.equal(check.json.error.code, 'validation_failed');
+    t.ok(check.json.error.details.length > 0, 'details list the problems');
+    t.match(check.json.error.message, /steps/);
+    const ok = await raw(stack, 'POST', '/v1/templates/validate', {
+      body: JSON.stringify({ name: 'x', steps: [{ name: 's', kind: 'noop' }] }),
+    });
+    t.equal(ok.status, 200, 'a valid template is a 200');
+    t.same(ok.json, { valid: true, problems: [] });
     const dup = await raw(stack, 'POST', '/v1/templates', {
       body: JSON.stringify({
         name: 'd',

@@ -98,8 +98,8 @@ t.test(
       const saved = await raw(stack, 'POST', '/v1/templates', { body });
       t.equal(saved.status, 400, `env ${JSON.stringify(env).slice(0, 40)} refused at save`);
       const check = await raw(stack, 'POST', '/v1/templates/validate', { body });
-      t.equal(check.status, 200);
-      t.equal(check.json.valid, false, 'and /templates/validate calls it invalid');
+      t.equal(check.status, 400, 'and /templates/validate calls it invalid');
+      t.equal(check.json.error.code, 'validation_failed');
     }
     for (const headers of [{ 'x-a\r\nx-b': 'v' }, { 'x-a': 'v\r\nx-b: w' }, { 'bad name': 'v' }]) {
       for (const step of [
@@ -112,7 +112,7 @@ t.test(
           400,
           `${step.kind} header ${JSON.stringify(headers)} refused`,
         );
-        t.equal((await raw(stack, 'POST', '/v1/templates/validate', { body })).json.valid, false);
+        t.equal((await raw(stack, 'POST', '/v1/templates/validate', { body })).status, 400);
       }
     }
     const label = await raw(stack, 'POST', '/v1/sessions', {

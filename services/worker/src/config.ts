@@ -31,6 +31,8 @@ export const WorkerConfigSchema = Type.Object({
     default: 'https',
     pattern: '^(https|http|ssh|git|file)(,(https|http|ssh|git|file))*$',
   }),
+  /** The directory a Spec Kit `path` source may read under when absolute (relative paths stay in the run directory); empty: none. */
+  OCR_SPEC_KIT_ROOT: Type.String({ default: '', pattern: '^(/.*)?$' }),
   // Job mode (a pod per queued run, started by a KEDA ScaledJob): claim at most this many runs in total, then
   // exit 0 once they are done. 0: no limit (Deployment mode).
   OCR_MAX_RUNS: Type.Integer({ default: 0, minimum: 0, maximum: 1_000_000 }),

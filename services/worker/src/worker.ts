@@ -66,6 +66,7 @@ export class Worker extends EventEmitter {
         specKitGit: {
           schemes: deps.config.OCR_SPEC_KIT_GIT_SCHEMES.split(',').map((s) => s.trim()),
           allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE,
+          ...(deps.config.OCR_SPEC_KIT_ROOT ? { pathRoot: deps.config.OCR_SPEC_KIT_ROOT } : {}),
         },
       });
     // The interval is the API's, told in every claim reply; this default only matters before the first one.

@@ -59,9 +59,13 @@ const input = {
 t.test('generate then validate, through the API and a worker', async (t) => {
   const stack = await startStack(t);
   await seed(stack);
-  const worker = await startTestWorker(t, stack, { OCR_SPEC_KIT_GIT_SCHEMES: 'https,file' });
-  const ended = endings(worker);
   const scratch = await mkdtemp(join(tmpdir(), 'ocr-spec-kit-it-'));
+  // The kits of this test live under `scratch`: the operator's root for absolute kit paths.
+  const worker = await startTestWorker(t, stack, {
+    OCR_SPEC_KIT_GIT_SCHEMES: 'https,file',
+    OCR_SPEC_KIT_ROOT: scratch,
+  });
+  const ended = endings(worker);
   t.teardown(() => rm(scratch, { recursive: true, force: true }));
 
   /** Start a run and wait for it; returns the run, its artifacts and its events. */
@@ -315,6 +319,81 @@ t.test('the worker can read only the inputs a run names, and only under its leas
     'a finished run stores nothing',
   );
 });
+
+t.test(
+  'a kit path with ".." is a 400 at save, validate and run creation; outside the root the run fails',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    await seed(stack);
+    const traversals = [
+      '..',
+      '../..',
+      '../../etc',
+      'a/../../b',
+      'kit/..',
+      '..\\x',
+      './kits/../../../root',
+      '/tmp/../etc',
+    ];
+    for (const path of traversals) {
+      const created = await stack.client.runs
+        .create({ template: 'validate_spec_kit', params: { path } })
+        .catch((e: unknown) => e);
+      t.match(
+        created,
+        { status: 400, code: 'validation_failed', details: [{ field: 'params.path' }] },
+        `run with path ${JSON.stringify(path)} refused`,
+      );
+      // A param that feeds input.path through a placeholder is judged the same way.
+      const template = {
+        name: 'kit-at',
+        params_schema: { type: 'object', properties: { dir: { type: 'string' } } },
+        steps: [{ name: 'v', kind: 'spec-kit.validate' as const, input: { path: 'kits/{{params.dir}}' } }],
+      };
+      await stack.client.templates.put(template);
+      t.match(
+        await stack.client.runs
+          .create({ template: 'kit-at', params: { dir: path } })
+          .catch((e: unknown) => e),
+        { status: 400, details: [{ field: 'params.dir' }] },
+        `placeholder path ${JSON.stringify(path)} refused`,
+      );
+      // A literal path in the template is refused when the template is saved, and by validate.
+      const literal = {
+        name: 'kit-literal',
+        steps: [{ name: 'v', kind: 'spec-kit.validate' as const, input: { path } }],
+      };
+      t.match(
+        await stack.client.templates.create(literal).catch((e: unknown) => e),
+        {
+          status: 400,
+          code: 'validation_failed',
+          details: [{ field: 'steps[0].input.path', reason: 'path_refused' }],
+        },
+        `literal ${JSON.stringify(path)} refused at save`,
+      );
+      t.match(await stack.client.templates.validate(literal).catch((e: unknown) => e), {
+        status: 400,
+        details: [{ field: 'steps[0].input.path' }],
+      });
+    }
+    t.equal((await stack.client.runs.list({})).runs.length, 0, 'no run was created');
+    // What the API cannot judge (an absolute path outside OCR_SPEC_KIT_ROOT) fails the run at the worker.
+    const worker = await startTestWorker(t, stack, {
+      OCR_SPEC_KIT_ROOT: await mkdtemp(join(tmpdir(), 'ocr-kit-root-')),
+    });
+    const ended = endings(worker);
+    const { run } = await stack.client.runs.create({
+      template: 'validate_spec_kit',
+      params: { path: '/etc' },
+    });
+    await ended(run.id);
+    t.match((await stack.client.runs.get(run.id)).run, {
+      status: 'error',
+      error: { code: 'path_refused', message: /outside OCR_SPEC_KIT_ROOT/ },
+    });
+  },
+);
 
 t.test('the Spec Kit worker routes are in the OpenAPI document, with their schemas', async (t) => {
   const stack = await startStack(t, { s3: false });

@@ -4,6 +4,7 @@
  * shared: the API's save, validate and preview and the worker's executors use the same code.
  */
 export { ParamError } from './param-error.js';
+export { kitPathProblem } from './kit-path.js';
 export { paramEnv, paramEnvName } from './env.js';
 export { paramText } from './param-text.js';
 export {

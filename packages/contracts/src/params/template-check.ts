@@ -7,6 +7,7 @@
 import { analyzeArgv } from './argv-analysis.js';
 import { findPlaceholders, guidance, isCodeVariable, malformedPlaceholders } from './placeholders.js';
 import { analyzeShellScript, lineColumn } from './shell-analysis.js';
+import { kitPathProblem } from './kit-path.js';
 import { checkUrlTemplate } from './url.js';
 
 /** One refused placeholder of a template. */
@@ -18,13 +19,16 @@ export interface PlacementProblem {
   line: number;
   column: number;
   message: string;
-  reason: 'unsafe_placeholder';
+  /** `path_refused`: a Spec Kit `path` that can never be read (`..`); otherwise a refused placeholder. */
+  reason: 'unsafe_placeholder' | 'path_refused';
 }
 
 export interface TemplatePlacements {
   problems: PlacementProblem[];
   /** Params whose value starts an argument somewhere (a leading `-` would be read as an option). */
   bareParams: Set<string>;
+  /** Params whose value becomes (part of) a Spec Kit `path` source: checked with `kitPathProblem` at run creation. */
+  pathParams: Set<string>;
 }
 
 type Json = Record<string, unknown>;
@@ -56,6 +60,7 @@ export function checkTemplatePlaceholders(
 ): TemplatePlacements {
   const problems: PlacementProblem[] = [];
   const bareParams = new Set<string>();
+  const pathParams = new Set<string>();
   const integers = integerParams(paramsSchema);
   steps.forEach((raw, index) => {
     const step = (raw ?? {}) as Json;
@@ -163,6 +168,27 @@ export function checkTemplatePlaceholders(
         notRendered('tool', step.tool);
         break;
       }
+      case 'spec-kit.validate': {
+        envs('env', step.env);
+        const input = step.input as Json | undefined;
+        // No input: the run's params are the input, so a `path` param is the kit's directory.
+        if (input === undefined) pathParams.add('path');
+        else if (typeof input.path === 'string') {
+          for (const p of findPlaceholders(input.path)) if (p.ns === 'params') pathParams.add(p.name);
+          const literal = input.path.replace(/\{\{[^}]*\}\}/g, 'x');
+          const problem = kitPathProblem(literal);
+          if (problem)
+            problems.push({
+              field: `steps[${index}].input.path`,
+              step: stepName,
+              line: 1,
+              column: 1,
+              message: `step "${stepName}", input.path ${problem}`,
+              reason: 'path_refused',
+            });
+        }
+        break;
+      }
       default:
         envs('env', step.env);
     }
@@ -171,7 +197,7 @@ export function checkTemplatePlaceholders(
         notRendered(`${key}[${i}].path`, path),
       );
   });
-  return { problems, bareParams };
+  return { problems, bareParams, pathParams };
 }
 
 /** Every string inside a step, with its field path. */
@@ -196,8 +222,9 @@ export const ALLOW_LEADING_DASH = 'x-ocr-allow-leading-dash';
 export function paramValueProblems(
   params: Record<string, unknown>,
   schema: unknown,
-  bareParams: ReadonlySet<string>,
+  placements: { bareParams: ReadonlySet<string>; pathParams?: ReadonlySet<string> },
 ): { field: string; message: string }[] {
+  const { bareParams, pathParams } = placements;
   const props = (schema as { properties?: Record<string, Json> } | undefined)?.properties ?? {};
   const problems: { field: string; message: string }[] = [];
   for (const [name, value] of Object.entries(params)) {
@@ -219,6 +246,8 @@ export function paramValueProblems(
         message: `must not start with "-": the template passes it as an argument, where it would be read as an option (allow it with "${ALLOW_LEADING_DASH}": true in params_schema)`,
       });
     }
+    const pathProblem = pathParams?.has(name) ? kitPathProblem(value) : undefined;
+    if (pathProblem) problems.push({ field: `params.${name}`, message: `${pathProblem}` });
   }
   return problems;
 }

@@ -50,6 +50,11 @@ function semanticProblems(input: Type.Static<typeof TemplateInput>): Problem[] {
   return problems;
 }
 
+/** The error message for a list of problems: the first one (a refused placeholder's message names its field already); `details` has them all. */
+function problemMessage(first: Problem): string {
+  return first.reason ? first.message : `${first.field}: ${first.message}`;
+}
+
 function definitionOf(input: Type.Static<typeof TemplateInput>): TemplateDefinition {
   return {
     params_schema: input.params_schema ?? { type: 'object' },
@@ -65,12 +70,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const save = async (input: Type.Static<typeof TemplateInput>) => {
     const problems = semanticProblems(input);
-    if (problems.length > 0)
-      throw apiError(
-        'validation_failed',
-        problems[0]!.reason ? problems[0]!.message : `${problems[0]!.field}: ${problems[0]!.message}`,
-        problems,
-      );
+    if (problems.length > 0) throw apiError('validation_failed', problemMessage(problems[0]!), problems);
     return templateToWire(
       await putTemplate(app.db, {
         name: input.name,
@@ -127,7 +127,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
       config: { role: 'operator' },
       schema: {
         tags: ['templates'],
-        summary: 'Validate a template without saving it',
+        summary: 'Validate a template without saving it (400 validation_failed listing every problem)',
         body: Type.Unknown(),
         response: { 200: TemplateValidation, ...ErrorResponses },
       },
@@ -151,7 +151,10 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
       });
       if (problems.length === 0)
         problems.push(...semanticProblems(body as Type.Static<typeof TemplateInput>));
-      return { valid: problems.length === 0, problems };
+      // The same answer a save would give: 400 validation_failed listing every problem, so a client checks
+      // a template exactly as it saves one (the first problem is the message, all of them are the details).
+      if (problems.length > 0) throw apiError('validation_failed', problemMessage(problems[0]!), problems);
+      return { valid: true as const, problems: [] };
     },
   );
 

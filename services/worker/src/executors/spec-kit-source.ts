@@ -5,10 +5,12 @@
  */
 import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
+import { realpath } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import Type, { type Static } from 'typebox';
 import Value from 'typebox/value';
+import { kitPathProblem } from '@ocr/contracts';
 import { readSpecKitDir, SPEC_FILES, unzipSpecKit, type SpecKitFiles } from '@ocr/spec-kit';
 import { isNonPublicAddress } from './http-guard.js';
 import { ExecutorError, type StepContext } from './types.js';
@@ -37,10 +39,15 @@ export interface LoadedKit {
 }
 
 /** Read the kit an input names. Throws `ExecutorError` (`invalid_input`, `input_unavailable`, `git_unavailable`, `git_failed`). */
-/** Where `git_url` may point: its schemes (https only by default) and whether private addresses are allowed. */
+/**
+ * Where a kit may come from: `git_url`'s schemes (https only by default) and whether private addresses are
+ * allowed; `pathRoot`, the directory an absolute `path` must be inside (OCR_SPEC_KIT_ROOT; none: only
+ * relative paths, inside the run directory).
+ */
 export interface GitSourcePolicy {
   schemes: readonly string[];
   allowPrivate: boolean;
+  pathRoot?: string;
 }
 
 export const DEFAULT_GIT_POLICY: GitSourcePolicy = { schemes: ['https'], allowPrivate: false };
@@ -71,7 +78,8 @@ export async function loadSpecKit(
     };
   if (source.project)
     return { files: await fromSpecDocs(source.project, ctx), label: `spec_docs of ${source.project}` };
-  if (source.path) return { files: await fromDir(resolve(ctx.workdir, source.path)), label: source.path };
+  if (source.path)
+    return { files: await fromConfinedDir(source.path, ctx.workdir, git.pathRoot), label: source.path };
   await checkGitUrl(source.git_url!, git);
   const dir = await cloneShallow(source.git_url!, source.ref, ctx, signal);
   const kitDir = resolve(dir, source.subdir ?? '.');
@@ -119,6 +127,64 @@ async function fromSpecDocs(project: string, ctx: StepContext): Promise<SpecKitF
   const docs = await runApiOf(ctx).readSpecDocs(project);
   if (docs.length === 0) throw new ExecutorError('input_unavailable', `project ${project} has no spec_docs`);
   return Object.fromEntries(docs.map((d) => [d.name, d.content]));
+}
+
+/**
+ * A `path` source, confined: a relative path is read inside the run directory, an absolute one only inside
+ * the operator's root; `..` segments are refused outright, and every directory and document is resolved
+ * with symlinks followed and must still be inside (a link to `/etc` or to `../../secrets.md` is refused).
+ */
+async function fromConfinedDir(
+  path: string,
+  workdir: string,
+  root: string | undefined,
+): Promise<SpecKitFiles> {
+  const problem = kitPathProblem(path);
+  if (problem) throw new ExecutorError('path_refused', `input.path ${problem}`);
+  let base: string;
+  if (isAbsolute(path)) {
+    if (!root)
+      throw new ExecutorError(
+        'path_refused',
+        'input.path: absolute paths are not allowed on this worker (no OCR_SPEC_KIT_ROOT); give a path inside the run directory',
+      );
+    base = resolve(root);
+  } else base = workdir;
+  const dir = resolve(base, path);
+  if (!within(base, dir))
+    throw new ExecutorError(
+      'path_refused',
+      `input.path: ${path} is outside ${isAbsolute(path) ? 'OCR_SPEC_KIT_ROOT' : 'the run directory'}`,
+    );
+  let realBase: string;
+  let realDir: string;
+  try {
+    realBase = await realpath(base);
+    realDir = await realpath(dir);
+  } catch (err) {
+    throw new ExecutorError('input_unavailable', `input.path: ${path}: no such directory`, { cause: err });
+  }
+  if (!within(realBase, realDir))
+    throw new ExecutorError(
+      'path_refused',
+      `input.path: ${path} is a symlink to somewhere outside the allowed root`,
+    );
+  // Each document is checked before it is read: a link inside the kit to a file outside is refused too.
+  for (const name of SPEC_FILES) {
+    const real = await realpath(join(realDir, name)).catch(() => undefined);
+    if (real && !within(realBase, real))
+      throw new ExecutorError(
+        'path_refused',
+        `input.path: ${path}/${name} is a symlink to somewhere outside the allowed root`,
+      );
+  }
+  return fromDir(realDir);
+}
+
+/** Is `full` inside `dir` (both absolute, resolved)? */
+function within(dir: string, full: string): boolean {
+  const rel = relative(dir, full);
+  return rel === '' || !(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel));
 }
 
 async function fromDir(dir: string): Promise<SpecKitFiles> {

@@ -1,5 +1,5 @@
 /** The Spec Kit executors without an API: local-path validation, input checks, typed failures. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -7,7 +7,11 @@ import { generateSpecKit, writeSpecKitDir } from '@ocr/spec-kit';
 import { createExecutorRegistry } from '../../src/executors/index.js';
 import { createTestStepContext, type Teardown } from '../fixtures/step-context.js';
 
-const registry = createExecutorRegistry();
+// Kits in these tests live under the OS temp dir: it is the operator's root (OCR_SPEC_KIT_ROOT).
+const root = await realpath(tmpdir());
+const registry = createExecutorRegistry({
+  specKitGit: { schemes: ['https'], allowPrivate: false, pathRoot: root },
+});
 const kit = generateSpecKit({ name: 'Local', goals: ['One', 'Two'] });
 
 async function kitDir(t: Teardown, files: Record<string, string>): Promise<string> {
@@ -73,7 +77,10 @@ t.test('validate: exactly one source, well-formed; a missing directory is input_
     { status: 'failed', code: 'invalid_input' },
   );
   t.match(
-    await registry.run({ name: 'v', kind: 'spec-kit.validate', input: { path: '/nonexistent/kit' } }, tc.ctx),
+    await registry.run(
+      { name: 'v', kind: 'spec-kit.validate', input: { path: join(root, 'ocr-no-such-kit') } },
+      tc.ctx,
+    ),
     { status: 'failed', code: 'input_unavailable', message: /no such directory/ },
   );
 });
@@ -116,3 +123,63 @@ t.test('both kinds: a malformed step names the field; a cancelled run starts not
   });
   t.same(tc.events, []);
 });
+
+t.test(
+  'validate: a path cannot leave the run directory or OCR_SPEC_KIT_ROOT (.., absolute, symlinks)',
+  async (t) => {
+    // A secret outside the root (a sibling of the root would do; /etc/passwd is outside any temp dir).
+    const outside = await mkdtemp(join(process.cwd(), '.ocr-kit-outside-'));
+    t.teardown(() => rm(outside, { recursive: true, force: true }));
+    await writeSpecKitDir(outside, kit);
+    const inside = await kitDir(t, kit);
+    const tc = createTestStepContext(t);
+    const workdir = tc.ctx.workdir;
+    // Links planted where a step could plant them: in the run directory and inside an allowed kit directory.
+    await symlink(outside, join(workdir, 'link-out'));
+    await symlink('/etc', join(workdir, 'link-etc'));
+    await mkdir(join(workdir, 'kit'), { recursive: true });
+    await writeSpecKitDir(join(workdir, 'kit'), kit);
+    await mkdir(join(workdir, 'mixed'));
+    await writeFile(join(workdir, 'mixed', 'prd.md'), kit['prd.md']);
+    await symlink(join(outside, 'tasks.md'), join(workdir, 'mixed', 'tasks.md'));
+    const refused = [
+      '..',
+      '../..',
+      '../../../../../../etc',
+      'kit/../../x',
+      './..',
+      'kit/../..',
+      '..\\..\\etc',
+      'a/\u0000/b',
+      outside,
+      '/etc',
+      '/',
+      `${root}/../etc`,
+      `${inside}/../../etc`,
+      'link-out',
+      'link-etc',
+      'link-out/.',
+      'mixed',
+    ];
+    for (const path of refused) {
+      const result = await registry.run({ name: 'v', kind: 'spec-kit.validate', input: { path } }, tc.ctx);
+      t.match(result, { status: 'failed', code: 'path_refused' }, `${JSON.stringify(path)} refused`);
+    }
+    t.equal(tc.artifacts.length, 0, 'nothing outside was read into a report');
+    // What is allowed still works: a kit in the run directory, and one under the root by absolute path.
+    for (const path of ['kit', './kit', inside, `${inside}/`]) {
+      const ok = await registry.run({ name: 'v', kind: 'spec-kit.validate', input: { path } }, tc.ctx);
+      t.match(ok, { status: 'success' }, `${path} is read`);
+    }
+    // With no root configured, absolute paths are refused altogether (only the run directory is readable).
+    const rootless = createExecutorRegistry();
+    t.match(await rootless.run({ name: 'v', kind: 'spec-kit.validate', input: { path: inside } }, tc.ctx), {
+      status: 'failed',
+      code: 'path_refused',
+      message: /OCR_SPEC_KIT_ROOT/,
+    });
+    t.match(await rootless.run({ name: 'v', kind: 'spec-kit.validate', input: { path: 'kit' } }, tc.ctx), {
+      status: 'success',
+    });
+  },
+);

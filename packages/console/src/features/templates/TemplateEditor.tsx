@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { ApiError } from '@ocr/client';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useConnection } from '../../lib/realtime.js';
 import { href, navigate } from '../../lib/router.js';
@@ -83,9 +84,13 @@ function Editor({ initial }: { initial?: TemplateT }) {
   useEffect(() => {
     if (!canOperate) return;
     const t = setTimeout(() => {
+      // A valid template answers 200; an invalid one 400 validation_failed with every problem in details.
       client.templates.validate(body).then(
-        (v) => setProblems(v.problems),
-        () => undefined,
+        () => setProblems([]),
+        (err: unknown) => {
+          if (err instanceof ApiError && err.code === 'validation_failed' && Array.isArray(err.details))
+            setProblems(err.details as Problem[]);
+        },
       );
     }, 350);
     return () => clearTimeout(t);
