@@ -1,0 +1,119 @@
+// The 2026-12-04T2200 migration (issue 19): run_events and run_steps lose their per-row foreign-key checks,
+// deleting runs still deletes their timeline (statement trigger), an upgraded database keeps its data, and
+// the down migration restores the foreign keys.
+import t from 'tap';
+import pg from 'pg';
+import { sql } from 'kysely';
+import {
+  appendEvents,
+  buildMigrations,
+  claimRuns,
+  completeRuns,
+  deleteFinishedRuns,
+  enqueueRuns,
+  migrate,
+} from '@ocr/db';
+import { createTestDatabase } from '@ocr/testkit';
+
+const NAME = '2026-12-04T2200-timeline-without-fk-checks';
+
+async function foreignKeys(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query(
+    `SELECT conrelid::regclass::text AS tbl FROM pg_constraint
+     WHERE contype = 'f' AND confrelid = 'runs'::regclass AND conrelid::regclass::text IN ('run_events', 'run_steps')
+     ORDER BY 1`,
+  );
+  return rows.map((r: { tbl: string }) => r.tbl);
+}
+
+const count = async (pool: pg.Pool, table: string, runId: string) =>
+  (await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE run_id = $1`, [runId])).rows[0]
+    .n as number;
+
+t.test(
+  'upgrade keeps the timeline, drops the checks, keeps the cascade; down restores the keys',
+  async (t) => {
+    const { db, url, pool } = await createTestDatabase(t);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+    await admin.end();
+    const all = buildMigrations();
+    const before = Object.fromEntries(Object.entries(all).filter(([name]) => name < NAME));
+    await migrate(db, url, before);
+    t.same(await foreignKeys(pool), ['run_events', 'run_steps'], 'before: both tables reference runs');
+
+    // A finished run with a timeline, written by the previous schema.
+    await pool.query(`INSERT INTO lanes (name) VALUES ('A')`);
+    const [old] = await enqueueRuns(db, [{ template: 'x', template_version: 1, lane: 'A', params: {} }]);
+    const [claimed] = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 1, leaseSeconds: 60 });
+    const lease = { runId: old!.run.id, leaseToken: claimed!.lease_token! };
+    await appendEvents(db, lease, [
+      {
+        seq: 1,
+        level: 'info',
+        type: 'step.started',
+        step: 's',
+        message: 'go',
+        data: { index: 0, kind: 'noop' },
+      },
+      {
+        seq: 2,
+        level: 'info',
+        type: 'step.finished',
+        step: 's',
+        message: 'ok',
+        data: { index: 0, kind: 'noop', status: 'success' },
+      },
+    ]);
+    await completeRuns(db, [{ ...lease, status: 'success' }]);
+    const eventsBefore = (
+      await pool.query(`SELECT * FROM run_events WHERE run_id = $1 ORDER BY seq`, [old!.run.id])
+    ).rows;
+    t.equal(eventsBefore.length, 4, 'claimed, two step events, status');
+
+    const { results } = await migrate(db, url);
+    t.same(
+      results.map((r) => r.migrationName),
+      [NAME],
+      'the upgrade applies this migration',
+    );
+    t.same(await foreignKeys(pool), [], 'after: no foreign-key check on the timeline tables');
+    t.same(
+      (await pool.query(`SELECT * FROM run_events WHERE run_id = $1 ORDER BY seq`, [old!.run.id])).rows,
+      eventsBefore,
+      'the timeline is untouched',
+    );
+
+    // The cascade, now by trigger: retention's delete takes events and steps along.
+    t.equal(await count(pool, 'run_steps', old!.run.id), 1);
+    t.same(await deleteFinishedRuns(db, [old!.run.id]), [old!.run.id]);
+    t.equal(await count(pool, 'run_events', old!.run.id), 0, 'events deleted with the run');
+    t.equal(await count(pool, 'run_steps', old!.run.id), 0, 'steps deleted with the run');
+
+    // Other runs' timelines survive a delete (the trigger joins on the deleted rows only).
+    const [keep, drop] = await enqueueRuns(db, [
+      { template: 'x', template_version: 1, lane: 'A', params: {} },
+      { template: 'x', template_version: 1, lane: 'A', params: {} },
+    ]);
+    const leases = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 2, leaseSeconds: 60 });
+    await completeRuns(
+      db,
+      leases.map((r) => ({ runId: r.id, leaseToken: r.lease_token!, status: 'success' as const })),
+    );
+    await deleteFinishedRuns(db, [drop!.run.id]);
+    t.equal(await count(pool, 'run_events', keep!.run.id), 2, 'the kept run still has claimed + status');
+    t.equal(await count(pool, 'run_events', drop!.run.id), 0);
+
+    // Down: the keys come back (orphans, which the trigger prevents, would be removed first).
+    await all[NAME]!.down!(db);
+    t.same(await foreignKeys(pool), ['run_events', 'run_steps'], 'down restores both foreign keys');
+    await t.rejects(
+      sql`INSERT INTO run_events (run_id, seq, attempt, level, type) VALUES (gen_random_uuid(), 1, 1, 'info', 'log')`.execute(
+        db,
+      ),
+      /run_events_run_id_fkey/,
+      'and they check again',
+    );
+  },
+);
