@@ -66,8 +66,10 @@ const emptyReport = (): TickReport => ({
  *
  * Two guards keep it from doing harm. The lease is checked on our own monotonic clock right before every
  * write, so a leader that was frozen or could not renew stops acting at once. And the warm-up gate keeps a
- * new leader, or one that just regained the database, from judging anyone until workers have had a full
- * heartbeat timeout to be heard. Correctness of each run never rests on leadership alone: every sweep is a
+ * replica that just started, just regained the database, or stopped watching for a while (frozen) from
+ * judging anyone until workers have had a full heartbeat timeout to be heard. Taking over the lease is not
+ * such a reason: a follower that has watched the database answer all along knows workers could heartbeat,
+ * so a new leader sweeps at once (a dead leader costs its lease TTL, not TTL + heartbeat timeout). Correctness of each run never rests on leadership alone: every sweep is a
  * CAS on (status, lease token, heartbeat), so a worker that completes or heartbeats first always wins.
  */
 export class Sweeper extends EventEmitter {
@@ -75,8 +77,12 @@ export class Sweeper extends EventEmitter {
   private readonly loop: Loop;
   private readonly lease: LeaderLease;
   private readonly gate: WarmUpGate;
+  private readonly clock: MonotonicClock;
+  private readonly watchGapMs: number;
   private readonly retention: Retention;
   private leading = false;
+  /** Our clock when the database last answered a renewal (-Infinity: never). */
+  private lastAnswerAt = -Infinity;
   private lastReport: TickReport | undefined;
 
   constructor(private readonly deps: SweeperDeps) {
@@ -89,7 +95,11 @@ export class Sweeper extends EventEmitter {
       ttlS: config.leaderTtlS,
       clock,
     });
+    this.clock = clock;
     this.gate = new WarmUpGate(config.OCR_HEARTBEAT_TIMEOUT_S * 1000, clock);
+    // Ticks come every interval, a long one renews mid-way; more than a lease TTL plus an interval between
+    // two answers means we were not watching.
+    this.watchGapMs = (config.leaderTtlS + config.OCR_SWEEP_INTERVAL_S) * 1000;
     this.metrics = createSweeperMetrics(deps.registry, () => this.isLeader);
     this.retention = new Retention({
       db: deps.db,
@@ -189,8 +199,19 @@ export class Sweeper extends EventEmitter {
   private async renewLeadership(report: TickReport): Promise<boolean> {
     const { config, log } = this.deps;
     const heldBefore = this.isLeader;
+    const asked = this.clock();
     const held = await this.lease.renew();
     report.reachable = true;
+    // A gap in our own watch (this process was frozen, or ticks stalled far past their interval): the
+    // database may have been down meanwhile without our noticing, so wait as after an outage.
+    if (asked - this.lastAnswerAt > this.watchGapMs && this.gate.remainingMs !== Infinity) {
+      this.gate.close();
+      log.warn(
+        { gapS: (asked - this.lastAnswerAt) / 1000 },
+        'sweeper stopped watching the database for a while: warming up again',
+      );
+    }
+    this.lastAnswerAt = this.clock();
     if (this.gate.remainingMs === Infinity) {
       this.gate.restart();
       log.info(
@@ -203,12 +224,16 @@ export class Sweeper extends EventEmitter {
       return false;
     }
     if (!heldBefore) {
-      // Fresh leadership (first time, after a takeover, or after our own lease lapsed while we were frozen
-      // or cut off): we know nothing about how long workers have been unable to heartbeat.
+      // Fresh leadership (first time, after a takeover, or after our own lease lapsed). No wait of its own:
+      // the gate already holds the sweep until this replica has watched the database answer for a full
+      // heartbeat timeout (since start, an outage, or a gap in its watch); a follower that has, sweeps now.
       this.leading = true;
-      this.gate.restart();
       log.info(
-        { holder: config.OCR_SWEEPER_ID, ttlS: config.leaderTtlS, warmUpS: config.OCR_HEARTBEAT_TIMEOUT_S },
+        {
+          holder: config.OCR_SWEEPER_ID,
+          ttlS: config.leaderTtlS,
+          warmUpLeftS: this.gate.remainingMs / 1000,
+        },
         'became sweeper leader',
       );
     }
@@ -221,7 +246,10 @@ export class Sweeper extends EventEmitter {
    * gone (a long backlog), so a healthy leader is not interrupted; a lapsed one stops.
    */
   private async stillLeading(report: TickReport): Promise<boolean> {
-    if (this.lease.held && this.lease.dueForRenewal) await this.lease.renew();
+    if (this.lease.held && this.lease.dueForRenewal) {
+      await this.lease.renew();
+      this.lastAnswerAt = this.clock();
+    }
     if (this.isLeader) return true;
     report.lapsed = true;
     report.leader = false;
