@@ -127,7 +127,7 @@ t.test(
     t.match(await a.tick(), { leader: true });
     b.start();
     t.match(await b.nextTick(), { reachable: true, leader: false }, 'b follows while a holds the lease');
-    const took = await reportWhere(b, (r) => r.leader);
+    await reportWhere(b, (r) => r.leader);
     const takeoverMs = performance.now() - lastRenewal;
     t.ok(
       takeoverMs < 600 + 100 + 500,
