@@ -50,6 +50,8 @@ export type ListRunsParams = {
   created_after?: string;
   created_before?: string;
   q?: string;
+  /** A JSON object the run's non-secret params must contain, e.g. `'{"env":"prod"}'`. */
+  params?: string;
   limit?: number;
   cursor?: string;
 };

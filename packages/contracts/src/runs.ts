@@ -96,6 +96,8 @@ export const ListRunsQuery = Type.Object(
     created_after: Type.Optional(Type.String({ format: 'date-time' })),
     created_before: Type.Optional(Type.String({ format: 'date-time' })),
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** A JSON object: runs whose (non-secret) params contain it, e.g. `{"env":"prod"}`. */
+    params: Type.Optional(Type.String({ minLength: 2, maxLength: 1000 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
   },

@@ -67,6 +67,7 @@ export {
   runScopes,
   getRunSteps,
   listRuns,
+  explainListRuns,
   laneStates,
   waitReason,
   WORKER_LIVE_S,
@@ -112,3 +113,4 @@ export {
   type LeadershipLease,
 } from './queries/leader.js';
 export { exportDatabase, importDatabase, RestoreRefusedError, type BackupHeader } from './backup.js';
+export { vacuumAnalyze } from './queries/planner.js';

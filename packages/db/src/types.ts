@@ -87,6 +87,10 @@ export interface RunsTable {
   output: Json | null;
   retry_of: string | null;
   last_seq: Generated<number>;
+  /** The params a search may see (secret ones removed), kept by a trigger; GIN jsonb_path_ops. */
+  search_params: Generated<Json | null>;
+  /** Template name, searchable params and labels as text, kept by a trigger; GIN pg_trgm. */
+  search_text: Generated<string | null>;
 }
 
 export interface RunStepsTable {

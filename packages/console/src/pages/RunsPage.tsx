@@ -12,9 +12,43 @@ import { RunControls } from '../features/runs/RunControls.js';
 const STATUSES = ['queued', 'scheduled', 'running', 'success', 'error', 'cancelled'];
 const PAGE = 25;
 
-type Filters = { status: string; lane: string; template: string; from: string; to: string; q: string };
+type Filters = {
+  status: string;
+  lane: string;
+  template: string;
+  from: string;
+  to: string;
+  q: string;
+  params: string;
+};
 
 const toIso = (local: string) => (local ? new Date(local).toISOString() : undefined);
+
+/**
+ * `env=prod, build=42` as the API's `params` filter (a JSON object the run's params must contain): a value
+ * that reads as JSON (a number, true, null, a quoted string) is that value, anything else a string.
+ */
+export function paramsFilter(text: string): string | undefined {
+  const pairs = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (pairs.length === 0) return undefined;
+  const object: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const key = (at < 0 ? pair : pair.slice(0, at)).trim();
+    const raw = at < 0 ? '' : pair.slice(at + 1).trim();
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // a bare word: the string itself
+    }
+    object[key] = value;
+  }
+  return JSON.stringify(object);
+}
 
 /** Run history: filters by status, lane, template and creation date; search by id or params; keyset pages. */
 export function RunsPage({ query }: { query: URLSearchParams }) {
@@ -27,6 +61,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     from: '',
     to: '',
     q: query.get('q') ?? '',
+    params: query.get('params') ?? '',
   };
   const [draft, setDraft] = useState<Filters>(initial);
   const [filters, setFilters] = useState<Filters>(initial);
@@ -40,6 +75,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     created_after: toIso(filters.from),
     created_before: toIso(filters.to),
     q: filters.q.trim() || undefined,
+    params: paramsFilter(filters.params),
     limit: PAGE,
     cursor,
   };
@@ -103,11 +139,11 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         </label>
         <label>
           Created from
-          <input type="datetime-local" name="from" value={draft.from} onChange={set('from')} />
+          <input type="datetime-local" step="1" name="from" value={draft.from} onChange={set('from')} />
         </label>
         <label>
           to
-          <input type="datetime-local" name="to" value={draft.to} onChange={set('to')} />
+          <input type="datetime-local" step="1" name="to" value={draft.to} onChange={set('to')} />
         </label>
         <label className="grow">
           Search
@@ -117,6 +153,16 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
             placeholder="run id or a param value"
             value={draft.q}
             onChange={set('q')}
+          />
+        </label>
+        <label>
+          Params
+          <input
+            type="search"
+            name="params"
+            placeholder="env=prod, build=42"
+            value={draft.params}
+            onChange={set('params')}
           />
         </label>
         <button type="submit">Apply</button>

@@ -67,6 +67,23 @@ function decodeCursor(cursor: string): { created_at: string; id: string } {
   return { created_at, id };
 }
 
+/** `?params=` as the object it must be: JSON, an object, not an array or a scalar. */
+function paramsFilter(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw apiError('validation_failed', 'query.params: must be a JSON object, e.g. {"env":"prod"}', [
+      { field: 'query.params', message: 'must be a JSON object' },
+    ]);
+  }
+  return value as Record<string, unknown>;
+}
+
 /** Runs for operators and integrators: create (single, batch), list, read, cancel, retry, events, export. */
 export async function runRoutes(root: FastifyInstance): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
@@ -201,6 +218,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
         ...query,
         ...(scope.lanes ? { lanes: scope.lanes } : {}),
         ...(scope.templates ? { templates: scope.templates } : {}),
+        params: paramsFilter(query.params),
         limit: limit + 1,
         cursor: query.cursor ? decodeCursor(query.cursor) : undefined,
       });
