@@ -72,7 +72,9 @@ t.test(
     ).rows;
     t.equal(eventsBefore.length, 4, 'claimed, two step events, status');
 
-    const { results } = await migrate(db, url);
+    // Up to this migration only: later ones are not what this test is about.
+    const upTo = Object.fromEntries(Object.entries(all).filter(([name]) => name <= NAME));
+    const { results } = await migrate(db, url, upTo);
     t.same(
       results.map((r) => r.migrationName),
       [NAME],
