@@ -19,6 +19,7 @@ export {
 export { createDatabase, dropDatabase, databaseUrl, ping } from './databases.js';
 export { enqueueRuns, type EnqueueInput, type EnqueueResult } from './queue/enqueue.js';
 export { claimRuns, type ClaimInput } from './queue/claim.js';
+export { diagnoseFence, fenceMiss, leasedRun, type FenceMiss } from './queue/fence.js';
 export {
   heartbeatRuns,
   completeRuns,
@@ -87,7 +88,8 @@ export {
   createArtifact,
   getArtifact,
   listArtifacts,
-  markArtifactReady,
+  completeArtifact,
+  type ArtifactCompletion,
   type NewArtifact,
 } from './queries/artifacts.js';
 export {

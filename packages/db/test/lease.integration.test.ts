@@ -27,25 +27,27 @@ t.test('a stale lease is rejected by every fenced operation', async (t) => {
   const second = await claimOne(db);
   t.not(second.lease_token, first.lease_token);
   const stale = { runId: first.id, leaseToken: first.lease_token! };
-  t.same((await heartbeatRuns(db, [stale], 30))[0], { ok: false, reason: 'lease_lost' }, 'heartbeat');
+  // A newer claim holds the run: every fenced write says so (stale_attempt, with the attempt that holds it).
+  const lost = { ok: false, reason: 'lease_lost', why: 'stale_attempt', status: 'running', attempt: 2 };
+  t.same((await heartbeatRuns(db, [stale], 30))[0], { ...lost, worker_id: 'w1' }, 'heartbeat');
   t.same(
     await appendEvents(db, stale, [{ seq: 1, level: 'info', type: 'log', message: 'zombie' }]),
-    { ok: false, reason: 'lease_lost' },
+    { ...lost, worker_id: 'w1' },
     'events',
   );
   t.same(
     (await completeRuns(db, [{ ...stale, status: 'success' }]))[0],
-    { ok: false, reason: 'lease_lost' },
+    { ...lost, worker_id: 'w1' },
     'complete',
   );
-  t.same(await releaseRun(db, stale, 'x'), { ok: false, reason: 'lease_lost' }, 'release');
+  t.same(await releaseRun(db, stale, 'x'), { ...lost, worker_id: 'w1' }, 'release');
   const after = await db.selectFrom('runs').selectAll().where('id', '=', first.id).executeTakeFirstOrThrow();
   t.equal(after.status, 'running', 'the newer attempt is untouched');
   t.equal(after.lease_token, second.lease_token);
   const zombie = await readEvents(db, { runId: first.id, q: 'zombie' });
   t.equal(zombie.length, 0, 'nothing written by the zombie');
   const unknown = { runId: '00000000-0000-4000-8000-000000000000', leaseToken: first.lease_token! };
-  t.same((await heartbeatRuns(db, [unknown], 30))[0], { ok: false, reason: 'not_found' });
+  t.same((await heartbeatRuns(db, [unknown], 30))[0], { ok: false, reason: 'not_found', why: 'not_found' });
 });
 
 t.test('heartbeat extends the lease and reports a cancel request', async (t) => {

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { ArtifactKind, ArtifactRow, Database } from '../types.js';
+import { leasedRun, type FenceMiss } from '../queue/fence.js';
 
 export interface NewArtifact {
   run_id: string;
@@ -69,13 +70,48 @@ export async function listArtifacts(db: Kysely<Database>, runId: string): Promis
     .execute();
 }
 
-/** Mark an uploaded artifact ready (compare-and-set on pending), once its object was verified. */
-export async function markArtifactReady(db: Kysely<Database>, id: string): Promise<ArtifactRow | undefined> {
-  return db
-    .updateTable('artifacts')
-    .set({ status: 'ready', completed_at: sql`now()` as never })
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
-    .returningAll()
-    .executeTakeFirst();
+/** What completing an artifact did. */
+export type ArtifactCompletion =
+  | { outcome: 'ready'; artifact: ArtifactRow }
+  | { outcome: 'already_ready'; artifact: ArtifactRow }
+  | { outcome: 'not_found' }
+  | { outcome: 'lease_lost'; miss: FenceMiss };
+
+/**
+ * Mark an uploaded artifact ready once its object was verified: one compare-and-set on the artifact still
+ * `pending` AND its run still `running` under the presented lease in the artifact's own attempt, like every
+ * other worker write. A run requeued or cancelled while the object was being measured makes it match no
+ * row (then the miss is diagnosed), so a zombie can never flip an artifact of a newer attempt or a dead run.
+ * Completing a ready artifact again under a current lease is answered with it (a retried request).
+ */
+export async function completeArtifact(
+  db: Kysely<Database>,
+  input: { id: string; leaseToken: string },
+): Promise<ArtifactCompletion> {
+  const { rows } = await sql<ArtifactRow>`
+    UPDATE artifacts a SET status = 'ready', completed_at = now()
+    FROM runs r
+    WHERE a.id = ${input.id}::uuid AND a.status = 'pending'
+      AND r.id = a.run_id AND r.status = 'running' AND r.lease_token = ${input.leaseToken}::uuid
+      AND r.attempt = a.attempt
+    RETURNING a.*
+  `.execute(db);
+  if (rows[0]) return { outcome: 'ready', artifact: rows[0] };
+  const artifact = await getArtifact(db, input.id);
+  if (!artifact) return { outcome: 'not_found' };
+  const lease = await leasedRun(db, { runId: artifact.run_id, leaseToken: input.leaseToken });
+  if (!lease.ok) return { outcome: 'lease_lost', miss: lease };
+  if (artifact.status === 'ready') return { outcome: 'already_ready', artifact };
+  // The lease is current but the artifact belongs to an earlier attempt of the run.
+  const run = lease.value;
+  return {
+    outcome: 'lease_lost',
+    miss: {
+      reason: 'lease_lost',
+      why: 'stale_attempt',
+      status: run.status,
+      attempt: run.attempt,
+      worker_id: run.worker_id,
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { diagnoseFence } from '../queue/fence.js';
 import type { Database, SpecDocRow } from '../types.js';
 
 /** Store a new version of a project's document (versions count per project and file name). */
@@ -66,12 +67,8 @@ export async function addRunSpecDocs(
       SELECT id FROM runs WHERE id = ${input.runId}::uuid AND lease_token = ${input.leaseToken}::uuid AND status = 'running' FOR SHARE
     `.execute(trx);
     if (held.length === 0) {
-      const exists = await trx
-        .selectFrom('runs')
-        .select('id')
-        .where('id', '=', input.runId)
-        .executeTakeFirst();
-      return { ok: false, reason: exists ? 'lease_lost' : 'not_found' };
+      const miss = (await diagnoseFence(trx, [input])).get(input.runId)!;
+      return { ok: false, reason: miss.reason };
     }
     const named = input.docs.flatMap((d, index) => (d.artifact_id ? [{ id: d.artifact_id, index }] : []));
     if (named.length > 0) {

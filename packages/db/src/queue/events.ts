@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunEventRow } from '../types.js';
 import { EVENTS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
-import type { Fenced, Lease } from './lease.js';
+import { diagnoseFence, type Fenced, type Lease } from './fence.js';
 import { sanitizeJson, sanitizeText } from './sanitize.js';
 
 /** An event as a worker sends it: `seq` is the worker's own number within its attempt. */
@@ -157,17 +157,11 @@ export async function appendEventsMany(
     FROM run LEFT JOIN counted c ON c.run_id = run.id CROSS JOIN notified
   `.execute(db);
   const byRun = new Map(rows.map((row) => [row.id, row]));
-  const missing = items.filter((item) => !byRun.has(item.lease.runId)).map((item) => item.lease.runId);
-  const exists = new Set(
-    missing.length === 0
-      ? []
-      : (await db.selectFrom('runs').select('id').where('id', 'in', missing.filter(isUuid)).execute()).map(
-          (r) => r.id,
-        ),
-  );
+  const missing = items.filter((item) => !byRun.has(item.lease.runId)).map((item) => item.lease);
+  const misses = missing.length === 0 ? new Map() : await diagnoseFence(db, missing);
   const results = items.map((item): Fenced<AppendResult> => {
     const row = byRun.get(item.lease.runId);
-    if (!row) return { ok: false, reason: exists.has(item.lease.runId) ? 'lease_lost' : 'not_found' };
+    if (!row) return { ok: false, ...misses.get(item.lease.runId)! };
     const mine = clean.filter((e) => e.run_id === item.lease.runId);
     // last_seq from the statement snapshot misses this batch; combine it with what was just sent.
     const sent = mine.reduce((top, e) => Math.max(top, e.seq), 0);

@@ -3,41 +3,9 @@ import type { Database, RunRow } from '../types.js';
 import { backoffInterval } from './backoff.js';
 import { sanitizeJson } from './sanitize.js';
 import { EVENTS_CHANNEL, STATUS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
+import { fenced, type Fenced, type Lease } from './fence.js';
 
-/** A fenced operation either applies or says why not; losing a race is an answer, not an exception. */
-export type Fenced<T> = { ok: true; value: T } | { ok: false; reason: 'lease_lost' | 'not_found' };
-
-/** A lease a worker presents: the run and the token it got when claiming. */
-export interface Lease {
-  runId: string;
-  leaseToken: string;
-}
-
-/** Why a fenced operation matched no row: the run is gone, or it is no longer ours. */
-async function diagnose(
-  db: Kysely<Database>,
-  runIds: string[],
-): Promise<Map<string, 'lease_lost' | 'not_found'>> {
-  const found = await db.selectFrom('runs').select('id').where('id', 'in', runIds).execute();
-  const exists = new Set(found.map((row) => row.id));
-  return new Map(runIds.map((id) => [id, exists.has(id) ? 'lease_lost' : 'not_found']));
-}
-
-async function fenced<T>(
-  db: Kysely<Database>,
-  leases: Lease[],
-  applied: Map<string, T>,
-): Promise<Fenced<T>[]> {
-  const missing = leases.filter((lease) => !applied.has(lease.runId)).map((lease) => lease.runId);
-  const reasons = missing.length > 0 ? await diagnose(db, missing) : new Map();
-  return leases.map((lease) => {
-    const value = applied.get(lease.runId);
-    return value !== undefined
-      ? { ok: true, value }
-      : { ok: false, reason: reasons.get(lease.runId) ?? 'not_found' };
-  });
-}
-
+export type { Fenced, Lease } from './fence.js';
 const isUuid = (value: string) =>
   /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 

@@ -3,8 +3,8 @@ import type Type from 'typebox';
 import {
   addRunSpecDocs,
   getArtifact,
-  getRun,
   getTemplate,
+  leasedRun,
   latestSpecDocContents,
   type RunRow,
 } from '@ocr/db';
@@ -45,10 +45,9 @@ function stringsIn(value: unknown, out = new Set<string>()): Set<string> {
 export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
   /** The run, if this lease is current; otherwise 409 lease_lost or 404. */
   const leased = async (runId: string, leaseToken: string): Promise<RunRow> => {
-    const run = await getRun(app.db, runId);
-    if (!run) throw notFound('run');
-    if (run.status !== 'running' || run.lease_token !== leaseToken) throw leaseLost(runId);
-    return run;
+    const lease = await leasedRun(app.db, { runId, leaseToken });
+    if (lease.ok) return lease.value;
+    throw lease.reason === 'lease_lost' ? leaseLost(runId, lease) : notFound('run');
   };
   /** Refuse an input the run does not name in its params or its template's steps. */
   const mustName = async (run: RunRow, value: string, what: string, field: string): Promise<void> => {

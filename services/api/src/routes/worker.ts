@@ -3,21 +3,17 @@ import type Type from 'typebox';
 import {
   appendEvents,
   appendEventsMany,
-  claimRuns,
+  completeArtifact,
   completeRuns,
   createArtifact,
-  findOrphanedLeases,
+  diagnoseFence,
   getArtifact,
-  getRun,
-  getTemplate,
   heartbeatRuns,
-  markArtifactReady,
-  registerWorker,
+  leasedRun,
   releaseRun,
-  sweepStaleRuns,
   type AppendResult,
   type Fenced,
-  type Registration,
+  type FenceMiss,
   type RunRow,
 } from '@ocr/db';
 import {
@@ -38,11 +34,10 @@ import {
   ReleaseRequest,
   RunResponse,
   Artifact,
-  secretParamNames,
 } from '@ocr/contracts';
-import { heartbeatIntervalS } from '../config.js';
+import { ClaimOrchestrator } from '../claim-orchestration.js';
 import { apiError, leaseLost, notFound } from '../errors.js';
-import { artifactToWire, runToWire, type TemplateDefinition } from '../serialize.js';
+import { artifactToWire, runToWire } from '../serialize.js';
 import { workerSpecKitRoutes } from './worker-spec-kit.js';
 import { enforceWorkerScope } from './worker-scope.js';
 
@@ -54,15 +49,15 @@ const worker = { role: 'worker' as const };
  */
 const HOT_LOG_LEVEL = 'warn' as const;
 
-/** A fenced result as an HTTP answer: 409 lease_lost, 404 not_found. */
+/** A fenced miss as an HTTP error: 409 lease_lost (saying why), 404 not_found. */
+const missed = (miss: FenceMiss, runId: string) =>
+  miss.reason === 'lease_lost' ? leaseLost(runId, miss) : notFound('run');
+
+/** A fenced result as an HTTP answer. */
 function unwrap<T>(result: Fenced<T>, runId: string): T {
   if (result.ok) return result.value;
-  if (result.reason === 'lease_lost') throw leaseLost(runId);
-  throw notFound('run');
+  throw missed(result, runId);
 }
-
-const FALLBACK_POLL_MS = 1_000;
-const REGISTER_EVERY_MS = 5_000;
 
 /** Hints of runs a commit changed (status and a new event each), published after it. */
 function runsChanged(app: FastifyInstance, runs: Pick<RunRow, 'id' | 'last_seq'>[]): void {
@@ -82,49 +77,13 @@ function eventsAppended(app: FastifyInstance, runIds: string[], results: Fenced<
 }
 
 /**
- * Claims register the worker (fleet view, liveness, restart detection) at most every few seconds per
- * worker, boot and token, not on every claim: a busy worker claims many times a second and each write is a
- * commit. A claim from another token always goes to the database, which decides whether the id is its own.
- */
-class RegistrationCache {
-  private readonly seen = new Map<string, { boot: string; token: string; at: number }>();
-
-  async register(
-    workerId: string,
-    bootId: string,
-    tokenId: string,
-    write: () => Promise<Registration>,
-  ): Promise<Registration> {
-    const last = this.seen.get(workerId);
-    if (last && last.boot === bootId && last.token === tokenId && Date.now() - last.at < REGISTER_EVERY_MS)
-      return { registered: true, previousBoot: bootId };
-    const result = await write();
-    if (!result.registered) return result;
-    if (this.seen.size > 10_000) this.seen.clear();
-    this.seen.set(workerId, { boot: bootId, token: tokenId, at: Date.now() });
-    return result;
-  }
-}
-
-/**
  * The worker protocol: claim (long-poll), heartbeat, events, complete, release, artifacts. Everything after
  * the claim is fenced by the lease token: a worker whose run was requeued gets 409 `lease_lost`.
  */
 export async function workerRoutes(app: FastifyInstance): Promise<void> {
   enforceWorkerScope(app);
   const leaseSeconds = () => app.config.OCR_HEARTBEAT_TIMEOUT_S;
-  const registrations = new RegistrationCache();
-  const stepsCache = new Map<string, TemplateDefinition>();
-  const definitionOf = async (run: RunRow): Promise<TemplateDefinition> => {
-    const key = `${run.template}@${run.template_version}`;
-    let def = stepsCache.get(key);
-    if (!def) {
-      const template = await getTemplate(app.db, run.template, run.template_version);
-      def = (template?.definition as TemplateDefinition | undefined) ?? { steps: [] };
-      stepsCache.set(key, def);
-    }
-    return def;
-  };
+  const claims = new ClaimOrchestrator(app);
 
   app.post(
     '/v1/runs/claim',
@@ -139,93 +98,17 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const body = request.body as Type.Static<typeof ClaimRequest>;
-      const started = Date.now();
-      const bootId = body.boot_id ?? 'unknown';
-      const tokenId = request.principal!.tokenId;
-      const { registered, previousBoot } = await registrations.register(body.worker_id, bootId, tokenId, () =>
-        registerWorker(app.db, {
-          id: body.worker_id,
-          boot_id: bootId,
-          lanes: body.lanes,
-          version: body.version ?? '',
-          concurrency: body.concurrency ?? body.limit ?? 1,
-          token_id: tokenId,
-        }),
-      );
-      if (!registered)
-        throw apiError(
-          'forbidden',
-          `worker_id ${body.worker_id} is registered by another token; a token claims only as the worker identities it registered`,
-        );
-      if (previousBoot && previousBoot !== bootId) {
-        // The same worker id, registered by this same token, came back with a new boot: its old process is
-        // gone, requeue its leases now. (Another token never gets here: previousBoot is null for it.)
-        const orphans = await findOrphanedLeases(app.db, body.worker_id, bootId);
-        if (orphans.length > 0) {
-          const swept = await sweepStaleRuns(app.db, orphans, undefined, 'worker_restarted');
-          request.log.warn(
-            { workerId: body.worker_id, requeued: swept.length },
-            'worker restarted: orphaned leases requeued',
-          );
-        }
-      }
-      const deadline = started + (body.wait_ms ?? 0);
       // The response's 'close' before it finished means the worker went away (the request's own
       // 'close' fires as soon as the body was read, which says nothing about the client).
-      const abort = new AbortController();
+      const gone = new AbortController();
       reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) abort.abort();
+        if (!reply.raw.writableFinished) gone.abort();
       });
-      const stop = AbortSignal.any([abort.signal, app.closing]);
-      let runs: RunRow[] = [];
-      for (;;) {
-        if (app.closing.aborted) break;
-        runs = await claimRuns(app.db, {
-          workerId: body.worker_id,
-          workerBoot: bootId,
-          lanes: body.lanes,
-          limit: body.limit ?? 1,
-          leaseSeconds: leaseSeconds(),
-          sessionId: body.session_id ?? null,
-          notify: false,
-        });
-        runsChanged(app, runs);
-        const left = deadline - Date.now();
-        if (runs.length > 0 || left <= 0 || stop.aborted) break;
-        await app.waiters.wait(body.lanes, Math.min(left, FALLBACK_POLL_MS), stop);
-      }
-      if (stop.aborted && runs.length > 0) {
-        // Nobody will receive these leases: hand them straight back rather than strand them until a sweep.
-        await Promise.all(
-          runs.map((run) =>
-            releaseRun(app.db, { runId: run.id, leaseToken: run.lease_token! }, 'claim_abandoned'),
-          ),
-        );
-        request.log.warn(
-          { workerId: body.worker_id, runs: runs.length },
-          'claimer went away: leases released',
-        );
-        runs = [];
-      }
-      app.metrics.claimSeconds.observe((Date.now() - started) / 1000);
-      return {
-        heartbeat_interval_s: heartbeatIntervalS(app.config),
-        heartbeat_timeout_s: app.config.OCR_HEARTBEAT_TIMEOUT_S,
-        runs: await Promise.all(
-          runs.map(async (run) => {
-            const def = await definitionOf(run);
-            return {
-              run: runToWire(run),
-              lease_token: run.lease_token!,
-              lease_expires_at: run.lease_expires_at!.toISOString(),
-              steps: def.steps,
-              timeout_s: def.timeout_s ?? null,
-              secret_params: [...secretParamNames(def.params_schema)],
-            };
-          }),
-        ),
-      };
+      return claims.claim(request.body as Type.Static<typeof ClaimRequest>, {
+        tokenId: request.principal!.tokenId,
+        gone: gone.signal,
+        log: request.log,
+      });
     },
   );
 
@@ -287,7 +170,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
                 ok: false,
                 error: {
                   code: r.reason,
-                  message: r.reason === 'lease_lost' ? 'lease lost' : 'run not found',
+                  message: r.reason === 'lease_lost' ? `lease lost (${r.why})` : 'run not found',
                 },
               },
         ),
@@ -422,7 +305,10 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
             return {
               run_id: completions[i]!.run_id,
               ok: false,
-              error: { code: r.reason, message: r.reason === 'lease_lost' ? 'lease lost' : 'run not found' },
+              error: {
+                code: r.reason,
+                message: r.reason === 'lease_lost' ? `lease lost (${r.why})` : 'run not found',
+              },
             };
           if (r.value.status !== 'queued') app.metrics.runsFinished.inc({ status: r.value.status });
           return { run_id: completions[i]!.run_id, ok: true, status: r.value.status };
@@ -496,8 +382,10 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
         object_key_prefix: app.storage?.prefix ?? '',
       });
       if (!row) {
-        unwrap({ ok: false, reason: (await getRun(app.db, id)) ? 'lease_lost' : 'not_found' }, id);
-        throw notFound('run');
+        throw missed(
+          (await diagnoseFence(app.db, [{ runId: id, leaseToken: body.lease_token }])).get(id)!,
+          id,
+        );
       }
       const upload = row.object_key
         ? await app.storage!.uploadUrl(row.object_key, row.content_type, body.size)
@@ -535,9 +423,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       const { lease_token } = request.body as { lease_token: string };
       const artifact = await getArtifact(app.db, id);
       if (!artifact) throw notFound('artifact');
-      const run = await getRun(app.db, artifact.run_id);
-      if (!run || run.lease_token !== lease_token || run.status !== 'running')
-        throw leaseLost(artifact.run_id);
+      // Checked before measuring so a zombie costs no storage read; the compare-and-set below decides.
+      unwrap(await leasedRun(app.db, { runId: artifact.run_id, leaseToken: lease_token }), artifact.run_id);
       if (artifact.status === 'ready') return artifactToWire(artifact);
       const measured =
         app.storage && artifact.object_key ? await app.storage.measure(artifact.object_key) : undefined;
@@ -552,8 +439,10 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
           },
         );
       }
-      const ready = await markArtifactReady(app.db, id);
-      return artifactToWire(ready ?? artifact);
+      const done = await completeArtifact(app.db, { id, leaseToken: lease_token });
+      if (done.outcome === 'not_found') throw notFound('artifact');
+      if (done.outcome === 'lease_lost') throw missed(done.miss, artifact.run_id);
+      return artifactToWire(done.artifact);
     },
   );
   await workerSpecKitRoutes(app);
