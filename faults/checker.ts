@@ -46,6 +46,76 @@ export interface KillRecord {
   runIds: string[];
 }
 
+/** When the faults that stop the sweeper from requeuing happened (ms since the epoch). */
+export interface Timeline {
+  /** Postgres down (stop called) and back (accepting connections again). */
+  postgresOutages: { down: number; back: number }[];
+  /** SIGKILL of the sweeper that held the lease. */
+  leaderKills: number[];
+}
+
+/** The cluster's timings (ms) the recovery promise is made of. */
+export interface Timings {
+  timeoutMs: number;
+  sweepMs: number;
+  leaderTtlMs: number;
+}
+
+/** Slack for the work itself (queries, event insert, a loaded machine) on top of each bound. */
+export const SLACK_MS = 1_000;
+
+/**
+ * The latest time by which a run whose worker was SIGKILLed at `killAt` must be requeued, by what the
+ * product promises (docs/sweeper.md, docs/reliability.md):
+ * - its heartbeat is stale at most a timeout after the kill, and the leader's next tick (≤ one sweep
+ *   interval later) requeues it: kill + timeout + sweep + slack;
+ * - nothing can be requeued while Postgres is down, and after it is back the sweepers give workers a full
+ *   heartbeat timeout of availability to be heard (a sweep interval to notice it is back, the timeout, a
+ *   sweep interval to the next tick): back + sweep + timeout + sweep + slack, for an outage that starts before
+ *   the deadline (one that ended shortly before the kill counts too: the warm-up may still be running);
+ * - a SIGKILLed leader is replaced once its lease lapses (≤ TTL after its last renewal) at the follower's
+ *   next tick, which sweeps at once: leader kill + TTL + sweep + slack, for a leader kill before the deadline.
+ * Applied until nothing moves the deadline further. `plain` is true when no outage or leader kill did.
+ */
+export function requeueDeadline(
+  killAt: number,
+  timeline: Timeline,
+  t: Timings,
+): { by: number; plain: boolean } {
+  let by = killAt + t.timeoutMs + t.sweepMs + SLACK_MS;
+  let plain = true;
+  for (let moved = true; moved;) {
+    moved = false;
+    for (const o of timeline.postgresOutages) {
+      const until = o.back + 2 * t.sweepMs + t.timeoutMs + SLACK_MS;
+      if (o.down < by && until > by) {
+        by = until;
+        plain = false;
+        moved = true;
+      }
+    }
+    for (const at of timeline.leaderKills) {
+      const until = at + t.leaderTtlMs + t.sweepMs + SLACK_MS;
+      if (at < by && until > by) {
+        by = until;
+        plain = false;
+        moved = true;
+      }
+    }
+  }
+  return { by, plain };
+}
+
+/** One killed run's recovery: kill → requeued (or failed) by the sweeper or a restart. */
+export interface Recovery {
+  runId: string;
+  ms: number;
+  /** The deadline the product promises for this run (ms after the kill), see requeueDeadline. */
+  boundMs: number;
+  /** No Postgres outage or leader kill in its window: the plain bound applies. */
+  plain: boolean;
+}
+
 export interface Findings {
   runs: number;
   byStatus: Record<string, number>;
@@ -56,7 +126,10 @@ export interface Findings {
   linesLost: string[];
   linesDuplicated: string[];
   artifactsMissing: string[];
+  /** Runs that ended `error` because an artifact could not be stored (artifact_upload_failed). */
+  artifactRunsFailed: string[];
   executions: number;
+  recoveryRequeue: Recovery[];
   recoveryRequeueMs: number[];
   recoveryCompleteMs: number[];
 }
@@ -77,6 +150,8 @@ export async function check(
   accepted: Accepted[],
   execLog: string,
   kills: KillRecord[],
+  timeline: Timeline,
+  timings: Timings,
 ): Promise<Findings> {
   const ids = accepted.map((a) => a.id);
   const { rows: runs } = await db.query<{
@@ -87,8 +162,9 @@ export async function check(
     infra_losses: number;
     releases: number;
     finished_at: Date | null;
+    error_code: string | null;
   }>(
-    `SELECT id, status, attempt, max_attempts, infra_losses, releases, finished_at FROM runs WHERE id = ANY($1::uuid[])`,
+    `SELECT id, status, attempt, max_attempts, infra_losses, releases, finished_at, error->>'code' AS error_code FROM runs WHERE id = ANY($1::uuid[])`,
     [ids],
   );
   const byId = new Map(runs.map((r) => [r.id, r]));
@@ -196,6 +272,11 @@ export async function check(
   }
 
   // Recovery: a worker SIGKILLed with runs → each run's next requeue, and its completion elsewhere.
+  const artifactRunsFailed = accepted
+    .filter((a) => a.artifacts && byId.get(a.id)?.error_code === 'artifact_upload_failed')
+    .map((a) => a.id);
+
+  const recoveryRequeue: Recovery[] = [];
   const recoveryRequeueMs: number[] = [];
   const recoveryCompleteMs: number[] = [];
   for (const kill of kills) {
@@ -206,7 +287,12 @@ export async function check(
       [kill.runIds, kill.at],
     );
     for (const row of rows) {
-      if (row.requeued) recoveryRequeueMs.push(row.requeued.getTime() - kill.at);
+      if (row.requeued) {
+        const ms = row.requeued.getTime() - kill.at;
+        const { by, plain } = requeueDeadline(kill.at, timeline, timings);
+        recoveryRequeueMs.push(ms);
+        recoveryRequeue.push({ runId: row.run_id, ms, boundMs: by - kill.at, plain });
+      }
       const finished = byId.get(row.run_id)?.finished_at;
       if (row.requeued && finished && finished.getTime() > kill.at)
         recoveryCompleteMs.push(finished.getTime() - kill.at);
@@ -222,7 +308,9 @@ export async function check(
     linesLost,
     linesDuplicated,
     artifactsMissing,
+    artifactRunsFailed,
     executions,
+    recoveryRequeue,
     recoveryRequeueMs,
     recoveryCompleteMs,
   };
