@@ -1,8 +1,14 @@
-/** An error answer from the API, with its machine-readable code. */
+import type { WebSocketFactory } from './stream.js';
+import type { ErrorCode } from './types.js';
+
+/**
+ * An error answer from the API, with its machine-readable code: one of the catalogue's (docs/errors.md), or
+ * `http_<status>` for an answer without the API's error body (a proxy's 502, say).
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode | `http_${number}`,
     message: string,
     readonly details?: unknown,
   ) {
@@ -19,6 +25,16 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Per-request timeout in ms (long-poll claims add their wait to it). */
   timeoutMs?: number;
+  /** The WebSocket for `follow` (defaults to the global one, else the `ws` package). */
+  webSocket?: WebSocketFactory;
+}
+
+/** Is `err` an API error, and (when codes are given) one of these codes? Narrows `err.code`. */
+export function isApiError<C extends ApiError['code']>(
+  err: unknown,
+  ...codes: C[]
+): err is ApiError & { code: C } {
+  return err instanceof ApiError && (codes.length === 0 || codes.includes(err.code as C));
 }
 
 export interface RequestOptions {
@@ -58,7 +74,7 @@ export function createTransport(options: ClientOptions) {
         ?.error;
       throw new ApiError(
         response.status,
-        error?.code ?? `http_${response.status}`,
+        (error?.code as ErrorCode | undefined) ?? `http_${response.status}`,
         error?.message ?? response.statusText,
         error?.details,
       );

@@ -1,5 +1,6 @@
-export { createClient, type OcrClient, type ListRunsParams, type Completion } from './client.js';
-export { ApiError, type ClientOptions, type RequestOptions } from './http.js';
+export { createClient, type OcrClient, type Completion } from './client.js';
+export { ApiError, isApiError, type ClientOptions, type RequestOptions } from './http.js';
+export { type FollowOptions } from './follow.js';
 export {
   Stream,
   type StreamOptions,
@@ -8,3 +9,5 @@ export {
   type WebSocketFactory,
   type WebSocketLike,
 } from './stream.js';
+export { ERROR_CODES, STREAM_ERROR_CODES } from './generated/api.js';
+export * from './types.js';

@@ -27,10 +27,26 @@ export interface StreamOptions {
   /** API base URL (http/https); the stream is at `/v1/stream`. */
   baseUrl: string;
   token: string;
-  /** Defaults to the global WebSocket (browsers, Node 22); pass `(url) => new WebSocket(url)` from `ws` on Node 20. */
+  /** Defaults to the global WebSocket (browsers, Node 22+), else the `ws` package (Node 20). */
   webSocket?: WebSocketFactory;
   onStatus?: (status: StreamStatus) => void;
+  /** An `error` message from the server (`unauthorized`, `forbidden`, `validation_failed`, …). */
+  onError?: (error: { code: string; message: string; run_id?: string }) => void;
   maxBackoffMs?: number;
+}
+
+type WebSocketClass = new (url: string) => WebSocketLike;
+let wsPackage: WebSocketClass | undefined;
+
+/** The platform's WebSocket, or the `ws` package once loaded; undefined until one is available. */
+function defaultWebSocket(): WebSocketFactory | undefined {
+  const Global = (globalThis as { WebSocket?: WebSocketClass }).WebSocket ?? wsPackage;
+  return Global ? (url) => new Global(url) : undefined;
+}
+
+async function loadWs(): Promise<void> {
+  const mod = (await import('ws')) as unknown as { default: WebSocketClass };
+  wsPackage = mod.default;
 }
 
 interface RunSub {
@@ -102,10 +118,15 @@ export class Stream {
     if (this.closed) return;
     this.setStatus('connecting');
     const url = this.options.baseUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/v1/stream';
-    const factory =
-      this.options.webSocket ??
-      ((u: string) =>
-        new (globalThis as unknown as { WebSocket: new (u: string) => WebSocketLike }).WebSocket(u));
+    const factory = this.options.webSocket ?? defaultWebSocket();
+    if (!factory) {
+      // Node 20 has no global WebSocket: load `ws` once, then connect.
+      void loadWs().then(
+        () => this.connect(),
+        () => this.options.onError?.({ code: 'no_websocket', message: 'no WebSocket: install ws' }),
+      );
+      return;
+    }
     const socket = factory(url);
     this.socket = socket;
     socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', token: this.options.token }));
@@ -152,7 +173,8 @@ export class Stream {
         this.topics.get('lanes')?.(message.lanes);
         break;
       case 'error': {
-        const error = message.error as { code: string; run_id?: string };
+        const error = message.error as { code: string; message: string; run_id?: string };
+        this.options.onError?.(error);
         if (error.code === 'resync_required' && error.run_id) {
           const sub = this.runs.get(error.run_id);
           if (sub)

@@ -69,7 +69,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
   const cursor = cursors[cursors.length - 1];
 
   const params: ListRunsParams = {
-    status: filters.status || undefined,
+    status: (filters.status || undefined) as ListRunsParams['status'],
     lane: filters.lane || undefined,
     template: filters.template || undefined,
     created_after: toIso(filters.from),
