@@ -4949,7 +4949,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Validate a template without saving it */
+    /** Validate a template without saving it (400 validation_failed listing every problem) */
     post: {
       parameters: {
         query?: never;
@@ -4970,7 +4970,8 @@ export interface paths {
           };
           content: {
             'application/json': {
-              valid: boolean;
+              /** @enum {boolean} */
+              valid: true;
               problems: {
                 field: string;
                 message: string;
