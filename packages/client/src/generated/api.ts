@@ -43,6 +43,7 @@ export interface paths {
           created_after?: string;
           created_before?: string;
           q?: string;
+          params?: string;
           limit?: number;
           cursor?: string;
         };
