@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Type, { type Static } from 'typebox';
 import { LANE_NAME_PATTERN } from '@ocr/contracts';
@@ -31,6 +32,8 @@ export const WorkerConfigSchema = Type.Object({
     default: 'https',
     pattern: '^(https|http|ssh|git|file)(,(https|http|ssh|git|file))*$',
   }),
+  /** A directory of secret files (one per `{{secrets.NAME}}`, named NAME: a mounted Kubernetes Secret); empty: none. */
+  OCR_SECRETS_DIR: Type.String({ default: '' }),
   /** The directory a Spec Kit `path` source may read under when absolute (relative paths stay in the run directory); empty: none. */
   OCR_SPEC_KIT_ROOT: Type.String({ default: '', pattern: '^(/.*)?$' }),
   // Job mode (a pod per queued run, started by a KEDA ScaledJob): claim at most this many runs in total, then
@@ -43,7 +46,14 @@ export const WorkerConfigSchema = Type.Object({
 
 const LANE = new RegExp(LANE_NAME_PATTERN);
 
-export type WorkerConfig = Static<typeof WorkerConfigSchema> & { lanes: string[] };
+export type WorkerConfig = Static<typeof WorkerConfigSchema> & {
+  lanes: string[];
+  /**
+   * The `OCR_SECRET_<NAME>` variables of the environment the config was read from (secrets.ts). Not
+   * enumerable: a logged or printed config never shows them.
+   */
+  readonly secretVariables: Readonly<Record<string, string>>;
+};
 
 /** Parse the worker's environment; every bad variable is reported on its own line. */
 export function loadWorkerConfig(
@@ -57,6 +67,25 @@ export function loadWorkerConfig(
         ? `OCR_LANES: ${bad.map((l) => JSON.stringify(l)).join(', ')} ${bad.length > 1 ? 'are not lane names' : 'is not a lane name'} (${LANE_NAME_PATTERN})`
         : undefined;
     },
+    (c) => {
+      if (!c.OCR_SECRETS_DIR) return undefined;
+      try {
+        return statSync(c.OCR_SECRETS_DIR).isDirectory()
+          ? undefined
+          : `OCR_SECRETS_DIR: ${c.OCR_SECRETS_DIR} is not a directory`;
+      } catch {
+        return `OCR_SECRETS_DIR: ${c.OCR_SECRETS_DIR} does not exist or cannot be read`;
+      }
+    },
   ]);
-  return Object.freeze({ ...config, lanes: config.OCR_LANES.split(',') });
+  const secretVariables = Object.freeze(
+    Object.fromEntries(
+      Object.entries(env).filter(
+        (e): e is [string, string] => e[0].startsWith('OCR_SECRET_') && e[1] !== undefined,
+      ),
+    ),
+  );
+  const out = { ...config, lanes: config.OCR_LANES.split(',') } as WorkerConfig;
+  Object.defineProperty(out, 'secretVariables', { value: secretVariables, enumerable: false });
+  return Object.freeze(out);
 }

@@ -11,6 +11,7 @@ import type { ExecutorRegistry } from './executors/index.js';
 import { uploadArtifacts, type PendingArtifact, type StoreOptions } from './artifacts.js';
 import { createRunApi } from './run-api.js';
 import { createMasker, maskJson, secretParamValues } from './secret-mask.js';
+import { secretsForStep, type SecretSource, type SecretStore } from './secrets.js';
 
 export interface RunExecutionOptions {
   api: WorkerProtocol;
@@ -26,6 +27,8 @@ export interface RunExecutionOptions {
   leaseTimeoutMs: number;
   /** How long storing one artifact is retried through outages (`OCR_ARTIFACT_RETRY_S`). */
   artifactRetryMs: number;
+  /** The worker's secrets (`{{secrets.NAME}}`), read at the start of each run; none when absent. */
+  secrets?: SecretSource;
 }
 
 /** How a run attempt ended, for metrics and tests. */
@@ -44,7 +47,9 @@ export class RunExecution {
   private leaseLost = false;
   private releaseReason: string | undefined;
   private readonly sink: EventSink;
-  private readonly mask: (text: string) => string;
+  /** Replaced once the run's secrets are loaded (before anything is sent); the sink always calls the current one. */
+  private mask: (text: string) => string;
+  private secrets: SecretStore = new Map();
   /** Uploads stop retrying once the run is stopped (cancel, shutdown, run timeout, lost lease). */
   private readonly store: StoreOptions;
   readonly done: Promise<RunEnd>;
@@ -54,15 +59,15 @@ export class RunExecution {
     private readonly options: RunExecutionOptions,
   ) {
     this.runId = claimed.run.id;
-    const log = options.log.child({
-      runId: this.runId,
-      attempt: claimed.run.attempt,
-      lane: claimed.run.lane,
-    });
+    // An error logged during the run (a failed request whose message quotes a rendered URL) is masked too.
+    const log = options.log.child(
+      { runId: this.runId, attempt: claimed.run.attempt, lane: claimed.run.lane },
+      { serializers: { err: (err: unknown) => maskedError(err, (text) => this.mask(text)) } },
+    );
     this.mask = createMasker(secretParamValues(claimed.run.params ?? {}, claimed.secret_params ?? []));
     this.store = { retryMs: options.artifactRetryMs, signal: this.abort.signal };
     this.sink = new EventSink(options.api, this.runId, claimed.lease_token, log, {
-      mask: this.mask,
+      mask: (text) => this.mask(text),
       flushMs: options.flushMs,
       batchSize: options.eventBatch,
       onLeaseLost: () => this.onLeaseLost(),
@@ -103,6 +108,20 @@ export class RunExecution {
       onCancelRequested: () => this.onCancelRequested(),
       onLeaseLost: () => this.onLeaseLost(),
     });
+    // Every secret the worker holds is masked, not only those this run references: a step could print
+    // one it found another way (a file, a variable it was not meant to read).
+    this.secrets =
+      (await this.options.secrets?.load().catch((err: unknown) => {
+        log.error({ reason: (err as Error).message }, 'secrets could not be loaded');
+        return undefined;
+      })) ?? new Map();
+    // A value in a URL is recorded percent-encoded (an http step's record): that spelling is masked too.
+    this.mask = createMasker(
+      [
+        ...secretParamValues(run.params ?? {}, this.claimed.secret_params ?? []),
+        ...this.secrets.values(),
+      ].flatMap((value) => [value, encodeURIComponent(value)]),
+    );
     const workdir = await mkdtemp(join(this.options.workDir || tmpdir(), `ocr-run-`));
     const runTimeout = this.claimed.timeout_s
       ? setTimeout(() => this.abort.abort(new Error('run timeout')), this.claimed.timeout_s * 1000)
@@ -136,6 +155,7 @@ export class RunExecution {
           attempt: run.attempt,
           stepName: name,
           params: run.params ?? {},
+          secrets: secretsForStep(step, this.secrets),
           workdir,
           signal: this.abort.signal,
           killGraceMs: this.options.killGraceMs,
@@ -294,4 +314,16 @@ export class RunExecution {
       throw err;
     }
   }
+}
+
+/** An error as pino would log it (type, message, stack, code), with secret values masked. */
+function maskedError(err: unknown, mask: (text: string) => string): unknown {
+  if (!(err instanceof Error)) return maskJson(err, mask);
+  const code = (err as { code?: unknown }).code;
+  return {
+    type: err.name,
+    message: mask(err.message),
+    ...(err.stack ? { stack: mask(err.stack) } : {}),
+    ...(code !== undefined ? { code: maskJson(code, mask) } : {}),
+  };
 }

@@ -7,6 +7,7 @@ import type { ClaimedRun, WorkerProtocol } from './protocol.js';
 import { RunExecution, type RunEnd } from './run-execution.js';
 import type { WorkerConfig } from './config.js';
 import { createExecutorRegistry, type ExecutorRegistry } from './executors/index.js';
+import { createSecretSource, type SecretSource } from './secrets.js';
 
 /** How long a busy worker with only a few free slots waits for more before claiming. */
 const CLAIM_LINGER_MS = 5;
@@ -21,6 +22,8 @@ export interface WorkerDeps {
   metrics?: WorkerMetrics;
   version?: string;
   executors?: ExecutorRegistry;
+  /** Where `{{secrets.NAME}}` values come from; by default the config's OCR_SECRET_* and OCR_SECRETS_DIR. */
+  secrets?: SecretSource;
 }
 
 /**
@@ -35,6 +38,7 @@ export class Worker extends EventEmitter {
   private readonly active = new Map<string, RunExecution>();
   private readonly heartbeats: Heartbeats;
   private readonly executors: ExecutorRegistry;
+  private readonly secrets: SecretSource;
   private claiming = false;
   /** The API's lease length, from the latest claim reply. */
   private leaseTimeoutMs = 15_000;
@@ -55,6 +59,13 @@ export class Worker extends EventEmitter {
   constructor(private readonly deps: WorkerDeps) {
     super();
     this.id = deps.config.OCR_WORKER_ID;
+    this.secrets =
+      deps.secrets ??
+      createSecretSource({
+        env: deps.config.secretVariables ?? {},
+        dir: deps.config.OCR_SECRETS_DIR,
+        log: deps.log,
+      });
     this.executors =
       deps.executors ??
       createExecutorRegistry({
@@ -287,6 +298,7 @@ export class Worker extends EventEmitter {
       eventBatch: config.OCR_EVENT_BATCH,
       httpAllowPrivate: config.OCR_HTTP_ALLOW_PRIVATE,
       leaseTimeoutMs: this.leaseTimeoutMs,
+      secrets: this.secrets,
       artifactRetryMs: config.OCR_ARTIFACT_RETRY_S * 1000,
     });
   }

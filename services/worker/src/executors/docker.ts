@@ -67,7 +67,9 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
     const container = await docker.createContainer({
       name: containerName(ctx),
       Image: step.image,
-      ...(step.command ? { Cmd: renderContainerCommand(step.command, ctx.params, entrypoint) } : {}),
+      ...(step.command
+        ? { Cmd: renderContainerCommand(step.command, ctx.params, entrypoint, ctx.secrets) }
+        : {}),
       Env: containerEnv(ctx, step.env),
       Labels: {
         [CONTAINER_LABELS.runId]: ctx.runId,

@@ -55,10 +55,11 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecu
         (step.allow_private === true && options.stepsMayAllowPrivate === true),
       ...(step.allow_hosts ? { allowHosts: step.allow_hosts } : {}),
     };
-    let url = parseUrl(renderUrl(step.url, ctx.params));
+    const secrets = ctx.secrets ?? {};
+    let url = parseUrl(renderUrl(step.url, ctx.params, secrets));
     let method: string = step.method ?? 'GET';
-    let headers = renderHeaders(step.headers, ctx.params);
-    let body = renderBody(step.body, ctx.params, headers);
+    let headers = renderHeaders(step.headers, ctx.params, secrets);
+    let body = renderBody(step.body, ctx.params, headers, secrets);
     const expected = step.expect_status;
     const agent = createGuardedAgent(policy.allowPrivate);
     let settled = false;
@@ -240,10 +241,11 @@ function parseUrl(text: string): URL {
 function renderHeaders(
   headers: Record<string, string> | undefined,
   params: Record<string, unknown>,
+  secrets: Record<string, string>,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
-    const rendered = renderText(value, params);
+    const rendered = renderText(value, params, secrets);
     // A param must not be able to end the header and start another one.
     if (/[\r\n\0]/.test(rendered))
       throw new ExecutorError('invalid_header', `header ${name} would contain a line break`);
@@ -257,11 +259,12 @@ function renderBody(
   body: unknown,
   params: Record<string, unknown>,
   headers: Record<string, string>,
+  secrets: Record<string, string>,
 ): string | undefined {
   if (body === undefined) return undefined;
-  if (typeof body === 'string') return renderText(body, params);
+  if (typeof body === 'string') return renderText(body, params, secrets);
   headers['content-type'] ??= 'application/json';
-  return JSON.stringify(renderJson(body, params));
+  return JSON.stringify(renderJson(body, params, secrets));
 }
 
 function withoutHeaders(headers: Record<string, string>, names: string[]): Record<string, string> {

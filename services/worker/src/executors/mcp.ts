@@ -37,7 +37,7 @@ type ToolResult = { content?: ToolContent[]; structuredContent?: unknown; isErro
 export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecutor {
   const clientInfo = options.clientInfo ?? { name: 'ocr-worker', version: '0.1.0' };
   return defineExecutor('mcp', McpStep, async (step, ctx, stop) => {
-    const args = (renderJson(step.arguments ?? {}, ctx.params) ?? {}) as Record<string, unknown>;
+    const args = (renderJson(step.arguments ?? {}, ctx.params, ctx.secrets) ?? {}) as Record<string, unknown>;
     const { transport, describe, pid } = openTransport(step.server, ctx, options.allowPrivate === true);
     const client = new Client(clientInfo);
     let closed = false;
@@ -137,7 +137,7 @@ function openTransport(
 ): { transport: Transport; describe: string; pid: () => number | null } {
   if ('command' in server) {
     // The server's argv is analyzed like a docker command: whole-element placeholders only, no interpreter.
-    const args = renderArgv([server.command, ...(server.args ?? [])], ctx.params, {}, 1);
+    const args = renderArgv([server.command, ...(server.args ?? [])], ctx.params, ctx.secrets, 1);
     const stdio = new StdioClientTransport({
       command: server.command,
       args,
@@ -150,7 +150,7 @@ function openTransport(
     stdio.stderr?.on('end', () => framer.end());
     return { transport: stdio, describe: [server.command, ...args].join(' '), pid: () => stdio.pid };
   }
-  const url = new URL(renderUrl(server.url, ctx.params));
+  const url = new URL(renderUrl(server.url, ctx.params, ctx.secrets));
   // The same SSRF guard as http steps: scheme, literal address, then every connection's resolved and peer address.
   const policy: GuardPolicy = { allowPrivate };
   checkUrl(url, policy);
@@ -161,7 +161,7 @@ function openTransport(
   }) as unknown as typeof fetch;
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(server.headers ?? {}))
-    headers[name] = renderText(value, ctx.params);
+    headers[name] = renderText(value, ctx.params, ctx.secrets);
   return {
     transport: new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: guardedFetch }),
     describe: url.href,

@@ -3,6 +3,7 @@
  * (which holds its API token), then the worker's extra env, the step's env, then the params.
  */
 import { paramEnv, renderEnv } from '../params/index.js';
+import { secretVariables } from '../secrets.js';
 import type { StepContext } from './types.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -27,8 +28,10 @@ export function localProcessEnv(
     TMPDIR: ctx.workdir,
     ...stepIdentityEnv(ctx),
     ...ctx.env,
-    ...renderEnv(stepEnv, ctx.params),
+    ...renderEnv(stepEnv, ctx.params, ctx.secrets),
     ...paramEnv(ctx.params),
+    // Only the secrets this step references (a rendered `{{secrets.X}}` in a script reads "${OCR_SECRET_X}").
+    ...secretVariables(ctx.secrets ?? {}),
   };
 }
 
@@ -37,8 +40,9 @@ export function containerEnv(ctx: StepContext, stepEnv: Record<string, string> |
   const env = {
     ...stepIdentityEnv(ctx),
     ...ctx.env,
-    ...renderEnv(stepEnv, ctx.params),
+    ...renderEnv(stepEnv, ctx.params, ctx.secrets),
     ...paramEnv(ctx.params),
+    ...secretVariables(ctx.secrets ?? {}),
   };
   return Object.entries(env).map(([key, value]) => `${key}=${value}`);
 }

@@ -17,7 +17,7 @@ import { stepResult, type StepResult } from './types.js';
 
 /** The shell step executor. */
 export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop) => {
-  const script = renderShellScript(step.script, ctx.params);
+  const script = renderShellScript(step.script, ctx.params, ctx.secrets);
   const shell = step.shell === 'bash' ? '/bin/bash' : '/bin/sh';
   const env = localProcessEnv(ctx, step.env);
   return new Promise<StepResult>((resolve) => {

@@ -26,7 +26,9 @@ import { ExecutorError, stepResult, type StepContext } from './types.js';
 
 /** The step's input: its `input` with placeholders rendered, or the run's params when it has none. */
 function stepInput(step: { input?: Record<string, unknown> }, ctx: StepContext): Record<string, unknown> {
-  return step.input ? (renderJson(step.input, ctx.params) as Record<string, unknown>) : ctx.params;
+  return step.input
+    ? (renderJson(step.input, ctx.params, ctx.secrets) as Record<string, unknown>)
+    : ctx.params;
 }
 
 function runApiOf(ctx: StepContext) {

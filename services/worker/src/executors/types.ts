@@ -29,6 +29,11 @@ export interface StepContext {
   stepName: string;
   /** The run's params (already validated by the API against the template's schema). */
   params: Record<string, unknown>;
+  /**
+   * The worker's secrets this step references, by the name it uses (`{{secrets.NAME}}`); never sent anywhere
+   * but into the step, and masked in everything the run sends (see secrets.ts).
+   */
+  secrets?: Record<string, string>;
   /** Extra environment for processes a step starts (shell, docker, stdio MCP servers), under the step's own. */
   env: Record<string, string>;
   /** Per-run scratch directory: the shell's cwd, where copied-out files land. Removed by the run. */
