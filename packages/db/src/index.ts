@@ -40,6 +40,11 @@ export {
   type AppendResult,
   type ReadEventsInput,
 } from './queue/events.js';
+export {
+  completeRunsWithEvents,
+  type CompletionWithEvents,
+  type CompletionSummary,
+} from './queue/complete-with-events.js';
 export { cancelRun, retryRun, type CancelOutcome, type RetryOutcome } from './queue/cancel.js';
 export {
   findStaleRuns,

@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type Type from 'typebox';
 import {
   appendEvents,
-  appendEventsMany,
   completeArtifact,
   completeRuns,
+  completeRunsWithEvents,
   createArtifact,
   diagnoseFence,
   getArtifact,
@@ -263,37 +263,18 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
     },
     async (request) => {
       const { completions } = request.body as Type.Static<typeof CompleteBatch>;
-      // Final events first, every run's in one statement (a lost lease shows up again, per item, in the
-      // completion's answer); events, steps and completions commit together: one commit per batch, not three.
-      const withEvents = completions.filter((c) => c.events?.length);
-      const [appended, results] = await app.db.transaction().execute(
-        async (trx) =>
-          [
-            await appendEventsMany(
-              trx,
-              withEvents.map((c) => ({
-                lease: { runId: c.run_id, leaseToken: c.lease_token },
-                events: c.events!,
-              })),
-              { notify: false },
-            ),
-            await completeRuns(
-              trx,
-              completions.map((c) => ({
-                runId: c.run_id,
-                leaseToken: c.lease_token,
-                status: c.status,
-                error: c.error ?? null,
-                output: c.output,
-              })),
-              { notify: false },
-            ),
-          ] as const,
-      );
-      eventsAppended(
-        app,
-        withEvents.map((c) => c.run_id),
-        appended,
+      // Final events, steps and completions of every run in one statement: one commit, one update of each
+      // run row, no transaction open across round trips.
+      const results = await completeRunsWithEvents(
+        app.db,
+        completions.map((c) => ({
+          runId: c.run_id,
+          leaseToken: c.lease_token,
+          status: c.status,
+          error: c.error ?? null,
+          output: c.output,
+          events: c.events,
+        })),
       );
       runsChanged(
         app,

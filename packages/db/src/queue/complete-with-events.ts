@@ -1,0 +1,179 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, RunRow } from '../types.js';
+import { backoffInterval } from './backoff.js';
+import { eventArrays, stepRows, type EventInput } from './events.js';
+import { appendEventsMany } from './events.js';
+import { completeRuns, type Completion } from './lease.js';
+import { fenced, type Fenced } from './fence.js';
+import { sanitizeJson } from './sanitize.js';
+
+/** A completion with the attempt's last events (what the worker had not sent yet). */
+export interface CompletionWithEvents extends Completion {
+  events?: EventInput[];
+}
+
+/** What a completion batch needs back: enough for hints, metrics and the answer, not the whole row. */
+export interface CompletionSummary {
+  id: string;
+  status: RunRow['status'];
+  last_seq: number;
+  requeued: boolean;
+  /** Worker events newly stored by this call (a replayed batch stores 0). */
+  accepted: number;
+}
+
+/**
+ * Store the attempts' last events and finish the attempts, for any number of runs, in ONE statement and so
+ * one commit: the run row is updated once per run (its `last_seq` moves past the worker's new events and
+ * the `status`/`requeued` event at once), with no transaction held open across round trips.
+ *
+ * It is `appendEventsMany` followed by `completeRuns` in one transaction, written as one statement, and
+ * stores exactly the same rows: the worker's events numbered `last_seq + 1 …` in their seq order (replays
+ * of already stored worker seqs skipped, as an append does), then the status event, `run_steps` upserted
+ * from step events. Fencing: only a row still `running` under the presented token is touched, and it is
+ * locked (in id order, so concurrent batches never deadlock) before anything is written for it; a run whose
+ * lease is gone gets neither its events nor its completion, and says why (`lease_lost`, `not_found`).
+ * A run named twice in one call falls back to the two statements in one transaction.
+ */
+export async function completeRunsWithEvents(
+  db: Kysely<Database>,
+  items: CompletionWithEvents[],
+): Promise<Fenced<CompletionSummary>[]> {
+  if (items.length === 0) return [];
+  if (new Set(items.map((item) => item.runId)).size !== items.length) return inTransaction(db, items);
+  const valid = items.filter((c) => isUuid(c.runId) && isUuid(c.leaseToken));
+  const applied = new Map<string, CompletionSummary>();
+  if (valid.length > 0) {
+    const ev = eventArrays(valid.flatMap((c) => (c.events ?? []).map((e) => ({ runId: c.runId, event: e }))));
+    const steps = stepRows(ev.clean);
+    const json = (value: unknown) => (value == null ? null : JSON.stringify(sanitizeJson(value)));
+    const { rows } = await sql<CompletionSummary>`
+      WITH input AS (
+        SELECT * FROM unnest(${valid.map((c) => c.runId)}::uuid[], ${valid.map((c) => c.leaseToken)}::uuid[],
+                             ${valid.map((c) => c.status)}::text[], ${valid.map((c) => json(c.error))}::jsonb[],
+                             ${valid.map((c) => json(c.output))}::jsonb[])
+          AS x(id, token, status, error, output)
+      ),
+      ev AS (
+        SELECT * FROM unnest(${ev.runIds}::uuid[], ${ev.seqs}::int[], ${ev.ts}::timestamptz[], ${ev.levels}::text[],
+                             ${ev.types}::text[], ${ev.steps}::text[], ${ev.messages}::text[], ${ev.data}::jsonb[])
+          AS x(run_id, seq, ts, level, type, step, message, data)
+      ),
+      run AS (
+        SELECT r.id, r.attempt, r.last_seq, i.error, i.output,
+               CASE
+                 WHEN r.cancel_requested AND i.status <> 'success' THEN 'cancelled'
+                 WHEN i.status = 'error' AND r.attempt - r.infra_losses - r.releases < r.max_attempts THEN 'queued'
+                 ELSE i.status
+               END AS next_status
+        FROM runs r JOIN input i ON r.id = i.id AND r.lease_token = i.token
+        WHERE r.status = 'running'
+        ORDER BY r.id
+        FOR UPDATE OF r
+      ),
+      bounds AS (
+        SELECT run_id, min(seq) AS lo, max(seq) AS hi FROM ev GROUP BY run_id
+      ),
+      existing AS MATERIALIZED (
+        SELECT e.run_id, e.attempt_seq FROM run JOIN bounds b ON b.run_id = run.id
+        JOIN run_events e ON e.run_id = run.id AND e.attempt = run.attempt AND e.attempt_seq BETWEEN b.lo AND b.hi
+      ),
+      fresh AS (
+        SELECT e.*, run.attempt, run.last_seq AS base, row_number() OVER (PARTITION BY e.run_id ORDER BY e.seq) AS n
+        FROM ev e JOIN run ON run.id = e.run_id
+        WHERE (e.run_id, e.seq) NOT IN (SELECT run_id, attempt_seq FROM existing)
+      ),
+      counted AS (
+        SELECT run_id, count(*)::int AS n FROM fresh GROUP BY run_id
+      ),
+      updated AS (
+        UPDATE runs r SET
+          status = d.next_status,
+          finished_at = CASE WHEN d.next_status = 'queued' THEN NULL ELSE now() END,
+          run_at = CASE WHEN d.next_status = 'queued'
+                        THEN now() + ${backoffInterval(sql`r.attempt - r.infra_losses - r.releases`)} ELSE r.run_at END,
+          lease_token = NULL, worker_id = NULL, worker_boot = NULL, heartbeat_at = NULL, lease_expires_at = NULL,
+          error = d.error,
+          output = d.output,
+          last_seq = r.last_seq + COALESCE(c.n, 0) + 1
+        FROM run d LEFT JOIN counted c ON c.run_id = d.id
+        WHERE r.id = d.id
+        RETURNING r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error, d.next_status = 'queued' AS requeued,
+                  COALESCE(c.n, 0) AS accepted
+      ),
+      inserted AS (
+        INSERT INTO run_events (run_id, seq, attempt, attempt_seq, ts, level, type, step, message, data)
+        SELECT f.run_id, f.base + f.n, f.attempt, f.seq, COALESCE(f.ts, now()), f.level, f.type, f.step, f.message, f.data
+        FROM fresh f
+        ON CONFLICT DO NOTHING
+      ),
+      finished AS (
+        INSERT INTO run_events (run_id, seq, attempt, level, type, message, data)
+        SELECT id, last_seq, attempt,
+               CASE WHEN status IN ('error') OR requeued THEN 'warn' ELSE 'info' END,
+               CASE WHEN requeued THEN 'requeued' ELSE 'status' END,
+               CASE WHEN requeued THEN 'requeued: attempt ' || attempt || ' failed, retry at ' || run_at
+                    ELSE 'finished: ' || status END,
+               jsonb_build_object('status', status, 'attempt', attempt, 'error', error)
+        FROM updated
+      ),
+      steps AS (
+        INSERT INTO run_steps (run_id, attempt, idx, name, kind, status, finished_at, exit_code)
+        SELECT s.run_id, run.attempt, s.idx, s.name, s.kind, s.status, CASE WHEN s.finished THEN now() END, s.exit_code
+        FROM unnest(${steps.map((s) => s.run_id)}::uuid[], ${steps.map((s) => s.idx)}::int[],
+                    ${steps.map((s) => s.name)}::text[], ${steps.map((s) => s.kind)}::text[],
+                    ${steps.map((s) => s.status)}::text[], ${steps.map((s) => s.finished)}::boolean[],
+                    ${steps.map((s) => s.exit_code)}::int[])
+          AS s(run_id, idx, name, kind, status, finished, exit_code)
+        JOIN run ON run.id = s.run_id
+        ORDER BY s.run_id, s.idx
+        ON CONFLICT (run_id, attempt, idx) DO UPDATE SET
+          status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE run_steps.status END,
+          finished_at = COALESCE(excluded.finished_at, run_steps.finished_at),
+          exit_code = COALESCE(excluded.exit_code, run_steps.exit_code)
+      )
+      SELECT id, status, last_seq::int AS last_seq, requeued, accepted FROM updated
+    `.execute(db);
+    for (const row of rows) applied.set(row.id, row);
+  }
+  return fenced(
+    db,
+    items.map((c) => ({ runId: c.runId, leaseToken: c.leaseToken })),
+    applied,
+  );
+}
+
+/** The same outcome as two statements in one transaction (a run named twice: its batches in order). */
+async function inTransaction(
+  db: Kysely<Database>,
+  items: CompletionWithEvents[],
+): Promise<Fenced<CompletionSummary>[]> {
+  return db.transaction().execute(async (trx: Transaction<Database>) => {
+    const withEvents = items.filter((c) => c.events?.length);
+    const appended = await appendEventsMany(
+      trx,
+      withEvents.map((c) => ({ lease: { runId: c.runId, leaseToken: c.leaseToken }, events: c.events! })),
+      { notify: false },
+    );
+    const accepted = new Map(withEvents.map((c, i) => [c, appended[i]!]));
+    const completed = await completeRuns(trx, items, { notify: false });
+    return completed.map((result, i): Fenced<CompletionSummary> => {
+      if (!result.ok) return result;
+      const append = accepted.get(items[i]!);
+      const run = result.value;
+      return {
+        ok: true,
+        value: {
+          id: run.id,
+          status: run.status,
+          last_seq: Number(run.last_seq),
+          requeued: run.requeued,
+          accepted: append?.ok ? append.value.accepted : 0,
+        },
+      };
+    });
+  });
+}
+
+const isUuid = (value: string) =>
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
