@@ -1,9 +1,9 @@
 import Form from '@rjsf/core';
-import validator from '@rjsf/validator-ajv8';
 import type { RJSFSchema } from '@rjsf/utils';
 import type { ReactNode } from 'react';
+import { evalFreeValidator } from './eval-free-validator.js';
 
-/** The `$schema` marker is dropped: the form's Ajv speaks draft-07, which covers what params schemas use. */
+/** The `$schema` marker is dropped: the form validates as draft 2020-12, like the API. */
 function formSchema(schema: Record<string, unknown>): RJSFSchema {
   const { $schema: _ignored, ...rest } = schema;
   void _ignored;
@@ -27,7 +27,7 @@ export function ParamsForm(props: {
       idPrefix={props.idPrefix}
       className="rjsf"
       schema={formSchema(props.schema)}
-      validator={validator}
+      validator={evalFreeValidator}
       formData={props.value}
       disabled={props.disabled}
       showErrorList="top"
