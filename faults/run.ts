@@ -639,7 +639,9 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${report}\n`);
   await writeFile(join(dir, 'nemesis.log'), nemesisLog.join('\n') + '\n');
   if (!SHORT) await writeReliabilityDoc(report);
-  if (bad === 0) await rm(dir, { recursive: true, force: true });
+  if (bad === 0 && overBound.length === 0) await rm(dir, { recursive: true, force: true });
+  else if (bad === 0)
+    process.stdout.write(`\nrecoveries over their bound: logs and database kept in ${dir}\n`);
   else process.stdout.write(`\nFAILED: ${bad} violations; logs kept in ${dir}\n`);
   return bad === 0 ? 0 : 1;
 }

@@ -97,9 +97,10 @@ export class Sweeper extends EventEmitter {
     });
     this.clock = clock;
     this.gate = new WarmUpGate(config.OCR_HEARTBEAT_TIMEOUT_S * 1000, clock);
-    // Ticks come every interval, a long one renews mid-way; more than a lease TTL plus an interval between
-    // two answers means we were not watching.
-    this.watchGapMs = (config.leaderTtlS + config.OCR_SWEEP_INTERVAL_S) * 1000;
+    // The longest blind spot after which a new leader may still sweep at once: a database outage hidden in a
+    // shorter one cannot make a live run look stale (its worker beat at most an interval before the outage
+    // began, and the timeout has not passed since).
+    this.watchGapMs = (config.OCR_HEARTBEAT_TIMEOUT_S - config.OCR_HEARTBEAT_INTERVAL_S) * 1000;
     this.metrics = createSweeperMetrics(deps.registry, () => this.isLeader);
     this.retention = new Retention({
       db: deps.db,
@@ -200,17 +201,9 @@ export class Sweeper extends EventEmitter {
     const { config, log } = this.deps;
     const heldBefore = this.isLeader;
     const asked = this.clock();
+    const blindMs = asked - this.lastAnswerAt;
     const held = await this.lease.renew();
     report.reachable = true;
-    // A gap in our own watch (this process was frozen, or ticks stalled far past their interval): the
-    // database may have been down meanwhile without our noticing, so wait as after an outage.
-    if (asked - this.lastAnswerAt > this.watchGapMs && this.gate.remainingMs !== Infinity) {
-      this.gate.close();
-      log.warn(
-        { gapS: (asked - this.lastAnswerAt) / 1000 },
-        'sweeper stopped watching the database for a while: warming up again',
-      );
-    }
     this.lastAnswerAt = this.clock();
     if (this.gate.remainingMs === Infinity) {
       this.gate.restart();
@@ -224,9 +217,12 @@ export class Sweeper extends EventEmitter {
       return false;
     }
     if (!heldBefore) {
-      // Fresh leadership (first time, after a takeover, or after our own lease lapsed). No wait of its own:
-      // the gate already holds the sweep until this replica has watched the database answer for a full
-      // heartbeat timeout (since start, an outage, or a gap in its watch); a follower that has, sweeps now.
+      // Fresh leadership (first time, after a takeover, or after our own lease lapsed). The gate already
+      // holds the sweep until this replica has watched the database answer for a full heartbeat timeout
+      // (since start or an outage), so a follower that has, sweeps now. Unless it was blind for a while just
+      // before (frozen, or its ticks starved): the database may have been down meanwhile unnoticed.
+      if (blindMs > this.watchGapMs) this.gate.close();
+      if (this.gate.remainingMs === Infinity) this.gate.restart();
       this.leading = true;
       log.info(
         {
