@@ -1,6 +1,8 @@
 import { createTransport, type ClientOptions } from './http.js';
 import { follow, type FollowOptions } from './follow.js';
 import type {
+  ArtifactSearchList,
+  ArtifactSearchQuery,
   ArtifactWithUrl,
   ClaimRequest,
   CreateRun,
@@ -112,6 +114,9 @@ export function createClient(options: ClientOptions) {
         ),
     },
     artifacts: {
+      /** Artifacts across runs, newest first (`next_cursor` pages on). */
+      search: (query: ArtifactSearchQuery = {}) =>
+        request<ArtifactSearchList>('GET', '/v1/artifacts', { query }),
       get: (id: string) => request<ArtifactWithUrl>('GET', `/v1/artifacts/${enc(id)}`),
       content: (id: string) => request<Response>('GET', `/v1/artifacts/${enc(id)}/content`, { raw: true }),
     },

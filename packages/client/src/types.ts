@@ -42,6 +42,8 @@ export type EventsQuery = Query<'/v1/runs/{id}/events', 'get'>;
 export type WorkerEvent = RequestBody<'/v1/runs/{id}/events', 'post'>['events'][number];
 export type ClaimRequest = RequestBody<'/v1/runs/claim', 'post'>;
 export type ArtifactWithUrl = ResponseBody<'/v1/artifacts/{id}', 'get'>;
+export type ArtifactSearchQuery = Query<'/v1/artifacts', 'get'>;
+export type ArtifactSearchList = ResponseBody<'/v1/artifacts', 'get'>;
 export type Role = RequestBody<'/v1/tokens', 'post'>['role'];
 /** A message the client sends on /v1/stream. */
 export type StreamClientMessage = Schemas['StreamClientMessage'];

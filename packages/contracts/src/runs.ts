@@ -154,3 +154,34 @@ export const Artifact = Type.Object(
 export type Artifact = Static<typeof Artifact>;
 export const ArtifactList = Type.Object({ artifacts: Type.Array(Artifact) });
 export const ArtifactWithUrl = Type.Object({ artifact: Artifact, download_url: Nullable(Type.String()) });
+
+/** GET /v1/artifacts: artifacts across runs. Sizes in bytes; dates as for runs (after inclusive, before exclusive). */
+export const ArtifactSearchQuery = Type.Object(
+  {
+    run_id: Type.Optional(Uuid),
+    template: Type.Optional(TemplateName),
+    lane: Type.Optional(LaneName),
+    kind: Type.Optional(ArtifactKind),
+    content_type: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** `*` any run of characters, `?` one; without either, a substring. Case-insensitive. */
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    created_after: Type.Optional(Type.String({ format: 'date-time' })),
+    created_before: Type.Optional(Type.String({ format: 'date-time' })),
+    min_size: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    max_size: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  strict,
+);
+export type ArtifactSearchQuery = Static<typeof ArtifactSearchQuery>;
+/** An artifact found by a search, with its run's template and lane. */
+export const ArtifactSearchItem = Type.Object(
+  { ...Artifact.properties, template: Type.String(), lane: Type.String() },
+  { $id: 'ArtifactSearchItem' },
+);
+export type ArtifactSearchItem = Static<typeof ArtifactSearchItem>;
+export const ArtifactSearchList = Type.Object({
+  artifacts: Type.Array(ArtifactSearchItem),
+  next_cursor: Nullable(Type.String()),
+});

@@ -121,3 +121,11 @@ export {
 } from './queries/leader.js';
 export { exportDatabase, importDatabase, RestoreRefusedError, type BackupHeader } from './backup.js';
 export { vacuumAnalyze } from './queries/planner.js';
+export {
+  searchArtifacts,
+  explainSearchArtifacts,
+  namePattern,
+  type ArtifactSearchFilter,
+  type ArtifactSearchRow,
+} from './queries/artifact-search.js';
+export { insertSyntheticArtifacts } from './synthetic.js';

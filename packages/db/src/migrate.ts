@@ -8,6 +8,7 @@ import * as idempotencyFingerprint from './migrations/2026-12-04T1900-idempotenc
 import * as tokenScopes from './migrations/2026-12-04T2100-token-scopes.js';
 import * as timelineWithoutFkChecks from './migrations/2026-12-04T2200-timeline-without-fk-checks.js';
 import * as runsSearch from './migrations/2026-12-04T2210-runs-search.js';
+import * as artifactSearch from './migrations/2026-12-04T2220-artifact-search.js';
 
 /** Every migration, in order. Names are timestamps so they sort; bodies are frozen once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-04T2100-token-scopes': tokenScopes,
   '2026-12-04T2200-timeline-without-fk-checks': timelineWithoutFkChecks,
   '2026-12-04T2210-runs-search': runsSearch,
+  '2026-12-04T2220-artifact-search': artifactSearch,
 };
 
 // An arbitrary constant shared by every process of this product: the advisory lock key for migrations.

@@ -135,6 +135,9 @@ export interface ArtifactsTable {
   object_key: string | null;
   created_at: Generated<Date>;
   completed_at: NullableTimestamp;
+  /** The run's template and lane, copied on insert by a trigger (artifact search filters on them). */
+  template: Generated<string>;
+  lane: Generated<string>;
 }
 
 export interface SpecDocsTable {

@@ -9010,6 +9010,226 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/artifacts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Search artifacts across runs (newest first, keyset-paged) */
+    get: {
+      parameters: {
+        query?: {
+          /** @description UUID */
+          run_id?: string;
+          /** @description template name */
+          template?: string;
+          /** @description lane name */
+          lane?: string;
+          kind?: 'text' | 'markdown' | 'json' | 'diff' | 'image' | 'file' | 'zip';
+          content_type?: string;
+          name?: string;
+          created_after?: string;
+          created_before?: string;
+          min_size?: number;
+          max_size?: number;
+          limit?: number;
+          cursor?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              artifacts: components['schemas']['ArtifactSearchItem'][];
+              next_cursor: string | null;
+            };
+          };
+        };
+        /** @description Error answer */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+        /** @description Error answer */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+        /** @description Error answer */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+        /** @description Error answer */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+        /** @description Error answer */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/artifacts/{id}': {
     parameters: {
       query?: never;
@@ -9589,6 +9809,28 @@ export interface components {
         current_step: string | null;
         last_line: string | null;
       } | null;
+    };
+    ArtifactSearchItem: {
+      /**
+       * Format: uuid
+       * @description UUID
+       */
+      id: string;
+      /**
+       * Format: uuid
+       * @description UUID
+       */
+      run_id: string;
+      name: string;
+      kind: 'text' | 'markdown' | 'json' | 'diff' | 'image' | 'file' | 'zip';
+      content_type: string;
+      size: number;
+      sha256: string;
+      status: 'pending' | 'ready';
+      /** Format: date-time */
+      created_at: string;
+      template: string;
+      lane: string;
     };
     /** @description A message a client sends on the /v1/stream WebSocket */
     StreamClientMessage:

@@ -63,6 +63,8 @@ export async function listArtifacts(db: Kysely<Database>, runId: string): Promis
       'object_key',
       'created_at',
       'completed_at',
+      'template',
+      'lane',
     ])
     .select(sql<null>`NULL`.as('content'))
     .where('run_id', '=', runId)

@@ -1,10 +1,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { getArtifact, getRun, type ArtifactRow } from '@ocr/db';
-import { ArtifactWithUrl, ErrorResponses, IdParams } from '@ocr/contracts';
+import { getArtifact, getRun, searchArtifacts, type ArtifactRow } from '@ocr/db';
+import {
+  ArtifactSearchList,
+  ArtifactSearchQuery,
+  ArtifactWithUrl,
+  ErrorResponses,
+  IdParams,
+} from '@ocr/contracts';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { apiError, notFound } from '../errors.js';
 import { artifactToWire } from '../serialize.js';
-import { assertRun, isScoped } from '../scope.js';
+import { assertLane, assertRun, assertTemplate, isScoped } from '../scope.js';
 
 /** Reading artifacts: metadata with a short-lived download URL, or the content (inline, or a redirect). */
 export async function artifactRoutes(root: FastifyInstance): Promise<void> {
@@ -19,6 +26,44 @@ export async function artifactRoutes(root: FastifyInstance): Promise<void> {
     }
     return artifact;
   };
+  app.get(
+    '/v1/artifacts',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        tags: ['artifacts'],
+        summary: 'Search artifacts across runs (newest first, keyset-paged)',
+        querystring: ArtifactSearchQuery,
+        response: { 200: ArtifactSearchList, ...ErrorResponses },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      if (query.min_size !== undefined && query.max_size !== undefined && query.min_size > query.max_size) {
+        throw apiError('validation_failed', 'query.min_size: is greater than max_size', [
+          { field: 'query.min_size', message: 'must not be greater than max_size' },
+        ]);
+      }
+      // A scoped token sees only artifacts of its lanes' and templates' runs; naming another is a 403.
+      const scope = request.principal!;
+      if (query.lane) assertLane(scope, query.lane, 'query.lane');
+      if (query.template) assertTemplate(scope, query.template, 'query.template');
+      const limit = query.limit ?? 50;
+      const rows = await searchArtifacts(app.db, {
+        ...query,
+        ...(scope.lanes ? { lanes: scope.lanes } : {}),
+        ...(scope.templates ? { templates: scope.templates } : {}),
+        limit: limit + 1,
+        cursor: query.cursor ? decodeCursor(query.cursor) : undefined,
+      });
+      const page = rows.slice(0, limit);
+      return {
+        artifacts: page.map((a) => ({ ...artifactToWire(a), template: a.template, lane: a.lane })),
+        next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null,
+      };
+    },
+  );
+
   app.get(
     '/v1/artifacts/:id',
     {

@@ -31,6 +31,7 @@ import {
   RunsResponse,
 } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
 import { prepareRuns, type Idempotency } from '../run-factory.js';
 import { artifactToWire, eventToWire, runToWire, stepToWire } from '../serialize.js';
 import { maskRunSecrets } from '../secret-params.js';
@@ -47,24 +48,6 @@ const IdempotencyHeaders = Type.Object({
 function idempotencyOf(request: FastifyRequest): Idempotency | undefined {
   const key = (request.headers as Type.Static<typeof IdempotencyHeaders>)['idempotency-key'];
   return key ? { key, tokenId: request.principal!.tokenId } : undefined;
-}
-
-function encodeCursor(run: RunRow): string {
-  return Buffer.from(`${run.created_at.toISOString()}|${run.id}`).toString('base64url');
-}
-
-/** What `encodeCursor` writes: a four-digit-year ISO timestamp (so no far-future date reaches SQL) and a UUID. */
-const CURSOR =
-  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
-
-function decodeCursor(cursor: string): { created_at: string; id: string } {
-  const [, created_at, id] = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8')) ?? [];
-  if (!created_at || !id || !(Date.parse(created_at) >= 0)) {
-    throw apiError('validation_failed', 'query.cursor: is not a cursor this API issued', [
-      { field: 'query.cursor', message: 'invalid' },
-    ]);
-  }
-  return { created_at, id };
 }
 
 /** `?params=` as the object it must be: JSON, an object, not an array or a scalar. */
