@@ -304,6 +304,7 @@ function validRequests(
         lane: 'A',
         template: 'echo',
         q: 'hi',
+        params: '{"message":"hi"}',
         limit: '5',
         created_after: '2020-01-01T00:00:00Z',
       },
@@ -403,6 +404,20 @@ function validRequests(
     'POST /v1/tokens': { path: {}, body: { name: 'fuzz', role: 'viewer' } },
     // Never a real token id: revoking the admin token would end the suite, not test the route.
     'DELETE /v1/tokens/{id}': { path: { id: randomUUID() } },
+    'GET /v1/artifacts': {
+      path: {},
+      query: {
+        template: 'echo',
+        lane: 'A',
+        kind: 'text',
+        content_type: 'text/plain',
+        name: '*.txt',
+        min_size: '0',
+        max_size: '1000',
+        created_after: '2020-01-01T00:00:00Z',
+        limit: '5',
+      },
+    },
     'GET /v1/artifacts/{id}': { path: { id: f.artifactId } },
     'GET /v1/artifacts/{id}/content': { path: { id: f.artifactId } },
     // Without an upgrade the stream is a 404; with bad query or headers it must stay a clean 4xx.
