@@ -1,5 +1,5 @@
 import childProcess, { type SpawnOptions } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -77,7 +77,27 @@ async function reachableDataDir(dir: string, owned: string): Promise<string> {
   return join(relocated, 'pgdata');
 }
 
-const PASSWORD = 'ocr';
+/** The superuser password that builds before the generated one gave every cluster: moved away from at start. */
+const LEGACY_PASSWORD = 'ocr';
+
+/**
+ * The cluster's superuser password, kept in `<dir>/password` (0600, next to the data, so in OCR_HOME for
+ * `ocr dev`): random and made once, at the cluster's first start, never printed or logged. A cluster made by
+ * an earlier build (initialised, no password file) still has the old constant: `legacy` says so, and the
+ * start changes it before the file is written.
+ */
+async function clusterPassword(
+  dir: string,
+  initialised: boolean,
+): Promise<{ password: string; legacy: boolean }> {
+  const path = join(dir, 'password');
+  const kept = (await readFile(path, 'utf8').catch(() => '')).trim();
+  if (kept) return { password: kept, legacy: false };
+  const password = randomBytes(24).toString('base64url');
+  // A new cluster: initdb reads it; written first so a failed first start reuses it.
+  if (!initialised) await writeFile(path, `${password}\n`, { mode: 0o600 });
+  return { password, legacy: initialised };
+}
 
 /** A free TCP port on loopback, chosen by the kernel. */
 export async function freePort(): Promise<number> {
@@ -114,11 +134,12 @@ export async function startEmbeddedPostgres(
   const initialised = await exists(join(dataDir, 'PG_VERSION'));
   await rm(join(dataDir, 'postmaster.pid'), { force: true });
   const log = options.onLog ?? (() => undefined);
+  const { password, legacy } = await clusterPassword(options.dir, initialised);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
     user: 'postgres',
-    password: PASSWORD,
+    password: legacy ? LEGACY_PASSWORD : password,
     authMethod: 'scram-sha-256',
     persistent,
     createPostgresUser: userInfo().uid === 0,
@@ -138,8 +159,20 @@ export async function startEmbeddedPostgres(
   });
   if (!initialised) await pg.initialise();
   await (options.ownProcessGroup ? inOwnProcessGroup(() => pg.start()) : pg.start());
+  if (legacy) {
+    // base64url: nothing to quote (ALTER ROLE takes no bind parameters).
+    const client = pg.getPgClient('postgres', '127.0.0.1');
+    await client.connect();
+    try {
+      await client.query(`ALTER ROLE postgres PASSWORD '${password}'`);
+    } finally {
+      await client.end();
+    }
+    await writeFile(join(options.dir, 'password'), `${password}\n`, { mode: 0o600 });
+    log('embedded postgres: replaced the constant superuser password of an older build with a generated one');
+  }
   await writeFile(join(options.dir, 'port'), String(port));
-  const urlFor = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  const urlFor = (database: string) => `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;
   return {
     url: urlFor('postgres'),
     port,

@@ -72,3 +72,40 @@ t.test(
     t.same(await query(again.url, 'SELECT v FROM kept'), [{ v: 42 }]);
   },
 );
+
+t.test(
+  'the superuser password: generated once, kept 0600 beside the data, reused; an old constant one is replaced',
+  async (t) => {
+    const home = privateDir(t);
+    const dir = join(home, 'postgres');
+    const first = await startEmbeddedPostgres({ dir, owned: home });
+    let running = first;
+    t.teardown(() => running.stop());
+    const password = readFileSync(join(dir, 'password'), 'utf8').trim();
+    t.match(password, /^[A-Za-z0-9_-]{32}$/, 'random, 192 bits');
+    t.equal(statSync(join(dir, 'password')).mode & 0o777, 0o600, 'readable by its owner only');
+    t.equal(new URL(first.url).password, password, 'the URL carries it');
+    t.not(password, 'ocr');
+    await running.stop();
+
+    running = await startEmbeddedPostgres({ dir, owned: home });
+    t.equal(new URL(running.url).password, password, 'the same password on the next start');
+    t.same(await query(running.url, 'SELECT 1 AS one'), [{ one: 1 }]);
+
+    // A cluster from an older build: the constant password, no password file.
+    await query(running.url, "ALTER ROLE postgres PASSWORD 'ocr'");
+    await running.stop();
+    rmSync(join(dir, 'password'));
+    running = await startEmbeddedPostgres({ dir, owned: home });
+    const replaced = readFileSync(join(dir, 'password'), 'utf8').trim();
+    t.not(replaced, 'ocr');
+    t.same(await query(running.url, 'SELECT 1 AS one'), [{ one: 1 }], 'the new password works');
+    const old = new URL(running.url);
+    old.password = 'ocr';
+    await t.rejects(
+      query(old.toString(), 'SELECT 1'),
+      /password authentication failed/,
+      'the constant no longer does',
+    );
+  },
+);
