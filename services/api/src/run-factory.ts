@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import { getSession, getTemplate, type Database, type EnqueueInput, type TemplateRow } from '@ocr/db';
 import {
   checkTemplatePlaceholders,
@@ -13,7 +14,17 @@ import { createParamsAjv } from './validation.js';
 
 const ajv = createParamsAjv();
 type Validate = ReturnType<typeof ajv.compile>;
-const compiled = new Map<string, Validate>();
+/**
+ * Template versions whose compiled validator and param placements are kept: least recently used ones
+ * are evicted (recompiled on their next use), so a long-lived API with many templates and versions stays
+ * within a fixed memory bound.
+ */
+export const TEMPLATE_VERSIONS_CACHED = 1_000;
+const compiled = new LRUCache<string, Validate>({
+  max: TEMPLATE_VERSIONS_CACHED,
+  // An evicted validator's schema leaves Ajv's own cache too, or Ajv would keep every schema it compiled.
+  dispose: (validate) => ajv.removeSchema(validate.schema as object),
+});
 
 /** The params validator of a template version (compiled once; versions never change). */
 export function paramsValidator(template: TemplateRow): Validate {
@@ -35,13 +46,18 @@ export function paramsValidator(template: TemplateRow): Validate {
   return validate;
 }
 
-const placementsOf = new Map<string, TemplatePlacements>();
+const placementsOf = new LRUCache<string, TemplatePlacements>({ max: TEMPLATE_VERSIONS_CACHED });
+
+/** How many template versions each cache holds now (for tests and diagnostics). */
+export function runFactoryCacheSizes(): { validators: number; placements: number } {
+  return { validators: compiled.size, placements: placementsOf.size };
+}
 
 /**
  * Where a template version puts its params (bare arguments, where a leading `-` would be an option; Spec Kit
  * paths, where `..` would leave the kit's root); computed once per version.
  */
-function placements(template: TemplateRow): TemplatePlacements {
+export function placements(template: TemplateRow): TemplatePlacements {
   const key = `${template.name}@${template.version}`;
   let found = placementsOf.get(key);
   if (!found) {
