@@ -57,7 +57,7 @@ module.exports = {
           '^(packages|services)/[^/]+/src/index\\.ts$',
           '^packages/testkit/src/(docker-image|postgres)\\.ts$',
           '^packages/runtime/src/s3\\.ts$',
-          '^packages/console/location\\.ts$',
+          '^packages/console/location\\.(js|d\\.ts)$',
         ],
       },
     },

@@ -33,10 +33,22 @@ function importsIn(paths: string[]): Set<string> {
   return found;
 }
 
+/**
+ * The files `exports` names that must exist in a checkout. A target under the `ocr-compiled` condition
+ * is `npm run build` output (dist/, not committed): its source (`./dist/x.js` → `./src/x.ts`) must exist.
+ */
 function exportTargets(exports: Manifest['exports']): string[] {
   if (exports === undefined) return [];
   if (typeof exports === 'string') return [exports];
-  return Object.values(exports).flatMap((v) => (typeof v === 'string' ? [v] : Object.values(v)));
+  return Object.values(exports).flatMap((v) =>
+    typeof v === 'string'
+      ? [v]
+      : Object.entries(v).map(([condition, target]) =>
+          condition === 'ocr-compiled'
+            ? target.replace(/^\.\/dist\//, './src/').replace(/\.js$/, '.ts')
+            : target,
+        ),
+  );
 }
 
 /** Every finding across the workspaces, one line each (empty: the manifests are true). */
