@@ -431,6 +431,13 @@ t.test(
     );
     const worker = spec.containers.find((c: Any) => c.name === 'worker');
     t.equal(env(worker, 'DOCKER_HOST'), 'unix:///var/run/dind/docker.sock');
+    t.equal(env(worker, 'OCR_DOCKER_STEPS'), 'true', 'this group declares docker steps');
+    const general = find<Any>(renderWithComponents([]), 'Deployment', 'ocr-worker').spec.template.spec;
+    t.equal(
+      env(general.containers.find((c: Any) => c.name === 'worker'), 'OCR_DOCKER_STEPS'),
+      undefined,
+      'the general worker does not (docker steps fail there with docker_not_enabled)',
+    );
     t.equal(worker.securityContext.allowPrivilegeEscalation, false);
     const ns = find<Any>(objects, 'Namespace', 'ocr');
     t.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');

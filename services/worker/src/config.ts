@@ -41,6 +41,10 @@ export const WorkerConfigSchema = Type.Object({
   OCR_MAX_RUNS: Type.Integer({ default: 0, minimum: 0, maximum: 1_000_000 }),
   // Job mode: exit 0 after this many seconds with no run in progress and none claimed. 0: never.
   OCR_EXIT_WHEN_IDLE_S: Type.Number({ default: 0, minimum: 0, maximum: 86_400 }),
+  // Docker steps run only on workers that declare it: the worker group with its own Docker engine (the
+  // docker-in-docker component, privileged) and its own lanes. A general worker fails a docker step with
+  // `docker_not_enabled` and never touches an engine, whatever its host offers.
+  OCR_DOCKER_STEPS: Type.Boolean({ default: false }),
   PORT: Type.Integer({ default: 9101, minimum: 0, maximum: 65535 }),
 });
 

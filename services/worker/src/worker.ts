@@ -8,6 +8,7 @@ import { RunExecution, type RunEnd } from './run-execution.js';
 import type { WorkerConfig } from './config.js';
 import { createExecutorRegistry, type ExecutorRegistry } from './executors/index.js';
 import { createSecretSource, type SecretSource } from './secrets.js';
+import { dockerStepsRefused } from './executors/docker-refused.js';
 
 /** How long a busy worker with only a few free slots waits for more before claiming. */
 const CLAIM_LINGER_MS = 5;
@@ -66,24 +67,30 @@ export class Worker extends EventEmitter {
         dir: deps.config.OCR_SECRETS_DIR,
         log: deps.log,
       });
-    this.executors =
-      deps.executors ??
-      createExecutorRegistry({
-        http: {
-          allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE,
-          stepsMayAllowPrivate: deps.config.OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE,
-        },
-        mcp: { allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE },
-        specKitGit: {
-          schemes: deps.config.OCR_SPEC_KIT_GIT_SCHEMES.split(',').map((s) => s.trim()),
-          allowPrivate: deps.config.OCR_HTTP_ALLOW_PRIVATE,
-          ...(deps.config.OCR_SPEC_KIT_ROOT ? { pathRoot: deps.config.OCR_SPEC_KIT_ROOT } : {}),
-        },
-      });
+    this.executors = deps.executors ?? this.defaultExecutors();
     // The interval is the API's, told in every claim reply; this default only matters before the first one.
     this.heartbeats = new Heartbeats(deps.api, 3_000, deps.log, (ok) =>
       deps.metrics?.heartbeats.inc({ result: ok ? 'ok' : 'failed' }),
     );
+  }
+
+  /** The built-in executors under this worker's settings; docker only where OCR_DOCKER_STEPS declares it. */
+  private defaultExecutors(): ExecutorRegistry {
+    const { config } = this.deps;
+    const registry = createExecutorRegistry({
+      http: {
+        allowPrivate: config.OCR_HTTP_ALLOW_PRIVATE,
+        stepsMayAllowPrivate: config.OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE,
+      },
+      mcp: { allowPrivate: config.OCR_HTTP_ALLOW_PRIVATE },
+      specKitGit: {
+        schemes: config.OCR_SPEC_KIT_GIT_SCHEMES.split(',').map((s) => s.trim()),
+        allowPrivate: config.OCR_HTTP_ALLOW_PRIVATE,
+        ...(config.OCR_SPEC_KIT_ROOT ? { pathRoot: config.OCR_SPEC_KIT_ROOT } : {}),
+      },
+    });
+    if (!config.OCR_DOCKER_STEPS) registry.register('docker', dockerStepsRefused(config.lanes));
+    return registry;
   }
 
   get running(): number {

@@ -122,6 +122,8 @@ export function registerDev(program: Command): void {
             OCR_LANES: env.OCR_LANES || 'A,B,C,D',
             PORT: env.OCR_WORKER_PORT || '0',
             OCR_SHUTDOWN_GRACE_S: env.OCR_SHUTDOWN_GRACE_S ?? '5',
+            // One machine, the developer's own engine: the all-in-one worker serves docker steps too.
+            OCR_DOCKER_STEPS: env.OCR_DOCKER_STEPS ?? 'true',
           }),
           createLogger('worker'),
           { opsHost: OPS_HOST },
