@@ -145,16 +145,17 @@ t.test('the command line: --dry-run plans, --with adds the benchmarks part', asy
 });
 
 t.test('parts by path, and the static-binary check', async (t) => {
-  t.same(partsFor([]), ['docker', 'chromium', 'kustomize']);
-  t.same(partsFor(['--grep=x']), ['docker', 'chromium', 'kustomize']);
+  t.same(partsFor([]), ['docker', 'debootstrap', 'chromium', 'kustomize']);
+  t.same(partsFor(['--grep=x']), ['docker', 'debootstrap', 'chromium', 'kustomize']);
   t.same(partsFor(['services/api/test']), []);
   t.same(partsFor(['services']), ['docker']);
   t.same(partsFor(['services/worker/test/executors/docker.test.ts', 'tests/console/runs.test.ts']), [
     'docker',
     'chromium',
   ]);
-  t.same(partsFor(['tests']), ['docker', 'chromium', 'kustomize']);
+  t.same(partsFor(['tests']), ['docker', 'debootstrap', 'chromium', 'kustomize']);
   t.same(partsFor(['tests/security/params-injection.test.ts']), ['docker']);
+  t.same(partsFor(['tests/images']), ['docker', 'debootstrap']);
   t.equal(isStaticElf(process.execPath), false, 'node is dynamically linked');
   t.equal(isStaticElf(join(ROOT, 'package.json')), false, 'not an ELF file');
   t.equal(isStaticElf('/tmp/ocr-setup-test-none'), false);

@@ -42,10 +42,12 @@ export interface Missing {
 }
 
 /** Which parts a run needs, by the test paths it was given (none: the whole suite). */
-export type Part = 'docker' | 'chromium' | 'kustomize' | 'pgbench';
+export type Part = 'docker' | 'debootstrap' | 'chromium' | 'kustomize' | 'pgbench';
 
 const USED_BY: Record<Exclude<Part, 'pgbench'>, string[]> = {
-  docker: ['services/worker', 'tests/security'],
+  docker: ['services/worker', 'tests/security', 'tests/images'],
+  // The production images' base is a debootstrap rootfs (scripts/build-images.ts): no registry here.
+  debootstrap: ['tests/images'],
   chromium: ['tests/console'],
   kustomize: ['tests/infra'],
 };
@@ -136,6 +138,8 @@ export async function inspectMachine(
         apt: ['busybox-static'],
       });
   }
+  if (parts.includes('debootstrap') && !onPath('debootstrap', env))
+    missing.push({ what: 'debootstrap (the images suite builds its base image)', apt: ['debootstrap'] });
   if (parts.includes('chromium') && !existsSync(chromiumPath(env)))
     missing.push({ what: `Chromium at ${chromiumPath(env)}`, apt: ['chromium'] });
   if (parts.includes('kustomize') && !onPath('kubectl', env) && !onPath('kustomize', env))

@@ -1,6 +1,6 @@
 // The other delivery targets, checked statically: the Dockerfile, the App Platform spec, the systemd unit
-// and the workflows. (Building the image needs a registry for the node base image; entrypoint.test.ts runs
-// the image's CMD and HEALTHCHECK outside Docker instead.)
+// and the workflows. (tests/images builds the image on a locally made base and runs it; entrypoint.test.ts
+// runs the image's CMD and HEALTHCHECK outside Docker, fast.)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';

@@ -1,6 +1,6 @@
-// The image's entrypoint, run outside Docker: no base image can be pulled on this machine (no registry),
-// so the exact CMD of the Dockerfile runs here from the repository root (the image's WORKDIR holds the
-// same tree), and the image's HEALTHCHECK script judges it. Each process must answer /healthz and stop
+// The image's entrypoint, run outside Docker and fast: the exact CMD of the Dockerfile runs here from the
+// repository root (on the sources; the image runs the same CMD on the compiled build, which
+// tests/images/images.test.ts checks in real containers), and the image's HEALTHCHECK script judges it. Each process must answer /healthz and stop
 // with exit 0 on SIGTERM, as the container runtime will ask it to.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
