@@ -7,12 +7,16 @@ import type { Readable, Writable } from 'node:stream';
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createS3Client } from '@ocr/runtime/s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from '@commander-js/extra-typings';
 import Type from 'typebox';
-import { connect, exportDatabase, importDatabase } from '@ocr/db';
+import type { exportDatabase } from '@ocr/db';
 import { createLogger, loadConfig } from '@ocr/runtime';
+
+// The S3 SDK and the database driver load when a backup command runs, not with every `ocr` start: the
+// worker's cold start (bench/RESULTS.md) pays for every module the CLI imports up front.
+const s3Sdk = () => import('@aws-sdk/client-s3');
+const database = () => import('@ocr/db');
 
 const BackupConfig = Type.Object({
   DATABASE_URL: Type.String({ minLength: 1, description: 'PostgreSQL URL' }),
@@ -31,7 +35,8 @@ function s3Location(location: string): { bucket: string; key: string } | undefin
   return match ? { bucket: match[1]!, key: match[2]! } : undefined;
 }
 
-function s3Client(config: Config): S3Client {
+async function s3Client(config: Config): Promise<S3Client> {
+  const { createS3Client } = await import('@ocr/runtime/s3');
   const client = createS3Client(config);
   if (!client) {
     throw new Error(
@@ -59,6 +64,7 @@ async function writeGzip(
 
 /** The newest key under a prefix (backup names sort by time). */
 async function latestKey(client: S3Client, bucket: string, prefix: string): Promise<string> {
+  const { ListObjectsV2Command } = await s3Sdk();
   let newest: string | undefined;
   let token: string | undefined;
   do {
@@ -92,6 +98,7 @@ export function registerBackup(program: Command): void {
       const log = createLogger('backup');
       const s3 = s3Location(out);
       const dir = await mkdtemp(join(tmpdir(), 'ocr-backup-'));
+      const { connect, exportDatabase } = await database();
       const { db, close } = connect(config.DATABASE_URL, { max: 1, applicationName: 'ocr-backup' });
       try {
         const file = s3 ? join(dir, 'backup.ndjson.gz') : out;
@@ -105,7 +112,8 @@ export function registerBackup(program: Command): void {
             s3.key === '' || s3.key.endsWith('/')
               ? `${s3.key}ocr-${summary!.header.created_at.replace(/[:.]/g, '-')}.ndjson.gz`
               : s3.key;
-          const client = s3Client(config);
+          const client = await s3Client(config);
+          const { PutObjectCommand } = await s3Sdk();
           const { size } = await stat(file);
           await client.send(
             new PutObjectCommand({
@@ -144,13 +152,15 @@ export function registerBackup(program: Command): void {
       let where = options.from;
       let client: S3Client | undefined;
       if (s3) {
-        client = s3Client(config);
+        client = await s3Client(config);
+        const { GetObjectCommand } = await s3Sdk();
         const key = options.latest ? await latestKey(client, s3.bucket, s3.key) : s3.key;
         where = `s3://${s3.bucket}/${key}`;
         source = (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }))).Body as Readable;
       } else {
         source = createReadStream(options.from);
       }
+      const { connect, importDatabase } = await database();
       const { db, close } = connect(config.DATABASE_URL, { max: 1, applicationName: 'ocr-restore' });
       try {
         const lines = createInterface({ input: source.pipe(createGunzip()), crlfDelay: Infinity });

