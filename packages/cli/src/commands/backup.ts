@@ -10,7 +10,6 @@ import { createGunzip, createGzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Command } from '@commander-js/extra-typings';
 import Type from 'typebox';
-import type { exportDatabase } from '@ocr/db';
 import { createLogger, loadConfig } from '@ocr/runtime';
 
 // The S3 SDK and the database driver load when a backup command runs, not with every `ocr` start: the
