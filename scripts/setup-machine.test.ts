@@ -61,7 +61,7 @@ t.test(
     );
     t.match(
       result.stderr,
-      "sudo sh -c 'apt-get update && apt-get install -y --no-install-recommends docker.io busybox-static chromium kubernetes-client && (dockerd >/tmp/ocr-dockerd.log 2>&1 &)'",
+      "sudo sh -c 'apt-get update && apt-get install -y --no-install-recommends docker.io busybox-static debootstrap chromium kubernetes-client && (dockerd >/tmp/ocr-dockerd.log 2>&1 &)'",
     );
     t.notMatch(result.stderr, /test database ready/, 'no Postgres was started');
     // Node and tsx start-up included; the decision itself waits on nothing (no socket answers, no apt).
