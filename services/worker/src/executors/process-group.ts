@@ -60,3 +60,17 @@ export function procStat(pid: number | string): { state: string; pgrp: number } 
     return undefined;
   }
 }
+
+/**
+ * Resolves once no live member of the group is left, or after `timeoutMs`. SIGKILL is queued when
+ * `kill()` returns, but the target dies only when the kernel next schedules it: on a busy machine that
+ * is later than the shell's exit, so "no orphan" needs this wait.
+ */
+export async function groupGone(pid: number | undefined, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (groupAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
+}

@@ -11,7 +11,7 @@ import { OutputFramer } from '../output/index.js';
 import { renderShellScript } from '../params/index.js';
 import { defineExecutor } from './define-executor.js';
 import { localProcessEnv } from './process-env.js';
-import { groupAlive, signalGroup } from './process-group.js';
+import { groupAlive, groupGone, signalGroup } from './process-group.js';
 import { ShellStep } from './step-schemas.js';
 import { stepResult, type StepResult } from './types.js';
 
@@ -31,6 +31,7 @@ export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop
     child.stdout.on('data', (chunk: Buffer) => framer.write('stdout', chunk));
     child.stderr.on('data', (chunk: Buffer) => framer.write('stderr', chunk));
     let leftoverTimer: NodeJS.Timeout | undefined;
+    let leftoversKilled = false;
 
     child.once('spawn', () =>
       stop.escalateWith({
@@ -61,7 +62,7 @@ export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop
         message: 'the script left processes running in its group: SIGKILL sent',
         data: { pid: child.pid },
       });
-      signalGroup(child.pid, 'SIGKILL');
+      leftoversKilled = signalGroup(child.pid, 'SIGKILL');
       // A process that left the group (setsid) could still hold the pipes: stop waiting for them after the grace.
       leftoverTimer = setTimeout(() => {
         child.stdout.destroy();
@@ -76,6 +77,8 @@ export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop
         if (groupAlive(child.pid)) await stop.settled();
         return resolve(stop.result());
       }
+      // The step is over only when its leftovers are: a result must never race a still-running orphan.
+      if (leftoversKilled) await groupGone(child.pid, ctx.killGraceMs);
       if (code === 0)
         return resolve(
           stepResult.succeeded({
