@@ -11,3 +11,15 @@ export {
 } from './stream.js';
 export { ERROR_CODES, STREAM_ERROR_CODES } from './generated/api.js';
 export * from './types.js';
+export {
+  createAgentAdapter,
+  templateToTool,
+  toolToTemplate,
+  toolName,
+  secretParams,
+  type RunbookAgentAdapter,
+  type RunbookTool,
+  type RunOutcome,
+  type InvokeOptions,
+  type JsonSchema,
+} from './agent.js';

@@ -40,6 +40,7 @@ import { templateRoutes } from './routes/templates.js';
 import { adminRoutes } from './routes/admin.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { streamRoutes } from './routes/stream.js';
+import { mcpRoutes } from './routes/mcp.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -233,6 +234,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes);
   await app.register(artifactRoutes);
   await app.register(streamRoutes);
+  await app.register(mcpRoutes);
 
   // The console's files are looked up per request (wildcard), not listed at start: a console built or
   // rebuilt (new hashed asset names) while the API runs is served without a restart.

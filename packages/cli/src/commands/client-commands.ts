@@ -10,7 +10,8 @@ import {
 } from '@ocr/client';
 import { readTemplateFiles } from '../seed.js';
 
-function connection(): { client: OcrClient; baseUrl: string; token: string } {
+/** The API client from OCR_API_URL and OCR_TOKEN (or OCR_ADMIN_TOKEN). */
+export function connection(): { client: OcrClient; baseUrl: string; token: string } {
   const baseUrl = process.env.OCR_API_URL || 'http://localhost:8080';
   const token = process.env.OCR_TOKEN || process.env.OCR_ADMIN_TOKEN;
   if (!token) throw new Error('OCR_TOKEN: is required (a token for the API at OCR_API_URL)');

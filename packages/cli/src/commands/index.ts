@@ -4,6 +4,7 @@ import { registerMigrate } from './migrate.js';
 import { registerBackup } from './backup.js';
 import { registerServices } from './services.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerMcp } from './mcp.js';
 import { registerSpecGenerate } from './spec-generate.js';
 import { registerSpecValidate } from './spec-validate.js';
 
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerMigrate(program);
   registerBackup(program);
   registerClientCommands(program);
+  registerMcp(program);
   const spec = program
     .command('spec')
     .description(
