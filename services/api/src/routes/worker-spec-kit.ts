@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type Type from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   addRunSpecDocs,
   getArtifact,
@@ -42,7 +42,8 @@ function stringsIn(value: unknown, out = new Set<string>()): Set<string> {
  * anyway — and only while its lease is current. Object content is never proxied: the answer carries a
  * short-lived presigned URL, so the worker still holds no bucket credentials.
  */
-export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
+export async function workerSpecKitRoutes(root: FastifyInstance): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
   /** The run, if this lease is current; otherwise 409 lease_lost or 404. */
   const leased = async (runId: string, leaseToken: string): Promise<RunRow> => {
     const lease = await leasedRun(app.db, { runId, leaseToken });
@@ -76,8 +77,8 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as Type.Static<typeof StoreSpecDocs>;
+      const { id } = request.params;
+      const body = request.body;
       const result = await addRunSpecDocs(app.db, {
         runId: id,
         leaseToken: body.lease_token,
@@ -109,8 +110,8 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as Type.Static<typeof ReadSpecDocsInput>;
+      const { id } = request.params;
+      const body = request.body;
       const run = await leased(id, body.lease_token);
       await mustName(run, body.project, 'project', 'project');
       return { spec_docs: (await latestSpecDocContents(app.db, body.project)).map(specDocToWire) };
@@ -130,8 +131,8 @@ export async function workerSpecKitRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as Type.Static<typeof ReadArtifactInput>;
+      const { id } = request.params;
+      const body = request.body;
       const run = await leased(id, body.lease_token);
       await mustName(run, body.artifact_id, 'artifact', 'artifact_id');
       const artifact = await getArtifact(app.db, body.artifact_id);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type Type from 'typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   appendEvents,
   completeArtifact,
@@ -80,7 +80,8 @@ function eventsAppended(app: FastifyInstance, runIds: string[], results: Fenced<
  * The worker protocol: claim (long-poll), heartbeat, events, complete, release, artifacts. Everything after
  * the claim is fenced by the lease token: a worker whose run was requeued gets 409 `lease_lost`.
  */
-export async function workerRoutes(app: FastifyInstance): Promise<void> {
+export async function workerRoutes(root: FastifyInstance): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
   enforceWorkerScope(app);
   const leaseSeconds = () => app.config.OCR_HEARTBEAT_TIMEOUT_S;
   const claims = new ClaimOrchestrator(app);
@@ -104,7 +105,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) gone.abort();
       });
-      return claims.claim(request.body as Type.Static<typeof ClaimRequest>, {
+      return claims.claim(request.body, {
         tokenId: request.principal!.tokenId,
         gone: gone.signal,
         log: request.log,
@@ -126,8 +127,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const { lease_token } = request.body as { lease_token: string };
+      const { id } = request.params;
+      const { lease_token } = request.body;
       const [result] = await heartbeatRuns(app.db, [{ runId: id, leaseToken: lease_token }], leaseSeconds());
       const value = unwrap(result!, id);
       return {
@@ -150,7 +151,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { leases } = request.body as Type.Static<typeof HeartbeatBatch>;
+      const { leases } = request.body;
       const results = await heartbeatRuns(
         app.db,
         leases.map((l) => ({ runId: l.run_id, leaseToken: l.lease_token })),
@@ -192,8 +193,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as Type.Static<typeof AppendEvents>;
+      const { id } = request.params;
+      const body = request.body;
       const result = await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events, {
         notify: false,
       });
@@ -217,8 +218,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as Type.Static<typeof CompleteRequest>;
+      const { id } = request.params;
+      const body = request.body;
       if (body.events?.length) {
         const appended = await appendEvents(
           app.db,
@@ -262,7 +263,7 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { completions } = request.body as Type.Static<typeof CompleteBatch>;
+      const { completions } = request.body;
       // Final events, steps and completions of every run in one statement: one commit, one update of each
       // run row, no transaction open across round trips.
       const results = await completeRunsWithEvents(
@@ -311,8 +312,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as Type.Static<typeof ReleaseRequest>;
+      const { id } = request.params;
+      const body = request.body;
       const run = unwrap(
         await releaseRun(app.db, { runId: id, leaseToken: body.lease_token }, body.reason),
         id,
@@ -334,8 +335,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const body = request.body as Type.Static<typeof CreateArtifact>;
+      const { id } = request.params;
+      const body = request.body;
       if (body.content !== undefined) {
         const bytes = Buffer.from(body.content, 'utf8');
         const { createHash } = await import('node:crypto');
@@ -400,8 +401,8 @@ export async function workerRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const { id } = request.params as { id: string };
-      const { lease_token } = request.body as { lease_token: string };
+      const { id } = request.params;
+      const { lease_token } = request.body;
       const artifact = await getArtifact(app.db, id);
       if (!artifact) throw notFound('artifact');
       // Checked before measuring so a zombie costs no storage read; the compare-and-set below decides.
