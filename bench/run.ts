@@ -10,14 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { fmt, fmtSpread, percentile, spread, type Spread } from './lib/stats.js';
 import { startBenchStack } from './lib/stack.js';
 import { physicalLimits } from './lib/pgbench.js';
-import { bulkEnqueue, claimLatency, endToEnd } from './scenarios/throughput.js';
+import { bulkEnqueue, claimLatency, drain, endToEnd } from './scenarios/throughput.js';
+import { fleet, type FleetConfig, type FleetResult } from './scenarios/fleet.js';
 import { eventIngestion } from './scenarios/events.js';
 import { wsFanout } from './scenarios/fanout.js';
 import { recovery } from './scenarios/recovery.js';
-import { installPeers, runPeer } from './peers/run-peer.js';
+import { installPeers, runPeer, type PeerResult } from './peers/run-peer.js';
 
 const quick = process.argv.includes('--quick');
-// --only=a,b runs a subset (pgbench, bulk, e2e, latency, events, fanout, recovery, peers) and writes
+// --only=a,b runs a subset (pgbench, bulk, e2e, drain, latency, events, fanout, recovery, fleet, peers) and writes
 // bench/.scratch/RESULTS.only.md, never RESULTS.md: a partial run is for investigating, not for the record.
 const only = process.argv
   .find((a) => a.startsWith('--only='))
@@ -39,6 +40,9 @@ const S = quick
       recoveryRuns: 3,
       pgbenchS: 2,
       peerJobs: 2000,
+      peerDrain: { 'graphile-worker': 2000, 'pg-boss': 2000 },
+      drainRuns: 600,
+      fleet: { workers: 100, running: 1000, linesPerSecond: 5000, seconds: 4 },
     }
   : {
       reps: 3,
@@ -53,7 +57,13 @@ const S = quick
       recoveryRuns: 20,
       pgbenchS: 10,
       peerJobs: 20_000,
+      // graphile-worker drains as the issue measured it (100,000 first); pg-boss at ~200/s would take minutes.
+      peerDrain: { 'graphile-worker': 100_000, 'pg-boss': 20_000 },
+      drainRuns: 20_000,
+      fleet: { workers: 1000, running: 10_000, linesPerSecond: 50_000, seconds: 30 },
     };
+/** The fleet scenario at this mode's size: default heartbeat interval (3 s), the worker's flush (200 ms). */
+const FLEET: Omit<FleetConfig, 'apis'> = { ...S.fleet, heartbeatS: 3, flushMs: 200, probesPerSecond: 20 };
 
 /** The fastest end-to-end configuration found (see bench/NOTES.md for how). */
 const FAST = { runs: S.fastRuns, workers: 2, concurrency: 200, claimBatch: 200 };
@@ -115,6 +125,10 @@ try {
     : nan;
   phase('end-to-end, fastest configuration');
   const e2eFast = want('e2e') ? await repeat(S.reps, () => endToEnd(stack, FAST)) : nan;
+  phase('drain (enqueued first, then worked), fastest configuration');
+  const drained = want('drain')
+    ? await repeat(S.reps, () => drain(stack, { ...FAST, runs: S.drainRuns }))
+    : nan;
   phase('claim latency');
   const latencies: number[] = [];
   if (want('latency'))
@@ -144,18 +158,34 @@ try {
     ? await recovery(stack, { runs: S.recoveryRuns, timeoutS: quick ? 3 : 5, intervalS: 1 })
     : { requeuedP50: NaN, requeuedP99: NaN, completedP50: NaN, completedP99: NaN, limitS: NaN };
 
-  let gw: { throughput: number; p50: number; p99: number } | undefined;
-  let boss: { throughput: number; p50: number; p99: number } | undefined;
+  phase('fleet: one API process');
+  const fleets: FleetResult[] = [];
+  if (want('fleet')) {
+    fleets.push(await fleet(stack, { ...FLEET, apis: 1 }));
+    phase('fleet: two API processes');
+    fleets.push(await fleet(stack, { ...FLEET, apis: 2 }));
+  }
+
+  let gw: PeerResult | undefined;
+  let boss: PeerResult | undefined;
   if (peers) phase('peers');
   if (peers && (await installPeers())) {
     const serverUrl = new URL(stack.databaseUrl);
     serverUrl.pathname = '/postgres';
-    gw = await runPeer('graphile-worker', serverUrl.toString(), S.peerJobs, S.latencyRate * 4).catch(
-      (e) => (out(`graphile-worker failed: ${e.message}`), undefined),
-    );
-    boss = await runPeer('pg-boss', serverUrl.toString(), S.peerJobs, S.latencyRate * 4).catch(
-      (e) => (out(`pg-boss failed: ${e.message}`), undefined),
-    );
+    gw = await runPeer(
+      'graphile-worker',
+      serverUrl.toString(),
+      S.peerJobs,
+      S.latencyRate * 4,
+      S.peerDrain['graphile-worker'],
+    ).catch((e) => (out(`graphile-worker failed: ${e.message}`), undefined));
+    boss = await runPeer(
+      'pg-boss',
+      serverUrl.toString(),
+      S.peerJobs,
+      S.latencyRate * 4,
+      S.peerDrain['pg-boss'],
+    ).catch((e) => (out(`pg-boss failed: ${e.message}`), undefined));
   }
   phase('done');
 
@@ -202,14 +232,53 @@ try {
   out(
     `| 6. recovery after SIGKILL: kill → completed elsewhere (2 s step) | p50 ${fmt(rec.completedP50, 2)} s, p99 ${fmt(rec.completedP99, 2)} s | | | |`,
   );
+  out(
+    `| 1. drain: ${fmt(S.drainRuns)} no-op runs created first (lane paused), then worked, fastest configuration | ${fmtSpread(drained, 0, ' runs/s')} | ${ofLimit(drained.median, limits.claimTps)} of claim tx/s | ${ratio(drained.median, gw?.drain)} (drain) | ${ratio(drained.median, boss?.drain)} (drain) |`,
+  );
+  for (const f of fleets)
+    out(
+      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling, ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s | | | |`,
+    );
+  if (fleets.length === 2)
+    out(
+      `| 8. fleet scale-out: 2 API processes ÷ 1 | requests/s ${fmt(fleets[1]!.requestsPerSecond / fleets[0]!.requestsPerSecond, 2)}×, lines/s ${fmt(fleets[1]!.linesPerSecond / fleets[0]!.linesPerSecond, 2)}×, API CPU ${fmt(fleets[1]!.apiCpu / fleets[0]!.apiCpu, 2)}× | | | |`,
+    );
   if (gw)
     out(
-      `| peer: graphile-worker 0.17 no-op jobs (${fmt(S.peerJobs)}) | ${fmt(gw.throughput)} jobs/s, latency p50 ${fmt(gw.p50, 1)} ms / p99 ${fmt(gw.p99, 1)} ms | | | |`,
+      `| peer: graphile-worker 0.17, concurrency 24, pool 32 | drain ${fmt(gw.drain)} jobs/s (${fmt(S.peerDrain['graphile-worker'])} enqueued first); enqueue-and-work ${fmt(gw.concurrent)} jobs/s (${fmt(S.peerJobs)}); latency p50 ${fmt(gw.p50, 1)} ms / p99 ${fmt(gw.p99, 1)} ms | | | |`,
     );
   if (boss)
     out(
-      `| peer: pg-boss 10 no-op jobs (${fmt(S.peerJobs)}) | ${fmt(boss.throughput)} jobs/s, latency p50 ${fmt(boss.p50, 1)} ms / p99 ${fmt(boss.p99, 1)} ms | | | |`,
+      `| peer: pg-boss 10, batch 100 | drain ${fmt(boss.drain)} jobs/s (${fmt(S.peerDrain['pg-boss'])} enqueued first); enqueue-and-work ${fmt(boss.concurrent)} jobs/s (${fmt(S.peerJobs)}); latency p50 ${fmt(boss.p50, 1)} ms / p99 ${fmt(boss.p99, 1)} ms | | | |`,
     );
+  out();
+  // The issue's targets (issue 19), each as a ratio or a figure from this one run.
+  const verdict = (met: boolean | undefined) => (met === undefined ? 'n/a' : met ? 'met' : 'missed');
+  const gwRatio = gw ? drained.median / gw.drain : undefined;
+  const p99 = percentile(latencies, 99);
+  const fleet1 = fleets[0];
+  out('## Targets');
+  out();
+  out('| target | this run | verdict |');
+  out('|---|---|---|');
+  out(
+    `| end-to-end ≥ 0.5× tuned graphile-worker (drain) | ours ${fmt(drained.median)} runs/s drained vs graphile-worker ${gw ? fmt(gw.drain) : 'n/a'} jobs/s = ${gwRatio === undefined ? 'n/a' : fmt(gwRatio, 3) + '×'}; enqueue-and-work ${fmt(e2eFast.median)} vs ${gw ? fmt(gw.concurrent) : 'n/a'} = ${ratio(e2eFast.median, gw?.concurrent)} | ${verdict(gwRatio === undefined ? undefined : gwRatio >= 0.5)} |`,
+  );
+  out(
+    `| claim latency p99 ≤ 6 ms at ${S.latencyRate} runs/s (p50 ≤ graphile-worker's) | p50 ${fmt(percentile(latencies, 50), 1)} / p99 ${fmt(p99, 1)} ms${gw ? ` (graphile-worker p50 ${fmt(gw.p50, 1)} / p99 ${fmt(gw.p99, 1)})` : ''} | ${verdict(latencies.length ? p99 <= 6 : undefined)} |`,
+  );
+  out(
+    `| event ingestion ≥ 100,000 events/s through the API | ${fmt(ev1000.median)} events/s (batches of 1,000), ${fmt(ev100.median)} (batches of 100) | ${verdict(Number.isFinite(ev1000.median) ? ev1000.median >= 100_000 : undefined)} |`,
+  );
+  out(
+    `| fan-out over 100 runs p99 ≤ 100 ms at 1,000 subscribers | p99 ${fmt(fanMany.p99, 1)} ms (${S.fanout} subscribers over ${Math.max(1, S.fanout / 10)} runs) | ${verdict(Number.isFinite(fanMany.p99) ? fanMany.p99 <= 100 : undefined)} |`,
+  );
+  out(
+    `| fleet claim p99 ≤ 25 ms on one API process | ${fleet1 ? `p99 ${fmt(fleet1.claimP99, 1)} ms (${fmt(FLEET.workers)} workers, ${fmt(FLEET.running)} runs, ${fmt(FLEET.linesPerSecond)} lines/s offered)` : 'n/a'} | ${verdict(fleet1 ? fleet1.claimP99 <= 25 : undefined)} |`,
+  );
+  out(
+    `| pgbench limit (same server) | single-row INSERT ${limits.insertTps ? fmt(limits.insertTps) : 'n/a'} tx/s, claim-shaped UPDATE ${limits.claimTps ? fmt(limits.claimTps) : 'n/a'} tx/s | |`,
+  );
   out();
   const file = fileURLToPath(
     new URL(

@@ -21,6 +21,8 @@ export interface BenchStack {
   adminToken: string;
   workerToken: string;
   spawnOcr(command: string, env: Record<string, string>): ChildProcess;
+  /** One more API process on the same database (scale-out scenarios); stop it with SIGTERM. */
+  startExtraApi(): Promise<{ url: string; process: ChildProcess }>;
   /** Empty the queue tables between repetitions. */
   reset(): Promise<void>;
   rssKb(pid: number): Promise<number>;
@@ -52,20 +54,24 @@ export async function startBenchStack(): Promise<BenchStack> {
     children.push(child);
     return child;
   };
-  const api = spawnOcr('api', {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    OCR_ADMIN_TOKEN: adminToken,
-    OCR_LOG_LEVEL: 'info',
-    OCR_RATE_LIMIT_PER_MIN: '100000000',
-    OCR_DB_POOL_SIZE: '30',
-    OCR_BODY_LIMIT_BYTES: '52428800',
-  });
-  await new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: api.stdout! });
-    lines.on('line', (line) => line.includes('api listening') && resolve());
-    api.once('exit', (code) => reject(new Error(`api exited with ${code}`)));
-  });
+  const spawnApi = async (apiPort: number) => {
+    const child = spawnOcr('api', {
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+      OCR_ADMIN_TOKEN: adminToken,
+      OCR_LOG_LEVEL: 'info',
+      OCR_RATE_LIMIT_PER_MIN: '100000000',
+      OCR_DB_POOL_SIZE: '30',
+      OCR_BODY_LIMIT_BYTES: '52428800',
+    });
+    await new Promise<void>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => line.includes('api listening') && resolve());
+      child.once('exit', (code) => reject(new Error(`api exited with ${code}`)));
+    });
+    return child;
+  };
+  const api = await spawnApi(port);
   const apiUrl = `http://127.0.0.1:${port}`;
   const admin = createClient({ baseUrl: apiUrl, token: adminToken, timeoutMs: 120_000 });
   await admin.templates.put({ name: 'bench-noop', steps: [{ name: 'noop', kind: 'noop' }] });
@@ -79,6 +85,10 @@ export async function startBenchStack(): Promise<BenchStack> {
     adminToken,
     workerToken,
     spawnOcr,
+    async startExtraApi() {
+      const extraPort = await freePort();
+      return { url: `http://127.0.0.1:${extraPort}`, process: await spawnApi(extraPort) };
+    },
     async reset() {
       await db.pool.query('TRUNCATE run_events, run_steps, artifacts, runs CASCADE');
       await db.pool.query('DELETE FROM workers');

@@ -28,13 +28,23 @@ export async function installPeers(): Promise<boolean> {
   }
 }
 
+/** A peer's figures: jobs/s drained (all enqueued first) and while enqueueing, and latency (ms). */
+export interface PeerResult {
+  drain: number;
+  concurrent: number;
+  throughput: number;
+  p50: number;
+  p99: number;
+}
+
 /** Run one peer against its own fresh database on the same server. */
 export async function runPeer(
   peer: Peer,
   serverUrl: string,
   jobs: number,
   latencyJobs: number,
-): Promise<{ throughput: number; p50: number; p99: number }> {
+  drainJobs: number = jobs,
+): Promise<PeerResult> {
   const database = `peer_${peer.replace(/-/g, '_')}_${Date.now()}`;
   await createDatabase(serverUrl, database);
   const url = databaseUrl(serverUrl, database);
@@ -44,6 +54,7 @@ export async function runPeer(
       PEER_DIR: join(SCRATCH, 'node_modules'),
       DATABASE_URL: url.toString(),
       JOBS: String(jobs),
+      DRAIN_JOBS: String(drainJobs),
       LATENCY_JOBS: String(latencyJobs),
     },
     stdio: ['ignore', 'pipe', 'inherit'],

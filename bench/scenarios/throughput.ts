@@ -102,6 +102,39 @@ export async function endToEnd(stack: BenchStack, cfg: ThroughputConfig): Promis
   }
 }
 
+/**
+ * Drain, as the peers' drain figure: `runs` no-op runs created while their lane is paused, then the lane is
+ * resumed under idle long-polling workers. Runs/s from the resume to the last finished (database clock).
+ */
+export async function drain(stack: BenchStack, cfg: ThroughputConfig): Promise<number> {
+  await stack.reset();
+  const workers = await startWorkers(stack, cfg);
+  try {
+    await stack.admin.lanes.update('A', { paused: true });
+    await bulkEnqueue(stack, cfg.runs);
+    const { rows: t0 } = await stack.db.pool.query(`SELECT now() AS at`);
+    await stack.admin.lanes.update('A', { paused: false });
+    await until(
+      async () => {
+        const { rows } = await stack.db.pool.query(
+          `SELECT count(*)::int AS n FROM runs WHERE status = 'success'`,
+        );
+        return rows[0].n >= cfg.runs;
+      },
+      1_800_000,
+      250,
+    );
+    const { rows } = await stack.db.pool.query(
+      `SELECT extract(epoch FROM max(finished_at) - $1::timestamptz)::float8 AS s FROM runs`,
+      [t0[0].at],
+    );
+    return cfg.runs / rows[0].s;
+  } finally {
+    await stack.admin.lanes.update('A', { paused: false }).catch(() => undefined);
+    await stopWorkers(workers);
+  }
+}
+
 /** Created → claimed latency (ms) for runs created one at a time at `perSecond` while idle workers (2 × 100 slots) long-poll. */
 export async function claimLatency(
   stack: BenchStack,
