@@ -42,7 +42,7 @@ const S = quick
       peerJobs: 2000,
       peerDrain: { 'graphile-worker': 2000, 'pg-boss': 2000 },
       drainRuns: 600,
-      fleet: { workers: 100, running: 1000, linesPerSecond: 5000, seconds: 4 },
+      fleet: { workers: 50, running: 500, linesPerSecond: 2000, seconds: 3 },
     }
   : {
       reps: 3,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { createClient, type OcrClient } from '@ocr/client';
@@ -87,6 +88,8 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
         leases.push(runs.map((r) => ({ run_id: r.run.id, lease_token: r.lease_token })));
     }
     const stop = new AbortController();
+    // Every parked claim listens on it.
+    setMaxListeners(0, stop.signal);
     const heartbeatMs: number[] = [];
     const lagMs: number[] = [];
     let lines = 0;
