@@ -188,6 +188,7 @@ const ROWS: Row[] = [
     request: (x) => ({ path: `/v1/artifacts/${x.artifact}/content` }),
   },
   { method: 'GET', path: '/v1/templates', token: 'viewer', unscoped: 'a list: filtered to the scope' },
+  { method: 'GET', path: '/v1/artifacts', token: 'viewer', unscoped: 'a list: filtered to the scope' },
   {
     method: 'POST',
     path: '/v1/templates',
@@ -412,6 +413,17 @@ t.test(
     for (const query of ['lane=B', 'template=tb']) {
       const denied = await raw(stack, 'GET', `/v1/runs?${query}`, { token: scoped.viewer });
       t.equal(denied.json.error?.code, 'out_of_scope', `runs?${query}`);
+    }
+    const artifacts = await raw(stack, 'GET', '/v1/artifacts?limit=200', { token: scoped.viewer });
+    const artifactRuns = artifacts.json.artifacts.map((a: { run_id: string }) => a.run_id);
+    t.ok(artifactRuns.includes(inScope.run), 'artifacts: the in-scope run has its artifacts listed');
+    t.notOk(
+      artifactRuns.includes(outByLane.run) || artifactRuns.includes(outByTemplate.run),
+      'artifacts: none of runs outside the scope',
+    );
+    for (const query of ['lane=B', 'template=tb']) {
+      const denied = await raw(stack, 'GET', `/v1/artifacts?${query}`, { token: scoped.viewer });
+      t.equal(denied.json.error?.code, 'out_of_scope', `artifacts?${query}`);
     }
     // ta was retired by the in-scope DELETE above; tb exists but is outside the scope.
     const templates = await raw(stack, 'GET', '/v1/templates', { token: scoped.viewer });
