@@ -62,7 +62,11 @@ export const ShellStep = Type.Object(
 );
 export type ShellStep = Static<typeof ShellStep>;
 
-/** `docker`: a container from `image`, network `none` unless `network` says otherwise. */
+/**
+ * `docker`: a container from `image`, hardened by the worker (non-root, read-only root filesystem, no
+ * capabilities, no new privileges, network `none` unless `network` says otherwise). Limits a step sets are
+ * bounded by the worker's maxima; capabilities only from the worker's allowlist.
+ */
 export const DockerStep = Type.Object(
   {
     ...common,
@@ -73,6 +77,12 @@ export const DockerStep = Type.Object(
     network: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     memory_mb: Type.Optional(Type.Integer({ minimum: 6, maximum: 262_144 })),
     cpus: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 256 })),
+    /** Most processes in the container (a fork bomb stays inside); at most the worker's OCR_DOCKER_MAX_PIDS. */
+    pids_limit: Type.Optional(Type.Integer({ minimum: 8, maximum: 100_000 })),
+    /** Linux capabilities to keep (all are dropped otherwise); each must be in the worker's OCR_DOCKER_CAP_ALLOWLIST. */
+    cap_add: Type.Optional(
+      Type.Array(Type.String({ pattern: '^(CAP_)?[A-Z_]{2,40}$' }), { maxItems: 41, uniqueItems: true }),
+    ),
     /** Files (or directories) inside the container to copy out as artifacts once it has exited. */
     copy_out: Type.Optional(Type.Array(DeclaredArtifact, { maxItems: 50 })),
   },

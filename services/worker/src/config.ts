@@ -32,6 +32,20 @@ export const WorkerConfigSchema = Type.Object({
     default: 'https',
     pattern: '^(https|http|ssh|git|file)(,(https|http|ssh|git|file))*$',
   }),
+  // Docker steps: the user containers run as (empty: the image's own), the networks a step may name, the
+  // capabilities a step may keep, and the highest limits a step may ask for (docs/security.md#step-isolation).
+  OCR_DOCKER_USER: Type.String({
+    default: '65534:65534',
+    pattern: '^([0-9]{1,10}(:[0-9]{1,10})?|[a-z_][a-z0-9_-]{0,31}(:[a-z_][a-z0-9_-]{0,31})?)?$',
+  }),
+  OCR_DOCKER_NETWORKS: Type.String({
+    default: 'none,bridge',
+    pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}(,[A-Za-z0-9][A-Za-z0-9_.-]{0,99})*$',
+  }),
+  OCR_DOCKER_CAP_ALLOWLIST: Type.String({ default: '', pattern: '^([A-Z_]{2,40}(,[A-Z_]{2,40})*)?$' }),
+  OCR_DOCKER_MAX_MEMORY_MB: Type.Integer({ default: 4096, minimum: 6, maximum: 262_144 }),
+  OCR_DOCKER_MAX_CPUS: Type.Number({ default: 2, exclusiveMinimum: 0, maximum: 256 }),
+  OCR_DOCKER_MAX_PIDS: Type.Integer({ default: 1024, minimum: 8, maximum: 100_000 }),
   /** A directory of secret files (one per `{{secrets.NAME}}`, named NAME: a mounted Kubernetes Secret); empty: none. */
   OCR_SECRETS_DIR: Type.String({ default: '' }),
   /** The directory a Spec Kit `path` source may read under when absolute (relative paths stay in the run directory); empty: none. */
@@ -69,6 +83,12 @@ export function loadWorkerConfig(
       const bad = c.OCR_LANES.split(',').filter((lane) => !LANE.test(lane));
       return bad.length
         ? `OCR_LANES: ${bad.map((l) => JSON.stringify(l)).join(', ')} ${bad.length > 1 ? 'are not lane names' : 'is not a lane name'} (${LANE_NAME_PATTERN})`
+        : undefined;
+    },
+    (c) => {
+      const bad = c.OCR_DOCKER_NETWORKS.split(',').filter((n) => n === 'host' || n.startsWith('container'));
+      return bad.length
+        ? `OCR_DOCKER_NETWORKS: ${bad.join(', ')} would share the worker's or another container's network; not allowed`
         : undefined;
     },
     (c) => {

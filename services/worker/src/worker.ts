@@ -83,6 +83,14 @@ export class Worker extends EventEmitter {
         stepsMayAllowPrivate: config.OCR_HTTP_STEPS_MAY_ALLOW_PRIVATE,
       },
       mcp: { allowPrivate: config.OCR_HTTP_ALLOW_PRIVATE },
+      docker: {
+        user: config.OCR_DOCKER_USER,
+        networks: config.OCR_DOCKER_NETWORKS.split(','),
+        capAllowlist: config.OCR_DOCKER_CAP_ALLOWLIST ? config.OCR_DOCKER_CAP_ALLOWLIST.split(',') : [],
+        maxMemoryMb: config.OCR_DOCKER_MAX_MEMORY_MB,
+        maxCpus: config.OCR_DOCKER_MAX_CPUS,
+        maxPids: config.OCR_DOCKER_MAX_PIDS,
+      },
       specKitGit: {
         schemes: config.OCR_SPEC_KIT_GIT_SCHEMES.split(',').map((s) => s.trim()),
         allowPrivate: config.OCR_HTTP_ALLOW_PRIVATE,

@@ -9669,6 +9669,8 @@ export interface components {
           network?: string;
           memory_mb?: number;
           cpus?: number;
+          pids_limit?: number;
+          cap_add?: string[];
           copy_out?: {
             path: string;
             kind: 'text' | 'markdown' | 'json' | 'diff' | 'image' | 'file' | 'zip';

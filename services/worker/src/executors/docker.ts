@@ -1,13 +1,17 @@
 /**
  * `docker`: one container per step through dockerode against the local engine. Created with labels
- * (`ocr.run_id`, `ocr.attempt`, `ocr.step`) and limits (memory, CPU, pids), network `none` unless the step
- * names one, an init process so signals reach the command; attached BEFORE start so no output is lost,
+ * (`ocr.run_id`, `ocr.attempt`, `ocr.step`) and a hardened box: a non-root user, a read-only root filesystem
+ * whose only writable places are `/ocr/work` (HOME) and `/ocr/tmp` (TMPDIR) on a per-container volume (kept
+ * until removal so `copy_out` can read it), every capability dropped (unless the step keeps some the worker allows), no new privileges,
+ * memory/CPU/pids limits within the worker's maxima, network `none` unless the step names one the worker
+ * allows, and an init process so signals reach the command. Attached BEFORE start so no output is lost,
  * output demultiplexed into stdout/stderr line events; on cancel or timeout `docker stop` (SIGTERM), then
- * `kill` after the grace; removed in every case. `copy_out` files are copied out as artifacts.
+ * `kill` after the grace; removed in every case (with its volume). `copy_out` files are copied out.
  */
 import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import Docker from 'dockerode';
+import { pack } from 'tar-stream';
 import { OutputFramer } from '../output/index.js';
 import { renderContainerCommand } from '../params/index.js';
 import { copyOut } from './docker-copy-out.js';
@@ -23,12 +27,24 @@ export interface DockerExecutorOptions {
   docker?: Docker;
   /** The engine's socket; by default `DOCKER_HOST` (e.g. a Docker-in-Docker sidecar), else `/var/run/docker.sock`. */
   socketPath?: string;
-  /** Memory limit when the step sets none (MiB, default 1024). */
+  /** Memory limit when the step sets none (MiB, default 1024, at most `maxMemoryMb`). */
   defaultMemoryMb?: number;
-  /** CPU limit when the step sets none (default 1). */
+  /** Highest memory limit a step may ask for (MiB, default 4096; OCR_DOCKER_MAX_MEMORY_MB). */
+  maxMemoryMb?: number;
+  /** CPU limit when the step sets none (default 1, at most `maxCpus`). */
   defaultCpus?: number;
-  /** Process limit inside the container (default 1024): a fork bomb stays inside its box. */
+  /** Highest CPU limit a step may ask for (default 2; OCR_DOCKER_MAX_CPUS). */
+  maxCpus?: number;
+  /** Process limit when the step sets none (default 1024, at most `maxPids`): a fork bomb stays inside its box. */
   pidsLimit?: number;
+  /** Highest process limit a step may ask for (default 1024; OCR_DOCKER_MAX_PIDS). */
+  maxPids?: number;
+  /** The user containers run as (default `65534:65534`, nobody; empty: the image's own user). OCR_DOCKER_USER. */
+  user?: string;
+  /** Networks a step may name (default `none`, `bridge`; OCR_DOCKER_NETWORKS). `host`/`container:…` never. */
+  networks?: readonly string[];
+  /** Capabilities a step may keep with `cap_add` (default none; OCR_DOCKER_CAP_ALLOWLIST). */
+  capAllowlist?: readonly string[];
   /** Pull an image that is not present (default true). */
   pull?: boolean;
   /** Most bytes `copy_out` copies per step (default 256 MiB). */
@@ -54,23 +70,21 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
     await requireEngine(docker, engine);
     const image = await ensureImage(docker, step.image, options.pull ?? true, ctx, stop);
     if (stop.reason) return stop.result();
-    // `host` shares the worker's network namespace, `container:…` another container's: never from a template.
-    const network = step.network ?? 'none';
-    if (network === 'host' || network.startsWith('container:'))
-      throw new ExecutorError(
-        'network_refused',
-        `network ${network} is not allowed for docker steps (use none, bridge or a named network)`,
-      );
+    const box = boxOf(step, options);
     const entrypoint = toArgv(image.Config?.Entrypoint);
-    const memoryMb = step.memory_mb ?? options.defaultMemoryMb ?? 1024;
-    const cpus = step.cpus ?? options.defaultCpus ?? 1;
+    const { memoryMb } = box;
+    // The image's own working directory is kept (its commands may rely on it); otherwise the writable one.
+    const workingDir = image.Config?.WorkingDir || WORK_DIR;
     const container = await docker.createContainer({
       name: containerName(ctx),
       Image: step.image,
       ...(step.command
         ? { Cmd: renderContainerCommand(step.command, ctx.params, entrypoint, ctx.secrets) }
         : {}),
-      Env: containerEnv(ctx, step.env),
+      // HOME and TMPDIR point at the writable places (the root filesystem is read-only); the step's env may change them.
+      Env: [`HOME=${WORK_DIR}`, `TMPDIR=${TMP_DIR}`, ...containerEnv(ctx, step.env)],
+      WorkingDir: workingDir,
+      ...(box.user ? { User: box.user } : {}),
       Labels: {
         [CONTAINER_LABELS.runId]: ctx.runId,
         [CONTAINER_LABELS.attempt]: String(ctx.attempt),
@@ -83,13 +97,18 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
       Tty: false,
       OpenStdin: false,
       HostConfig: {
-        NetworkMode: network,
-        // No capability unless the image's process is given one: a root process in the box is not root on the host's terms.
+        NetworkMode: box.network,
+        // No capability unless the step keeps one the worker allows: even a root process in the box is powerless.
         CapDrop: ['ALL'],
+        ...(box.capAdd.length ? { CapAdd: box.capAdd } : {}),
         Memory: memoryMb * 1024 * 1024,
         MemorySwap: memoryMb * 1024 * 1024,
-        NanoCpus: Math.round(cpus * 1e9),
-        PidsLimit: options.pidsLimit ?? 1024,
+        NanoCpus: Math.round(box.cpus * 1e9),
+        PidsLimit: box.pids,
+        ReadonlyRootfs: true,
+        // The writable directories: an anonymous volume (not a tmpfs, whose files are gone once the container
+        // stops, before copy_out reads them), removed with the container.
+        Mounts: [{ Type: 'volume', Source: '', Target: VOLUME_DIR }],
         // tini as PID 1: a shell as PID 1 ignores SIGTERM, so `docker stop` would always end in a kill.
         Init: true,
         AutoRemove: false,
@@ -98,6 +117,8 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
     });
     const log = ctx.log.child({ container: container.id.slice(0, 12) });
     try {
+      // A fresh volume's root belongs to root: world-writable (sticky) `work` and `tmp` in it serve any user.
+      await container.putArchive(await workDirArchive(), { path: VOLUME_DIR });
       const framer = new OutputFramer(ctx.emit, ctx.output);
       const output = await attachOutput(container, framer);
       if (stop.reason) return stop.result();
@@ -152,6 +173,93 @@ export function createDockerExecutor(options: DockerExecutorOptions = {}): StepE
       });
     }
   });
+}
+
+/** Where the writable volume is mounted, and the work directory in it. */
+const VOLUME_DIR = '/ocr';
+export const WORK_DIR = '/ocr/work';
+export const TMP_DIR = '/ocr/tmp';
+
+/** What a step gets, within what the worker allows (a limit above a maximum fails the step: never silently less). */
+interface Box {
+  network: string;
+  memoryMb: number;
+  cpus: number;
+  pids: number;
+  capAdd: string[];
+  user: string;
+}
+
+function boxOf(
+  step: { network?: string; memory_mb?: number; cpus?: number; pids_limit?: number; cap_add?: string[] },
+  options: DockerExecutorOptions,
+): Box {
+  // `host` shares the worker's network namespace, `container:…` another container's: never from a template.
+  const network = step.network ?? 'none';
+  const networks = options.networks ?? ['none', 'bridge'];
+  if (network === 'host' || network.startsWith('container:') || !networks.includes(network))
+    throw new ExecutorError(
+      'network_refused',
+      `network ${network} is not allowed for docker steps on this worker (allowed: ${networks.join(', ') || 'none'}; OCR_DOCKER_NETWORKS)`,
+    );
+  const limit = (
+    name: string,
+    asked: number | undefined,
+    fallback: number,
+    max: number,
+    variable: string,
+  ) => {
+    if (asked !== undefined && asked > max)
+      throw new ExecutorError(
+        'limit_exceeded',
+        `${name} ${asked} is above this worker's maximum of ${max} (${variable})`,
+      );
+    return asked ?? Math.min(fallback, max);
+  };
+  const allowed = new Set((options.capAllowlist ?? []).map(capName));
+  const capAdd = (step.cap_add ?? []).map(capName);
+  const refused = capAdd.filter((cap) => !allowed.has(cap));
+  if (refused.length)
+    throw new ExecutorError(
+      'capability_refused',
+      `cap_add ${refused.join(', ')} is not allowed on this worker (allowed: ${[...allowed].join(', ') || 'none'}; OCR_DOCKER_CAP_ALLOWLIST)`,
+    );
+  return {
+    network,
+    memoryMb: limit(
+      'memory_mb',
+      step.memory_mb,
+      options.defaultMemoryMb ?? 1024,
+      options.maxMemoryMb ?? 4096,
+      'OCR_DOCKER_MAX_MEMORY_MB',
+    ),
+    cpus: limit('cpus', step.cpus, options.defaultCpus ?? 1, options.maxCpus ?? 2, 'OCR_DOCKER_MAX_CPUS'),
+    pids: limit(
+      'pids_limit',
+      step.pids_limit,
+      options.pidsLimit ?? 1024,
+      options.maxPids ?? 1024,
+      'OCR_DOCKER_MAX_PIDS',
+    ),
+    capAdd,
+    user: options.user ?? '65534:65534',
+  };
+}
+
+/** `NET_ADMIN` and `CAP_NET_ADMIN` are one capability. */
+function capName(cap: string): string {
+  return cap.toUpperCase().replace(/^CAP_/, '');
+}
+
+/** A tar holding two directories, `work` and `tmp`, mode 1777 (like /tmp: anyone may create, only owners delete). */
+async function workDirArchive(): Promise<Buffer> {
+  const archive = pack();
+  for (const name of ['work', 'tmp'])
+    archive.entry({ name, type: 'directory', mode: 0o1777, uid: 0, gid: 0 });
+  archive.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of archive as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 /** A clear, typed error when there is no engine, instead of a socket error deep in a stack. */

@@ -168,12 +168,13 @@ t.test(
         command: [
           'sh',
           '-c',
-          'mkdir -p /out/sub && printf "# Report\\n" > /report.md && echo a > /out/a.txt && echo b > /out/sub/b.txt',
+          'cd "$HOME" && mkdir -p out/sub && printf "# Report\\n" > report.md && echo a > out/a.txt && echo b > out/sub/b.txt',
         ],
+        // HOME (/ocr/work) is writable; the image's working directory (/work here) is read-only like the rest.
         copy_out: [
-          { path: '/report.md', kind: 'markdown' },
-          { path: '/out', kind: 'text', name: 'outputs' },
-          { path: '/missing.txt', kind: 'text' },
+          { path: '/ocr/work/report.md', kind: 'markdown' },
+          { path: '/ocr/work/out', kind: 'text', name: 'outputs' },
+          { path: '/ocr/work/missing.txt', kind: 'text' },
         ],
       },
       ctx,
