@@ -43,7 +43,8 @@ export interface Accepted {
 
 export interface KillRecord {
   at: number;
-  runIds: string[];
+  /** The attempts the worker held when it was killed. */
+  runs: { id: string; attempt: number }[];
 }
 
 /** When the faults that stop the sweeper from requeuing happened (ms since the epoch). */
@@ -51,7 +52,9 @@ export interface Timeline {
   /** Postgres down (stop called) and back (accepting connections again). */
   postgresOutages: { down: number; back: number }[];
   /** SIGKILL of the sweeper that held the lease. */
-  leaderKills: number[];
+  leaderKills: { at: number; name: string }[];
+  /** A killed sweeper: from its kill until its restarted process answers /healthz. */
+  sweeperDown: { name: string; down: number; up: number }[];
 }
 
 /** The cluster's timings (ms) the recovery promise is made of. */
@@ -74,7 +77,9 @@ export const SLACK_MS = 1_000;
  *   sweep interval to the next tick): back + sweep + timeout + sweep + slack, for an outage that starts before
  *   the deadline (one that ended shortly before the kill counts too: the warm-up may still be running);
  * - a SIGKILLed leader is replaced once its lease lapses (≤ TTL after its last renewal) at the follower's
- *   next tick, which sweeps at once: leader kill + TTL + sweep + slack, for a leader kill before the deadline.
+ *   next tick, which sweeps at once: leader kill + TTL + sweep + slack, for a leader kill before the deadline;
+ *   if the follower is itself down then (killed moments before, still restarting), no sweeper runs until the
+ *   first of the two is up again and has warmed up: up + sweep + timeout + sweep + slack.
  * Applied until nothing moves the deadline further. `plain` is true when no outage or leader kill did.
  */
 export function requeueDeadline(
@@ -94,8 +99,19 @@ export function requeueDeadline(
         moved = true;
       }
     }
-    for (const at of timeline.leaderKills) {
-      const until = at + t.leaderTtlMs + t.sweepMs + SLACK_MS;
+    for (const { at, name } of timeline.leaderKills) {
+      // The other replica takes over, unless it is itself down (killed and not yet restarted): then no
+      // sweeper runs until the first of the two is up again and has warmed up.
+      const upAgain = (who: (n: string) => boolean) =>
+        timeline.sweeperDown.find((d) => who(d.name) && d.down <= at && d.up > at)?.up;
+      const otherUp = upAgain((n) => n !== name);
+      const until =
+        otherUp === undefined
+          ? at + t.leaderTtlMs + t.sweepMs + SLACK_MS
+          : Math.min(otherUp, upAgain((n) => n === name) ?? Infinity) +
+            2 * t.sweepMs +
+            t.timeoutMs +
+            SLACK_MS;
       if (at < by && until > by) {
         by = until;
         plain = false;
@@ -280,14 +296,16 @@ export async function check(
   const recoveryRequeueMs: number[] = [];
   const recoveryCompleteMs: number[] = [];
   for (const kill of kills) {
-    if (kill.runIds.length === 0) continue;
+    if (kill.runs.length === 0) continue;
+    // The sweep (or restart detection) of exactly the attempt that died: its event carries that attempt.
+    // An attempt swept just before the kill (a zombie's), or completed meanwhile, is no sample.
     const { rows } = await db.query<{ run_id: string; requeued: Date | null }>(
-      `SELECT r.id AS run_id, (SELECT min(e.ts) FROM run_events e WHERE e.run_id = r.id AND e.type IN ('requeued', 'failed') AND e.ts >= to_timestamp($2::float8 / 1000)) AS requeued
-       FROM runs r WHERE r.id = ANY($1::uuid[])`,
-      [kill.runIds, kill.at],
+      `SELECT k.id AS run_id, (SELECT min(e.ts) FROM run_events e WHERE e.run_id = k.id AND e.attempt = k.attempt AND e.type IN ('requeued', 'failed')) AS requeued
+       FROM unnest($1::uuid[], $2::int[]) AS k(id, attempt)`,
+      [kill.runs.map((r) => r.id), kill.runs.map((r) => r.attempt)],
     );
     for (const row of rows) {
-      if (row.requeued) {
+      if (row.requeued && row.requeued.getTime() >= kill.at) {
         const ms = row.requeued.getTime() - kill.at;
         const { by, plain } = requeueDeadline(kill.at, timeline, timings);
         recoveryRequeueMs.push(ms);

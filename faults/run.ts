@@ -183,6 +183,7 @@ async function main(): Promise<number> {
     500,
   );
   if (!ok) throw new Error('APIs did not become ready');
+  const sweeperPorts = [await freePort(), await freePort()];
   const sweepers = [1, 2].map(
     (i) =>
       new Member(
@@ -190,7 +191,7 @@ async function main(): Promise<number> {
         'sweeper',
         {
           ...common,
-          PORT: '0',
+          PORT: String(sweeperPorts[i - 1]),
           OCR_SWEEP_INTERVAL_S: String(SWEEP_S),
           OCR_SWEEPER_ID: `sweeper${i}`,
           OCR_LEADER_TTL_S: String(LEADER_TTL_S),
@@ -397,24 +398,29 @@ async function main(): Promise<number> {
   // Nemesis: a seeded random schedule, every fault logged with its time.
   const counts: Record<string, number> = {};
   const kills: KillRecord[] = [];
-  const timeline: Timeline = { postgresOutages: [], leaderKills: [] };
+  const timeline: Timeline = { postgresOutages: [], leaderKills: [], sweeperDown: [] };
   const count = (name: string) => (counts[name] = (counts[name] ?? 0) + 1);
   let s3Down = false;
   let s3OutageDone = false;
+  // The attempts a worker holds right before it is killed (an attempt, not just a run: the restarted worker
+  // may claim the same run again, and a zombie's stale attempts may be swept just before the kill).
   const runningOn = async (workerId: string) =>
     (
       await db
-        .query<{ id: string }>(`SELECT id FROM runs WHERE status = 'running' AND worker_id = $1`, [workerId])
-        .catch(() => ({ rows: [] }))
-    ).rows.map((r) => r.id);
+        .query<{
+          id: string;
+          attempt: number;
+        }>(`SELECT id, attempt FROM runs WHERE status = 'running' AND worker_id = $1`, [workerId])
+        .catch(() => ({ rows: [] as { id: string; attempt: number }[] }))
+    ).rows;
   const faults: Record<string, () => Promise<void>> = {
     async 'worker SIGKILL'() {
       const w = pick(workers);
-      const runIds = await runningOn(w.name);
+      const runs = await runningOn(w.name);
       if (!w.signal('SIGKILL')) return;
-      kills.push({ at: Date.now(), runIds });
+      kills.push({ at: Date.now(), runs });
       count('worker SIGKILL');
-      say(`nemesis: SIGKILL ${w.name} (${runIds.length} running)`);
+      say(`nemesis: SIGKILL ${w.name} (${runs.length} running)`);
       await w.exited();
       setTimeout(() => w.start(), 1_000 + random() * 2_000);
     },
@@ -450,11 +456,20 @@ async function main(): Promise<number> {
         .catch(() => ({ rows: [] as { holder: string }[] }));
       const leader = sweepers.find((s) => rows.some((r) => r.holder === s.name));
       if (!leader || !leader.signal('SIGKILL')) return;
-      timeline.leaderKills.push(Date.now());
+      const down = Date.now();
+      timeline.leaderKills.push({ at: down, name: leader.name });
       count('sweeper leader SIGKILL');
       say(`nemesis: SIGKILL ${leader.name} (leader)`);
       await leader.exited();
-      setTimeout(() => leader.start(), 2_000);
+      // Back after 2 s; up once it answers /healthz (starting a process takes a while on a loaded machine).
+      const healthz = `http://127.0.0.1:${sweeperPorts[sweepers.indexOf(leader)]}/healthz`;
+      void (async () => {
+        await sleep(2_000);
+        leader.start();
+        await until(async () => (await fetch(healthz)).ok, 300_000, 100);
+        timeline.sweeperDown.push({ name: leader.name, down, up: Date.now() });
+        say(`nemesis: ${leader.name} up again ${((Date.now() - down) / 1000).toFixed(1)} s after its kill`);
+      })();
     },
     async 'postgres restart'() {
       count('Postgres fast restart');
@@ -690,9 +705,34 @@ product promises:
   (\`OCR_LEADER_TTL_S\`, 3 sweep intervals) before a follower takes over; the follower then sweeps in that
   same tick (it has watched the database all along, so no warm-up): **requeued by leader kill + TTL +
   sweep + 1 s** for a leader kill before the worker kill's deadline.
+- **Both sweepers down.** A leader kill that lands while the other replica is itself still restarting
+  (killed moments before as the leader) leaves no sweeper at all. Nothing is requeued until the first of
+  the two answers \`/healthz\` again (the suite times that) and has warmed up as any freshly started
+  replica does: **requeued by up + sweep + timeout + sweep + 1 s**. Starting a Node process that
+  compiles its TypeScript takes seconds to tens of seconds on a loaded machine; in a cluster, keep two
+  replicas on separate nodes and a PodDisruptionBudget so both are rarely down at once.
 
 A recovery over its own bound is listed under the tables. Timing depends on the machine, so these rows are
 reported, not failed on; the correctness counts above them are failed on.
+
+## What the suite found, and what was fixed (issue 14)
+
+- A NUL in a step's output re-executed \`max_attempts: 1\` runs and lost their output (events cleaned on
+  \`/v1/runs/:id/events\` but refused inside \`/v1/runs/complete\`); events are now cleaned on every route.
+- One refused completion failed its whole batch (up to 200 runs); the worker now completes a refused batch
+  one by one and records the refused run as failed with the reason.
+- A spoofed claim (another worker's \`worker_id\`, a new \`boot_id\`) requeued that worker's runs and created
+  lanes; a token now acts only for the identities it registered, and a claim never creates lanes.
+- A frozen worker's parked long-poll claim could hand it runs it then started after its lease was gone; a
+  claim reply older than the lease can be trusted for is confirmed by a heartbeat before any step runs.
+- A completion gave up after 5 tries (~6 s) of API outage, leaving a finished run to be executed again; it
+  is retried for as long as the lease can still be ours.
+- Artifacts were lost across the S3 outage (3 tries, ~1.2 s, then the run still ended \`success\`), and the
+  API answered a final \`409\` instead of \`503 storage_unavailable\` when it could not reach the store to
+  verify an upload. The worker now retries each phase for \`OCR_ARTIFACT_RETRY_S\` (120 s); past that the
+  run fails with \`artifact_upload_failed\` rather than succeeding without its artifact.
+- A new sweeper leader waited a full heartbeat timeout after taking over, on top of the lease TTL; a
+  follower that watched the database all along now sweeps in the tick it takes over.
 
 ## Last full run
 
