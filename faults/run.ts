@@ -690,7 +690,7 @@ and the steps' own record of every execution. \`npm run faults -- --short\` (abo
 
 A worker SIGKILLed at K stops heartbeating; its runs are stale a heartbeat timeout later and the sweeper
 leader's next tick requeues them: **requeued by K + timeout + sweep interval + 1 s**. That is the bound for
-a kill on an otherwise healthy cluster, and the table's plain row must stay under it. Two other nemeses
+a kill on an otherwise healthy cluster, and the table's plain row must stay under it. Other nemeses
 make it impossible, by design, for a kill that falls next to them, so the checker
 (\`requeueDeadline\` in \`faults/checker.ts\`) extends the bound for those kills only, by exactly what the
 product promises:
