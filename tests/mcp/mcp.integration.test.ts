@@ -76,7 +76,7 @@ t.test(
     const props = tool.inputSchema.properties as Record<string, Record<string, unknown>>;
     t.same(tool.inputSchema.required, ['who', 'api_key'], 'input schema = params schema');
     t.equal(props.api_key!['x-ocr-secret'], true, 'the secret param is marked');
-    t.equal(props.api_key!.writeOnly, true);
+    t.equal(props.api_key!.writeOnly, true, 'the params schema itself is kept');
 
     const hidden = await mcp.callTool({ name: 'run_mcp-hidden', arguments: { who: 'x', api_key: 'y' } });
     t.ok(hidden.isError, 'a template out of scope cannot be run');

@@ -12,7 +12,7 @@ export interface RunbookTool {
   /** The template it runs. */
   template: string;
   description: string;
-  /** The template's params schema, as it is; secret params carry `writeOnly: true` and `x-ocr-secret`. */
+  /** The template's params schema; secret params (`writeOnly` or `format: password`) also carry `x-ocr-secret: true`. */
   inputSchema: JsonSchema;
   /** Params the template marks secret: never shown back by the API, masked in every output. */
   secretParams: string[];
@@ -60,6 +60,7 @@ export interface RunbookAgentAdapter {
 }
 
 const TOOL_PREFIX = 'run_';
+const SECRET_NOTE = '(secret: never shown back, masked in output)';
 
 /** The tool name of a template: `run_` + the name with every character agents refuse as `_`, ≤ 64. */
 export function toolName(template: string): string {
@@ -85,8 +86,7 @@ export function templateToTool(
   for (const name of secrets) {
     const prop = props[name]!;
     prop['x-ocr-secret'] = true;
-    prop.writeOnly = true;
-    prop.description = `${prop.description ? `${String(prop.description)} ` : ''}(secret: never shown back, masked in output)`;
+    prop.description = `${prop.description ? `${String(prop.description)} ` : ''}${SECRET_NOTE}`;
   }
   return {
     name: toolName(template.name),
