@@ -11,6 +11,7 @@ import { RunsPage } from './pages/RunsPage.js';
 import { RunPage } from './pages/RunPage.js';
 import { TemplatesPage } from './features/templates/TemplatesPage.js';
 import { WorkersPage } from './pages/WorkersPage.js';
+import { ArtifactsPage } from './pages/ArtifactsPage.js';
 // The form library (rjsf + Ajv) and the viewers load when first needed: the runboard paints sooner.
 const TemplateEditor = lazy(() =>
   import('./features/templates/TemplateEditor.js').then((m) => ({ default: m.TemplateEditor })),
@@ -61,6 +62,7 @@ export function App() {
 const NAV = [
   ['runboard', 'Runboard'],
   ['runs', 'Runs'],
+  ['artifacts', 'Artifacts'],
   ['templates', 'Templates'],
   ['workers', 'Workers'],
   ['spec-kit', 'Spec Kit'],
@@ -123,6 +125,8 @@ function Page({ path, query }: { path: string[]; query: URLSearchParams }) {
       if (id && sub === 'edit') return <TemplateEditor name={id} key={id} />;
       if (id && sub === 'run') return <RunForm name={id} key={id} />;
       return <TemplatesPage />;
+    case 'artifacts':
+      return <ArtifactsPage query={query} />;
     case 'workers':
       return <WorkersPage />;
     case 'spec-kit':
