@@ -40,7 +40,10 @@ export default defineConfig({
   base: '/',
   plugins: [react(), delivery()],
   // react is installed both here and at the root (peer deps of hoisted libraries): one copy, or hooks break.
-  resolve: { dedupe: ['react', 'react-dom'] },
+  resolve: {
+    dedupe: ['react', 'react-dom'],
+    alias: { '@rjsf/validator-ajv8': resolve(import.meta.dirname, 'build/no-ajv8.ts') },
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -51,15 +51,15 @@ t.test('artifacts page: filters narrow the table; a pick opens its viewer', asyn
   await page.getByRole('heading', { name: 'Artifacts' }).waitFor();
   const rows = page.locator('table[aria-label="Artifacts"] tbody tr');
   const names = async () => Promise.all((await rows.all()).map((r) => r.getAttribute('data-artifact')));
+  let last: (string | null)[] = [];
   const settle = (want: string[]) =>
-    until(
-      async () => {
-        const got = await names();
-        return JSON.stringify(got) === JSON.stringify(want) && got;
-      },
-      15_000,
-      `rows ${want.join(', ')}`,
-    );
+    until(async () => {
+      const got = await names();
+      last = got;
+      return JSON.stringify(got) === JSON.stringify(want) && got;
+    }).catch(() => {
+      throw new Error(`wanted rows ${want.join(', ')}; showing ${last.join(', ')}`);
+    });
   await settle(['big.log', 'metrics.json', 'report.md', 'plan.diff', 'plan.diff']);
   t.pass('all five, newest first');
 

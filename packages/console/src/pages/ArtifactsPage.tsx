@@ -1,4 +1,4 @@
-import { lazy, Suspense, useState, type FormEvent } from 'react';
+import { lazy, Suspense, useRef, useState, type FormEvent } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import type { ArtifactSearchQuery } from '@ocr/client';
 import { useConnection } from '../lib/realtime.js';
@@ -53,6 +53,13 @@ export function ArtifactsPage({ query }: { query: URLSearchParams }) {
     name: query.get('name') ?? '',
   };
   const [draft, setDraft] = useState<Filters>(initial);
+  // The latest draft, for handlers that fire before React re-renders (two selects changed in a row must
+  // not apply the first one's stale draft).
+  const latest = useRef(draft);
+  const update = (next: Filters) => {
+    latest.current = next;
+    setDraft(next);
+  };
   const [filters, setFilters] = useState<Filters>(initial);
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const [selected, setSelected] = useState<string | undefined>();
@@ -84,13 +91,13 @@ export function ArtifactsPage({ query }: { query: URLSearchParams }) {
   };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    apply(draft);
+    apply(latest.current);
   };
   const set = (k: keyof Filters) => (e: { target: { value: string } }) =>
-    setDraft((d) => ({ ...d, [k]: e.target.value }));
+    update({ ...latest.current, [k]: e.target.value });
   const pick = (k: keyof Filters) => (e: { target: { value: string } }) => {
-    const next = { ...draft, [k]: e.target.value };
-    setDraft(next);
+    const next = { ...latest.current, [k]: e.target.value };
+    update(next);
     apply(next);
   };
   const list = found.data?.artifacts ?? [];
