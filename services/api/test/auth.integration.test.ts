@@ -79,6 +79,7 @@ const ROUTES: {
     role: 'worker',
     body: { ...LEASE, artifact_id: RUN },
   },
+  { method: 'GET', path: '/v1/artifacts', role: 'viewer' },
   { method: 'GET', path: `/v1/artifacts/${RUN}`, role: 'viewer' },
   { method: 'GET', path: `/v1/artifacts/${RUN}/content`, role: 'viewer' },
   { method: 'GET', path: '/v1/templates', role: 'viewer' },
