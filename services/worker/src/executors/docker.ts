@@ -10,7 +10,7 @@
  */
 import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { OutputFramer } from '../output/index.js';
 import { renderContainerCommand } from '../params/index.js';
@@ -63,10 +63,18 @@ export const CONTAINER_LABELS = {
 export function createDockerExecutor(options: DockerExecutorOptions = {}): StepExecutor {
   // With no socket given, dockerode's modem reads DOCKER_HOST itself (unix://, tcp://) and falls back to
   // /var/run/docker.sock: the Docker-in-Docker component relies on that.
-  const docker =
-    options.docker ?? (options.socketPath ? new Docker({ socketPath: options.socketPath }) : new Docker());
+  // dockerode (and its SSH stack) loads with the first docker step, not with every worker: most workers
+  // never run one, and each module loaded at start is worker cold-start time (bench/RESULTS.md).
+  let client: Docker | undefined = options.docker;
+  const engineClient = async (): Promise<Docker> => {
+    if (client) return client;
+    const { default: Dockerode } = await import('dockerode');
+    client = options.socketPath ? new Dockerode({ socketPath: options.socketPath }) : new Dockerode();
+    return client;
+  };
   const engine = options.socketPath ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
   return defineExecutor('docker', DockerStep, async (step, ctx, stop) => {
+    const docker = await engineClient();
     await requireEngine(docker, engine);
     const image = await ensureImage(docker, step.image, options.pull ?? true, ctx, stop);
     if (stop.reason) return stop.result();

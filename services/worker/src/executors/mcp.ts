@@ -6,9 +6,6 @@
  * (the SDK sends `notifications/cancelled`) and the session closed; a stdio server still running after
  * the grace is killed.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { OutputFramer } from '../output/index.js';
 import { renderArgv, renderJson, renderText, renderUrl } from '../params/index.js';
@@ -33,13 +30,28 @@ const NO_SDK_TIMEOUT = 2 ** 31 - 1;
 type ToolContent = { type: string; text?: string; [key: string]: unknown };
 type ToolResult = { content?: ToolContent[]; structuredContent?: unknown; isError?: boolean };
 
+/**
+ * The MCP SDK, loaded with the first mcp step rather than with every worker (worker cold start,
+ * bench/RESULTS.md): most workers never run one.
+ */
+async function mcpSdk() {
+  const [{ Client }, { StdioClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/stdio.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]);
+  return { Client, StdioClientTransport, StreamableHTTPClientTransport };
+}
+type McpSdk = Awaited<ReturnType<typeof mcpSdk>>;
+
 /** An mcp executor. */
 export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecutor {
   const clientInfo = options.clientInfo ?? { name: 'ocr-worker', version: '0.1.0' };
   return defineExecutor('mcp', McpStep, async (step, ctx, stop) => {
     const args = (renderJson(step.arguments ?? {}, ctx.params, ctx.secrets) ?? {}) as Record<string, unknown>;
-    const { transport, describe, pid } = openTransport(step.server, ctx, options.allowPrivate === true);
-    const client = new Client(clientInfo);
+    const sdk = await mcpSdk();
+    const { transport, describe, pid } = openTransport(sdk, step.server, ctx, options.allowPrivate === true);
+    const client = new sdk.Client(clientInfo);
     let closed = false;
     let closing: Promise<void> | undefined;
     // One close, shared by the stop escalation and the normal end.
@@ -131,6 +143,7 @@ export function createMcpExecutor(options: McpExecutorOptions = {}): StepExecuto
 
 /** The transport for the step's server; a stdio server's stderr is framed into log lines. */
 function openTransport(
+  { StdioClientTransport, StreamableHTTPClientTransport }: McpSdk,
   server: McpStep['server'],
   ctx: StepContext,
   allowPrivate: boolean,
