@@ -85,6 +85,14 @@ export function checkWorkspaces(root = ROOT): string[] {
         problems.push(
           `${dir}/package.json: declares ${name} in devDependencies but its tests never import it`,
         );
+    // Production runs `npm run build` output (the ocr-compiled condition): an export only to sources
+    // would make plain node load TypeScript. The test kit is the one development-only workspace.
+    if (manifest.name !== '@ocr/testkit' && manifest.exports && typeof manifest.exports === 'object')
+      for (const [path, target] of Object.entries(manifest.exports))
+        if (typeof target === 'string' && target.startsWith('./src/'))
+          problems.push(
+            `${dir}/package.json: exports ${path} only as ${target}; add "ocr-compiled": "${target.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '.js')}" (npm run build)`,
+          );
     for (const target of exportTargets(manifest.exports))
       if (!existsSync(join(root, dir, target)))
         problems.push(`${dir}/package.json: exports ${target}, which does not exist`);

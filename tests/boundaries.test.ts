@@ -108,30 +108,34 @@ t.test('ESLint refuses SQL outside packages/db, and allows types', async (t) => 
   t.equal(typesOnly.code, 0, typesOnly.out);
 });
 
-t.test('workspace manifests: undeclared, unused and missing exports are findings', async (t) => {
-  const dir = tree(t, {
-    'packages/db/package.json': JSON.stringify({
-      name: '@ocr/db',
-      exports: { '.': './src/index.ts' },
-      dependencies: { '@ocr/runtime': '*' },
-    }),
-    'packages/db/src/index.ts': "import { x } from '@ocr/contracts';\nexport const y = x;\n",
-    'packages/db/test/a.test.ts': "import '@ocr/testkit';\n",
-    'packages/console/package.json': JSON.stringify({
-      name: '@ocr/console',
-      exports: { '.': './src/index.ts' },
-    }),
-    'services/api/package.json': JSON.stringify({
-      name: '@ocr/api',
-      exports: { '.': './src/index.ts' },
-      dependencies: { '@ocr/db': '*' },
-    }),
-    'services/api/src/index.ts': "export * from '@ocr/db';\n",
-  });
-  t.same(checkWorkspaces(dir).sort(), [
-    'packages/console/package.json: exports ./src/index.ts, which does not exist',
-    'packages/db/package.json: declares @ocr/runtime in dependencies but its sources never import it',
-    'packages/db/package.json: its sources import @ocr/contracts; add it to dependencies',
-    'packages/db/package.json: its tests import @ocr/testkit; add it to devDependencies',
-  ]);
-});
+t.test(
+  'workspace manifests: undeclared, unused and missing exports, and exports without a build, are findings',
+  async (t) => {
+    const dir = tree(t, {
+      'packages/db/package.json': JSON.stringify({
+        name: '@ocr/db',
+        exports: { '.': { 'ocr-compiled': './dist/index.js', default: './src/index.ts' } },
+        dependencies: { '@ocr/runtime': '*' },
+      }),
+      'packages/db/src/index.ts': "import { x } from '@ocr/contracts';\nexport const y = x;\n",
+      'packages/db/test/a.test.ts': "import '@ocr/testkit';\n",
+      'packages/console/package.json': JSON.stringify({
+        name: '@ocr/console',
+        exports: { '.': './src/index.ts' },
+      }),
+      'services/api/package.json': JSON.stringify({
+        name: '@ocr/api',
+        exports: { '.': { 'ocr-compiled': './dist/index.js', default: './src/index.ts' } },
+        dependencies: { '@ocr/db': '*' },
+      }),
+      'services/api/src/index.ts': "export * from '@ocr/db';\n",
+    });
+    t.same(checkWorkspaces(dir).sort(), [
+      'packages/console/package.json: exports . only as ./src/index.ts; add "ocr-compiled": "./dist/index.js" (npm run build)',
+      'packages/console/package.json: exports ./src/index.ts, which does not exist',
+      'packages/db/package.json: declares @ocr/runtime in dependencies but its sources never import it',
+      'packages/db/package.json: its sources import @ocr/contracts; add it to dependencies',
+      'packages/db/package.json: its tests import @ocr/testkit; add it to devDependencies',
+    ]);
+  },
+);
