@@ -1,4 +1,6 @@
-import Form from '@rjsf/core';
+// The component itself, not the package index: the index re-exports getTestRegistry, which imports
+// @rjsf/validator-ajv8 (an Ajv that compiles with eval, forbidden by our CSP and not installed).
+import Form from '@rjsf/core/lib/components/Form.js';
 import type { RJSFSchema } from '@rjsf/utils';
 import type { ReactNode } from 'react';
 import { evalFreeValidator } from './eval-free-validator.js';
