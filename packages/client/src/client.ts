@@ -45,6 +45,9 @@ export function createClient(options: ClientOptions) {
           headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined,
         }),
       list: (query: ListRunsParams = {}) => request<RunList>('GET', '/v1/runs', { query }),
+      /** Two runs side by side: params diff, steps with status, duration and output, artifacts by name. */
+      compare: (a: string, b: string) =>
+        request<Answer<'/v1/runs/compare', 'get'>>('GET', '/v1/runs/compare', { query: { a, b } }),
       get: (id: string) => request<RunDetail>('GET', `/v1/runs/${enc(id)}`),
       cancel: (id: string) => request<{ run: Run }>('POST', `/v1/runs/${enc(id)}/cancel`),
       retry: (id: string) => request<{ run: Run }>('POST', `/v1/runs/${enc(id)}/retry`),

@@ -185,3 +185,48 @@ export const ArtifactSearchList = Type.Object({
   artifacts: Type.Array(ArtifactSearchItem),
   next_cursor: Nullable(Type.String()),
 });
+
+/** GET /v1/runs/compare: two runs side by side. */
+export const RunCompareQuery = Type.Object({ a: Uuid, b: Uuid }, strict);
+// Each side's copy without `$id`: one schema may not hold the same `$id` twice.
+const CompareRun = Type.Object(Run.properties);
+const CompareArtifact = Type.Object(Artifact.properties);
+const CompareStepSide = Type.Object({
+  status: Type.String(),
+  duration_ms: Nullable(Type.Integer()),
+  exit_code: Nullable(Type.Integer()),
+  /** The step's log lines of the run's last attempt, joined by newlines. */
+  output: Type.String(),
+});
+export const RunComparison = Type.Object(
+  {
+    a: CompareRun,
+    b: CompareRun,
+    /** Every param key of either run (secret ones masked as in Run). */
+    params: Type.Array(
+      Type.Object({
+        key: Type.String(),
+        a: Type.Optional(Type.Unknown()),
+        b: Type.Optional(Type.Unknown()),
+        same: Type.Boolean(),
+      }),
+    ),
+    /** Steps matched by name, in a's order then b's extra ones; null where a run has no such step. */
+    steps: Type.Array(
+      Type.Object({ name: Type.String(), a: Nullable(CompareStepSide), b: Nullable(CompareStepSide) }),
+    ),
+    /** Artifacts matched by name; `same` when both exist with the same sha256. */
+    artifacts: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        a: Nullable(CompareArtifact),
+        b: Nullable(CompareArtifact),
+        same: Type.Boolean(),
+      }),
+    ),
+    /** True when a run has more log lines than a comparison reads (5,000 per run). */
+    output_truncated: Type.Boolean(),
+  },
+  { $id: 'RunComparison' },
+);
+export type RunComparison = Static<typeof RunComparison>;

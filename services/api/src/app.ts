@@ -35,6 +35,7 @@ import { validatorCompiler } from './validation.js';
 import { openApiOptions } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
+import { runCompareRoutes } from './routes/run-compare.js';
 import { workerRoutes } from './routes/worker.js';
 import { templateRoutes } from './routes/templates.js';
 import { adminRoutes } from './routes/admin.js';
@@ -229,6 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes);
   await app.register(runRoutes);
+  await app.register(runCompareRoutes);
   await app.register(workerRoutes);
   await app.register(templateRoutes);
   await app.register(adminRoutes);

@@ -319,6 +319,7 @@ function validRequests(
       },
     },
     'GET /v1/runs/{id}': { path: id },
+    'GET /v1/runs/compare': { path: {}, query: { a: id.id, b: id.id } },
     'POST /v1/runs/{id}/cancel': { path: { id: randomUUID() } },
     'POST /v1/runs/{id}/retry': { path: id },
     'GET /v1/runs/{id}/events': {

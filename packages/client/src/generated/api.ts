@@ -2187,6 +2187,347 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/runs/compare': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Compare two runs: params, steps side by side with their output, artifacts by name */
+    get: {
+      parameters: {
+        query: {
+          /** @description UUID */
+          a: string;
+          /** @description UUID */
+          b: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              a: {
+                /**
+                 * Format: uuid
+                 * @description UUID
+                 */
+                id: string;
+                template: string;
+                template_version: number;
+                lane: string;
+                priority: number;
+                status: 'queued' | 'running' | 'success' | 'error' | 'cancelled';
+                params: unknown;
+                attempt: number;
+                max_attempts: number;
+                /** Format: date-time */
+                run_at: string;
+                /** Format: date-time */
+                created_at: string;
+                started_at: string | null;
+                finished_at: string | null;
+                heartbeat_at: string | null;
+                worker_id: string | null;
+                cancel_requested: boolean;
+                session_id: string | null;
+                labels: unknown;
+                error: {
+                  code: string;
+                  message: string;
+                  details?: unknown;
+                } | null;
+                output: unknown;
+                retry_of: string | null;
+                wait_reason: string | null;
+              };
+              b: {
+                /**
+                 * Format: uuid
+                 * @description UUID
+                 */
+                id: string;
+                template: string;
+                template_version: number;
+                lane: string;
+                priority: number;
+                status: 'queued' | 'running' | 'success' | 'error' | 'cancelled';
+                params: unknown;
+                attempt: number;
+                max_attempts: number;
+                /** Format: date-time */
+                run_at: string;
+                /** Format: date-time */
+                created_at: string;
+                started_at: string | null;
+                finished_at: string | null;
+                heartbeat_at: string | null;
+                worker_id: string | null;
+                cancel_requested: boolean;
+                session_id: string | null;
+                labels: unknown;
+                error: {
+                  code: string;
+                  message: string;
+                  details?: unknown;
+                } | null;
+                output: unknown;
+                retry_of: string | null;
+                wait_reason: string | null;
+              };
+              params: {
+                key: string;
+                a?: unknown;
+                b?: unknown;
+                same: boolean;
+              }[];
+              steps: {
+                name: string;
+                a: {
+                  status: string;
+                  duration_ms: number | null;
+                  exit_code: number | null;
+                  output: string;
+                } | null;
+                b: {
+                  status: string;
+                  duration_ms: number | null;
+                  exit_code: number | null;
+                  output: string;
+                } | null;
+              }[];
+              artifacts: {
+                name: string;
+                a: {
+                  /**
+                   * Format: uuid
+                   * @description UUID
+                   */
+                  id: string;
+                  /**
+                   * Format: uuid
+                   * @description UUID
+                   */
+                  run_id: string;
+                  name: string;
+                  kind: 'text' | 'markdown' | 'json' | 'diff' | 'image' | 'file' | 'zip';
+                  content_type: string;
+                  size: number;
+                  sha256: string;
+                  status: 'pending' | 'ready';
+                  /** Format: date-time */
+                  created_at: string;
+                } | null;
+                b: {
+                  /**
+                   * Format: uuid
+                   * @description UUID
+                   */
+                  id: string;
+                  /**
+                   * Format: uuid
+                   * @description UUID
+                   */
+                  run_id: string;
+                  name: string;
+                  kind: 'text' | 'markdown' | 'json' | 'diff' | 'image' | 'file' | 'zip';
+                  content_type: string;
+                  size: number;
+                  sha256: string;
+                  status: 'pending' | 'ready';
+                  /** Format: date-time */
+                  created_at: string;
+                } | null;
+                same: boolean;
+              }[];
+              output_truncated: boolean;
+            };
+          };
+        };
+        /** @description Error answer */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+        /** @description Error answer */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+        /** @description Error answer */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+        /** @description Error answer */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+        /** @description Error answer */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /**
+                 * @description machine-readable, snake_case; see docs/errors.md
+                 * @enum {string}
+                 */
+                code:
+                  | 'validation_failed'
+                  | 'unauthorized'
+                  | 'forbidden'
+                  | 'out_of_scope'
+                  | 'not_found'
+                  | 'conflict'
+                  | 'idempotency_conflict'
+                  | 'lease_lost'
+                  | 'payload_too_large'
+                  | 'unsupported_media_type'
+                  | 'rate_limited'
+                  | 'internal'
+                  | 'db_unavailable'
+                  | 'storage_unavailable';
+                message: string;
+                details?: unknown;
+              };
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/runs/claim': {
     parameters: {
       query?: never;
