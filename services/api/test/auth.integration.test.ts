@@ -80,6 +80,7 @@ const ROUTES: {
     body: { ...LEASE, artifact_id: RUN },
   },
   { method: 'GET', path: '/v1/artifacts', role: 'viewer' },
+  { method: 'GET', path: '/v1/runs/compare', role: 'viewer' },
   { method: 'GET', path: `/v1/artifacts/${RUN}`, role: 'viewer' },
   { method: 'GET', path: `/v1/artifacts/${RUN}/content`, role: 'viewer' },
   { method: 'GET', path: '/v1/templates', role: 'viewer' },
