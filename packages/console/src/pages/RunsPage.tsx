@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import type { ListRunsParams } from '@ocr/client';
 import { useConnection } from '../lib/realtime.js';
@@ -64,6 +64,13 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     params: query.get('params') ?? '',
   };
   const [draft, setDraft] = useState<Filters>(initial);
+  // The latest draft, for handlers that fire before React re-renders (a field typed and Apply pressed at
+  // once, or two selects changed in a row, must not apply a stale draft).
+  const latest = useRef(draft);
+  const update = (next: Filters) => {
+    latest.current = next;
+    setDraft(next);
+  };
   const [filters, setFilters] = useState<Filters>(initial);
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const cursor = cursors[cursors.length - 1];
@@ -90,15 +97,15 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
 
   const apply = (e?: FormEvent) => {
     e?.preventDefault();
-    setFilters(draft);
+    setFilters(latest.current);
     setCursors([undefined]);
   };
   const set = (k: keyof Filters) => (e: { target: { value: string } }) =>
-    setDraft((d) => ({ ...d, [k]: e.target.value }));
+    update({ ...latest.current, [k]: e.target.value });
   // A choice in a select applies at once, together with whatever else is in the form.
   const pick = (k: keyof Filters) => (e: { target: { value: string } }) => {
-    const next = { ...draft, [k]: e.target.value };
-    setDraft(next);
+    const next = { ...latest.current, [k]: e.target.value };
+    update(next);
     setFilters(next);
     setCursors([undefined]);
   };
