@@ -50,7 +50,8 @@ t.test('artifacts page: filters narrow the table; a pick opens its viewer', asyn
   await page.getByRole('link', { name: 'Artifacts' }).click();
   await page.getByRole('heading', { name: 'Artifacts' }).waitFor();
   const rows = page.locator('table[aria-label="Artifacts"] tbody tr');
-  const names = async () => Promise.all((await rows.all()).map((r) => r.getAttribute('data-artifact')));
+  // One atomic read (per-row locators wait for a row a re-render removed, past the caller's deadline).
+  const names = () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-artifact')));
   let last: (string | null)[] = [];
   const settle = (want: string[]) =>
     until(async () => {

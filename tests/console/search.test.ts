@@ -26,7 +26,9 @@ t.test('history: date range, params and text filters narrow the table to the rig
   const page = await c.signedIn();
   await page.getByRole('link', { name: 'Runs' }).click();
   const rows = page.locator('table[aria-label="Runs"] tbody tr');
-  const shown = async () => Promise.all((await rows.all()).map((row) => row.getAttribute('data-run')));
+  // One atomic read of the table: per-row locators (rows.all() then getAttribute) wait for a row that a
+  // re-render has just removed, past the deadline below.
+  const shown = () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run')));
   const settle = (ids: string[]) =>
     until(
       async () => {
