@@ -6,6 +6,8 @@ import { startConsole, until } from './helpers/console.js';
 
 const DIFF = `--- a/config.yaml\n+++ b/config.yaml\n@@ -1,2 +1,2 @@\n service: billing\n-replicas: 2\n+replicas: 3\n`;
 
+/** A table row as the page sees it (the tests' tsconfig has no DOM lib). */
+type Attributed = { getAttribute(name: string): string | null };
 t.test('artifacts page: filters narrow the table; a pick opens its viewer', async (t) => {
   const c = await startConsole(t, { worker: false, s3: false });
   const { stack } = c;
@@ -51,7 +53,8 @@ t.test('artifacts page: filters narrow the table; a pick opens its viewer', asyn
   await page.getByRole('heading', { name: 'Artifacts' }).waitFor();
   const rows = page.locator('table[aria-label="Artifacts"] tbody tr');
   // One atomic read (per-row locators wait for a row a re-render removed, past the caller's deadline).
-  const names = () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-artifact')));
+  const names = () =>
+    rows.evaluateAll((trs) => (trs as unknown as Attributed[]).map((tr) => tr.getAttribute('data-artifact')));
   let last: (string | null)[] = [];
   const settle = (want: string[]) =>
     until(async () => {

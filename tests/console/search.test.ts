@@ -3,6 +3,8 @@
 import t from 'tap';
 import { startConsole, until } from './helpers/console.js';
 
+/** A table row as the page sees it (the tests' tsconfig has no DOM lib). */
+type Attributed = { getAttribute(name: string): string | null };
 t.test('history: date range, params and text filters narrow the table to the right runs', async (t) => {
   const c = await startConsole(t, { worker: false, s3: false });
   const { stack } = c;
@@ -28,7 +30,8 @@ t.test('history: date range, params and text filters narrow the table to the rig
   const rows = page.locator('table[aria-label="Runs"] tbody tr');
   // One atomic read of the table: per-row locators (rows.all() then getAttribute) wait for a row that a
   // re-render has just removed, past the deadline below.
-  const shown = () => rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-run')));
+  const shown = () =>
+    rows.evaluateAll((trs) => (trs as unknown as Attributed[]).map((tr) => tr.getAttribute('data-run')));
   const settle = (ids: string[]) =>
     until(
       async () => {
