@@ -40,10 +40,7 @@ export default defineConfig({
   base: '/',
   plugins: [react(), delivery()],
   // react is installed both here and at the root (peer deps of hoisted libraries): one copy, or hooks break.
-  resolve: {
-    dedupe: ['react', 'react-dom'],
-    alias: { '@rjsf/validator-ajv8': resolve(import.meta.dirname, 'build/no-ajv8.ts') },
-  },
+  resolve: { dedupe: ['react', 'react-dom'] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
