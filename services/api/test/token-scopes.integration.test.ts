@@ -87,6 +87,13 @@ const ROWS: Row[] = [
     token: 'viewer',
     request: (x) => ({ path: `/v1/runs/${x.run}/export` }),
   },
+  {
+    method: 'GET',
+    path: '/v1/runs/compare',
+    token: 'viewer',
+    // The out-of-scope run on either side is enough: here it stands on both.
+    request: (x) => ({ path: `/v1/runs/compare?a=${x.run}&b=${x.run}` }),
+  },
   { method: 'POST', path: '/v1/runs/claim', token: 'worker', unscoped: 'claims: checked separately (lanes)' },
   {
     method: 'POST',
