@@ -77,7 +77,7 @@ t.test(
 
     // The other pages too: history and the fleet.
     const nav = page.getByRole('navigation', { name: 'Sections' });
-  await nav.getByRole('link', { name: 'Runs' }).click();
+    await nav.getByRole('link', { name: 'Runs' }).click();
     await page.getByText(runId.slice(0, 8)).first().waitFor();
     await nav.getByRole('link', { name: 'Workers' }).click();
     await page

@@ -434,7 +434,10 @@ t.test(
     t.equal(env(worker, 'OCR_DOCKER_STEPS'), 'true', 'this group declares docker steps');
     const general = find<Any>(renderWithComponents([]), 'Deployment', 'ocr-worker').spec.template.spec;
     t.equal(
-      env(general.containers.find((c: Any) => c.name === 'worker'), 'OCR_DOCKER_STEPS'),
+      env(
+        general.containers.find((c: Any) => c.name === 'worker'),
+        'OCR_DOCKER_STEPS',
+      ),
       undefined,
       'the general worker does not (docker steps fail there with docker_not_enabled)',
     );

@@ -235,6 +235,8 @@ t.test(
       OCR_SECRET_API_TOKEN: TOKEN,
       OCR_SECRET_UNUSED: 'unused-secret-value-77',
       OCR_SECRETS_DIR: dir,
+      // The template has a docker step: only a worker that declares docker runs one.
+      OCR_DOCKER_STEPS: 'true',
     });
     t.notOk(JSON.stringify(config).includes(TOKEN), 'a printed config does not show the secret');
     const worker = new Worker({
