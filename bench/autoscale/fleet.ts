@@ -44,7 +44,8 @@ export class Fleet {
     const name = `${this.prefix}${group}-${++this.seq}`;
     const env: Record<string, string> = { ...process.env, ...this.env } as Record<string, string>;
     for (const [key, value] of Object.entries(template.env)) {
-      if (key === 'PORT' || key === 'OCR_WORK_DIR') continue; // every pod has its own port and temp dir here
+      // Every pod has its own port and temp dir here; a mounted Secret's path exists only in a real pod.
+      if (key === 'PORT' || key === 'OCR_WORK_DIR' || key === 'OCR_SECRETS_DIR') continue;
       env[key] = DURATIONS.includes(key) ? String(Number(value) * this.scale) : value;
     }
     Object.assign(env, { OCR_WORKER_ID: name, PORT: '0', OCR_LOG_LEVEL: 'info' });
