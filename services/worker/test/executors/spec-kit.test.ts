@@ -7,15 +7,17 @@ import { generateSpecKit, writeSpecKitDir } from '@ocr/spec-kit';
 import { createExecutorRegistry } from '../../src/executors/index.js';
 import { createTestStepContext, type Teardown } from '../fixtures/step-context.js';
 
-// Kits in these tests live under the OS temp dir: it is the operator's root (OCR_SPEC_KIT_ROOT).
-const root = await realpath(tmpdir());
+// Kits in these tests live in a fresh dir under the OS temp dir, the operator's root (OCR_SPEC_KIT_ROOT);
+// its own dir, so a checkout under /tmp is still outside it.
+const root = await realpath(await mkdtemp(join(tmpdir(), 'ocr-spec-kit-root-')));
+t.teardown(() => rm(root, { recursive: true, force: true }));
 const registry = createExecutorRegistry({
   specKitGit: { schemes: ['https'], allowPrivate: false, pathRoot: root },
 });
 const kit = generateSpecKit({ name: 'Local', goals: ['One', 'Two'] });
 
 async function kitDir(t: Teardown, files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'ocr-spec-kit-step-'));
+  const dir = await mkdtemp(join(root, 'ocr-spec-kit-step-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeSpecKitDir(dir, files);
   return dir;
