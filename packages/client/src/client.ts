@@ -49,8 +49,16 @@ export function createClient(options: ClientOptions) {
       compare: (a: string, b: string) =>
         request<Answer<'/v1/runs/compare', 'get'>>('GET', '/v1/runs/compare', { query: { a, b } }),
       get: (id: string) => request<RunDetail>('GET', `/v1/runs/${enc(id)}`),
-      cancel: (id: string) => request<{ run: Run }>('POST', `/v1/runs/${enc(id)}/cancel`),
-      retry: (id: string) => request<{ run: Run }>('POST', `/v1/runs/${enc(id)}/retry`),
+      /** With `idempotencyKey`, a replay of a cancel that finished the run answers 200, not 409. */
+      cancel: (id: string, opts: { idempotencyKey?: string } = {}) =>
+        request<{ run: Run }>('POST', `/v1/runs/${enc(id)}/cancel`, {
+          headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined,
+        }),
+      /** With `idempotencyKey`, a replay answers 200 with the run the first retry created. */
+      retry: (id: string, opts: { idempotencyKey?: string } = {}) =>
+        request<{ run: Run }>('POST', `/v1/runs/${enc(id)}/retry`, {
+          headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : undefined,
+        }),
       events: (id: string, query: EventsQuery = {}) =>
         request<Answer<'/v1/runs/{id}/events', 'get'>>('GET', `/v1/runs/${enc(id)}/events`, { query }),
       artifacts: (id: string) =>

@@ -45,7 +45,13 @@ export {
   type CompletionWithEvents,
   type CompletionSummary,
 } from './queue/complete-with-events.js';
-export { cancelRun, retryRun, type CancelOutcome, type RetryOutcome } from './queue/cancel.js';
+export {
+  cancelRun,
+  cancelledWithKey,
+  retryRun,
+  type CancelOutcome,
+  type RetryOutcome,
+} from './queue/cancel.js';
 export {
   findStaleRuns,
   sweepStaleRuns,

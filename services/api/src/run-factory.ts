@@ -99,8 +99,20 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/**
+ * The stored form of an idempotency key for an action that creates no run (cancel): the token, the key and
+ * the action, hashed, since it is kept where viewers can read it.
+ */
+export function actionKey(idempotency: Idempotency, action: string): string {
+  return createHash('sha256').update(`${idempotency.tokenId}\0${idempotency.key}\0${action}`).digest('hex');
+}
+
 /** What identifies one create request (an item of a batch: with its position and the batch size). */
-export function requestFingerprint(request: CreateRun, index: number, count: number): string {
+export function requestFingerprint(
+  request: CreateRun | { retry_of: string },
+  index: number,
+  count: number,
+): string {
   return createHash('sha256').update(canonical({ request, index, count })).digest('hex');
 }
 

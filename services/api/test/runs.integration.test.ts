@@ -95,3 +95,61 @@ t.test('keyset paging and filters', async (t) => {
   );
   t.equal((await stack.client.runs.list({ limit: 200 })).runs.length, 25, 'table intact');
 });
+
+t.test(
+  'cancel and retry with an idempotency key: a replay answers the first result; nothing happens twice',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    await withEchoTemplate(stack);
+    const other = await stack.tokenFor('operator');
+    const { run } = await stack.client.runs.create({ template: 'echo', params: { message: 'x' } });
+
+    const first = await stack.client.runs.cancel(run.id, { idempotencyKey: 'c-1' });
+    t.equal(first.run.status, 'cancelled');
+    const again = await stack.client.runs.cancel(run.id, { idempotencyKey: 'c-1' });
+    t.equal(again.run.status, 'cancelled', 'the replay answers 200 with the run, not 409');
+    await t.rejects(
+      stack.client.runs.cancel(run.id, { idempotencyKey: 'c-2' }),
+      { code: 'conflict', status: 409 },
+      'another key on a finished run is still a conflict',
+    );
+    await t.rejects(
+      other.client.runs.cancel(run.id, { idempotencyKey: 'c-1' }),
+      { code: 'conflict', status: 409 },
+      "another token's key of the same name is not a replay",
+    );
+    await t.rejects(stack.client.runs.cancel(run.id), { code: 'conflict' }, 'no key: conflict as before');
+    const cancelEvents = (await stack.client.runs.events(run.id)).events.filter(
+      (e) => e.type === 'status' && /cancelled while queued/.test(e.message),
+    );
+    t.equal(cancelEvents.length, 1, 'one cancel event');
+    t.notMatch(JSON.stringify(cancelEvents[0]!.data), /c-1/, 'the key is stored hashed');
+
+    const a = await raw(stack, 'POST', `/v1/runs/${run.id}/retry`, { headers: { 'idempotency-key': 'r-1' } });
+    const b = await raw(stack, 'POST', `/v1/runs/${run.id}/retry`, { headers: { 'idempotency-key': 'r-1' } });
+    t.equal(a.status, 201);
+    t.equal(b.status, 200, 'a replayed retry answers 200');
+    t.equal(b.json.run.id, a.json.run.id, 'with the run the first retry created');
+    const retries = (await stack.client.runs.list({ limit: 200 })).runs.filter((r) => r.retry_of === run.id);
+    t.equal(retries.length, 1, 'one retry run, whatever the replays');
+
+    const { run: second } = await stack.client.runs.create({ template: 'echo', params: { message: 'y' } });
+    await stack.client.runs.cancel(second.id);
+    const clash = await raw(stack, 'POST', `/v1/runs/${second.id}/retry`, {
+      headers: { 'idempotency-key': 'r-1' },
+    });
+    t.equal(clash.status, 409, 'the key of a retry of another run');
+    t.equal(clash.json.error.code, 'idempotency_conflict');
+    t.equal(clash.json.error.details.run_id, a.json.run.id);
+    const create = await raw(stack, 'POST', '/v1/runs', {
+      body: JSON.stringify({ template: 'echo', params: { message: 'z' } }),
+      headers: { 'idempotency-key': 'r-1' },
+    });
+    t.equal(create.json.error?.code, 'idempotency_conflict', 'retry keys share the create key space');
+    t.equal(
+      (await stack.client.runs.list({ limit: 200 })).runs.filter((r) => r.retry_of === second.id).length,
+      0,
+      'a refused retry creates nothing',
+    );
+  },
+);

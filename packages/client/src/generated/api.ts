@@ -906,7 +906,9 @@ export interface paths {
     post: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          'idempotency-key'?: string;
+        };
         path: {
           /** @description UUID */
           id: string;
@@ -1112,7 +1114,9 @@ export interface paths {
     post: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          'idempotency-key'?: string;
+        };
         path: {
           /** @description UUID */
           id: string;
@@ -1121,6 +1125,17 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              run: components['schemas']['Run'];
+            };
+          };
+        };
         /** @description Default Response */
         201: {
           headers: {

@@ -12,12 +12,15 @@ export type CancelOutcome =
 /**
  * Cancel a run. Compare-and-set on status: a queued run becomes `cancelled` immediately; a running run
  * gets `cancel_requested` and its worker learns it from the next heartbeat (the sweeper finishes the
- * job if the worker never answers). Terminal runs are left alone.
+ * job if the worker never answers). Terminal runs are left alone. `idempotencyKey` (opaque to this
+ * function) is stored in the cancel event's data, so `cancelledWithKey` can tell a replay of this very
+ * cancel from a cancel of a run that had already finished.
  */
 export async function cancelRun(
   db: Kysely<Database>,
   runId: string,
   requestedBy: string,
+  idempotencyKey?: string,
 ): Promise<CancelOutcome> {
   const { rows } = await sql<RunRow & { outcome: 'cancelled' | 'requested' }>`
     WITH updated AS (
@@ -37,7 +40,8 @@ export async function cancelRun(
              CASE WHEN outcome = 'cancelled' THEN 'status' ELSE 'cancel.requested' END,
              CASE WHEN outcome = 'cancelled' THEN 'cancelled while queued' ELSE 'cancel requested' END
                || ' by ' || ${requestedBy},
-             jsonb_build_object('requested_by', ${requestedBy}::text, 'status', status)
+             jsonb_strip_nulls(jsonb_build_object('requested_by', ${requestedBy}::text, 'status', status,
+                                                  'idempotency_key', ${idempotencyKey ?? null}::text))
       FROM updated
     ),
     notified AS (
@@ -56,11 +60,41 @@ export async function cancelRun(
   return { outcome: run.status === 'running' ? 'already_requested' : 'already_finished', run };
 }
 
-export type RetryOutcome =
-  { outcome: 'created'; run: RunRow } | { outcome: 'not_retryable'; run: RunRow } | { outcome: 'not_found' };
+/**
+ * Whether this run's cancel was made under `idempotencyKey` (a replay of that request). Reads only the
+ * run's own cancel events (the `(run_id, seq)` index), so it costs little even on a long run.
+ */
+export async function cancelledWithKey(
+  db: Kysely<Database>,
+  runId: string,
+  idempotencyKey: string,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('run_events')
+    .select('seq')
+    .where('run_id', '=', runId)
+    .where('type', 'in', ['status', 'cancel.requested'])
+    .where(sql<string>`data->>'idempotency_key'`, '=', idempotencyKey)
+    .executeTakeFirst();
+  return row !== undefined;
+}
 
-/** Manual retry: a new run with the same template version, lane, params and session, linked by `retry_of`. */
-export async function retryRun(db: Kysely<Database>, runId: string): Promise<RetryOutcome> {
+/** `created` a new run, `replayed` an idempotency key (the original retry's run), or nothing. */
+export type RetryOutcome =
+  | { outcome: 'created' | 'replayed'; run: RunRow }
+  | { outcome: 'not_retryable'; run: RunRow }
+  | { outcome: 'not_found' };
+
+/**
+ * Manual retry: a new run with the same template version, lane, params and session, linked by `retry_of`.
+ * With `idempotency`, a repeated key creates nothing and answers the original run (which the caller checks
+ * against `fingerprint`: the key may have been used for another request).
+ */
+export async function retryRun(
+  db: Kysely<Database>,
+  runId: string,
+  idempotency?: { key: string; fingerprint: string },
+): Promise<RetryOutcome> {
   const old = await db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
   if (!old) return { outcome: 'not_found' };
   if (old.status !== 'error' && old.status !== 'cancelled') return { outcome: 'not_retryable', run: old };
@@ -78,7 +112,9 @@ export async function retryRun(db: Kysely<Database>, runId: string): Promise<Ret
       timeout_s: old.timeout_s,
       session_id: old.session_id,
       retry_of: old.id,
+      idempotency_key: idempotency?.key ?? null,
+      idempotency_fingerprint: idempotency?.fingerprint ?? null,
     },
   ]);
-  return { outcome: 'created', run: created!.run };
+  return { outcome: created!.created ? 'created' : 'replayed', run: created!.run };
 }

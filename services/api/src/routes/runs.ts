@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import {
   cancelRun,
+  cancelledWithKey,
   enqueueRuns,
   getRun,
   getRunSteps,
@@ -32,7 +33,7 @@ import {
 } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { prepareRuns, type Idempotency } from '../run-factory.js';
+import { actionKey, prepareRuns, requestFingerprint, type Idempotency } from '../run-factory.js';
 import { artifactToWire, eventToWire, runToWire, stepToWire } from '../serialize.js';
 import { maskRunSecrets } from '../secret-params.js';
 import { renderRunMarkdown } from './run-export.js';
@@ -239,6 +240,7 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
       schema: {
         tags: ['runs'],
         summary: 'Cancel a run (queued: at once; running: the worker stops it)',
+        headers: IdempotencyHeaders,
         params: IdParams,
         response: { 200: RunResponse, ...ErrorResponses },
       },
@@ -246,9 +248,13 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
     async (request) => {
       const { id } = request.params;
       if (isScoped(request.principal!)) await runInScope(request, id);
-      const result = await cancelRun(app.db, id, request.principal?.name ?? 'unknown');
+      const idempotency = idempotencyOf(request);
+      // Hashed: the key lands in the run's events, which every viewer may read.
+      const key = idempotency ? actionKey(idempotency, `cancel:${id}`) : undefined;
+      const result = await cancelRun(app.db, id, request.principal?.name ?? 'unknown', key);
       if (result.outcome === 'not_found') throw notFound('run');
-      if (result.outcome === 'already_finished')
+      // A replay of the cancel that finished this run is answered like the first time, not as a conflict.
+      if (result.outcome === 'already_finished' && !(key && (await cancelledWithKey(app.db, id, key))))
         throw apiError('conflict', `run is already ${result.run.status}`, { status: result.run.status });
       if (result.outcome === 'cancelled') app.metrics.runsFinished.inc({ status: 'cancelled' });
       const [run] = await wire([result.run]);
@@ -263,23 +269,37 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
       schema: {
         tags: ['runs'],
         summary: 'Retry a failed or cancelled run as a new run',
+        headers: IdempotencyHeaders,
         params: IdParams,
-        response: { 201: RunResponse, ...ErrorResponses },
+        response: { 200: RunResponse, 201: RunResponse, ...ErrorResponses },
       },
     },
     async (request, reply) => {
       const { id } = request.params;
       if (isScoped(request.principal!)) await runInScope(request, id);
-      const result = await retryRun(app.db, id);
+      const idempotency = idempotencyOf(request);
+      // Retry keys share create's key space (and its unique index): one key, one new run, whichever route.
+      const fingerprint = requestFingerprint({ retry_of: id }, 0, 1);
+      const result = await retryRun(
+        app.db,
+        id,
+        idempotency ? { key: `${idempotency.tokenId}:${idempotency.key}`, fingerprint } : undefined,
+      );
       if (result.outcome === 'not_found') throw notFound('run');
       if (result.outcome === 'not_retryable')
         throw apiError(
           'conflict',
           `only failed or cancelled runs can be retried (run is ${result.run.status})`,
         );
-      app.metrics.runsCreated.inc();
+      if (result.outcome === 'replayed' && result.run.idempotency_fingerprint !== fingerprint)
+        throw apiError(
+          'idempotency_conflict',
+          'idempotency-key: already used for a different request; use a new key for a new request',
+          { run_id: result.run.id },
+        );
+      if (result.outcome === 'created') app.metrics.runsCreated.inc();
       const [run] = await wire([result.run]);
-      return reply.code(201).send({ run: run! });
+      return reply.code(result.outcome === 'created' ? 201 : 200).send({ run: run! });
     },
   );
 
