@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { createClient } from '@ocr/client';
-import { startEmbeddedS3 } from '@ocr/embedded';
+import { s3Env, startEmbeddedS3 } from '@ocr/embedded';
 import { createTestDatabase, eventually } from '@ocr/testkit';
 import { buildImages, PROCESS_IMAGES } from '../../scripts/build-images.js';
 
@@ -125,12 +125,7 @@ t.test('API, worker and sweeper containers complete a run end to end and stop on
     PORT: String(apiPort),
     HOST: '127.0.0.1',
     OCR_ADMIN_TOKEN: admin,
-    OCR_S3_ENDPOINT: s3.endpoint,
-    OCR_S3_BUCKET: s3.bucket,
-    OCR_S3_REGION: s3.region,
-    OCR_S3_ACCESS_KEY_ID: s3.accessKeyId,
-    OCR_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    OCR_S3_FORCE_PATH_STYLE: 'true',
+    ...s3Env(s3),
     OCR_HEARTBEAT_INTERVAL_S: '1',
   });
   await healthy(api);

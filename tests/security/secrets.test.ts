@@ -17,11 +17,34 @@ import { pino } from 'pino';
 import t from 'tap';
 import WebSocket from 'ws';
 import { Stream, type WebSocketLike } from '@ocr/client';
-import { startStack } from '@ocr/testkit';
+import { startStack, type Stack } from '@ocr/testkit';
 import { ensureTestImage, TEST_IMAGE } from '@ocr/testkit/docker-image';
 import { createClientProtocol, loadWorkerConfig, Worker } from '@ocr/worker';
 
 const SECRET = 'hunter2-Sup3rS3cret-value';
+
+/** A worker on lane A whose every log line (at trace) is kept, to be searched for secrets. */
+async function loggingWorker(stack: Stack, env: Record<string, string>) {
+  const { token } = await stack.tokenFor('worker');
+  const logged: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logged.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const config = loadWorkerConfig({
+    OCR_API_URL: stack.apiUrl,
+    OCR_TOKEN: token,
+    OCR_LANES: 'A',
+    OCR_CLAIM_WAIT_MS: '1000',
+    OCR_EVENT_FLUSH_MS: '50',
+    ...env,
+  });
+  const api = createClientProtocol({ baseUrl: stack.apiUrl, token });
+  const worker = new Worker({ api, config, log: pino({ level: 'trace' }, sink) });
+  return { worker, logged, config };
+}
 
 t.test(
   'a secret param is masked in every answer, message, event, artifact, error and log line',
@@ -49,27 +72,7 @@ t.test(
         { name: 'fail', kind: 'shell', script: 'echo "failing with $OCR_PARAM_TOKEN" >&2; exit 3' },
       ],
     });
-    const { token } = await stack.tokenFor('worker');
-    const logged: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logged.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    const config = loadWorkerConfig({
-      OCR_API_URL: stack.apiUrl,
-      OCR_TOKEN: token,
-      OCR_LANES: 'A',
-      OCR_CLAIM_WAIT_MS: '1000',
-      OCR_EVENT_FLUSH_MS: '50',
-      OCR_WORKER_ID: 'secret-worker',
-    });
-    const worker = new Worker({
-      api: createClientProtocol({ baseUrl: stack.apiUrl, token }),
-      config,
-      log: pino({ level: 'trace' }, sink),
-    });
+    const { worker, logged } = await loggingWorker(stack, { OCR_WORKER_ID: 'secret-worker' });
 
     const messages: string[] = [];
     const stream = new Stream({
@@ -216,20 +219,7 @@ t.test(
       steps: [{ name: 's', kind: 'shell', script: 'echo {{secrets.NOT_ON_THIS_WORKER}}' }],
     });
 
-    const { token } = await stack.tokenFor('worker');
-    const logged: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logged.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    const config = loadWorkerConfig({
-      OCR_API_URL: stack.apiUrl,
-      OCR_TOKEN: token,
-      OCR_LANES: 'A',
-      OCR_CLAIM_WAIT_MS: '1000',
-      OCR_EVENT_FLUSH_MS: '50',
+    const { worker, logged, config } = await loggingWorker(stack, {
       OCR_WORKER_ID: 'worker-secrets',
       OCR_HTTP_ALLOW_PRIVATE: 'true',
       OCR_SECRET_API_TOKEN: TOKEN,
@@ -239,11 +229,6 @@ t.test(
       OCR_DOCKER_STEPS: 'true',
     });
     t.notOk(JSON.stringify(config).includes(TOKEN), 'a printed config does not show the secret');
-    const worker = new Worker({
-      api: createClientProtocol({ baseUrl: stack.apiUrl, token }),
-      config,
-      log: pino({ level: 'trace' }, sink),
-    });
     const finishedRuns = new Map<string, () => void>();
     worker.on('run.finished', (id: string) => finishedRuns.get(id)?.());
     worker.start();

@@ -5,4 +5,4 @@ export {
   type EmbeddedPostgresServer,
   type EmbeddedPostgresOptions,
 } from './postgres.js';
-export { startEmbeddedS3, type EmbeddedS3Server } from './s3.js';
+export { startEmbeddedS3, s3Env, type EmbeddedS3Server } from './s3.js';

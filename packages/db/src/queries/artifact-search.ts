@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { ArtifactKind, ArtifactRow, Database } from '../types.js';
+import { ARTIFACT_METADATA } from './artifacts.js';
 
 export interface ArtifactSearchFilter {
   run_id?: string;
@@ -38,23 +39,7 @@ export type ArtifactSearchRow = Omit<ArtifactRow, 'content'> & { content: null }
 function searchQuery(db: Kysely<Database>, f: ArtifactSearchFilter) {
   let q = db
     .selectFrom('artifacts')
-    .select([
-      'id',
-      'run_id',
-      'attempt',
-      'name',
-      'kind',
-      'content_type',
-      'size',
-      'sha256',
-      'status',
-      'storage',
-      'object_key',
-      'created_at',
-      'completed_at',
-      'template',
-      'lane',
-    ])
+    .select(ARTIFACT_METADATA)
     .select(sql<null>`NULL`.as('content'));
   if (f.run_id) q = q.where('run_id', '=', f.run_id);
   if (f.template) q = q.where('template', '=', f.template);

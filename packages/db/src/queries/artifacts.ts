@@ -45,27 +45,30 @@ export async function getArtifact(db: Kysely<Database>, id: string): Promise<Art
   return db.selectFrom('artifacts').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** Every artifact column but `content` (it can be large): what listings and searches select. */
+export const ARTIFACT_METADATA = [
+  'id',
+  'run_id',
+  'attempt',
+  'name',
+  'kind',
+  'content_type',
+  'size',
+  'sha256',
+  'status',
+  'storage',
+  'object_key',
+  'created_at',
+  'completed_at',
+  'template',
+  'lane',
+] as const;
+
 /** Artifacts of a run (content left out: it can be large). */
 export async function listArtifacts(db: Kysely<Database>, runId: string): Promise<ArtifactRow[]> {
   return db
     .selectFrom('artifacts')
-    .select([
-      'id',
-      'run_id',
-      'attempt',
-      'name',
-      'kind',
-      'content_type',
-      'size',
-      'sha256',
-      'status',
-      'storage',
-      'object_key',
-      'created_at',
-      'completed_at',
-      'template',
-      'lane',
-    ])
+    .select(ARTIFACT_METADATA)
     .select(sql<null>`NULL`.as('content'))
     .where('run_id', '=', runId)
     .orderBy('created_at')
