@@ -10,15 +10,13 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { createClient } from '@ocr/client';
-import { s3Env, startEmbeddedS3 } from '@ocr/embedded';
+import { freePort, s3Env, startEmbeddedS3 } from '@ocr/embedded';
 import { createTestDatabase, eventually } from '@ocr/testkit';
 import { buildImages, PROCESS_IMAGES } from '../../scripts/build-images.js';
 
@@ -27,16 +25,6 @@ const docker = async (...args: string[]) =>
   (await exec('docker', args, { maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
 
 t.setTimeout(45 * 60_000);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 const built = buildImages({ log: (line) => t.comment(`[images] ${line}`) });
 

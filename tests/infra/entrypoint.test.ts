@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
+import { freePort } from '@ocr/embedded';
 import { createTestDatabase, type TestLike } from '@ocr/testkit';
 import { REPO_ROOT } from './kustomize.js';
 
@@ -21,16 +21,6 @@ const HEALTHCHECK = JSON.parse(
 const healthcheckArgs = HEALTHCHECK.slice(1).map((arg) =>
   arg === '/usr/local/lib/ocr/healthcheck.mjs' ? join(REPO_ROOT, 'infra/docker/healthcheck.mjs') : arg,
 );
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** Run the image's health check against PORT; its exit code. */
 async function healthcheck(port: number): Promise<number | null> {
