@@ -17,6 +17,9 @@ const TemplateEditor = lazy(() =>
   import('./features/templates/TemplateEditor.js').then((m) => ({ default: m.TemplateEditor })),
 );
 const RunForm = lazy(() => import('./features/templates/RunForm.js').then((m) => ({ default: m.RunForm })));
+const ComparePage = lazy(() =>
+  import('./features/compare/ComparePage.js').then((m) => ({ default: m.ComparePage })),
+);
 const SpecKitPanel = lazy(() => import('./pages/SpecKitPanel.js').then((m) => ({ default: m.SpecKitPanel })));
 import { ConnectionBadge } from './components/ConnectionBadge.js';
 
@@ -125,6 +128,10 @@ function Page({ path, query }: { path: string[]; query: URLSearchParams }) {
       if (id && sub === 'edit') return <TemplateEditor name={id} key={id} />;
       if (id && sub === 'run') return <RunForm name={id} key={id} />;
       return <TemplatesPage />;
+    case 'compare':
+      return (
+        <ComparePage a={query.get('a')} b={query.get('b')} key={`${query.get('a')}:${query.get('b')}`} />
+      );
     case 'artifacts':
       return <ArtifactsPage query={query} />;
     case 'workers':

@@ -1,7 +1,7 @@
 /**
  * GET /v1/runs/compare on two real runs (a worker runs them): params diff, steps side by side with status,
  * duration and output, artifacts matched by name with whether they differ; unknown runs, bad ids and
- * out-of-scope runs are refused.
+ * out-of-scope runs and runs of two templates are refused.
  */
 import t from 'tap';
 import { finished, startStack, startTestWorker } from '@ocr/testkit';
@@ -79,6 +79,12 @@ t.test('compare two runs of a template', async (t) => {
     t.equal(res.status, 400, `${q} is refused`);
     t.equal(res.json.error.code, 'validation_failed');
   }
+  await stack.client.templates.create({ name: 'other', steps: [{ name: 's', kind: 'noop' }] });
+  const other = (await stack.client.runs.create({ template: 'other' })).run;
+  const cross = await raw(stack, 'GET', `/v1/runs/compare?a=${a.id}&b=${other.id}`);
+  t.equal(cross.status, 400, 'runs of two templates are refused');
+  t.equal(cross.json.error.code, 'validation_failed');
+  t.match(cross.json.error.message, /template other.*template greet/);
   const scoped = await stack.client.tokens.create({ name: 'other', role: 'viewer', templates: ['other'] });
   const res = await raw(stack, 'GET', `/v1/runs/compare?a=${a.id}&b=${b.id}`, { token: scoped.token });
   t.equal(res.status, 403);

@@ -12,6 +12,7 @@ import { LogView } from '../features/logs/LogView.js';
 import { Timeline } from '../features/runs/Timeline.js';
 import { EventsTable } from '../features/runs/EventsTable.js';
 import { ArtifactGallery } from '../features/artifacts/ArtifactGallery.js';
+import { CompareWith } from '../features/compare/CompareWith.js';
 import type { RunT } from '../lib/types.js';
 
 const TABS = [
@@ -68,6 +69,7 @@ export function RunPage({ id, tab, artifactId }: { id: string; tab: string; arti
         <StatusBadge status={run.status} cancelling={run.cancel_requested} />
         <span className="spacer" />
         <RunControls run={run} />
+        <CompareWith run={run} />
         <button type="button" onClick={() => void exportAs('json')}>
           Export JSON
         </button>

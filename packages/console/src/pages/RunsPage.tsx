@@ -8,6 +8,7 @@ import { useNow } from '../lib/use-now.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { Empty, ErrorLine } from '../components/Empty.js';
 import { RunControls } from '../features/runs/RunControls.js';
+import { compareHref } from '../features/compare/CompareWith.js';
 
 const STATUSES = ['queued', 'scheduled', 'running', 'success', 'error', 'cancelled'];
 const PAGE = 25;
@@ -73,6 +74,10 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
   };
   const [filters, setFilters] = useState<Filters>(initial);
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  // Rows ticked for comparison, oldest tick first; a third tick drops the oldest.
+  const [picked, setPicked] = useState<string[]>([]);
+  const toggle = (id: string) =>
+    setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p, id].slice(-2)));
   const cursor = cursors[cursors.length - 1];
 
   const params: ListRunsParams = {
@@ -115,6 +120,19 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     <section aria-labelledby="runs-title">
       <div className="page-head">
         <h1 id="runs-title">Runs</h1>
+        <span className="spacer" />
+        <span className="muted small" aria-live="polite">
+          {picked.length === 0 ? 'Tick two runs to compare them' : `${picked.length} of 2 ticked`}
+        </span>
+        {picked.length === 2 ? (
+          <a className="btn btn-primary" href={compareHref(picked[0]!, picked[1]!)}>
+            Compare
+          </a>
+        ) : (
+          <button type="button" disabled>
+            Compare
+          </button>
+        )}
       </div>
       <form className="filters" onSubmit={apply} aria-label="Filter runs">
         <label>
@@ -179,6 +197,9 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
         <table className="table" aria-label="Runs" aria-busy={runs.isFetching}>
           <thead>
             <tr>
+              <th scope="col">
+                <span className="sr-only">Compare</span>
+              </th>
               <th scope="col">Status</th>
               <th scope="col">Run</th>
               <th scope="col">Template</th>
@@ -194,6 +215,14 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
           <tbody>
             {list.map((run) => (
               <tr key={run.id} data-run={run.id}>
+                <td>
+                  <input
+                    type="checkbox"
+                    aria-label={`Compare run ${shortId(run.id)}`}
+                    checked={picked.includes(run.id)}
+                    onChange={() => toggle(run.id)}
+                  />
+                </td>
                 <td>
                   <StatusBadge status={run.status} cancelling={run.cancel_requested} />
                 </td>

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { getRun, getRunSteps, laneStates, listArtifacts, readEvents, type RunRow } from '@ocr/db';
 import { ErrorResponses, RunCompareQuery, RunComparison } from '@ocr/contracts';
-import { notFound } from '../errors.js';
+import { apiError, notFound } from '../errors.js';
 import { assertRun } from '../scope.js';
 import { maskRunSecrets } from '../secret-params.js';
 import { artifactToWire, runToWire } from '../serialize.js';
@@ -48,6 +48,13 @@ export async function runCompareRoutes(root: FastifyInstance): Promise<void> {
       if (!rows[0]) throw notFound('run a');
       if (!rows[1]) throw notFound('run b');
       for (const run of rows) assertRun(request.principal!, run!);
+      // Steps and params are matched by name: across templates that pairing means nothing.
+      if (rows[0]!.template !== rows[1]!.template)
+        throw apiError(
+          'validation_failed',
+          `query.b: run b is of template ${rows[1]!.template}, run a of ${rows[0]!.template}; compare runs of one template`,
+          [{ field: 'query.b', message: 'another template' }],
+        );
       const [a, b] = await maskRunSecrets(app.db, rows as RunRow[]);
       const lanes = await laneStates(app.db, [a!.lane, b!.lane]);
       const [sa, sb] = await Promise.all([side(a!), side(b!)]);
