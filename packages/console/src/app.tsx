@@ -22,6 +22,7 @@ const ComparePage = lazy(() =>
 );
 const SpecKitPanel = lazy(() => import('./pages/SpecKitPanel.js').then((m) => ({ default: m.SpecKitPanel })));
 import { ConnectionBadge } from './components/ConnectionBadge.js';
+import { PendingActions } from './components/PendingActions.js';
 
 interface Signed {
   token: string;
@@ -102,6 +103,7 @@ function Shell() {
           </button>
         </div>
       </header>
+      <PendingActions />
       <main id="main" tabIndex={-1}>
         <Suspense fallback={<div className="empty">Loading…</div>}>
           <Page path={route.path} query={route.query} />

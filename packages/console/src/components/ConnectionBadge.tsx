@@ -4,7 +4,8 @@ const LABEL = { open: 'Live', connecting: 'Reconnecting…', closed: 'Offline' }
 
 /** Realtime health: the WebSocket's state, reconnect count and actions waiting to be sent. */
 export function ConnectionBadge() {
-  const { status, reconnects, queued } = useConnection();
+  const { status, reconnects, pending } = useConnection();
+  const queued = pending.filter((a) => a.state === 'queued');
   return (
     <div
       className="conn"

@@ -3,7 +3,8 @@ import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { Stream, type OcrClient, type StreamStatus } from '@ocr/client';
 import { apiBase } from './session.js';
 import type { LaneT, RunDetailT, RunT, WhoAmIT } from './types.js';
-import { Outbox, type QueuedAction } from './outbox.js';
+import { describe, Outbox, type PendingAction, type Settled } from './outbox.js';
+import { useToast } from '../components/Toasts.js';
 
 export interface Connection {
   client: OcrClient;
@@ -16,7 +17,8 @@ export interface Connection {
   /** Reconnects so far (shown next to the indicator). */
   reconnects: number;
   outbox: Outbox;
-  queued: QueuedAction[];
+  /** Actions not yet answered by the API (sending, or queued until the connection is back). */
+  pending: PendingAction[];
   signOut: () => void;
 }
 
@@ -36,6 +38,19 @@ export function applyRun(qc: QueryClient, run: RunT): void {
   );
 }
 
+/** A run as the operator should see it: with the cancel they asked for shown before the API confirms it. */
+export function withPending(run: RunT, pending: PendingAction[]): RunT {
+  const cancelling = pending.some((a) => a.kind === 'cancel' && a.run.id === run.id);
+  return cancelling && !run.cancel_requested ? { ...run, cancel_requested: true } : run;
+}
+
+/** The pending action of this kind on this run, if any. */
+export function pendingOn(pending: PendingAction[], kind: 'cancel' | 'retry', runId: string) {
+  return pending.find((a) => a.kind === kind && a.run.id === runId);
+}
+
+const VERB = { cancel: 'Cancel', retry: 'Retry', create: 'Start' } as const;
+
 /**
  * One WebSocket per signed-in tab: lanes snapshots and run changes go straight into the query cache; run
  * logs subscribe through `stream` (see run-log.ts). On every reconnect the HTTP views are refetched, so
@@ -51,9 +66,44 @@ export function ConnectionProvider(props: {
   const qc = useQueryClient();
   const [status, setStatus] = useState<StreamStatus>('connecting');
   const [reconnects, setReconnects] = useState(0);
-  const [queued, setQueued] = useState<QueuedAction[]>([]);
+  const toast = useToast();
   const opened = useRef(false);
-  const outbox = useMemo(() => new Outbox(setQueued), []);
+  const [browserOnline, setBrowserOnline] = useState(() => navigator.onLine);
+  // The API's answer to an action, whichever page (or earlier page load) sent it: confirm it in the
+  // cached views, or roll it back (the optimistic state simply goes with the pending action) and say why.
+  const settled = (action: PendingAction, result: Settled) => {
+    if (!result.ok) {
+      if (action.kind !== 'create') void qc.invalidateQueries({ queryKey: ['run', action.run.id] });
+      toast('error', `${VERB[action.kind]} failed: ${(result.error as Error).message} (${describe(action)})`);
+      return;
+    }
+    if (action.kind === 'cancel') {
+      applyRun(qc, result.run);
+      toast(
+        'info',
+        `Cancel ${result.run.status === 'cancelled' ? 'done' : 'requested'}: ${describe(action)}`,
+      );
+    } else {
+      void qc.invalidateQueries({ queryKey: ['runs'] });
+      const what = action.kind === 'retry' ? 'Retry started' : 'Started';
+      toast(
+        'info',
+        `${what}: ${result.run.template} ${result.run.id.slice(0, 8)} on lane ${result.run.lane}`,
+      );
+    }
+  };
+  const settledRef = useRef(settled);
+  settledRef.current = settled;
+  const [outbox, setOutbox] = useState<Outbox | null>(null);
+  const [pending, setPending] = useState<PendingAction[]>([]);
+  useEffect(() => {
+    const box = new Outbox(props.client, `ocr.outbox.${props.me.token_id}`, {
+      changed: setPending,
+      settled: (a, r) => settledRef.current(a, r),
+    });
+    setPending(box.list());
+    setOutbox(box);
+  }, [props.client, props.me.token_id]);
   const stream = useMemo(
     () =>
       new Stream({
@@ -72,15 +122,28 @@ export function ConnectionProvider(props: {
   }, [stream, qc]);
 
   useEffect(() => {
-    outbox.online = status === 'open';
+    const up = () => setBrowserOnline(true);
+    const down = () => setBrowserOnline(false);
+    window.addEventListener('online', up);
+    window.addEventListener('offline', down);
+    return () => {
+      window.removeEventListener('online', up);
+      window.removeEventListener('offline', down);
+    };
+  }, []);
+
+  useEffect(() => {
     if (status !== 'open') return;
     if (opened.current) {
       setReconnects((n) => n + 1);
       void qc.invalidateQueries();
     }
     opened.current = true;
-    void outbox.flush();
-  }, [status, outbox, qc]);
+  }, [status, qc]);
+
+  useEffect(() => outbox?.setOnline(status === 'open' && browserOnline), [outbox, status, browserOnline]);
+
+  if (!outbox) return null;
 
   const value: Connection = {
     client: props.client,
@@ -91,8 +154,12 @@ export function ConnectionProvider(props: {
     status,
     reconnects,
     outbox,
-    queued,
-    signOut: props.onSignOut,
+    pending,
+    signOut: () => {
+      // Leaving on purpose drops what is still waiting; a reload keeps it.
+      outbox.discard();
+      props.onSignOut();
+    },
   };
   return <Ctx.Provider value={value}>{props.children}</Ctx.Provider>;
 }

@@ -1,6 +1,7 @@
 import type { Static } from 'typebox';
 import type {
   Artifact,
+  CreateRun,
   Lane,
   Run,
   RunDetail,
@@ -16,6 +17,7 @@ import type { StreamEvent } from '@ocr/client';
 /** Wire types, taken from the contracts so the console and the API cannot drift apart. */
 export type RunT = Static<typeof Run>;
 export type RunDetailT = Static<typeof RunDetail>;
+export type CreateRunT = Static<typeof CreateRun>;
 export type LaneT = Static<typeof Lane>;
 export type ArtifactT = Static<typeof Artifact>;
 export type TemplateT = Static<typeof Template>;

@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import { useConnection } from '../lib/realtime.js';
+import { useConnection, withPending } from '../lib/realtime.js';
 import { href } from '../lib/router.js';
 import { between, clock, duration } from '../lib/format.js';
 import { useNow } from '../lib/use-now.js';
@@ -35,7 +35,7 @@ function WaitReason({ run }: { run: RunT }) {
 
 /** One run: metadata, controls, export, and tabs for logs, timeline, events and artifacts. */
 export function RunPage({ id, tab, artifactId }: { id: string; tab: string; artifactId?: string }) {
-  const { client } = useConnection();
+  const { client, pending } = useConnection();
   const toast = useToast();
   const now = useNow();
   const detail = useQuery({
@@ -44,7 +44,7 @@ export function RunPage({ id, tab, artifactId }: { id: string; tab: string; arti
     refetchInterval: (q) =>
       q.state.data && ['queued', 'running'].includes(q.state.data.run.status) ? 10_000 : false,
   });
-  const run = detail.data?.run;
+  const run = detail.data ? withPending(detail.data.run, pending) : undefined;
 
   const exportAs = async (format: 'json' | 'markdown') => {
     try {

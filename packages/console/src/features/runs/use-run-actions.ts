@@ -1,53 +1,37 @@
-import { useQueryClient } from '@tanstack/react-query';
-import { useConnection, applyRun } from '../../lib/realtime.js';
-import { useToast } from '../../components/Toasts.js';
+import { useConnection } from '../../lib/realtime.js';
 import { navigate, href } from '../../lib/router.js';
-import type { RunDetailT, RunT } from '../../lib/types.js';
+import type { CreateRunT, RunT } from '../../lib/types.js';
+import type { Settled } from '../../lib/outbox.js';
+
+/** Navigate only if the operator is still where they acted (an answer may come long after, or after offline). */
+function openIfStillAt(hashAtAction: string, to: string): void {
+  if (window.location.hash === hashAtAction) navigate(to);
+}
 
 /**
- * Cancel and retry, optimistic: the cached run changes at once and is restored if the API refuses.
- * Without a live connection the action waits in the outbox and is sent on reconnect.
+ * Cancel, retry and start, optimistic: the action is shown at once (the pending list, a "cancelling"
+ * badge, a disabled button) and goes through the outbox, which sends it now or when the connection is
+ * back, even after a reload. The API's answer confirms it or rolls it back with the API's message (see
+ * ConnectionProvider); callers get that answer to move on from it.
  */
 export function useRunActions() {
-  const qc = useQueryClient();
-  const { client, outbox } = useConnection();
-  const toast = useToast();
+  const { outbox } = useConnection();
 
-  const cancel = (run: RunT) => {
-    const before = qc.getQueryData<RunDetailT>(['run', run.id])?.run ?? run;
-    // A queued run is cancelled at once by the API; a running one is asked to stop.
-    applyRun(qc, {
-      ...run,
-      cancel_requested: true,
-      ...(run.status === 'queued' ? { status: 'cancelled' as const } : {}),
-    });
-    void outbox.perform({
-      label: `cancel ${run.id.slice(0, 8)}`,
-      send: () => client.runs.cancel(run.id),
-      onDone: (res) => {
-        applyRun(qc, (res as { run: RunT }).run);
-        toast('info', `Cancel requested for ${run.template} ${run.id.slice(0, 8)}`);
-      },
-      onError: (err) => {
-        applyRun(qc, before);
-        toast('error', `Cancel failed: ${(err as Error).message}`);
-      },
-    });
+  const cancel = (run: RunT): Promise<Settled> => outbox.perform({ kind: 'cancel', run });
+
+  const retry = async (run: RunT, open = true): Promise<Settled> => {
+    const at = window.location.hash;
+    const settled = await outbox.perform({ kind: 'retry', run });
+    if (settled.ok && open) openIfStillAt(at, href('runs', settled.run.id));
+    return settled;
   };
 
-  const retry = (run: RunT, open = true) => {
-    void outbox.perform({
-      label: `retry ${run.id.slice(0, 8)}`,
-      send: () => client.runs.retry(run.id),
-      onDone: (res) => {
-        const created = (res as { run: RunT }).run;
-        void qc.invalidateQueries({ queryKey: ['runs'] });
-        toast('info', `Retry started: ${created.id.slice(0, 8)}`);
-        if (open) navigate(href('runs', created.id));
-      },
-      onError: (err) => toast('error', `Retry failed: ${(err as Error).message}`),
-    });
+  const create = async (body: CreateRunT, onStarted?: (run: RunT) => void): Promise<Settled> => {
+    const at = window.location.hash;
+    const settled = await outbox.perform({ kind: 'create', body });
+    if (settled.ok && onStarted && window.location.hash === at) onStarted(settled.run);
+    return settled;
   };
 
-  return { cancel, retry };
+  return { cancel, retry, create };
 }

@@ -1,9 +1,9 @@
 import { useState } from 'react';
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useQuery } from '@tanstack/react-query';
 import { useConnection } from '../../lib/realtime.js';
 import { href, navigate } from '../../lib/router.js';
 import { Empty, ErrorLine } from '../../components/Empty.js';
-import { useToast } from '../../components/Toasts.js';
+import { useRunActions } from '../runs/use-run-actions.js';
 import type { RunT, TemplateT } from '../../lib/types.js';
 import { ParamsForm } from './ParamsForm.js';
 import { PreviewPanel } from './PreviewPanel.js';
@@ -41,35 +41,27 @@ export function LaunchForm({
   onStarted: (run: RunT) => void;
   submitLabel?: string;
 }) {
-  const { client, canOperate } = useConnection();
-  const qc = useQueryClient();
-  const toast = useToast();
+  const { client, canOperate, pending } = useConnection();
+  const { create } = useRunActions();
   const lanes = useQuery({ queryKey: ['lanes'], queryFn: () => client.lanes.list() });
   const [params, setParams] = useState<Record<string, unknown>>(() => defaultsOf(template.params_schema));
   const [lane, setLane] = useState(template.default_lane);
   const [priority, setPriority] = useState(0);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  // A start of this template still waiting for the API (this form's, or one stored before a reload).
+  const waiting = pending.find((a) => a.kind === 'create' && a.body.template === template.name);
   const [showPreview, setShowPreview] = useState(false);
   const laneNames = [...new Set([template.default_lane, ...(lanes.data?.lanes ?? []).map((l) => l.name)])];
   const formId = `run-form-${template.name}`;
 
   const submit = async (values: Record<string, unknown>) => {
-    setBusy(true);
     setError(null);
-    try {
-      const { run } = await client.runs.create(
-        { template: template.name, params: values, lane, ...(priority ? { priority } : {}) },
-        { idempotencyKey: crypto.randomUUID() },
-      );
-      void qc.invalidateQueries({ queryKey: ['runs'] });
-      toast('info', `Started ${template.name} ${run.id.slice(0, 8)} on lane ${run.lane}`);
-      onStarted(run);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    setBusy(true);
+    const body = { template: template.name, params: values, lane, ...(priority ? { priority } : {}) };
+    const settled = await create(body, onStarted);
+    setBusy(false);
+    if (!settled.ok) setError(settled.error);
   };
 
   return (
@@ -108,7 +100,11 @@ export function LaunchForm({
             {showPreview ? 'Hide preview' : 'Preview steps'}
           </button>
           <button type="submit" className="btn-primary" disabled={!canOperate || busy}>
-            {busy ? 'Starting…' : (submitLabel ?? 'Start run')}
+            {busy && waiting?.state === 'queued'
+              ? 'Queued: starts when back online'
+              : busy
+                ? 'Starting…'
+                : (submitLabel ?? 'Start run')}
           </button>
         </div>
       </ParamsForm>

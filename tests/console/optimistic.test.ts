@@ -1,0 +1,317 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { Page } from 'playwright-core';
+import { deleteFinishedRuns, deleteRunEventsBatch } from '@ocr/db';
+import { startConsole, until } from './helpers/console.js';
+
+/**
+ * Hold the page's requests matching `url` in the browser until `release()`, then send them to the real API:
+ * the window in which the console shows an action that the API has not seen yet.
+ */
+async function hold(page: Page, url: RegExp, method = 'POST') {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let arrived!: () => void;
+  const seen = new Promise<void>((r) => (arrived = r));
+  // Released handlers pass later requests through (the next matching route, then the network).
+  await page.route(url, async (route) => {
+    if (route.request().method() !== method) return route.fallback();
+    arrived();
+    await released;
+    return route.fallback();
+  });
+  return { seen, release };
+}
+
+const toast = (page: Page, text: string | RegExp) => page.locator('.toast').filter({ hasText: text });
+
+t.test(
+  'console: optimistic cancel, retry and start, confirmed or rolled back; the outbox survives a reload',
+  async (t) => {
+    const c = await startConsole(t);
+    const { stack } = c;
+    const gates = mkdtempSync(join(tmpdir(), 'ocr-optimistic-'));
+    t.teardown(() => rmSync(gates, { recursive: true, force: true }));
+    await stack.client.templates.create({
+      name: 'gated',
+      params_schema: {
+        type: 'object',
+        properties: { gate: { type: 'string' } },
+        required: ['gate'],
+        additionalProperties: false,
+      },
+      // Runs until the test creates its gate file: the test decides when it finishes, no timing involved.
+      steps: [
+        {
+          name: 'wait',
+          kind: 'shell',
+          script: 'echo waiting; while [ ! -f "$OCR_PARAM_GATE" ]; do sleep 0.05; done; echo passed',
+        },
+      ],
+    });
+    await stack.client.templates.create({
+      name: 'parked',
+      default_lane: 'B',
+      params_schema: {
+        type: 'object',
+        properties: { tag: { type: 'string', title: 'Tag', default: 'none' } },
+        additionalProperties: false,
+      },
+      steps: [{ name: 'nap', kind: 'shell', script: 'sleep 60' }],
+    });
+    const operator = await stack.tokenFor('operator');
+    const page = await c.signedIn(operator.token);
+    const pending = page.getByRole('list', { name: 'Pending actions' });
+    const runPage = async (id: string) => {
+      await page.goto(`${stack.apiUrl}/#/runs/${id}`);
+      await page.locator(`.meta code`).filter({ hasText: id }).waitFor();
+    };
+    const cancelThroughDialog = async () => {
+      await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await page
+        .getByRole('dialog', { name: 'Cancel this run?' })
+        .getByRole('button', { name: 'Cancel run' })
+        .click();
+    };
+
+    await t.test('cancel: shown at once, confirmed by the API', async (t) => {
+      const { run } = await stack.client.runs.create({ template: 'parked' });
+      await runPage(run.id);
+      await page.locator('.page-head .badge[data-status="queued"]').waitFor();
+      const held = await hold(page, new RegExp(`/v1/runs/${run.id}/cancel$`));
+      await cancelThroughDialog();
+      await held.seen;
+      await page.locator('.page-head .badge[data-status="cancelling"]').waitFor();
+      await page.getByRole('button', { name: 'Cancelling…' }).waitFor();
+      t.ok(
+        await page.getByRole('button', { name: 'Cancelling…' }).isDisabled(),
+        'the cancel button is disabled',
+      );
+      await pending.locator('li[data-kind="cancel"][data-state="sending"]').waitFor();
+      t.equal(
+        (await stack.client.runs.get(run.id)).run.status,
+        'queued',
+        'optimistic: the API has not seen it yet',
+      );
+      held.release();
+      await page.locator('.page-head .badge[data-status="cancelled"]').waitFor();
+      await pending.waitFor({ state: 'detached' });
+      await toast(page, 'Cancel done').waitFor();
+      t.equal(
+        (await stack.client.runs.get(run.id)).run.status,
+        'cancelled',
+        'confirmed: the API cancelled it',
+      );
+    });
+
+    await t.test('cancel rolled back: the run finished before the cancel reached the API', async (t) => {
+      const gate = join(gates, 'finish');
+      const { run } = await stack.client.runs.create({ template: 'gated', params: { gate } });
+      await until(
+        async () => (await stack.client.runs.get(run.id)).run.status === 'running',
+        30_000,
+        'running',
+      );
+      await runPage(run.id);
+      await page.locator('.page-head .badge[data-status="running"]').waitFor();
+      const held = await hold(page, new RegExp(`/v1/runs/${run.id}/cancel$`));
+      await cancelThroughDialog();
+      await held.seen;
+      await page.locator('.page-head .badge[data-status="cancelling"]').waitFor();
+      t.pass('shown as cancelling at once');
+      writeFileSync(gate, '');
+      await until(
+        async () => (await stack.client.runs.get(run.id)).run.status === 'success',
+        30_000,
+        'success',
+      );
+      held.release();
+      // The API's own message, and the run as it really is: finished, no cancel pending, nothing to cancel.
+      await toast(page, /Cancel failed: run is already success/).waitFor();
+      await page.locator('.page-head .badge[data-status="success"]').waitFor();
+      await pending.waitFor({ state: 'detached' });
+      t.equal(await page.getByRole('button', { name: /^Cancel/ }).count(), 0, 'no cancel control left');
+      t.equal((await stack.client.runs.get(run.id)).run.cancel_requested, false, 'the API changed nothing');
+    });
+
+    await t.test('retry: shown at once, confirmed by the API (the new run opens)', async (t) => {
+      const { run } = await stack.client.runs.create({ template: 'parked' });
+      await stack.client.runs.cancel(run.id);
+      await runPage(run.id);
+      const held = await hold(page, new RegExp(`/v1/runs/${run.id}/retry$`));
+      await page.getByRole('button', { name: 'Retry' }).click();
+      await held.seen;
+      await page.getByRole('button', { name: 'Retrying…' }).waitFor();
+      await pending.locator('li[data-kind="retry"][data-state="sending"]').waitFor();
+      const retries = async () =>
+        (await stack.client.runs.list({ template: 'parked', limit: 200 })).runs.filter(
+          (r) => r.retry_of === run.id,
+        );
+      t.equal((await retries()).length, 0, 'optimistic: no retry run exists yet');
+      held.release();
+      await page.waitForURL((url) => /#\/runs\/[0-9a-f-]{36}/.test(url.hash) && !url.hash.includes(run.id));
+      const opened = /runs\/([0-9a-f-]{36})/.exec(page.url())![1]!;
+      const made = await retries();
+      t.same(
+        made.map((r) => r.id),
+        [opened],
+        'confirmed: one retry run, and it is the one opened',
+      );
+      await pending.waitFor({ state: 'detached' });
+      await stack.client.runs.cancel(opened);
+    });
+
+    await t.test('retry rolled back: the run was purged by retention meanwhile', async (t) => {
+      const { run } = await stack.client.runs.create({ template: 'parked' });
+      await stack.client.runs.cancel(run.id);
+      await runPage(run.id);
+      const held = await hold(page, new RegExp(`/v1/runs/${run.id}/retry$`));
+      await page.getByRole('button', { name: 'Retry' }).click();
+      await held.seen;
+      await page.getByRole('button', { name: 'Retrying…' }).waitFor();
+      // What the sweeper's retention pass does to an expired finished run.
+      await deleteRunEventsBatch(stack.db.db, { runIds: [run.id], limit: 10_000 });
+      t.same(await deleteFinishedRuns(stack.db.db, [run.id]), [run.id], 'purged');
+      held.release();
+      await toast(page, /Retry failed: run not found/).waitFor();
+      await pending.waitFor({ state: 'detached' });
+      await page.getByRole('alert').filter({ hasText: 'run not found' }).waitFor();
+      t.pass('rolled back with the API message; the page shows the run is gone');
+    });
+
+    await t.test('start: shown at once, confirmed by the API (the run opens)', async (t) => {
+      await page.goto(`${stack.apiUrl}/#/templates/parked/run`);
+      await page.getByRole('textbox', { name: /^Tag/ }).fill('optimistic-start');
+      const held = await hold(page, /\/v1\/runs$/);
+      await page.getByRole('button', { name: 'Start run' }).click();
+      await held.seen;
+      await page.getByRole('button', { name: 'Starting…' }).waitFor();
+      await pending
+        .locator('li[data-kind="create"][data-state="sending"]')
+        .filter({ hasText: 'start parked on lane B' })
+        .waitFor();
+      const started = async () =>
+        (await stack.client.runs.list({ params: JSON.stringify({ tag: 'optimistic-start' }) })).runs;
+      t.equal((await started()).length, 0, 'optimistic: the API has no such run yet');
+      held.release();
+      await page.waitForURL(/#\/runs\/[0-9a-f-]{36}\/logs/);
+      const runs = await started();
+      t.equal(runs.length, 1, 'confirmed: one run');
+      t.ok(page.url().includes(runs[0]!.id), 'and it is the one opened');
+      await pending.waitFor({ state: 'detached' });
+    });
+
+    await t.test('start rolled back: the template was retired while the form was open', async (t) => {
+      await stack.client.templates.create({
+        name: 'doomed',
+        default_lane: 'B',
+        steps: [{ name: 'x', kind: 'shell', script: 'true' }],
+      });
+      await page.goto(`${stack.apiUrl}/#/templates/doomed/run`);
+      const held = await hold(page, /\/v1\/runs$/);
+      await page.getByRole('button', { name: 'Start run' }).click();
+      await held.seen;
+      await page.getByRole('button', { name: 'Starting…' }).waitFor();
+      await pending.locator('li[data-kind="create"]').waitFor();
+      await stack.client.templates.delete('doomed');
+      held.release();
+      await page.getByRole('alert').filter({ hasText: 'no template named doomed' }).waitFor();
+      await toast(page, /Start failed: .*no template named doomed/).waitFor();
+      await pending.waitFor({ state: 'detached' });
+      await page.getByRole('button', { name: 'Start run' }).waitFor();
+      t.match(page.url(), /templates\/doomed\/run$/, 'still on the form, which is usable again');
+    });
+
+    await t.test(
+      'offline: cancel, retry and start are queued, survive a reload, and are applied once each when back online',
+      async (t) => {
+        const { run: toCancel } = await stack.client.runs.create({ template: 'parked' });
+        const { run: toRetry } = await stack.client.runs.create({ template: 'parked' });
+        await stack.client.runs.cancel(toRetry.id);
+        // Visit each page online first: offline, the console shows them from its cache.
+        await runPage(toRetry.id);
+        await page.goto(`${stack.apiUrl}/#/templates/parked/run`);
+        await page.getByRole('textbox', { name: /^Tag/ }).waitFor();
+        await runPage(toCancel.id);
+
+        await page.context().setOffline(true);
+        await cancelThroughDialog();
+        await page.getByRole('button', { name: 'Cancel queued' }).waitFor();
+        await page.goBack();
+        await page.getByRole('textbox', { name: /^Tag/ }).fill('offline-start');
+        await page.getByRole('button', { name: 'Start run' }).click();
+        await page.getByRole('button', { name: 'Queued: starts when back online' }).waitFor();
+        await page.goBack();
+        await page.locator('.meta code').filter({ hasText: toRetry.id }).waitFor();
+        await page.getByRole('button', { name: 'Retry' }).click();
+        await page.getByRole('button', { name: 'Retry queued' }).waitFor();
+        await pending.locator('li[data-state="queued"]').nth(2).waitFor();
+        t.same(
+          await Promise.all((await pending.locator('li').all()).map((li) => li.getAttribute('data-kind'))),
+          ['cancel', 'create', 'retry'],
+          'three actions queued, in order',
+        );
+        await page.locator('.conn-queued').filter({ hasText: '3 queued' }).waitFor();
+        await c.shot(page, 'outbox-queued-offline');
+        const stored = String(await page.evaluate('JSON.stringify({ ...localStorage })'));
+        t.notOk(stored.includes(operator.token), 'the token is not in localStorage');
+        t.equal(
+          JSON.parse(Object.values(JSON.parse(stored) as Record<string, string>)[0]!).length,
+          3,
+          'stored',
+        );
+
+        // The reload happens offline, so this page's memory is gone before anything could be sent.
+        await page.reload().catch(() => undefined);
+        t.equal(
+          (await stack.client.runs.get(toCancel.id)).run.status,
+          'queued',
+          'nothing was sent while offline',
+        );
+
+        // Back online, the first retry request reaches the API but its answer is lost on the way back.
+        let retryRequests = 0;
+        await page.route(new RegExp(`/v1/runs/${toRetry.id}/retry$`), async (route) => {
+          retryRequests++;
+          if (retryRequests > 1) return route.fallback();
+          await route.fetch();
+          await route.abort('connectionreset');
+        });
+        await page.context().setOffline(false);
+        await page.goto(`${stack.apiUrl}/#/runs`);
+        if (
+          await page
+            .getByLabel('API token')
+            .isVisible()
+            .catch(() => false)
+        ) {
+          await page.getByLabel('API token').fill(operator.token);
+          await page.getByRole('button', { name: 'Sign in' }).click();
+        }
+        await until(
+          async () => (await stack.client.runs.get(toCancel.id)).run.status === 'cancelled',
+          30_000,
+          'the stored cancel was sent',
+        );
+        await pending.waitFor({ state: 'detached', timeout: 30_000 });
+        t.ok(
+          retryRequests >= 2,
+          `the retry whose answer was lost was sent again (${retryRequests} requests)`,
+        );
+
+        const events = (await stack.client.runs.events(toCancel.id)).events;
+        t.equal(events.filter((e) => /cancelled while queued/.test(e.message)).length, 1, 'cancelled once');
+        const parked = (await stack.client.runs.list({ template: 'parked', limit: 200 })).runs;
+        t.equal(parked.filter((r) => r.retry_of === toRetry.id).length, 1, 'retried once');
+        t.equal(
+          parked.filter((r) => (r.params as { tag?: string }).tag === 'offline-start').length,
+          1,
+          'started once',
+        );
+        t.equal(await page.evaluate('localStorage.length'), 0, 'the outbox is empty');
+      },
+    );
+  },
+);
