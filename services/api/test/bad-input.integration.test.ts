@@ -155,6 +155,19 @@ t.test(
     });
     t.equal(ok.status, 200, 'a valid template is a 200');
     t.same(ok.json, { valid: true, problems: [] });
+    // Regression: validate refused a retry backoff giving only initial_s, which a save accepts (defaults).
+    const partial = {
+      name: 'partial-backoff',
+      retry: { backoff: { initial_s: 1 } },
+      steps: [{ name: 's', kind: 'noop' }],
+    };
+    const partialCheck = await raw(stack, 'POST', '/v1/templates/validate', {
+      body: JSON.stringify(partial),
+    });
+    t.equal(partialCheck.status, 200, 'validate fills defaults as a save does');
+    const partialSave = await raw(stack, 'POST', '/v1/templates', { body: JSON.stringify(partial) });
+    t.equal(partialSave.status, 201, 'and the save agrees');
+    t.same(partialSave.json.retry, { max_attempts: 1, backoff: { initial_s: 1, factor: 2, max_s: 60 } });
     const dup = await raw(stack, 'POST', '/v1/templates', {
       body: JSON.stringify({
         name: 'd',

@@ -1,14 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import WebSocket from 'ws';
-import {
-  ApiError,
-  createClient,
-  Stream,
-  type OcrClient,
-  type StreamEvent,
-  type WebSocketLike,
-} from '@ocr/client';
-import { readTemplateFiles } from '../seed.js';
+import { createClient, Stream, type OcrClient, type StreamEvent, type WebSocketLike } from '@ocr/client';
 
 /** The API client from OCR_API_URL and OCR_TOKEN (or OCR_ADMIN_TOKEN). */
 export function connection(): { client: OcrClient; baseUrl: string; token: string } {
@@ -57,7 +49,7 @@ async function follow(client: OcrClient, baseUrl: string, token: string, runId: 
   });
 }
 
-/** Commands that talk to a running API: tokens, run, logs, templates. */
+/** Commands that talk to a running API: tokens, run, logs (templates and runs have their own modules). */
 export function registerClientCommands(program: Command): void {
   const tokens = program.command('tokens').description('manage API tokens (admin; OCR_API_URL, OCR_TOKEN)');
   tokens
@@ -142,28 +134,4 @@ export function registerClientCommands(program: Command): void {
         after = events[events.length - 1]!.seq;
       }
     });
-
-  const templates = program.command('templates').description('manage runbook templates');
-  templates
-    .command('apply')
-    .description('create or update templates from YAML/JSON files')
-    .requiredOption('-f, --file <path...>', 'template files')
-    .action(async (opts) => {
-      const { client } = connection();
-      for (const { path, template } of await readTemplateFiles(opts.file)) {
-        try {
-          const saved = await client.templates.put(template as never);
-          process.stdout.write(`${path}: ${saved.name} v${saved.version}\n`);
-        } catch (err) {
-          if (err instanceof ApiError) {
-            process.stderr.write(`${path}: ${err.code}: ${err.message}\n`);
-            process.exitCode = 1;
-          } else throw err;
-        }
-      }
-    });
-  templates.command('list').action(async () => {
-    for (const t of (await connection().client.templates.list()).templates)
-      process.stdout.write(`${t.name}\tv${t.version}\t${t.default_lane}\t${t.description}\n`);
-  });
 }

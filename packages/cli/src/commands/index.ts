@@ -5,6 +5,8 @@ import { registerBackup } from './backup.js';
 import { registerServices } from './services.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerMcp } from './mcp.js';
+import { registerRuns } from './runs.js';
+import { registerTemplates } from './templates.js';
 import { registerSpecGenerate } from './spec-generate.js';
 import { registerSpecValidate } from './spec-validate.js';
 
@@ -15,6 +17,8 @@ export function registerCommands(program: Command): void {
   registerMigrate(program);
   registerBackup(program);
   registerClientCommands(program);
+  registerTemplates(program);
+  registerRuns(program);
   registerMcp(program);
   const spec = program
     .command('spec')

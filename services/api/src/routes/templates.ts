@@ -133,22 +133,29 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
       },
     },
     async (request) => {
-      const body = request.body;
-      const problems = [...Value.Errors(TemplateInput, body)].slice(0, 50).map((e) => {
-        const extra = e.params as
-          { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;
-        const path = e.instancePath
-          .split('/')
-          .filter(Boolean)
-          .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
-          .join('')
-          .replace(/^\./, '');
-        const named = extra?.requiredProperties?.[0] ?? extra?.additionalProperties?.[0];
-        return {
-          field: [path, named].filter(Boolean).join('.') || '(root)',
-          message: e.keyword === 'additionalProperties' ? 'unknown field' : e.message,
-        };
-      });
+      // The defaults a save fills in (retry.max_attempts, backoff fields) first, as the body validator of
+      // POST/PUT does: otherwise a template that saves fine (a backoff giving only initial_s) fails here.
+      const body = Value.Default(TemplateInput, structuredClone(request.body));
+      const problems = [...Value.Errors(TemplateInput, body)]
+        // An unknown field is reported twice (the field's `false` schema and the object's
+        // additionalProperties); keep the one that names it as unknown.
+        .filter((e) => !(e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')))
+        .slice(0, 50)
+        .map((e) => {
+          const extra = e.params as
+            { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;
+          const path = e.instancePath
+            .split('/')
+            .filter(Boolean)
+            .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
+            .join('')
+            .replace(/^\./, '');
+          const named = extra?.requiredProperties?.[0] ?? extra?.additionalProperties?.[0];
+          return {
+            field: [path, named].filter(Boolean).join('.') || '(root)',
+            message: e.keyword === 'additionalProperties' ? 'unknown field' : e.message,
+          };
+        });
       if (problems.length === 0)
         problems.push(...semanticProblems(body as Type.Static<typeof TemplateInput>));
       // The same answer a save would give: 400 validation_failed listing every problem, so a client checks
