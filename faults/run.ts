@@ -195,6 +195,9 @@ async function main(): Promise<number> {
           OCR_SWEEP_INTERVAL_S: String(SWEEP_S),
           OCR_SWEEPER_ID: `sweeper${i}`,
           OCR_LEADER_TTL_S: String(LEADER_TTL_S),
+          // Leadership and warm-up transitions are logged at info (rare: a few per nemesis), and a recovery
+          // over its bound is explained by them; the rest of the cluster logs at warn.
+          OCR_LOG_LEVEL: 'info',
         },
         logDir,
       ),

@@ -120,9 +120,11 @@ export {
   type ExpiredRun,
 } from './queries/retention.js';
 export {
+  acquireOrRenewLeadership,
   tryAcquireOrRenewLeadership,
   resignLeadership,
   currentLeader,
+  type DatabaseClock,
   type LeadershipLease,
 } from './queries/leader.js';
 export { exportDatabase, importDatabase, RestoreRefusedError, type BackupHeader } from './backup.js';

@@ -1,8 +1,20 @@
 import type { Kysely } from 'kysely';
-import { resignLeadership, tryAcquireOrRenewLeadership, type Database } from '@ocr/db';
+import { acquireOrRenewLeadership, resignLeadership, type Database, type DatabaseClock } from '@ocr/db';
 
 /** A monotonic clock in milliseconds (injectable so tests can simulate a frozen process). */
 export type MonotonicClock = () => number;
+
+/** What one renewal found out. */
+export interface Renewal {
+  /** We hold the lease now (until our own deadline). */
+  held: boolean;
+  /** We held an unexpired lease in the database and this only extended it (false: newly taken, or not ours). */
+  renewed: boolean;
+  /** Our clock when the renewal was sent. */
+  askedAt: number;
+  /** The database's clock and start time, read in the same statement. */
+  database: DatabaseClock;
+}
 
 /**
  * This replica's view of the leadership lease. The database decides who holds it; this object decides
@@ -30,21 +42,26 @@ export class LeaderLease {
     return this.options.clock() - this.renewedAt > (this.options.ttlS * 1000) / 2;
   }
 
+  /** Our clock at which the lease runs out for us (-Infinity: not held). */
+  get deadlineAt(): number {
+    return this.deadline;
+  }
+
   /**
-   * Take or extend the lease. Returns whether we hold it; throws when the database cannot answer (the
-   * caller then steps down: not knowing is not leading).
+   * Take or extend the lease. Resolves with whether we hold it (and the database's clock); throws when the
+   * database cannot answer (the caller then steps down: not knowing is not leading).
    */
-  async renew(): Promise<boolean> {
+  async renew(): Promise<Renewal> {
     const asked = this.options.clock();
     try {
-      const lease = await tryAcquireOrRenewLeadership(this.db, this.options);
+      const { lease, clock } = await acquireOrRenewLeadership(this.db, this.options);
       if (!lease) {
         this.deadline = -Infinity;
-        return false;
+        return { held: false, renewed: false, askedAt: asked, database: clock };
       }
       this.renewedAt = asked;
       this.deadline = asked + this.options.ttlS * 1000;
-      return true;
+      return { held: true, renewed: lease.renewed, askedAt: asked, database: clock };
     } catch (err) {
       this.deadline = -Infinity;
       throw err;

@@ -5,10 +5,10 @@ import type { Registry } from 'prom-client';
 import { finishAbandonedCancels, findStaleRuns, sweepStaleRuns, type Database, type StaleRun } from '@ocr/db';
 import { Loop, type Logger } from '@ocr/runtime';
 import type { SweeperConfig } from './config.js';
-import { LeaderLease, type MonotonicClock } from './leader-lease.js';
+import { LeaderLease, type MonotonicClock, type Renewal } from './leader-lease.js';
 import { createSweeperMetrics, type SweeperMetrics } from './metrics.js';
 import { Retention, type ObjectRemover, type PruneReport } from './retention.js';
-import { WarmUpGate } from './warm-up.js';
+import { WarmUpGate, type WarmUpReason } from './warm-up.js';
 
 /** The name of the sweeper's row in `leader_leases`. */
 export const LEADERSHIP = 'sweeper';
@@ -65,12 +65,24 @@ const emptyReport = (): TickReport => ({
  * with a TickReport after every tick, so tests await progress instead of sleeping.
  *
  * Two guards keep it from doing harm. The lease is checked on our own monotonic clock right before every
- * write, so a leader that was frozen or could not renew stops acting at once. And the warm-up gate keeps a
- * replica that just started, just regained the database, or stopped watching for a while (frozen) from
- * judging anyone until workers have had a full heartbeat timeout to be heard. Taking over the lease is not
- * such a reason: a follower that has watched the database answer all along knows workers could heartbeat,
- * so a new leader sweeps at once (a dead leader costs its lease TTL, not TTL + heartbeat timeout). Correctness of each run never rests on leadership alone: every sweep is a
- * CAS on (status, lease token, heartbeat), so a worker that completes or heartbeats first always wins.
+ * write, so a leader that was frozen or could not renew stops acting at once. And the warm-up gate keeps
+ * the sweeper from judging anyone until workers have had a full heartbeat timeout to be heard, after the
+ * replica started and after the DATABASE was unreachable or restarted.
+ *
+ * What needs a warm-up, and what does not. The warm-up exists for one danger: workers that could not write
+ * their heartbeats because the database was away. That is a fact about the database, so it is measured
+ * there: a failed query or a dead pooled connection (a restart or a broken path breaks the connections this
+ * replica holds, and it sees that as soon as it runs again, however long it slept), and the server's start
+ * time (`pg_postmaster_start_time()`, read with every renewal), which shows a restart even to a replica
+ * that slept through it. A gap in this replica's OWN ticks (frozen, CPU-starved, a long GC) is not such a
+ * fact: while it was not looking, the heartbeats kept landing in the database, and a heartbeat older than
+ * the timeout on the database clock is stale whoever reads it. So taking over the lease, or renewing it
+ * after it lapsed on our own clock, sweeps at once. An earlier version warmed up after any own gap longer
+ * than timeout − interval; under CPU starvation every tick's gap was that long, each re-acquisition began a
+ * new warm-up, and a leader went 30 s without sweeping (docs/reliability.md).
+ *
+ * Correctness of each run never rests on leadership alone: every sweep is a CAS on (status, lease token,
+ * heartbeat), so a worker that completes or heartbeats first always wins.
  */
 export class Sweeper extends EventEmitter {
   readonly metrics: SweeperMetrics;
@@ -78,11 +90,15 @@ export class Sweeper extends EventEmitter {
   private readonly lease: LeaderLease;
   private readonly gate: WarmUpGate;
   private readonly clock: MonotonicClock;
-  private readonly watchGapMs: number;
   private readonly retention: Retention;
   private leading = false;
-  /** Our clock when the database last answered a renewal (-Infinity: never). */
+  /** Our clock when the database last answered a renewal (-Infinity: never); for logs only. */
   private lastAnswerAt = -Infinity;
+  /** The database server's start time (ms since epoch) as last read; a change means it restarted. */
+  private databaseStartedAt: number | undefined;
+  /** A warm-up is running (logged when it starts and when it ends). */
+  private warming = false;
+  private warmingSince = 0;
   private lastReport: TickReport | undefined;
 
   constructor(private readonly deps: SweeperDeps) {
@@ -97,10 +113,6 @@ export class Sweeper extends EventEmitter {
     });
     this.clock = clock;
     this.gate = new WarmUpGate(config.OCR_HEARTBEAT_TIMEOUT_S * 1000, clock);
-    // The longest blind spot after which a new leader may still sweep at once: a database outage hidden in a
-    // shorter one cannot make a live run look stale (its worker beat at most an interval before the outage
-    // began, and the timeout has not passed since).
-    this.watchGapMs = (config.OCR_HEARTBEAT_TIMEOUT_S - config.OCR_HEARTBEAT_INTERVAL_S) * 1000;
     this.metrics = createSweeperMetrics(deps.registry, () => this.isLeader);
     this.retention = new Retention({
       db: deps.db,
@@ -159,7 +171,7 @@ export class Sweeper extends EventEmitter {
    * stop acting and wait a heartbeat timeout after the database answers again.
    */
   noteDatabaseTrouble(err: unknown): void {
-    this.gate.close();
+    this.gate.close('database unreachable');
     if (this.leading) this.stepDown('database trouble: stepping down until it answers', err);
   }
 
@@ -173,6 +185,7 @@ export class Sweeper extends EventEmitter {
         report.warmingUp = true;
         return report;
       }
+      this.noteWarmUpOver();
       if (!(await this.sweepStale(report, signal))) return report;
       await this.finishCancels(report, signal);
       // Retention last and on a time budget: rescuing runs always comes first.
@@ -184,7 +197,7 @@ export class Sweeper extends EventEmitter {
       return report;
     } catch (err) {
       this.metrics.tickErrors.inc();
-      this.gate.close();
+      this.gate.close('database unreachable');
       if (this.leading) this.stepDown('sweeper tick failed: stepping down until the database answers', err);
       else this.deps.log.warn({ err }, 'sweeper tick failed');
       report.leader = false;
@@ -198,39 +211,41 @@ export class Sweeper extends EventEmitter {
 
   /** Renew or take the lease; returns whether this replica may act as leader in this tick. */
   private async renewLeadership(report: TickReport): Promise<boolean> {
-    const { config, log } = this.deps;
-    const heldBefore = this.isLeader;
-    const asked = this.clock();
-    const blindMs = asked - this.lastAnswerAt;
-    const held = await this.lease.renew();
+    const { config } = this.deps;
+    // We led, but our own deadline passed before this renewal (frozen or starved between two ticks).
+    const lapsedAt = this.leading && !this.lease.held ? this.lease.deadlineAt : undefined;
+    const renewal = await this.lease.renew();
     report.reachable = true;
+    const sinceLastAnswerMs = renewal.askedAt - this.lastAnswerAt;
     this.lastAnswerAt = this.clock();
-    if (this.gate.remainingMs === Infinity) {
-      this.gate.restart();
-      log.info(
-        { waitS: config.OCR_HEARTBEAT_TIMEOUT_S },
-        'database reachable: giving workers a heartbeat timeout before sweeping',
-      );
-    }
-    if (!held) {
+    this.noteDatabase(renewal);
+    if (!renewal.held) {
       if (this.leading) this.stepDown('lost sweeper leadership');
       return false;
     }
-    if (!heldBefore) {
-      // Fresh leadership (first time, after a takeover, or after our own lease lapsed). The gate already
-      // holds the sweep until this replica has watched the database answer for a full heartbeat timeout
-      // (since start or an outage), so a follower that has, sweeps now. Unless it was blind for a while just
-      // before (frozen, or its ticks starved): the database may have been down meanwhile unnoticed.
-      if (blindMs > this.watchGapMs) this.gate.close();
-      if (this.gate.remainingMs === Infinity) this.gate.restart();
+    if (!this.leading) {
       this.leading = true;
-      log.info(
+      this.deps.log.info(
         {
           holder: config.OCR_SWEEPER_ID,
           ttlS: config.leaderTtlS,
-          warmUpLeftS: this.gate.remainingMs / 1000,
+          how: renewal.renewed ? 'kept' : 'acquired',
+          sinceLastAnswerS: seconds(sinceLastAnswerMs),
+          warmUpLeftS: this.gate.open ? 0 : seconds(this.gate.remainingMs),
+          warmUpReason: this.gate.open ? undefined : this.gate.reason,
         },
         'became sweeper leader',
+      );
+    } else if (lapsedAt !== undefined) {
+      // Not a reason to warm up (see the class comment): the database answered, and its heartbeats are
+      // current whether or not we were looking. Logged so that a starved replica shows in its logs.
+      this.deps.log.info(
+        {
+          lateS: seconds(renewal.askedAt - lapsedAt),
+          sinceLastAnswerS: seconds(sinceLastAnswerMs),
+          how: renewal.renewed ? 'kept' : 'retaken after it expired',
+        },
+        'sweeper lease renewed late: it had lapsed on our own clock',
       );
     }
     report.leader = true;
@@ -238,13 +253,67 @@ export class Sweeper extends EventEmitter {
   }
 
   /**
-   * Right before each write: are we still the leader by our own clock? Renew first when half the TTL has
-   * gone (a long backlog), so a healthy leader is not interrupted; a lapsed one stops.
+   * What the database's answer says about blindness. It answered, so a wait that was waiting for it starts
+   * now; and its start time tells whether it was down since we last asked (or came up less than a heartbeat
+   * timeout ago), even if this replica slept through the outage without seeing a query fail.
+   */
+  private noteDatabase(renewal: Renewal): void {
+    const timeoutMs = this.deps.config.OCR_HEARTBEAT_TIMEOUT_S * 1000;
+    const startedAt = renewal.database.startedAt.getTime();
+    const upMs = renewal.database.now.getTime() - startedAt;
+    const restarted = this.databaseStartedAt !== undefined && startedAt !== this.databaseStartedAt;
+    this.databaseStartedAt = startedAt;
+    if (this.gate.awaitingDatabase) this.startWarmUp(timeoutMs, this.gate.reason);
+    // A different server (restart, failover) whose start we did not see: a full timeout from now. A server
+    // up for less than the timeout: until it has been up for the timeout (its clock, not ours).
+    if (restarted) this.startWarmUp(timeoutMs, 'database restarted', upMs);
+    else if (upMs < timeoutMs) this.startWarmUp(timeoutMs - upMs, 'database restarted', upMs);
+  }
+
+  /** Hold the gate for `ms` (never shortening a wait) and log when that starts or extends a warm-up. */
+  private startWarmUp(ms: number, reason: WarmUpReason, databaseUpMs?: number): void {
+    const before = this.gate.awaitingDatabase ? 0 : this.gate.remainingMs;
+    const started = this.gate.holdFor(ms, reason);
+    if (!started && this.gate.remainingMs <= before) return;
+    if (started) {
+      this.warming = true;
+      this.warmingSince = this.clock();
+    }
+    this.deps.log.info(
+      {
+        reason,
+        waitS: seconds(this.gate.remainingMs),
+        ...(databaseUpMs === undefined ? {} : { databaseUpS: seconds(databaseUpMs) }),
+      },
+      started
+        ? 'warm-up started: giving workers a heartbeat timeout before sweeping'
+        : 'warm-up extended: giving workers a heartbeat timeout before sweeping',
+    );
+  }
+
+  private noteWarmUpOver(): void {
+    if (!this.warming) return;
+    this.warming = false;
+    this.deps.log.info(
+      { reason: this.gate.reason, waitedS: seconds(this.clock() - this.warmingSince) },
+      'warm-up over: judging heartbeats',
+    );
+  }
+
+  /**
+   * Right before each write: are we still the leader by our own clock, and has no renewal since the tick
+   * began shown a database restart? Renew first when half the TTL has gone (a long backlog), so a healthy
+   * leader is not interrupted; a lapsed one stops.
    */
   private async stillLeading(report: TickReport): Promise<boolean> {
     if (this.lease.held && this.lease.dueForRenewal) {
-      await this.lease.renew();
+      const renewal = await this.lease.renew();
       this.lastAnswerAt = this.clock();
+      this.noteDatabase(renewal);
+      if (!this.gate.open) {
+        report.warmingUp = true;
+        return false;
+      }
     }
     if (this.isLeader) return true;
     report.lapsed = true;
@@ -320,6 +389,9 @@ export class Sweeper extends EventEmitter {
     this.deps.log.warn(err === undefined ? {} : { err }, msg);
   }
 }
+
+/** Milliseconds as seconds with two decimals, for logs. */
+const seconds = (ms: number): number => Math.round(ms / 10) / 100;
 
 /** Build a sweeper (not started): the factory tests and `startSweeper` share. */
 export function createSweeper(deps: SweeperDeps): Sweeper {
