@@ -4,7 +4,6 @@ import type { KyselyPlugin, PluginTransformResultArgs, QueryResult, UnknownRow }
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import {
   claimRuns,
   connect,
@@ -241,8 +240,9 @@ t.test(
     await makeRuns(direct.db, 3, { retry_policy: { initial_s: 0, factor: 1, max_s: 0 } });
     // Up for longer than the timeout (a server that just started is itself a reason to warm up).
     const upFor = async (s: number) => {
-      const { rows } = await sql<{ up: number }>`
-        SELECT extract(epoch FROM now() - pg_postmaster_start_time())::float8 AS up`.execute(direct.db);
+      const { rows } = await direct.pool.query<{ up: number }>(
+        `SELECT extract(epoch FROM now() - pg_postmaster_start_time())::float8 AS up`,
+      );
       return rows[0]!.up > s;
     };
     await eventually(() => upFor(1.5));
@@ -262,8 +262,10 @@ t.test(
     server = await startEmbeddedPostgres({ dir, port });
     await eventually(() => upFor(1.5));
     // Every heartbeat is older than the timeout; two workers beat again, one died in the outage.
-    await sql`UPDATE runs SET heartbeat_at = date_trunc('milliseconds', now()) - interval '30 s'`.execute(
-      direct.db,
+    await ageHeartbeats(
+      direct.pool,
+      runs.map((r) => r.id),
+      30,
     );
     const alive = runs.slice(0, 2).map((r) => ({ runId: r.id, leaseToken: r.lease_token! }));
     // The pool drops the connections the restart killed; the sweeper's next query opens a fresh one and
@@ -278,9 +280,7 @@ t.test(
       { warmingUp: false, requeued: 1 },
       'after a heartbeat timeout: only the dead worker’s run',
     );
-    const { rows } = await sql<{ id: string; status: string }>`SELECT id, status FROM runs`.execute(
-      direct.db,
-    );
+    const { rows } = await direct.pool.query<{ id: string; status: string }>(`SELECT id, status FROM runs`);
     t.same(
       Object.fromEntries(rows.map((r) => [r.id, r.status])),
       { [runs[0]!.id]: 'running', [runs[1]!.id]: 'running', [runs[2]!.id]: 'queued' },
