@@ -76,6 +76,13 @@ export const Lane = Type.Object(
     running: Type.Integer(),
     oldest_queued_age_s: Type.Union([Type.Number(), Type.Null()]),
     workers_live: Type.Integer(),
+    /** Runs the sweeper requeued after losing their worker, by how they ended (`pending`: not yet). */
+    recovered: Type.Object({
+      success: Type.Integer(),
+      error: Type.Integer(),
+      cancelled: Type.Integer(),
+      pending: Type.Integer(),
+    }),
     active: Type.Array(LaneRunSummary),
     last_completed: Type.Union([LaneRunSummary, Type.Null()]),
   },

@@ -88,6 +88,7 @@ export {
 } from './queries/runs.js';
 export {
   laneOverview,
+  explainLaneOverview,
   laneRuns,
   updateLane,
   type LaneOverview,

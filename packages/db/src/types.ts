@@ -65,6 +65,8 @@ export interface RunsTable {
   max_attempts: Generated<number>;
   infra_losses: Generated<number>;
   max_infra_losses: Generated<number>;
+  /** Requeued by the sweeper at least once (its worker was lost): counted for the recovery success rate. */
+  recovered: Generated<boolean>;
   releases: Generated<number>;
   retry_policy: Generated<Json>;
   timeout_s: number | null;

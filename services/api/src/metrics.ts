@@ -31,6 +31,12 @@ export function createApiMetrics() {
       labelNames: lane,
       registers: [registry],
     }),
+    laneRecovered: new Gauge({
+      name: 'ocr_lane_recovered_runs',
+      help: 'Runs the sweeper requeued after losing their worker, per lane, by outcome (success, error, cancelled, pending)',
+      labelNames: ['lane', 'outcome'],
+      registers: [registry],
+    }),
     runsCreated: new Counter({ name: 'ocr_runs_created_total', help: 'Runs created', registers: [registry] }),
     runsFinished: new Counter({
       name: 'ocr_runs_finished_total',

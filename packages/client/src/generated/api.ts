@@ -10137,6 +10137,12 @@ export interface components {
       running: number;
       oldest_queued_age_s: number | null;
       workers_live: number;
+      recovered: {
+        success: number;
+        error: number;
+        cancelled: number;
+        pending: number;
+      };
       active: {
         /**
          * Format: uuid

@@ -3,6 +3,7 @@ import { useConnection } from '../lib/realtime.js';
 import { href } from '../lib/router.js';
 import { ago, between, duration, shortId } from '../lib/format.js';
 import type { LaneT } from '../lib/types.js';
+import { percent, recoveryDetail, recoveryRate } from '../lib/recovery.js';
 import { StatusBadge } from '../components/StatusBadge.js';
 import { useToast } from '../components/Toasts.js';
 
@@ -103,6 +104,7 @@ export function LaneCard({ lane, now }: { lane: LaneT; now: number }) {
           <dd data-fig="workers">{lane.workers_live}</dd>
         </div>
       </dl>
+      <RecoveryLine lane={lane} />
       <ul className="active-runs" aria-label={`Active runs in lane ${lane.name}`}>
         {lane.active.length === 0 && <li className="muted small">No active runs</li>}
         {lane.active.map((run) => (
@@ -138,5 +140,27 @@ export function LaneCard({ lane, now }: { lane: LaneT; now: number }) {
         )}
       </footer>
     </article>
+  );
+}
+
+/** How the runs the sweeper rescued in this lane ended: the recovery success rate. */
+function RecoveryLine({ lane }: { lane: LaneT }) {
+  const r = lane.recovered;
+  const { ended, rate } = recoveryRate(r);
+  if (ended + r.pending === 0)
+    return (
+      <div className="lane-recovery muted small" data-fig="recovered">
+        No run recovered from a lost worker
+      </div>
+    );
+  return (
+    <div className="lane-recovery small" data-fig="recovered" title={recoveryDetail(r)}>
+      Recovered from a lost worker: <b data-fig="recovery-rate">{percent(rate)}</b> succeeded
+      <span className="muted">
+        {' '}
+        ({r.success} of {ended}
+        {r.pending > 0 ? `; ${r.pending} still going` : ''})
+      </span>
+    </div>
   );
 }

@@ -4,6 +4,7 @@ import { href } from '../lib/router.js';
 import { useNow } from '../lib/use-now.js';
 import { Empty, ErrorLine } from '../components/Empty.js';
 import { LaneCard } from './LaneCard.js';
+import { percent, recoveryDetail, recoveryRate, sumRecovered } from '../lib/recovery.js';
 
 /** A card per lane, kept live by the `lanes` stream topic (HTTP only for the first paint and reconnects). */
 export function Runboard() {
@@ -21,6 +22,8 @@ export function Runboard() {
     refetchInterval: 10_000,
   });
   const live = (workers.data?.workers ?? []).filter((w) => w.live).length;
+  const recovered = sumRecovered(list.map((l) => l.recovered));
+  const recovery = recoveryRate(recovered);
   const totals = list.reduce((t, l) => ({ depth: t.depth + l.depth, running: t.running + l.running }), {
     depth: 0,
     running: 0,
@@ -38,6 +41,10 @@ export function Runboard() {
           </span>
           <span>
             <b>{live}</b> worker{live === 1 ? '' : 's'} live
+          </span>
+          <span data-fig="recovery" title={recoveryDetail(recovered)}>
+            <b>{percent(recovery.rate)}</b> of {recovery.ended} recovered run{recovery.ended === 1 ? '' : 's'}{' '}
+            succeeded
           </span>
         </div>
         {canOperate && (

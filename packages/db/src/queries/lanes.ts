@@ -9,6 +9,12 @@ export interface LaneOverview extends LaneRow {
   running: number;
   oldest_queued_age_s: number | null;
   workers_live: number;
+  /** Runs of the lane the sweeper requeued after losing their worker, by how they ended. */
+  recovered_success: number;
+  recovered_error: number;
+  recovered_cancelled: number;
+  /** Queued or running again: not ended yet. */
+  recovered_pending: number;
 }
 
 export interface LaneRunSummary {
@@ -26,11 +32,22 @@ export interface LaneRunSummary {
 
 /**
  * Every lane with depth (queued and due), scheduled (queued, future), running, oldest wait and live
- * workers; each figure from a partial index. Lanes that live workers serve are listed even before any
+ * workers, and how the runs the sweeper recovered ended; each figure from a partial index. Lanes that live workers serve are listed even before any
  * run created them (claims never create lanes: a worker token must not be able to add rows at will).
  */
 export async function laneOverview(db: Kysely<Database>): Promise<LaneOverview[]> {
-  const { rows } = await sql<LaneOverview>`
+  const { rows } = await laneOverviewQuery().execute(db);
+  return rows;
+}
+
+/** The plan of laneOverview (tests check that each figure comes from its index). */
+export async function explainLaneOverview(db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${laneOverviewQuery()}`.execute(db);
+  return rows.map((r) => r['QUERY PLAN']).join('\n');
+}
+
+function laneOverviewQuery() {
+  return sql<LaneOverview>`
     SELECT l.*,
       (SELECT count(*) FROM runs r WHERE r.lane = l.name AND r.status = 'queued' AND r.run_at <= now())::int AS depth,
       (SELECT count(*) FROM runs r WHERE r.lane = l.name AND r.status = 'queued' AND r.run_at > now())::int AS scheduled,
@@ -38,7 +55,8 @@ export async function laneOverview(db: Kysely<Database>): Promise<LaneOverview[]
       (SELECT extract(epoch FROM now() - min(r.run_at)) FROM runs r
          WHERE r.lane = l.name AND r.status = 'queued' AND r.run_at <= now())::float8 AS oldest_queued_age_s,
       (SELECT count(*) FROM workers w WHERE l.name = ANY(w.lanes)
-         AND w.last_seen_at > now() - make_interval(secs => ${WORKER_LIVE_S}))::int AS workers_live
+         AND w.last_seen_at > now() - make_interval(secs => ${WORKER_LIVE_S}))::int AS workers_live,
+      rec.recovered_success, rec.recovered_error, rec.recovered_cancelled, rec.recovered_pending
     FROM (
       SELECT name, max_concurrency, paused, created_at, updated_at FROM lanes
       UNION ALL
@@ -46,9 +64,17 @@ export async function laneOverview(db: Kysely<Database>): Promise<LaneOverview[]
       FROM workers w CROSS JOIN LATERAL unnest(w.lanes) AS s(name)
       WHERE w.last_seen_at > now() - make_interval(secs => ${WORKER_LIVE_S})
         AND NOT EXISTS (SELECT 1 FROM lanes x WHERE x.name = s.name)
-    ) l ORDER BY l.name
-  `.execute(db);
-  return rows;
+    ) l
+    -- Recovered runs only: the partial index runs_recovered_idx (lane, status) WHERE recovered.
+    CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE r.status = 'success')::int AS recovered_success,
+             count(*) FILTER (WHERE r.status = 'error')::int AS recovered_error,
+             count(*) FILTER (WHERE r.status = 'cancelled')::int AS recovered_cancelled,
+             count(*) FILTER (WHERE r.status IN ('queued', 'running'))::int AS recovered_pending
+      FROM runs r WHERE r.lane = l.name AND r.recovered
+    ) rec
+    ORDER BY l.name
+  `;
 }
 
 /** Active runs (with current step and last log line) and the last finished run of each lane. */

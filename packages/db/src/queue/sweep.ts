@@ -77,6 +77,7 @@ export async function sweepStaleRuns(
         status = CASE WHEN d.action = 'requeued' THEN 'queued'
                       WHEN r.cancel_requested THEN 'cancelled' ELSE 'error' END,
         infra_losses = r.infra_losses + 1,
+        recovered = r.recovered OR d.action = 'requeued',
         run_at = CASE WHEN d.action = 'requeued' THEN ${clock} + ${backoffInterval(sql`r.infra_losses + 1`)}
                       ELSE r.run_at END,
         finished_at = CASE WHEN d.action = 'requeued' THEN NULL ELSE ${clock} END,

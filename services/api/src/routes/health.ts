@@ -18,6 +18,8 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       app.metrics.laneOldest.set({ lane: lane.name }, lane.oldest_queued_age_s ?? 0);
       app.metrics.laneRunning.set({ lane: lane.name }, lane.running);
       app.metrics.laneWorkers.set({ lane: lane.name }, lane.workers_live);
+      for (const outcome of ['success', 'error', 'cancelled', 'pending'] as const)
+        app.metrics.laneRecovered.set({ lane: lane.name, outcome }, lane[`recovered_${outcome}`]);
     }
     lanesReadAt = Date.now();
   };

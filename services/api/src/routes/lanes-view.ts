@@ -32,6 +32,12 @@ export function buildLanes(
       running: lane.running,
       oldest_queued_age_s: lane.oldest_queued_age_s,
       workers_live: lane.workers_live,
+      recovered: {
+        success: lane.recovered_success,
+        error: lane.recovered_error,
+        cancelled: lane.recovered_cancelled,
+        pending: lane.recovered_pending,
+      },
       active: runs.active.filter((r) => r.lane === lane.name).map(summary),
       last_completed: last ? summary(last) : null,
     };
