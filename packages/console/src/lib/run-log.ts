@@ -10,6 +10,8 @@ import type { EventT } from './types.js';
  */
 class RunLog {
   events: EventT[] = [];
+  /** Each event's message lowercased, once, as it arrives: the log search reads these. */
+  lower: string[] = [];
   lastSeq = 0;
   version = 0;
   private listeners = new Set<(v: number) => void>();
@@ -21,6 +23,7 @@ class RunLog {
   add(event: EventT): void {
     if (event.seq <= this.lastSeq) return;
     this.events.push(event);
+    this.lower.push(event.message.toLowerCase());
     this.lastSeq = event.seq;
     if (this.frame === undefined) this.frame = requestAnimationFrame(() => this.notify());
   }
@@ -57,9 +60,9 @@ function logFor(runId: string): RunLog {
 export function useRunEvents(
   stream: Stream,
   runId: string,
-): { events: EventT[]; version: number; lastSeq: number } {
+): { events: EventT[]; lower: string[]; version: number; lastSeq: number } {
   const log = logFor(runId);
   const [version, setVersion] = useState(log.version);
   useEffect(() => log.attach(stream, setVersion), [log, stream]);
-  return { events: log.events, version, lastSeq: log.lastSeq };
+  return { events: log.events, lower: log.lower, version, lastSeq: log.lastSeq };
 }

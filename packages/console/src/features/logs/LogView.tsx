@@ -7,6 +7,7 @@ import { time } from '../../lib/format.js';
 import type { EventT } from '../../lib/types.js';
 import { Highlight } from './Highlight.js';
 import { eventLine, LEVELS } from './log-format.js';
+import { LogFilter } from './log-filter.js';
 
 /**
  * A run's live log: every event over the WebSocket from the last seq seen, virtualised (only visible rows
@@ -14,7 +15,7 @@ import { eventLine, LEVELS } from './log-format.js';
  */
 export function LogView({ runId }: { runId: string }) {
   const { stream } = useConnection();
-  const { events, version, lastSeq } = useRunEvents(stream, runId);
+  const { events, lower, version, lastSeq } = useRunEvents(stream, runId);
   const [levels, setLevels] = useState<Set<string>>(() => new Set(LEVELS));
   const [term, setTerm] = useState('');
   const [onlyMatches, setOnlyMatches] = useState(false);
@@ -23,18 +24,15 @@ export function LogView({ runId }: { runId: string }) {
   const list = useRef<VirtuosoHandle>(null);
 
   const needle = term.trim().toLowerCase();
-  const shown = useMemo(
-    () =>
-      events.filter(
-        (e) => levels.has(e.level) && (!onlyMatches || !needle || e.message.toLowerCase().includes(needle)),
-      ),
-    // `version` changes when events were appended to the (mutable) array.
-    [events, version, levels, onlyMatches, needle],
-  );
-  const matches = useMemo(
-    () => (needle ? shown.flatMap((e, i) => (e.message.toLowerCase().includes(needle) ? [i] : [])) : []),
-    [shown, needle],
-  );
+  // One filter per log view, updated in place: new lines and narrower terms cost only what changed.
+  const filter = useRef(new LogFilter()).current;
+  const revision = useMemo(() => {
+    filter.update(events, lower, { levels, needle, onlyMatches });
+    return filter.revision;
+    // `version` changes when events were appended to the (mutable) arrays.
+  }, [filter, events, lower, version, levels, onlyMatches, needle]);
+  const { shown, matches } = filter;
+  const lineAt = (i: number) => events[shown[i]!]!;
 
   const jump = (dir: 1 | -1) => {
     if (matches.length === 0) return;
@@ -50,8 +48,9 @@ export function LogView({ runId }: { runId: string }) {
       return n;
     });
   const exportAs = (format: 'text' | 'json') => {
-    if (format === 'text') saveText(shown.map(eventLine).join('\n') + '\n', `run-${runId}.log`);
-    else saveText(JSON.stringify(shown, null, 2), `run-${runId}.events.json`, 'application/json');
+    const lines = shown.map((i) => events[i]!);
+    if (format === 'text') saveText(lines.map(eventLine).join('\n') + '\n', `run-${runId}.log`);
+    else saveText(JSON.stringify(lines, null, 2), `run-${runId}.events.json`, 'application/json');
   };
 
   return (
@@ -121,28 +120,16 @@ export function LogView({ runId }: { runId: string }) {
           <Virtuoso
             ref={list}
             style={{ height: '100%' }}
-            data={shown}
+            totalCount={shown.length}
+            // Rows are read by index from the filter's arrays; the revision tells Virtuoso they changed.
+            context={revision}
             followOutput={(bottom) => (bottom ? 'auto' : false)}
             atBottomStateChange={setAtBottom}
             atBottomThreshold={24}
             initialTopMostItemIndex={Math.max(0, shown.length - 1)}
             increaseViewportBy={400}
-            computeItemKey={(_, e) => e.seq}
-            itemContent={(i, e: EventT) => (
-              <div
-                className={`ll ll-${e.level}${e.type !== 'log' ? ' ll-event' : ''}${matches[matchAt] === i ? ' ll-current' : ''}`}
-                data-seq={e.seq}
-              >
-                <span className="ll-seq">{e.seq}</span>
-                <span className="ll-ts">{time(e.ts)}</span>
-                <span className="ll-lv">{e.level}</span>
-                {e.step && <span className="ll-step">{e.step}</span>}
-                <span className="ll-msg">
-                  {e.type !== 'log' && <span className="ll-type">{e.type}</span>}
-                  <Highlight text={e.message} term={term.trim()} />
-                </span>
-              </div>
-            )}
+            computeItemKey={(i) => lineAt(i).seq}
+            itemContent={(i) => <LogLine e={lineAt(i)} current={matches[matchAt] === i} term={term.trim()} />}
           />
         )}
         {!atBottom && events.length > 0 && (
@@ -155,6 +142,25 @@ export function LogView({ runId }: { runId: string }) {
           </button>
         )}
       </div>
+    </div>
+  );
+}
+
+/** One log line (a row of the virtualised list). */
+function LogLine({ e, current, term }: { e: EventT; current: boolean; term: string }) {
+  return (
+    <div
+      className={`ll ll-${e.level}${e.type !== 'log' ? ' ll-event' : ''}${current ? ' ll-current' : ''}`}
+      data-seq={e.seq}
+    >
+      <span className="ll-seq">{e.seq}</span>
+      <span className="ll-ts">{time(e.ts)}</span>
+      <span className="ll-lv">{e.level}</span>
+      {e.step && <span className="ll-step">{e.step}</span>}
+      <span className="ll-msg">
+        {e.type !== 'log' && <span className="ll-type">{e.type}</span>}
+        <Highlight text={e.message} term={term} />
+      </span>
     </div>
   );
 }
