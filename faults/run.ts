@@ -706,8 +706,9 @@ product promises:
   deadline (or ends so shortly before the kill that the warm-up is still running).
 - **Sweeper leader SIGKILLed.** Nobody can tell a dead leader from a frozen one, so its lease must lapse
   (\`OCR_LEADER_TTL_S\`, 3 sweep intervals) before a follower takes over; the follower then sweeps in that
-  same tick (it has watched the database all along, so no warm-up): **requeued by leader kill + TTL +
-  sweep + 1 s** for a leader kill before the worker kill's deadline.
+  same tick (taking over, or renewing after a lapse on its own clock, is no reason to warm up: only its own
+  start and a database outage are, docs/sweeper.md): **requeued by leader kill + TTL + sweep + 1 s** for a
+  leader kill before the worker kill's deadline.
 - **Both sweepers down.** A leader kill that lands while the other replica is itself still restarting
   (killed moments before as the leader) leaves no sweeper at all. Nothing is requeued until the first of
   the two answers \`/healthz\` again (the suite times that) and has warmed up as any freshly started
@@ -736,6 +737,10 @@ reported, not failed on; the correctness counts above them are failed on.
   run fails with \`artifact_upload_failed\` rather than succeeding without its artifact.
 - A new sweeper leader waited a full heartbeat timeout after taking over, on top of the lease TTL; a
   follower that watched the database all along now sweeps in the tick it takes over.
+- A sweeper leader starved of CPU never swept: each renewal after its lease had lapsed on its own clock
+  counted as "blind" and started a new warm-up (one kill waited 38 s for an 8.4 s bound). Only evidence
+  from the database starts a warm-up now — a failed query, a dead connection, Postgres' start time — and
+  leadership and warm-up transitions are logged at \`info\` (kept in the suite's sweeper logs).
 
 ## Last full run
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { createListenClient, ENQUEUE_CHANNEL, EVENTS_CHANNEL, publishHints, STATUS_CHANNEL } from '@ocr/db';
-import type { Logger } from '@ocr/runtime';
+import { Backoff, type Logger } from '@ocr/runtime';
 
 /** Wake-up hints of one committed change, published by the API after the commit. */
 export interface Hints {
@@ -28,7 +28,8 @@ export interface Hints {
 export class Listener extends EventEmitter {
   private client: pg.Client | undefined;
   private stopped = false;
-  private retryMs = 100;
+  /** Reconnect delays: the services' one backoff (jittered, so replicas do not reconnect in lockstep). */
+  private readonly backoff = new Backoff({ initialMs: 100, maxMs: 5_000 });
   private timer: NodeJS.Timeout | undefined;
   reconnects = 0;
   connected = false;
@@ -72,12 +73,13 @@ export class Listener extends EventEmitter {
       await listen();
       this.client = client;
       this.connected = true;
-      this.retryMs = 100;
+      this.backoff.reset();
       this.emit('reconnected');
     } catch (err) {
-      this.log.warn({ err, retryInMs: this.retryMs }, 'listener connect failed');
+      const retryInMs = this.backoff.next();
+      this.log.warn({ err, retryInMs }, 'listener connect failed');
       client.end().catch(() => undefined);
-      this.schedule();
+      this.schedule(retryInMs);
     }
   }
 
@@ -89,16 +91,15 @@ export class Listener extends EventEmitter {
     if (this.stopped) return;
     this.reconnects++;
     this.emit('reconnect');
-    this.schedule();
+    this.schedule(this.backoff.next());
   }
 
-  private schedule(): void {
+  private schedule(delayMs: number): void {
     if (this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.connect();
-    }, this.retryMs);
-    this.retryMs = Math.min(this.retryMs * 2, 5_000);
+    }, delayMs);
   }
 
   /** Wake this process's readers now; tell the other replicas with the next flush. */
