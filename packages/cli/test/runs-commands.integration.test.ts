@@ -62,6 +62,22 @@ t.test('runs list, get, cancel and retry, with --json parsed', async (t) => {
   const cancel = await ocr(env, 'runs', 'cancel', id, '--json');
   t.equal(cancel.code, 0, cancel.stderr);
   t.match(JSON.parse(cancel.stdout) as Run, { id, status: 'cancelled' });
+  const logs = await ocr(env, 'logs', id, '--json');
+  t.equal(logs.code, 0, logs.stderr);
+  const events = logs.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { seq: number; type: string });
+  t.ok(events.length > 0, 'the cancelled run has events');
+  t.same(
+    events.map((e) => e.seq),
+    events.map((e) => e.seq).sort((a, b) => a - b),
+    'NDJSON, in seq order',
+  );
+  t.ok(
+    events.some((e) => e.type.startsWith('cancel') || e.type === 'status'),
+    'the cancel is among them',
+  );
   const again = await ocr(env, 'runs', 'cancel', id);
   t.equal(again.code, 4, 'cancelling a finished run is a conflict');
   t.match(again.stderr, 'ocr: conflict: run is already cancelled');

@@ -25,7 +25,13 @@ function formatEvent(
 const TERMINAL = new Set(['success', 'error', 'cancelled']);
 
 /** Follow a run's events live until it finishes; resolves with its final status. */
-async function follow(client: OcrClient, baseUrl: string, token: string, runId: string): Promise<string> {
+async function follow(
+  client: OcrClient,
+  baseUrl: string,
+  token: string,
+  runId: string,
+  show: (event: StreamEvent) => string = formatEvent,
+): Promise<string> {
   return new Promise((resolve) => {
     const stream = new Stream({
       baseUrl,
@@ -42,7 +48,7 @@ async function follow(client: OcrClient, baseUrl: string, token: string, runId: 
       }
     };
     stream.subscribeRun(runId, 0, (event) => {
-      process.stdout.write(formatEvent(event) + '\n');
+      process.stdout.write(show(event) + '\n');
       if (event.type === 'status' || event.type === 'cancel.confirmed') void check();
     });
     void check();
@@ -121,15 +127,17 @@ export function registerClientCommands(program: Command): void {
     .description("print a run's events")
     .argument('<run>')
     .option('--follow', 'keep streaming until the run finishes')
+    .option('--json', 'one JSON event per line (NDJSON), as the API sends them')
     .action(async (runId, opts) => {
       const { client, baseUrl, token } = connection();
+      const show = opts.json ? (e: unknown) => JSON.stringify(e) : formatEvent;
       if (opts.follow) {
-        await follow(client, baseUrl, token, runId);
+        await follow(client, baseUrl, token, runId, show);
         return;
       }
       for (let after = 0; ;) {
         const { events } = await client.runs.events(runId, { after_seq: after, limit: 5000 });
-        for (const e of events) process.stdout.write(formatEvent(e) + '\n');
+        for (const e of events) process.stdout.write(show(e) + '\n');
         if (events.length < 5000) break;
         after = events[events.length - 1]!.seq;
       }
