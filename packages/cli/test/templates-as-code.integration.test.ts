@@ -6,9 +6,9 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
-import type { Template } from '@ocr/client';
+import { isApiError, type Template } from '@ocr/client';
 import { startStack, type Stack } from '@ocr/testkit';
-import { planApply } from '../src/templates-as-code/plan.js';
+import { applyPlan, planApply } from '../src/templates-as-code/plan.js';
 import { envFor, ocr, tempDir, writeTemplates } from './cli-helpers.js';
 
 /** Four templates as people write them: nested directories, YAML and JSON, defaults left out or partly given. */
@@ -316,3 +316,26 @@ t.test(
     t.match(missing.stderr, `${join(dir, 'nope.yaml')}: no such file or directory`);
   },
 );
+
+t.test('a template changed between plan and apply is refused (If-Match), not overwritten', async (t) => {
+  const stack = await startStack(t, { s3: false });
+  const dir = await tempDir(t);
+  await stack.client.templates.create({ name: 'hello', steps: [{ name: 'old', kind: 'noop' }] });
+  await writeTemplates(dir, { 'hello.yaml': TEMPLATES['a-hello.yaml']! });
+  const plan = await planApply(stack.client, [dir], { prune: false });
+  if (!plan.ok) throw new Error(plan.problems.join('\n'));
+  t.match(plan.entries, [{ action: 'update', name: 'hello', version: 1 }]);
+  // Someone saves a version in the console after the plan read v1.
+  await stack.client.templates.put({ name: 'hello', steps: [{ name: 'console-edit', kind: 'noop' }] });
+  const refused = await applyPlan(stack.client, plan.entries, () => {}).catch((err: unknown) => err);
+  t.ok(isApiError(refused, 'conflict'), 'the write is refused');
+  t.match(refused, { status: 409, details: { current_version: 2 } });
+  const now = await stack.client.templates.get('hello');
+  t.equal(now.version, 2);
+  t.match(now.steps, [{ name: 'console-edit' }], "the other writer's version stands");
+
+  // A second apply plans again, against v2, and goes through.
+  const again = await ocr(envFor(stack), 'templates', 'apply', '-f', dir);
+  t.equal(again.code, 0, again.stderr);
+  t.match(again.stdout, 'updated hello v3');
+});

@@ -135,7 +135,15 @@ export function createClient(options: ClientOptions) {
       list: () => request<{ templates: Template[] }>('GET', '/v1/templates'),
       get: (name: string) => request<Template>('GET', `/v1/templates/${enc(name)}`),
       create: (body: TemplateInput) => request<Template>('POST', '/v1/templates', { body }),
-      put: (body: TemplateInput) => request<Template>('PUT', `/v1/templates/${enc(body.name)}`, { body }),
+      /**
+       * Create, or add a version. `ifVersion`: the version you read; the save is refused (`ApiError` 409
+       * `conflict`, `details.current_version`) when the template has moved on since.
+       */
+      put: (body: TemplateInput, opts: { ifVersion?: number } = {}) =>
+        request<Template>('PUT', `/v1/templates/${enc(body.name)}`, {
+          body,
+          headers: opts.ifVersion === undefined ? undefined : { 'if-match': `"${opts.ifVersion}"` },
+        }),
       delete: (name: string) => request<{ deleted: boolean }>('DELETE', `/v1/templates/${enc(name)}`),
       /**
        * Check a template without saving it: resolves `{valid: true}` for a valid one; an invalid one rejects

@@ -62,7 +62,13 @@ export {
 } from './queue/sweep.js';
 export { backoffCapSeconds } from './queue/backoff.js';
 export { sanitizeText, sanitizeJson } from './queue/sanitize.js';
-export { getTemplate, listTemplates, putTemplate, deleteTemplate } from './queries/templates.js';
+export {
+  getTemplate,
+  listTemplates,
+  putTemplate,
+  putTemplateIfLatest,
+  deleteTemplate,
+} from './queries/templates.js';
 export {
   createToken,
   type TokenInput,

@@ -168,6 +168,30 @@ t.test(
     const partialSave = await raw(stack, 'POST', '/v1/templates', { body: JSON.stringify(partial) });
     t.equal(partialSave.status, 201, 'and the save agrees');
     t.same(partialSave.json.retry, { max_attempts: 1, backoff: { initial_s: 1, factor: 2, max_s: 60 } });
+
+    // If-Match on PUT: the version the writer read; a stale one is a 409 naming the version there is now.
+    const put = (ifMatch: string, description: string) =>
+      raw(stack, 'PUT', '/v1/templates/partial-backoff', {
+        headers: { 'if-match': ifMatch },
+        body: JSON.stringify({ ...partial, description }),
+      });
+    const fresh = await put('"1"', 'second');
+    t.equal(fresh.status, 200, 'the version read is the latest: saved');
+    t.equal(fresh.json.version, 2);
+    const stale = await put('1', 'lost update');
+    t.equal(stale.status, 409, 'a version that is not the latest: refused');
+    t.equal(stale.json.error.code, 'conflict');
+    t.same(stale.json.error.details, { current_version: 2 });
+    t.equal((await put('abc', 'x')).status, 400, 'an If-Match that is not a version');
+    await raw(stack, 'DELETE', '/v1/templates/partial-backoff');
+    const retired = await put('2', 'after retire');
+    t.equal(retired.status, 409, 'a retired template has no version to match');
+    t.same(retired.json.error.details, { current_version: null });
+    const latest = await raw(stack, 'GET', '/v1/templates');
+    t.notOk(
+      latest.json.templates.some((x: { name: string }) => x.name === 'partial-backoff'),
+      'no refused save was stored',
+    );
     const dup = await raw(stack, 'POST', '/v1/templates', {
       body: JSON.stringify({
         name: 'd',

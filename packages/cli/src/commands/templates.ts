@@ -53,12 +53,11 @@ export function registerTemplates(program: Command): void {
           process.exitCode = EXIT.changes;
         return;
       }
-      await applyPlan(client, plan.entries, (entry, version, note) => {
+      await applyPlan(client, plan.entries, (entry, version) => {
         const at = version === undefined ? '' : ` v${version}`;
         process.stdout.write(
           `${VERB[entry.action]} ${entry.name}${at}${entry.path ? ` (${entry.path})` : ''}\n`,
         );
-        if (note) process.stderr.write(`ocr: ${entry.name}: ${note}\n`);
       });
       process.stdout.write(
         `applied: ${counts.create} created, ${counts.update} updated, ${counts.unchanged} unchanged, ${counts.prune} pruned\n`,

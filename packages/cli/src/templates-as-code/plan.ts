@@ -116,24 +116,23 @@ function diffOf(current: Template | undefined, desired: TemplateDoc | undefined,
   return unifiedDiff(before, after, { from, to: desired ? path : '/dev/null' });
 }
 
-/** Carry out a plan: create, update (a new version) and retire; unchanged templates are not touched. */
+/**
+ * Carry out a plan: create, update (a new version) and retire; unchanged templates are not touched. An
+ * update names the version the plan compared against (`If-Match`), so a template someone changed since is
+ * refused (409 conflict) rather than overwritten unseen; a create is refused the same way by POST when the
+ * name appeared meanwhile.
+ */
 export async function applyPlan(
   client: OcrClient,
   entries: PlanEntry[],
-  report: (entry: PlanEntry, version: number | undefined, note?: string) => void,
+  report: (entry: PlanEntry, version: number | undefined) => void,
 ): Promise<void> {
   for (const entry of entries) {
     const input = entry.input as TemplateInput | undefined;
     if (entry.action === 'create') report(entry, (await client.templates.create(input!)).version);
-    else if (entry.action === 'update') {
-      const saved = await client.templates.put(input!);
-      // PUT has no precondition; a version other than the next one means another writer saved in between.
-      const note =
-        saved.version === entry.version! + 1
-          ? undefined
-          : `another version was saved since the plan read v${entry.version}`;
-      report(entry, saved.version, note);
-    } else if (entry.action === 'prune') {
+    else if (entry.action === 'update')
+      report(entry, (await client.templates.put(input!, { ifVersion: entry.version! })).version);
+    else if (entry.action === 'prune') {
       await client.templates.delete(entry.name);
       report(entry, undefined);
     } else report(entry, entry.version);

@@ -5732,11 +5732,14 @@ export interface paths {
         };
       };
     };
-    /** Create or add a version */
+    /** Create or add a version (If-Match: the version read, else 409 conflict) */
     put: {
       parameters: {
         query?: never;
-        header?: never;
+        header?: {
+          /** @description the template version read */
+          'if-match'?: string;
+        };
         path: {
           name: string;
         };

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import Value from 'typebox/value';
-import { deleteTemplate, getTemplate, listTemplates, putTemplate } from '@ocr/db';
+import { deleteTemplate, getTemplate, listTemplates, putTemplate, putTemplateIfLatest } from '@ocr/db';
 import {
   checkTemplatePlaceholders,
   ErrorResponses,
@@ -65,19 +65,32 @@ function definitionOf(input: Type.Static<typeof TemplateInput>): TemplateDefinit
   };
 }
 
+/**
+ * `If-Match` on PUT: the version the writer read (`3` or `"3"`, as an ETag). A save that would overwrite a
+ * version it never saw is refused, so two writers (CI applying files, someone in the console) cannot lose
+ * each other's change silently.
+ */
+const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({ pattern: '^(W/)?"?[1-9][0-9]{0,8}"?$', description: 'the template version read' }),
+  ),
+});
+
 /** Templates: versioned runbook definitions. PUT creates a new version; runs pin the version they used. */
 export async function templateRoutes(root: FastifyInstance): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const save = async (input: Type.Static<typeof TemplateInput>) => {
+  /** Save a version; with `expectedVersion`, only if the latest live version is still that one. */
+  const save = async (input: Type.Static<typeof TemplateInput>, expectedVersion?: number) => {
     const problems = semanticProblems(input);
     if (problems.length > 0) throw apiError('validation_failed', problemMessage(problems[0]!), problems);
-    return templateToWire(
-      await putTemplate(app.db, {
-        name: input.name,
-        description: input.description ?? '',
-        definition: definitionOf(input),
-      }),
-    );
+    const row = { name: input.name, description: input.description ?? '', definition: definitionOf(input) };
+    if (expectedVersion === undefined) return templateToWire(await putTemplate(app.db, row));
+    const result = await putTemplateIfLatest(app.db, row, expectedVersion);
+    if ('saved' in result) return templateToWire(result.saved);
+    const now = result.currentVersion === null ? 'no live version' : `v${result.currentVersion}`;
+    throw apiError('conflict', `template ${input.name} has ${now}, not v${expectedVersion} (If-Match)`, {
+      current_version: result.currentVersion,
+    });
   };
 
   app.get(
@@ -190,8 +203,9 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
       config: { role: 'operator' },
       schema: {
         tags: ['templates'],
-        summary: 'Create or add a version',
+        summary: 'Create or add a version (If-Match: the version read, else 409 conflict)',
         params: NameParams,
+        headers: IfMatchHeaders,
         body: TemplateInput,
         response: { 200: Template, ...ErrorResponses },
       },
@@ -204,7 +218,8 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
         throw apiError('validation_failed', `name: must match the path (${name})`, [
           { field: 'name', message: 'must match the path' },
         ]);
-      return save(input);
+      const ifMatch = (request.headers as Type.Static<typeof IfMatchHeaders>)['if-match'];
+      return save(input, ifMatch === undefined ? undefined : Number(/\d+/.exec(ifMatch)![0]));
     },
   );
 
