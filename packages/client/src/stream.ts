@@ -75,7 +75,7 @@ export class Stream {
   /** Follow a run's events after `afterSeq`; returns an unsubscribe function. */
   subscribeRun(runId: string, afterSeq: number, onEvent: (event: StreamEvent) => void): () => void {
     this.runs.set(runId, { lastSeq: afterSeq, onEvent });
-    this.send({ type: 'subscribe', topic: 'run', run_id: runId, after_seq: afterSeq });
+    this.send({ type: 'subscribe', topic: 'run', run_id: runId, after_seq: afterSeq, batch: true });
     return () => {
       this.runs.delete(runId);
       this.send({ type: 'unsubscribe', topic: 'run', run_id: runId });
@@ -155,15 +155,20 @@ export class Stream {
         this.attempt = 0;
         this.setStatus('open');
         for (const [runId, sub] of this.runs)
-          this.send({ type: 'subscribe', topic: 'run', run_id: runId, after_seq: sub.lastSeq });
+          this.send({ type: 'subscribe', topic: 'run', run_id: runId, after_seq: sub.lastSeq, batch: true });
         for (const topic of this.topics.keys()) this.send({ type: 'subscribe', topic });
         break;
-      case 'event': {
+      case 'event':
+      case 'events': {
+        // Runs are subscribed with `batch: true` (many events per message); `event` is the unbatched form.
         const sub = this.runs.get(message.run_id as string);
-        const event = message.event as StreamEvent;
-        if (!sub || event.seq <= sub.lastSeq) return;
-        sub.lastSeq = event.seq;
-        sub.onEvent(event);
+        if (!sub) return;
+        const events = (message.type === 'event' ? [message.event] : message.events) as StreamEvent[];
+        for (const event of events) {
+          if (event.seq <= sub.lastSeq) continue;
+          sub.lastSeq = event.seq;
+          sub.onEvent(event);
+        }
         break;
       }
       case 'run':
@@ -178,7 +183,13 @@ export class Stream {
         if (error.code === 'resync_required' && error.run_id) {
           const sub = this.runs.get(error.run_id);
           if (sub)
-            this.send({ type: 'subscribe', topic: 'run', run_id: error.run_id, after_seq: sub.lastSeq });
+            this.send({
+              type: 'subscribe',
+              topic: 'run',
+              run_id: error.run_id,
+              after_seq: sub.lastSeq,
+              batch: true,
+            });
         }
         break;
       }

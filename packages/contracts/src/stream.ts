@@ -15,6 +15,8 @@ export const ClientMessage = Type.Union(
         topic: Type.Literal('run'),
         run_id: Uuid,
         after_seq: Type.Optional(AfterSeq),
+        /** `events` messages (many events each) instead of one `event` message per event. */
+        batch: Type.Optional(Type.Boolean()),
       },
       strict,
     ),
@@ -36,8 +38,12 @@ export type ClientMessage = Static<typeof ClientMessage>;
 /** Error codes only the stream sends: `resync_required` asks a slow consumer to resubscribe from its last seq. */
 export const STREAM_ERROR_CODES = ['resync_required'] as const;
 
+/** Most serialized bytes of event data in one `events` message (one larger event goes alone). */
+export const STREAM_BATCH_BYTES = 256 * 1024;
+
 /**
  * Messages the server sends on /v1/stream: `ready` (authenticated), `subscribed`, `event` (one run event),
+ * `events` (several, in seq order, for a run subscribed with `batch: true`),
  * `run` (a run's new state, topic `runs`), `lanes` (a snapshot, topic `lanes`), `error` (`unauthorized`,
  * `forbidden`, `validation_failed`, `internal`, or `resync_required`: resubscribe from your last seq), `pong`.
  */
@@ -50,6 +56,7 @@ export const ServerMessage = Type.Union(
       run_id: Type.Optional(Type.String()),
     }),
     Type.Object({ type: Type.Literal('event'), run_id: Type.String(), event: RunEvent }),
+    Type.Object({ type: Type.Literal('events'), run_id: Type.String(), events: Type.Array(RunEvent) }),
     Type.Object({ type: Type.Literal('run'), run: Run }),
     Type.Object({ type: Type.Literal('lanes'), lanes: Type.Array(Lane) }),
     Type.Object({

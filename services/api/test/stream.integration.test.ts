@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { Stream, type StreamEvent, type WebSocketLike } from '@ocr/client';
 import { claimRuns, appendEvents } from '@ocr/db';
 import { startStack, type Stack } from '@ocr/testkit';
+import { STREAM_BATCH_BYTES } from '@ocr/contracts';
 import { withEchoTemplate } from './helpers.js';
 
 const ws = (url: string) => new WebSocket(url) as unknown as WebSocketLike;
@@ -177,5 +178,76 @@ t.test(
     }
     await done;
     t.same(logLines(got), expected(1, 600), 'gap-free across the listener kill');
+  },
+);
+
+t.test(
+  'batch: true sends events messages, in order and gap-free, cut at STREAM_BATCH_BYTES; without it one event per message',
+  async (t) => {
+    const stack = await startStack(t, { s3: false });
+    const { runId, lease } = await runningRun(stack);
+    // 2,000 lines of ~1 kB: about 2 MB of backlog, so it cannot fit one batch.
+    const pad = 'x'.repeat(1000);
+    for (let i = 1; i <= 2000; i += 500) {
+      const events = Array.from({ length: 500 }, (_, j) => ({
+        seq: i + j,
+        level: 'info' as const,
+        type: 'log',
+        message: `line ${i + j} ${pad}`,
+      }));
+      if (!(await appendEvents(stack.db.db, lease, events)).ok) throw new Error('append failed');
+    }
+    const { last_seq } = await stack.client.runs.events(runId, { limit: 1 });
+    const url = stack.apiUrl.replace('http', 'ws') + '/v1/stream';
+
+    const follow = async (batch: boolean) => {
+      const socket = new WebSocket(url, { headers: { authorization: `Bearer ${stack.adminToken}` } });
+      t.teardown(() => socket.close());
+      const frames: { type: string; bytes: number; seqs: number[] }[] = [];
+      let seen = 0;
+      const done = new Promise<void>((resolve) =>
+        socket.on('message', (data) => {
+          const text = String(data);
+          const msg = JSON.parse(text) as {
+            type: string;
+            event?: { seq: number };
+            events?: { seq: number }[];
+          };
+          if (msg.type === 'ready') {
+            socket.send(JSON.stringify({ type: 'subscribe', topic: 'run', run_id: runId, batch }));
+            return;
+          }
+          if (msg.type !== 'event' && msg.type !== 'events') return;
+          const seqs = msg.event ? [msg.event.seq] : msg.events!.map((e) => e.seq);
+          frames.push({ type: msg.type, bytes: text.length, seqs });
+          seen = seqs[seqs.length - 1]!;
+          if (seen >= last_seq) resolve();
+        }),
+      );
+      await done;
+      return frames;
+    };
+
+    const batched = await follow(true);
+    const seqs = batched.flatMap((f) => f.seqs);
+    t.same(
+      seqs,
+      Array.from({ length: last_seq }, (_, i) => i + 1),
+      'every seq once, in order',
+    );
+    t.ok(
+      batched.every((f) => f.type === 'events'),
+      `only events messages (${batched.length} for ${seqs.length} events)`,
+    );
+    t.ok(batched.length >= 8 && batched.length < 100, 'the backlog is cut into a few batches');
+    const biggest = Math.max(...batched.map((f) => f.bytes));
+    t.ok(biggest <= STREAM_BATCH_BYTES + 4096, `no batch over the bound (${biggest} bytes)`);
+
+    const single = await follow(false);
+    t.ok(
+      single.every((f) => f.type === 'event' && f.seqs.length === 1),
+      'unbatched: one event per message',
+    );
+    t.equal(single.length, last_seq);
   },
 );

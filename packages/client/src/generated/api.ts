@@ -9842,7 +9842,7 @@ export interface paths {
     };
     /**
      * WebSocket: live run events, run status changes and lane snapshots
-     * @description Upgrade to a WebSocket (`ws://` or `wss://`). Authenticate with `Authorization: Bearer <token>` on the upgrade, or send `{"type":"auth","token":"..."}` first (within 10 s); viewer role or above. Browser pages must come from the API's origin or one listed in OCR_CORS_ORIGINS (403 otherwise). Client messages: `auth`; `subscribe`/`unsubscribe` with `topic` `run` (`run_id`, `after_seq`), `runs` or `lanes`; `ping`. Server messages: `ready`, `subscribed`, `event` (every event with seq > after_seq, once, in order), `run`, `lanes`, `pong`, `error` (`unauthorized` then close 4401, `forbidden` then close 4403, `validation_failed`, `internal`, `resync_required`). Messages are handled in order; a revoked token is closed within OCR_AUTH_CACHE_MS. Full description: docs/api.md#websocket-v1stream. A plain GET without an upgrade is a 400.
+     * @description Upgrade to a WebSocket (`ws://` or `wss://`). Authenticate with `Authorization: Bearer <token>` on the upgrade, or send `{"type":"auth","token":"..."}` first (within 10 s); viewer role or above. Browser pages must come from the API's origin or one listed in OCR_CORS_ORIGINS (403 otherwise). Client messages: `auth`; `subscribe`/`unsubscribe` with `topic` `run` (`run_id`, `after_seq`, `batch`), `runs` or `lanes`; `ping`. Server messages: `ready`, `subscribed`, `event` (every event with seq > after_seq, once, in order) or, with `batch: true`, `events` (arrays of them), `run`, `lanes`, `pong`, `error` (`unauthorized` then close 4401, `forbidden` then close 4403, `validation_failed`, `internal`, `resync_required`). Messages are handled in order; a revoked token is closed within OCR_AUTH_CACHE_MS. Full description: docs/api.md#websocket-v1stream. A plain GET without an upgrade is a 400.
      */
     get: {
       parameters: {
@@ -10217,6 +10217,7 @@ export interface components {
            */
           run_id: string;
           after_seq?: number;
+          batch?: boolean;
         }
       | {
           /** @constant */
@@ -10261,6 +10262,12 @@ export interface components {
           type: 'event';
           run_id: string;
           event: components['schemas']['RunEvent'];
+        }
+      | {
+          /** @constant */
+          type: 'events';
+          run_id: string;
+          events: components['schemas']['RunEvent'][];
         }
       | {
           /** @constant */

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { getRun, laneOverview, laneRuns, laneStates, type Database, type RunEventRow } from '@ocr/db';
 import type { Logger } from '@ocr/runtime';
-import type { ServerMessage } from '@ocr/contracts';
+import { STREAM_BATCH_BYTES, type ServerMessage } from '@ocr/contracts';
 import { eventToWire, runToWire } from '../serialize.js';
 import { maskRunSecrets } from '../secret-params.js';
 import { buildLanes } from '../routes/lanes-view.js';
@@ -78,8 +78,12 @@ export class Hub {
     this.lanesTopic.delete(client);
   }
 
-  /** Follow a run's events with seq > afterSeq: backlog first, then live, each exactly once, in order. */
-  async subscribeRun(client: StreamClient, runId: string, afterSeq: number): Promise<void> {
+  /**
+   * Follow a run's events with seq > afterSeq: backlog first, then live, each exactly once, in order. With
+   * `batch`, each delivery goes out as `events` messages of up to STREAM_BATCH_BYTES: a 100,000-line backlog
+   * is a few hundred messages for the browser to parse, not 100,000.
+   */
+  async subscribeRun(client: StreamClient, runId: string, afterSeq: number, batch = false): Promise<void> {
     const mine = this.subs.get(client);
     if (!mine) return;
     this.unsubscribeRun(client, runId);
@@ -105,7 +109,10 @@ export class Hub {
           });
           return;
         }
-        for (const event of events) client.send({ type: 'event', run_id: runId, event: eventToWire(event) });
+        if (batch) sendBatched(client, runId, events);
+        else
+          for (const event of events)
+            client.send({ type: 'event', run_id: runId, event: eventToWire(event) });
         sub.cursor = events[events.length - 1]!.seq;
       },
     };
@@ -177,4 +184,23 @@ export class Hub {
     clearInterval(this.fallback);
     clearTimeout(this.lanesTimer);
   }
+}
+
+/** Events as `events` messages, cut where the next event would take one past STREAM_BATCH_BYTES. */
+function sendBatched(client: StreamClient, runId: string, events: RunEventRow[]): void {
+  let batch: ReturnType<typeof eventToWire>[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    const wire = eventToWire(event);
+    // An estimate (message and data dominate an event's size); exactness is not needed for a bound.
+    const size = 200 + wire.message.length + (wire.data === null ? 0 : JSON.stringify(wire.data).length);
+    if (batch.length > 0 && bytes + size > STREAM_BATCH_BYTES) {
+      client.send({ type: 'events', run_id: runId, events: batch });
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(wire);
+    bytes += size;
+  }
+  if (batch.length > 0) client.send({ type: 'events', run_id: runId, events: batch });
 }

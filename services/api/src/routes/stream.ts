@@ -15,8 +15,8 @@ const STREAM_DOC = [
   'Upgrade to a WebSocket (`ws://` or `wss://`). Authenticate with `Authorization: Bearer <token>` on the upgrade, or send',
   '`{"type":"auth","token":"..."}` first (within 10 s); viewer role or above. Browser pages must come from the API\'s origin or one',
   'listed in OCR_CORS_ORIGINS (403 otherwise). Client messages: `auth`; `subscribe`/`unsubscribe` with `topic` `run` (`run_id`,',
-  '`after_seq`), `runs` or `lanes`; `ping`. Server messages: `ready`, `subscribed`, `event` (every event with seq > after_seq,',
-  'once, in order), `run`, `lanes`, `pong`, `error` (`unauthorized` then close 4401, `forbidden` then close 4403,',
+  '`after_seq`, `batch`), `runs` or `lanes`; `ping`. Server messages: `ready`, `subscribed`, `event` (every event with seq > after_seq,',
+  'once, in order) or, with `batch: true`, `events` (arrays of them), `run`, `lanes`, `pong`, `error` (`unauthorized` then close 4401, `forbidden` then close 4403,',
   '`validation_failed`, `internal`, `resync_required`). Messages are handled in order; a revoked token is closed within',
   'OCR_AUTH_CACHE_MS. Full description: docs/api.md#websocket-v1stream. A plain GET without an upgrade is a 400.',
 ].join(' ');
@@ -157,10 +157,12 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
               if (!runAllowed(principal, run))
                 return fail('out_of_scope', outOfScope(`run ${run.id}`, principal).message);
             }
-            await app.hub.subscribeRun(client, message.run_id, message.after_seq ?? 0).catch((err) => {
-              request.log.warn({ err }, 'subscribe failed');
-              fail('internal', 'subscribe failed; retry');
-            });
+            await app.hub
+              .subscribeRun(client, message.run_id, message.after_seq ?? 0, message.batch ?? false)
+              .catch((err) => {
+                request.log.warn({ err }, 'subscribe failed');
+                fail('internal', 'subscribe failed; retry');
+              });
           } else app.hub.subscribeTopic(client, message.topic);
         } else if (message.type === 'unsubscribe') {
           if (message.topic === 'run') app.hub.unsubscribeRun(client, message.run_id);
