@@ -161,8 +161,13 @@ t.test('compare: two ticked rows, compare-with on a run page, refusals', async (
 
   await t.test('compare with… from a run page', async () => {
     await page.goto(`${stack.apiUrl}/#/runs/${b.id}`);
-    await page.getByRole('button', { name: 'Compare with…' }).click();
     const menu = page.getByRole('dialog', { name: 'Compare with a recent run of scale' });
+    await page.getByRole('button', { name: 'Compare with…' }).click();
+    await menu.waitFor();
+    await page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'hidden' });
+    t.pass('Escape closes the list');
+    await page.getByRole('button', { name: 'Compare with…' }).click();
     await menu.locator(`a[data-run="${a.id}"]`).waitFor();
     t.equal(await menu.locator(`a[data-run="${b.id}"]`).count(), 0, 'the run itself is not offered');
     t.equal(await menu.locator(`a[data-run="${other.id}"]`).count(), 0, 'another template is not offered');

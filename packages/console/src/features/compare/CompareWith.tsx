@@ -20,7 +20,7 @@ export function CompareWith({ run }: { run: RunT }) {
   });
   const others = (recent.data?.runs ?? []).filter((r) => r.id !== run.id);
   return (
-    <div className="cmp-with">
+    <div className="cmp-with" onKeyDown={(e) => e.key === 'Escape' && setOpen(false)}>
       <button type="button" aria-expanded={open} onClick={() => setOpen(!open)}>
         Compare with…
       </button>
