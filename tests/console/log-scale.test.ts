@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import t from 'tap';
 import { startConsole, until } from './helpers/console.js';
 
@@ -227,7 +227,7 @@ t.test(`console: ${LINES.toLocaleString('en')} log lines stream in, scroll, filt
 
   t.comment(
     `conditions: headless Chromium (${c.browser.version()}), ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ` +
-      `shared with other test runs; API, worker and Postgres on the same machine`,
+      `load average ${loadavg()[0]!.toFixed(1)}; API, worker and Postgres on the same machine`,
   );
   await page.context().close();
 });
