@@ -1,5 +1,5 @@
 export * from './types.js';
-export { connect, type Db, type ConnectOptions } from './connect.js';
+export { connect, PREPARED, type Db, type ConnectOptions } from './connect.js';
 export {
   migrate,
   migrateToLatest,
@@ -37,6 +37,7 @@ export {
   readEvents,
   type AppendItem,
   type EventInput,
+  type AppendOptions,
   type AppendResult,
   type ReadEventsInput,
 } from './queue/events.js';

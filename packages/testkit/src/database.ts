@@ -30,7 +30,8 @@ export async function createTestDatabase(
   const template = process.env.OCR_TEST_TEMPLATE_DB ?? 'ocr_test_template';
   await createDatabase(serverUrl(), name, { template });
   const url = databaseUrl(serverUrl(), name);
-  const handle = connect(url, { max: options.poolSize ?? 20, applicationName: 'ocr-test' });
+  // Prepared hot statements, as the API runs them.
+  const handle = connect(url, { max: options.poolSize ?? 20, applicationName: 'ocr-test', prepare: true });
   t.teardown(async () => {
     await handle.close().catch(() => undefined);
     await dropDatabase(serverUrl(), name).catch(() => undefined);

@@ -29,6 +29,8 @@ export async function startApi(
   const handle = connect(config.DATABASE_URL, {
     max: config.OCR_DB_POOL_SIZE,
     applicationName: 'ocr-api',
+    // The API's connection is direct (session), as LISTEN already requires: its hot statements are prepared.
+    prepare: true,
     onError: (err) => log.warn({ err }, 'idle database client error'),
   });
   lifecycle.defer('database pool', () => handle.close());

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { Stream, type StreamEvent, type WebSocketLike } from '@ocr/client';
-import { claimRuns, appendEvents } from '@ocr/db';
+import { claimRuns, appendEvents, readEvents } from '@ocr/db';
 import { startStack, type Stack } from '@ocr/testkit';
 import { STREAM_BATCH_BYTES } from '@ocr/contracts';
 import { withEchoTemplate } from './helpers.js';
@@ -73,6 +73,55 @@ t.test(
     t.ok(
       got.every((e, i) => i === 0 || e.seq > got[i - 1]!.seq),
       'seq strictly increasing',
+    );
+  },
+);
+
+t.test(
+  'followers on the appending API get its appends as stored, once each and in seq order, while appends race',
+  async (t) => {
+    // The API hands a live feed the rows its own append stored (no read-back); two appends in flight at
+    // once commit in either order, so the feed sometimes gets rows that do not follow its cursor and must
+    // read instead. Either way each follower sees exactly what the database holds, in seq order.
+    const stack = await startStack(t, { s3: false });
+    const { runId, lease } = await runningRun(stack);
+    const { token } = await stack.tokenFor('worker');
+    const append = async (from: number) => {
+      const events = Array.from({ length: 10 }, (_, j) => ({
+        seq: from + j,
+        level: 'info',
+        type: 'log',
+        message: `line ${from + j}`,
+      }));
+      const res = await fetch(`${stack.apiUrl}/v1/runs/${runId}/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ lease_token: lease.leaseToken, events }),
+      });
+      t.equal(res.status, 200);
+    };
+    const stream = new Stream({ baseUrl: stack.apiUrl, token: stack.adminToken, webSocket: ws });
+    t.teardown(() => stream.close());
+    const late = new Stream({ baseUrl: stack.apiUrl, token: stack.adminToken, webSocket: ws });
+    t.teardown(() => late.close());
+    const first = collect(stream, runId, 0, (got) => logLines(got).length >= 600);
+    let second: Promise<StreamEvent[]> | undefined;
+    for (let from = 1; from <= 600; from += 20) {
+      await Promise.all([append(from), append(from + 10)]);
+      // A second follower (its own connection) joins mid-stream, from where it chooses, while appends go on.
+      if (from === 201) second = collect(late, runId, 150, (got) => got.at(-1)!.seq >= 601);
+    }
+    const stored = await readEvents(stack.db.db, { runId, limit: 10_000 });
+    const got = await first;
+    t.same(
+      got.map((e) => [e.seq, e.message]),
+      stored.map((e) => [e.seq, e.message]),
+      'the first follower: every stored event, in seq order, once',
+    );
+    t.same(
+      (await second!).map((e) => [e.seq, e.message]),
+      stored.filter((e) => e.seq > 150).map((e) => [e.seq, e.message]),
+      'the follower that joined mid-stream: everything after its seq, once',
     );
   },
 );

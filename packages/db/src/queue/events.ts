@@ -3,6 +3,7 @@ import type { Database, RunEventRow } from '../types.js';
 import { EVENTS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
 import { diagnoseFence, type Fenced, type Lease } from './fence.js';
 import { sanitizeJson, sanitizeText } from './sanitize.js';
+import { PREPARED } from '../connect.js';
 
 /** An event as a worker sends it: `seq` is the worker's own number within its attempt. */
 export interface EventInput {
@@ -22,6 +23,16 @@ export interface AppendResult {
   last_seq: number;
   /** The run's own seq of the newest event stored by this call (for hints); null when it stored none. */
   run_seq: number | null;
+  /** The rows stored by this call, in seq order, exactly as `readEvents` returns them (only with `returnEvents`). */
+  events?: RunEventRow[];
+}
+
+export interface AppendOptions extends NotifyOption {
+  /**
+   * Return the stored rows too: a process with live followers of the run hands them to its feed instead of
+   * reading them back (one statement per append, not two). Off for plain ingestion: lean answers.
+   */
+  returnEvents?: boolean;
 }
 
 /**
@@ -38,7 +49,7 @@ export async function appendEvents(
   db: Kysely<Database>,
   lease: Lease,
   events: EventInput[],
-  options: NotifyOption = {},
+  options: AppendOptions = {},
 ): Promise<Fenced<AppendResult>> {
   const [result] = await appendEventsMany(db, [{ lease, events }], options);
   return result!;
@@ -63,7 +74,7 @@ export interface AppendItem {
 export async function appendEventsMany(
   db: Kysely<Database>,
   items: AppendItem[],
-  options: NotifyOption = {},
+  options: AppendOptions = {},
 ): Promise<Fenced<AppendResult>[]> {
   if (items.length === 0) return [];
   if (new Set(items.map((item) => item.lease.runId)).size !== items.length) {
@@ -82,16 +93,11 @@ export async function appendEventsMany(
   const clean = ev.clean;
   const steps = stepRows(clean);
   const valid = items.filter((item) => isUuid(item.lease.runId) && isUuid(item.lease.leaseToken));
+  const returnEvents = options.returnEvents === true;
   const { rows } =
     valid.length === 0
       ? { rows: [] }
-      : await sql<{
-          id: string;
-          accepted: number;
-          last_seq: number | null;
-          attempt: number;
-          run_seq: number | null;
-        }>`
+      : await sql<AppendedRow>`${sql.raw(PREPARED)}
     WITH input AS (
       SELECT * FROM unnest(${ev.runIds}::uuid[], ${ev.seqs}::int[], ${ev.ts}::timestamptz[], ${ev.levels}::text[],
                            ${ev.types}::text[], ${ev.steps}::text[], ${ev.messages}::text[], ${ev.data}::jsonb[])
@@ -128,7 +134,7 @@ export async function appendEventsMany(
       SELECT f.run_id, f.base + f.n, f.attempt, f.seq, COALESCE(f.ts, now()), f.level, f.type, f.step, f.message, f.data
       FROM fresh f
       ON CONFLICT DO NOTHING
-      RETURNING run_id, seq
+      RETURNING *
     ),
     counted AS (
       SELECT run_id, count(*)::int AS accepted, max(seq) AS top FROM inserted GROUP BY run_id
@@ -148,12 +154,37 @@ export async function appendEventsMany(
         finished_at = COALESCE(excluded.finished_at, run_steps.finished_at),
         exit_code = COALESCE(excluded.exit_code, run_steps.exit_code)
     ),
-    notified AS (${notified})
-    SELECT run.id, run.attempt, COALESCE(c.accepted, 0)::int AS accepted, c.top AS run_seq,
-           (SELECT max(e.attempt_seq) FROM run_events e WHERE e.run_id = run.id AND e.attempt = run.attempt) AS last_seq
-    FROM run LEFT JOIN counted c ON c.run_id = run.id CROSS JOIN notified
+    notified AS (${notified}),
+    result AS (
+      SELECT run.id, run.attempt, COALESCE(c.accepted, 0)::int AS accepted, c.top AS run_seq,
+             (SELECT max(e.attempt_seq) FROM run_events e WHERE e.run_id = run.id AND e.attempt = run.attempt) AS last_seq
+      FROM run LEFT JOIN counted c ON c.run_id = run.id CROSS JOIN notified
+    )
+    -- One row per run, or with returnEvents one per stored event (the run's columns repeated).
+    SELECT result.*, i.seq AS ev_seq, i.attempt_seq AS ev_attempt_seq, i.ts AS ev_ts, i.level AS ev_level,
+           i.type AS ev_type, i.step AS ev_step, i.message AS ev_message, i.data AS ev_data
+    FROM result LEFT JOIN inserted i ON ${returnEvents} AND i.run_id = result.id
   `.execute(db);
-  const byRun = new Map(rows.map((row) => [row.id, row]));
+  const byRun = new Map<string, AppendedRow>();
+  const stored = new Map<string, RunEventRow[]>();
+  for (const row of rows) {
+    byRun.set(row.id, row);
+    if (row.ev_seq === null) continue;
+    let list = stored.get(row.id);
+    if (!list) stored.set(row.id, (list = []));
+    list.push({
+      run_id: row.id,
+      seq: row.ev_seq,
+      attempt: row.attempt,
+      attempt_seq: row.ev_attempt_seq,
+      ts: row.ev_ts!,
+      level: row.ev_level!,
+      type: row.ev_type!,
+      step: row.ev_step,
+      message: row.ev_message!,
+      data: row.ev_data,
+    });
+  }
   const missing = items.filter((item) => !byRun.has(item.lease.runId)).map((item) => item.lease);
   const misses = missing.length === 0 ? new Map() : await diagnoseFence(db, missing);
   const results = items.map((item): Fenced<AppendResult> => {
@@ -168,10 +199,30 @@ export async function appendEventsMany(
         accepted: row.accepted,
         last_seq: Math.max(row.last_seq ?? 0, sent),
         run_seq: row.run_seq === null ? null : Number(row.run_seq),
+        ...(returnEvents
+          ? { events: (stored.get(item.lease.runId) ?? []).sort((a, b) => a.seq - b.seq) }
+          : {}),
       },
     };
   });
   return results;
+}
+
+/** A row of the append statement: the run's outcome, and one stored event when asked for (else nulls). */
+interface AppendedRow {
+  id: string;
+  accepted: number;
+  last_seq: number | null;
+  attempt: number;
+  run_seq: number | null;
+  ev_seq: number | null;
+  ev_attempt_seq: number | null;
+  ev_ts: Date | null;
+  ev_level: RunEventRow['level'] | null;
+  ev_type: string | null;
+  ev_step: string | null;
+  ev_message: string | null;
+  ev_data: RunEventRow['data'];
 }
 
 /**

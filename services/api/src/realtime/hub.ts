@@ -12,6 +12,8 @@ import { lanesInScope, runAllowed, type Scope } from '../scope.js';
 /** The hub's view of one WebSocket connection. */
 export interface StreamClient {
   send(message: ServerMessage): void;
+  /** Messages already serialised (UTF-8 JSON), sent as text frames in order. */
+  sendFrames(frames: Buffer[]): void;
   /** Bytes queued in the socket and not yet sent. */
   buffered(): number;
   isOpen(): boolean;
@@ -32,6 +34,8 @@ export class Hub {
   private readonly runsTopic = new Set<StreamClient>();
   private readonly lanesTopic = new Set<StreamClient>();
   private readonly subs = new Map<StreamClient, Map<string, FeedSubscriber>>();
+  /** Encoded `event` messages by row, for as long as the row is alive (one fan-out). */
+  private readonly frames = new WeakMap<RunEventRow, Buffer>();
   private lanesTimer: NodeJS.Timeout | undefined;
   private readonly fallback: NodeJS.Timeout;
 
@@ -40,14 +44,12 @@ export class Hub {
     listener: Listener,
     private readonly log: Logger,
   ) {
-    listener.on(
-      'event',
-      (runId: string) =>
-        void this.feeds
-          .get(runId)
-          ?.pull()
-          .catch((err) => this.log.warn({ err }, 'feed pull failed')),
-    );
+    listener.on('event', (runId: string, seq: number) => {
+      const feed = this.feeds.get(runId);
+      // Already delivered (an append of this process handed its rows over): nothing to read.
+      if (!feed || seq <= feed.cursor) return;
+      void feed.pull().catch((err) => this.log.warn({ err }, 'feed pull failed'));
+    });
     listener.on('status', (runId: string) => {
       void this.publishRun(runId);
       this.lanesChanged();
@@ -60,6 +62,16 @@ export class Hub {
       if (this.lanesTopic.size > 0) this.lanesChanged();
     }, 2_000);
     this.fallback.unref();
+  }
+
+  /** Does anyone on this process follow the run? Then its appends hand their rows to `offer`. */
+  follows(runId: string): boolean {
+    return this.feeds.has(runId);
+  }
+
+  /** Rows an append of this process just committed: to the run's feed without a read when they fit. */
+  offer(runId: string, events: RunEventRow[]): void {
+    this.feeds.get(runId)?.offer(events);
   }
 
   get connections(): number {
@@ -110,15 +122,27 @@ export class Hub {
           return;
         }
         if (batch) sendBatched(client, runId, events);
-        else
-          for (const event of events)
-            client.send({ type: 'event', run_id: runId, event: eventToWire(event) });
+        else client.sendFrames(events.map((event) => this.frame(runId, event)));
         sub.cursor = events[events.length - 1]!.seq;
       },
     };
     mine.set(runId, sub);
     client.send({ type: 'subscribed', topic: 'run', run_id: runId });
     await feed.join(sub, () => client.isOpen() && mine.get(runId) === sub);
+  }
+
+  /**
+   * The `event` message of a row, serialised and encoded once: every subscriber the feed hands the same row
+   * to gets the same bytes (1,000 followers of a run cost one JSON.stringify per event, not 1,000).
+   */
+  private frame(runId: string, event: RunEventRow): Buffer {
+    let frame = this.frames.get(event);
+    if (!frame) {
+      const message: ServerMessage = { type: 'event', run_id: runId, event: eventToWire(event) };
+      frame = Buffer.from(JSON.stringify(message));
+      this.frames.set(event, frame);
+    }
+    return frame;
   }
 
   unsubscribeRun(client: StreamClient, runId: string): void {

@@ -47,6 +47,27 @@ export class RunFeed {
     }
   }
 
+  /**
+   * Events this process has just stored (committed) for the run: delivered without reading them back when
+   * they follow the feed's cursor directly and no read is in flight. Otherwise false, and the hint that
+   * follows every append makes the feed read as usual.
+   */
+  offer(events: RunEventRow[]): boolean {
+    if (this.pulling || events.length === 0 || events[0]!.seq !== this.cursor + 1) return false;
+    this.cursor = events[events.length - 1]!.seq;
+    this.fanOut(events);
+    return true;
+  }
+
+  private fanOut(events: RunEventRow[]): void {
+    const first = events[0]!.seq;
+    for (const sub of this.subscribers) {
+      // Usually every subscriber is at the feed's cursor: the same array for all (its frames are built once).
+      const fresh = sub.cursor < first ? events : events.filter((e) => e.seq > sub.cursor);
+      if (fresh.length > 0) sub.deliver(fresh);
+    }
+  }
+
   /** Read what is new and hand it to every subscriber above whose cursor it lies. */
   pull(): Promise<void> {
     if (this.pulling) {
@@ -60,10 +81,7 @@ export class RunFeed {
           const events = await readEvents(this.db, { runId: this.runId, afterSeq: this.cursor, limit: PAGE });
           if (events.length === 0) break;
           this.cursor = events[events.length - 1]!.seq;
-          for (const sub of this.subscribers) {
-            const fresh = events.filter((e) => e.seq > sub.cursor);
-            if (fresh.length > 0) sub.deliver(fresh);
-          }
+          this.fanOut(events);
           if (events.length < PAGE) break;
         }
       } while (this.again);

@@ -85,6 +85,10 @@ export async function streamRoutes(app: FastifyInstance): Promise<void> {
         send: (message: ServerMessage) => {
           if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
         },
+        sendFrames: (frames: Buffer[]) => {
+          if (socket.readyState !== socket.OPEN) return;
+          for (const frame of frames) socket.send(frame, { binary: false });
+        },
         buffered: () => socket.bufferedAmount,
         isOpen: () => socket.readyState === socket.OPEN,
       };

@@ -195,9 +195,12 @@ export async function workerRoutes(root: FastifyInstance): Promise<void> {
     async (request) => {
       const { id } = request.params;
       const body = request.body;
+      // A run someone follows live on this process: the append returns its stored rows for the feed.
       const result = await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events, {
         notify: false,
+        returnEvents: app.hub.follows(id),
       });
+      if (result.ok && result.value.events) app.hub.offer(id, result.value.events);
       eventsAppended(app, [id], [result]);
       const { accepted, last_seq } = unwrap(result, id);
       return { accepted, last_seq };
