@@ -180,12 +180,14 @@ export class Sweeper extends EventEmitter {
     const report = emptyReport();
     const endTimer = this.metrics.tickSeconds.startTimer();
     try {
-      if (!(await this.renewLeadership(report))) return report;
+      const leading = await this.renewLeadership(report);
+      // Followers warm up too (a takeover must not wait): the end is logged by whoever sees it.
+      if (this.gate.open) this.noteWarmUpOver();
+      if (!leading) return report;
       if (!this.gate.open) {
         report.warmingUp = true;
         return report;
       }
-      this.noteWarmUpOver();
       if (!(await this.sweepStale(report, signal))) return report;
       await this.finishCancels(report, signal);
       // Retention last and on a time budget: rescuing runs always comes first.
