@@ -134,6 +134,19 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
     },
   );
 
+  /**
+   * typebox's Value.Default throws on a record key outside the record's pattern (an env name like `A-B`:
+   * the record's additionalProperties is the schema `false`). Such a body is invalid anyway and
+   * Value.Errors names the key, so it is checked as sent.
+   */
+  function withSaveDefaults(body: unknown): unknown {
+    try {
+      return Value.Default(TemplateInput, structuredClone(body));
+    } catch {
+      return body;
+    }
+  }
+
   app.post(
     '/v1/templates/validate',
     {
@@ -148,7 +161,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
     async (request) => {
       // The defaults a save fills in (retry.max_attempts, backoff fields) first, as the body validator of
       // POST/PUT does: otherwise a template that saves fine (a backoff giving only initial_s) fails here.
-      const body = Value.Default(TemplateInput, structuredClone(request.body));
+      const body = withSaveDefaults(request.body);
       const problems = [...Value.Errors(TemplateInput, body)]
         // An unknown field is reported twice (the field's `false` schema and the object's
         // additionalProperties); keep the one that names it as unknown.
