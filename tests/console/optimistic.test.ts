@@ -229,6 +229,15 @@ t.test(
       async (t) => {
         const { run: toCancel } = await stack.client.runs.create({ template: 'parked' });
         const { run: toRetry } = await stack.client.runs.create({ template: 'parked' });
+        const { run: fromOtherTab } = await stack.client.runs.create({ template: 'parked' });
+        // A second tab of the same browser and token (same localStorage), on another run.
+        const other = await page.context().newPage();
+        await other.goto(`${stack.apiUrl}/`);
+        await other.getByLabel('API token').fill(operator.token);
+        await other.getByRole('button', { name: 'Sign in' }).click();
+        await other.locator('[data-conn="open"]').waitFor();
+        await other.goto(`${stack.apiUrl}/#/runs/${fromOtherTab.id}`);
+        await other.locator('.meta code').filter({ hasText: fromOtherTab.id }).waitFor();
         await stack.client.runs.cancel(toRetry.id);
         // Visit each page online first: offline, the console shows them from its cache.
         await runPage(toRetry.id);
@@ -255,12 +264,18 @@ t.test(
         );
         await page.locator('.conn-queued').filter({ hasText: '3 queued' }).waitFor();
         await c.shot(page, 'outbox-queued-offline');
+        // The other tab queues its own action after these: it must not overwrite them in storage.
+        await other.getByRole('button', { name: 'Cancel', exact: true }).click();
+        await other.getByRole('dialog').getByRole('button', { name: 'Cancel run' }).click();
+        await other.getByRole('button', { name: 'Cancel queued' }).waitFor();
+        await other.close();
         const stored = String(await page.evaluate('JSON.stringify({ ...localStorage })'));
         t.notOk(stored.includes(operator.token), 'the token is not in localStorage');
         t.equal(
-          JSON.parse(Object.values(JSON.parse(stored) as Record<string, string>)[0]!).length,
-          3,
-          'stored',
+          Object.keys(JSON.parse(stored) as Record<string, string>).filter((k) => k.startsWith('ocr.outbox.'))
+            .length,
+          4,
+          'stored, one entry per action, both tabs',
         );
 
         // The reload happens offline, so this page's memory is gone before anything could be sent.
@@ -303,6 +318,12 @@ t.test(
 
         const events = (await stack.client.runs.events(toCancel.id)).events;
         t.equal(events.filter((e) => /cancelled while queued/.test(e.message)).length, 1, 'cancelled once');
+        const otherEvents = (await stack.client.runs.events(fromOtherTab.id)).events;
+        t.equal(
+          otherEvents.filter((e) => /cancelled while queued/.test(e.message)).length,
+          1,
+          "the other tab's cancel, sent by this tab after the reload, once",
+        );
         const parked = (await stack.client.runs.list({ template: 'parked', limit: 200 })).runs;
         t.equal(parked.filter((r) => r.retry_of === toRetry.id).length, 1, 'retried once');
         t.equal(

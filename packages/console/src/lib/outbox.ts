@@ -6,10 +6,14 @@ import type { CreateRunT, RunT } from './types.js';
  * be stored and sent again after a reload; `key` is its idempotency key, which makes sending it twice
  * (a lost answer, a reload mid-request, two tabs flushing the same store) do it once on the server.
  */
-export type PendingAction =
-  | { key: string; kind: 'cancel'; run: RunT; state: ActionState; at: string }
-  | { key: string; kind: 'retry'; run: RunT; state: ActionState; at: string }
-  | { key: string; kind: 'create'; body: CreateRunT; state: ActionState; at: string };
+export type PendingAction = (
+  { kind: 'cancel'; run: RunT } | { kind: 'retry'; run: RunT } | { kind: 'create'; body: CreateRunT }
+) & {
+  key: string;
+  state: ActionState;
+  /** When it was taken (ms since the epoch, with a tie-breaker): stored actions are sent in this order. */
+  order: number;
+};
 
 /** An action as the operator takes it, before the outbox gives it a key. */
 export type NewAction = { kind: 'cancel' | 'retry'; run: RunT } | { kind: 'create'; body: CreateRunT };
@@ -37,6 +41,8 @@ const RETRY_MS = 3000;
  * first request goes out, and removed only once the API answered it, so neither a dropped connection nor
  * a reload loses one; after a reload, whatever was stored is sent again, in order, when the connection is
  * back. A request that fails on the network stays at its place and is tried again.
+ * Each action has its own storage entry (`<prefix>.<key>`): two tabs of the same token never overwrite
+ * each other's actions, and if both send a stored one, its idempotency key makes it happen once.
  */
 export class Outbox {
   private items: PendingAction[];
@@ -44,11 +50,12 @@ export class Outbox {
   private flushing = false;
   private retry: ReturnType<typeof setTimeout> | undefined;
   private waiters = new Map<string, (settled: Settled) => void>();
+  private lastOrder = 0;
 
   constructor(
     private readonly client: OcrClient,
-    /** localStorage key; the caller scopes it to the signed-in token's id. */
-    private readonly storageKey: string,
+    /** localStorage key prefix; the caller scopes it to the signed-in token's id. */
+    private readonly prefix: string,
     private readonly events: {
       /** The list changed (shown as the pending actions). */
       changed: (items: PendingAction[]) => void;
@@ -56,7 +63,7 @@ export class Outbox {
       settled: (action: PendingAction, settled: Settled) => void;
     },
   ) {
-    this.items = load(storageKey).map((a) => ({ ...a, state: 'queued' as const }));
+    this.items = load(prefix).map((a) => ({ ...a, state: 'queued' as const }));
   }
 
   list(): PendingAction[] {
@@ -65,15 +72,16 @@ export class Outbox {
 
   /** Store the action, send it if connected; resolves with the API's answer whenever that comes. */
   perform(action: NewAction): Promise<Settled> {
-    const item = {
+    const item: PendingAction = {
       ...action,
       key: crypto.randomUUID(),
       state: 'queued',
-      at: new Date().toISOString(),
-    } as PendingAction;
+      order: Math.max(Date.now(), this.lastOrder + 0.001),
+    };
+    this.lastOrder = item.order;
     const answered = new Promise<Settled>((resolve) => this.waiters.set(item.key, resolve));
     this.items = [...this.items, item];
-    this.save();
+    this.store(item);
     void this.flush();
     return answered;
   }
@@ -85,8 +93,9 @@ export class Outbox {
 
   /** Drop every stored action (sign-out: the operator chose to leave them). */
   discard(): void {
+    for (const item of this.items) this.unstore(item.key);
     this.items = [];
-    this.save();
+    this.events.changed(this.items);
   }
 
   /** Send queued actions in order; stops at the first that cannot reach the API. */
@@ -128,41 +137,61 @@ export class Outbox {
       settled = { ok: false, error: err };
     }
     this.items = this.items.filter((a) => a.key !== item.key);
-    this.save();
+    this.unstore(item.key);
     this.events.settled(item, settled);
     this.waiters.get(item.key)?.(settled);
     this.waiters.delete(item.key);
     return true;
   }
 
+  /** The state is shown, not stored: every stored action is sent again after a reload. */
   private update(key: string, state: ActionState): void {
     this.items = this.items.map((a) => (a.key === key ? { ...a, state } : a));
-    this.save();
+    this.events.changed(this.items);
   }
 
-  private save(): void {
+  private store(item: PendingAction): void {
     try {
-      if (this.items.length === 0) localStorage.removeItem(this.storageKey);
-      else localStorage.setItem(this.storageKey, JSON.stringify(this.items));
+      localStorage.setItem(`${this.prefix}.${item.key}`, JSON.stringify(item));
     } catch {
       // Storage full or refused (private mode): the outbox still works for this page's lifetime.
     }
     this.events.changed(this.items);
   }
+
+  private unstore(key: string): void {
+    try {
+      localStorage.removeItem(`${this.prefix}.${key}`);
+    } catch {
+      // As in store().
+    }
+    this.events.changed(this.items);
+  }
 }
 
-function load(storageKey: string): PendingAction[] {
+/** The stored actions under `prefix`, oldest first. */
+function load(prefix: string): PendingAction[] {
+  const found: PendingAction[] = [];
   try {
-    const parsed: unknown = JSON.parse(localStorage.getItem(storageKey) ?? '[]');
-    return Array.isArray(parsed) ? (parsed as PendingAction[]).filter(isAction) : [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const name = localStorage.key(i);
+      if (!name?.startsWith(`${prefix}.`)) continue;
+      try {
+        const parsed = JSON.parse(localStorage.getItem(name) ?? 'null') as PendingAction;
+        if (isAction(parsed)) found.push(parsed);
+      } catch {
+        // Not JSON: not an entry this outbox wrote.
+      }
+    }
   } catch {
     return [];
   }
+  return found.sort((a, b) => a.order - b.order);
 }
 
 /** Stored data is input like any other: an entry that is not an action we wrote is dropped. */
 function isAction(a: PendingAction): boolean {
-  if (!a || typeof a !== 'object' || typeof a.key !== 'string') return false;
+  if (!a || typeof a !== 'object' || typeof a.key !== 'string' || typeof a.order !== 'number') return false;
   if (a.kind === 'create') return typeof a.body?.template === 'string';
   return (a.kind === 'cancel' || a.kind === 'retry') && typeof a.run?.id === 'string';
 }
