@@ -57,6 +57,22 @@ const MODE = SHORT
       s3OutageS: 30,
       nemesisEveryMs: [1_500, 3_000] as const,
     };
+/**
+ * What a full run must inject (issue 14's "Done when": ≥ 50 worker kills, ≥ 10 zombies, ≥ 5 Postgres restarts,
+ * ≥ 3 API kills, ≥ 3 sweeper-leader kills), keyed by nemesis, with the name each is counted under and how
+ * many the schedule's opening deck holds.
+ */
+const FULL_FLOOR: Record<string, { counted: string; floor: number; draws: number }> = {
+  'worker SIGKILL': { counted: 'worker SIGKILL', floor: 50, draws: 56 },
+  'worker zombie': { counted: 'worker SIGSTOP/SIGCONT (zombie)', floor: 10, draws: 12 },
+  'postgres restart': { counted: 'Postgres fast restart', floor: 5, draws: 6 },
+  'api SIGKILL': { counted: 'API SIGKILL', floor: 3, draws: 4 },
+  'sweeper leader SIGKILL': { counted: 'sweeper leader SIGKILL', floor: 3, draws: 5 },
+  'worker SIGTERM': { counted: 'worker SIGTERM', floor: 1, draws: 4 },
+  'proxy stall': { counted: 'proxy stall', floor: 1, draws: 3 },
+  'proxy slow': { counted: 'proxy slow', floor: 1, draws: 3 },
+  'proxy reset': { counted: 'proxy reset', floor: 1, draws: 3 },
+};
 const TIMEOUT_S = 4;
 const INTERVAL_S = 0.8;
 const SWEEP_S = 1;
@@ -529,18 +545,29 @@ async function main(): Promise<number> {
     ['proxy slow', 4],
     ['proxy reset', 6],
   ];
+  const draw = () => {
+    let r = random() * weights.reduce((s, [, w]) => s + w, 0);
+    for (const [n, w] of weights) if ((r -= w) < 0) return n;
+    return 'worker SIGKILL';
+  };
+  // Whatever the seed, a full run injects at least the floor of each fault: its schedule opens with a seeded
+  // shuffle of a deck holding the floor plus a margin (a fault can find nothing to hit: a worker already
+  // down, no leader at that moment), about two thirds of the slots a full run has; weighted draws follow.
+  const deck = Object.entries(FULL_FLOOR).flatMap(([name, { draws }]) =>
+    Array<string>(SHORT ? 0 : draws).fill(name),
+  );
+  for (let i = deck.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [deck[i], deck[j]] = [deck[j]!, deck[i]!];
+  }
   const nemesis = (async () => {
     await sleep(5_000);
     while (Date.now() - started < MODE.workloadS * 1000) {
-      let r = random() * weights.reduce((s, [, w]) => s + w, 0);
-      let name = 'worker SIGKILL';
-      for (const [n, w] of weights)
-        if ((r -= w) < 0) {
-          name = n;
-          break;
-        }
       // The S3 outage comes once, a third of the way in, whatever the draw.
-      if (!s3OutageDone && Date.now() - started > (MODE.workloadS * 1000) / 3) name = 's3 down';
+      const name =
+        !s3OutageDone && Date.now() - started > (MODE.workloadS * 1000) / 3
+          ? 's3 down'
+          : (deck.pop() ?? draw());
       await faults[name]!().catch((err) => say(`nemesis: ${name} failed: ${(err as Error).message}`));
       const [lo, hi] = MODE.nemesisEveryMs;
       await sleep(lo + random() * (hi - lo));
@@ -619,10 +646,14 @@ async function main(): Promise<number> {
     `| **recoveries over their promised bound** (plain, or extended by a Postgres outage / leader kill: see below) | **${overBound.length}** |`,
     `| recovery, kill → completed elsewhere, p50 / p99 (n = ${findings.recoveryCompleteMs.length}) | ${p(findings.recoveryCompleteMs, 50)} / ${p(findings.recoveryCompleteMs, 99)} |`,
   ].join('\n');
+  const floorOf = (fault: string) => Object.values(FULL_FLOOR).find((f) => f.counted === fault)?.floor;
   const faultsTable = [
-    '| fault | injected |',
-    '|---|---|',
-    ...Object.entries(counts).map(([k, n]) => `| ${k} | ${n} |`),
+    `| fault | injected |${SHORT ? '' : ' floor (issue 14) |'}`,
+    `|---|---|${SHORT ? '' : '---|'}`,
+    ...Object.entries(counts).map(
+      ([k, n]) =>
+        `| ${k} | ${n} |${SHORT ? '' : ` ${floorOf(k) === undefined ? '' : `≥ ${floorOf(k)}${n < floorOf(k)! ? ' **not met**' : ''}`} |`}`,
+    ),
   ].join('\n');
   const header = [
     `- date: ${new Date().toISOString()}`,
@@ -682,7 +713,8 @@ promise: **at-least-once execution with exactly one recorded outcome per run, no
 executed more often than its attempt budget allows**. Workload: short and long shell steps printing
 numbered lines, poison output (NUL, invalid UTF-8, a 1 MiB line, a burst of 10,000 lines, an http body
 with NUL, JSON nested 5,000 deep), artifacts (inline and through S3), failing steps with retries, step
-timeouts and cancels of running runs. Nemeses, drawn from a seeded schedule and logged with timestamps:
+timeouts and cancels of running runs. Nemeses, drawn from a seeded schedule (a full run's opens with a
+shuffled deck holding at least the floor of each fault: the table's last column) and logged with timestamps:
 worker SIGKILL / SIGSTOP past the lease then SIGCONT / SIGTERM, API SIGKILL, SIGKILL of the sweeper
 leader, Postgres fast restart, S3 down, TCP proxy stalls, slowdowns and resets. The checker reads an audit
 trigger on every run state change (installed in the suite's own database), the runs, events and artifacts,
