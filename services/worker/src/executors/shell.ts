@@ -73,8 +73,12 @@ export const shellExecutor = defineExecutor('shell', ShellStep, (step, ctx, stop
       clearTimeout(leftoverTimer);
       const summary = framer.end();
       if (stop.reason) {
-        // Processes that closed their output may still be in their grace: report only once the group is gone.
-        if (groupAlive(child.pid)) await stop.settled();
+        // Processes that closed their output may still be in their grace: report only once the group is gone
+        // (after the force too: a queued SIGKILL takes effect when the kernel next schedules the process).
+        if (groupAlive(child.pid)) {
+          await stop.settled();
+          await groupGone(child.pid, ctx.killGraceMs);
+        }
         return resolve(stop.result());
       }
       // The step is over only when its leftovers are: a result must never race a still-running orphan.
