@@ -308,6 +308,18 @@ t.test(
     );
     t.notMatch(all.stderr, `${join(dir, 'a-fine.yaml')}:`, 'the valid file is not');
     t.match(all.stderr, /two-docs\.yaml: 2 YAML documents \(one template per file\)/);
+    const linesOf = (file: string) =>
+      all.stderr.split('\n').filter((l) => l.startsWith(`${join(dir, file)}:`));
+    t.equal(linesOf('syntax.yaml').length, 1, 'a YAML syntax error: its first error only');
+    t.match(linesOf('syntax.yaml')[0], /syntax\.yaml:\d+:\d+: invalid YAML: /, 'with line and column');
+    t.same(linesOf('bad-kind.yaml'), [
+      `${join(dir, 'bad-kind.yaml')}: steps[0].kind: unknown kind "teleport": one of shell, docker, http, mcp, noop, spec-kit.generate, spec-kit.validate`,
+    ]);
+    t.same(linesOf('no-steps.yaml'), [`${join(dir, 'no-steps.yaml')}: steps: is required`]);
+    t.same(linesOf('empty.yaml'), [`${join(dir, 'empty.yaml')}: empty file (expected one template)`]);
+    t.same(linesOf('a-list.yaml'), [
+      `${join(dir, 'a-list.yaml')}: expected a mapping (one template), found a list`,
+    ]);
     t.match(all.stderr, /unknown-field\.yaml: colour: unknown field/);
     t.same(await versions(stack), before);
 

@@ -153,6 +153,19 @@ t.test(
     const ok = await raw(stack, 'POST', '/v1/templates/validate', {
       body: JSON.stringify({ name: 'x', steps: [{ name: 's', kind: 'noop' }] }),
     });
+    // One problem per mistake: the kind the step names is checked, not every kind of the union.
+    const problemsOf = async (steps: unknown[]) =>
+      (await raw(stack, 'POST', '/v1/templates/validate', { body: JSON.stringify({ name: 'x', steps }) }))
+        .json.error.details;
+    t.same(await problemsOf([{ name: 's', kind: 'shell' }]), [
+      { field: 'steps[0].script', message: 'is required' },
+    ]);
+    t.same(await problemsOf([{ name: 't' }]), [
+      {
+        field: 'steps[0].kind',
+        message: 'is required: one of shell, docker, http, mcp, noop, spec-kit.generate, spec-kit.validate',
+      },
+    ]);
     t.equal(ok.status, 200, 'a valid template is a 200');
     t.same(ok.json, { valid: true, problems: [] });
     // Regression: validate refused a retry backoff giving only initial_s, which a save accepts (defaults).

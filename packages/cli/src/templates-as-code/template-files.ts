@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments } from 'yaml';
 
 /** A template file read from disk: its parsed content, or why it could not be read. */
 export type TemplateFile =
@@ -67,19 +67,20 @@ export async function readTemplateFile(path: string): Promise<TemplateFile> {
       return { path, ok: false, problems: [`${path}: invalid JSON: ${(err as Error).message}`] };
     }
   } else {
-    const docs = parseAllDocuments(text, { prettyErrors: false });
+    const lines = new LineCounter();
+    const docs = parseAllDocuments(text, { prettyErrors: false, lineCounter: lines });
     if (docs.length === 0)
       return { path, ok: false, problems: [`${path}: empty file (expected one template)`] };
-    const errors = docs.flatMap((doc) => doc.errors);
-    if (errors.length > 0)
+    // The first syntax error only: the ones after it are usually the parser losing its footing there.
+    const error = docs.flatMap((doc) => doc.errors)[0];
+    if (error) {
+      const { line, col } = lines.linePos(error.pos[0]);
       return {
         path,
         ok: false,
-        problems: errors.map((e) => {
-          const pos = e.linePos?.[0];
-          return `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: invalid YAML: ${firstLine(e.message)}`;
-        }),
+        problems: [`${path}:${line}:${col}: invalid YAML: ${firstLine(error.message)}`],
       };
+    }
     if (docs.length > 1)
       return {
         path,

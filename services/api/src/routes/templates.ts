@@ -15,6 +15,7 @@ import {
   maskSecrets,
   ParamError,
   renderStep,
+  STEP_KINDS,
 } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { checkParamsSchema, paramsValidator } from '../run-factory.js';
@@ -48,6 +49,73 @@ function semanticProblems(input: Type.Static<typeof TemplateInput>): Problem[] {
   });
   problems.push(...checkTemplatePlaceholders(input.steps, input.params_schema).problems);
   return problems;
+}
+
+/** `steps.0` → `steps[0]`: the field names the problems use. */
+function fieldOf(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
+    .join('')
+    .replace(/^\./, '');
+}
+
+const STEP_VARIANT = /^#\/properties\/steps\/items\/anyOf\/(\d+)/;
+
+/**
+ * The schema's problems with a template, one per mistake. A step is a union of kinds, and the raw errors
+ * hold every kind's complaint (a shell step without `script` also "lacks image, url, server"); only the
+ * errors of the kind the step names are kept, and a step whose kind is none of them gets one line saying so.
+ */
+function schemaProblems(body: unknown): Problem[] {
+  const steps = (body as { steps?: unknown } | null)?.steps;
+  const kindOf = (i: number) =>
+    Array.isArray(steps) ? (steps[i] as { kind?: unknown } | null)?.kind : undefined;
+  const problems: Problem[] = [];
+  const unknownKind = new Set<number>();
+  for (const e of Value.Errors(TemplateInput, body)) {
+    // An unknown field is reported twice (its `false` schema and the object's additionalProperties).
+    if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue;
+    const variant = STEP_VARIANT.exec(e.schemaPath);
+    if (variant) {
+      const index = Number(/^\/steps\/(\d+)/.exec(e.instancePath)?.[1]);
+      const kind = kindOf(index);
+      const expected = STEP_KINDS.indexOf(kind as (typeof STEP_KINDS)[number]);
+      if (expected < 0) {
+        if (!unknownKind.has(index))
+          problems.push({
+            field: `steps[${index}].kind`,
+            message: `${kind === undefined ? 'is required' : `unknown kind ${JSON.stringify(kind)}`}: one of ${STEP_KINDS.join(', ')}`,
+          });
+        unknownKind.add(index);
+        continue;
+      }
+      if (Number(variant[1]) !== expected) continue;
+    }
+    const path = fieldOf(e.instancePath);
+    const extra = e.params as { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;
+    if (e.keyword === 'required' && extra?.requiredProperties?.length) {
+      for (const name of extra.requiredProperties)
+        problems.push({ field: [path, name].filter(Boolean).join('.'), message: 'is required' });
+      continue;
+    }
+    const named = extra?.additionalProperties?.[0];
+    problems.push({
+      field: [path, named].filter(Boolean).join('.') || '(root)',
+      message: e.keyword === 'additionalProperties' ? 'unknown field' : e.message,
+    });
+    if (problems.length >= 50) break;
+  }
+  // The union's own "must match a schema in anyOf" adds nothing where the step's kind already said what.
+  return problems.filter(
+    (p, _, all) =>
+      !(
+        p.message === 'must match a schema in anyOf' &&
+        /^steps\[\d+\]$/.test(p.field) &&
+        all.some((q) => q !== p && q.field.startsWith(`${p.field}.`))
+      ),
+  );
 }
 
 /** The error message for a list of problems: the first one (a refused placeholder's message names its field already); `details` has them all. */
@@ -162,26 +230,7 @@ export async function templateRoutes(root: FastifyInstance): Promise<void> {
       // The defaults a save fills in (retry.max_attempts, backoff fields) first, as the body validator of
       // POST/PUT does: otherwise a template that saves fine (a backoff giving only initial_s) fails here.
       const body = withSaveDefaults(request.body);
-      const problems = [...Value.Errors(TemplateInput, body)]
-        // An unknown field is reported twice (the field's `false` schema and the object's
-        // additionalProperties); keep the one that names it as unknown.
-        .filter((e) => !(e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')))
-        .slice(0, 50)
-        .map((e) => {
-          const extra = e.params as
-            { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;
-          const path = e.instancePath
-            .split('/')
-            .filter(Boolean)
-            .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
-            .join('')
-            .replace(/^\./, '');
-          const named = extra?.requiredProperties?.[0] ?? extra?.additionalProperties?.[0];
-          return {
-            field: [path, named].filter(Boolean).join('.') || '(root)',
-            message: e.keyword === 'additionalProperties' ? 'unknown field' : e.message,
-          };
-        });
+      const problems = schemaProblems(body);
       if (problems.length === 0)
         problems.push(...semanticProblems(body as Type.Static<typeof TemplateInput>));
       // The same answer a save would give: 400 validation_failed listing every problem, so a client checks
