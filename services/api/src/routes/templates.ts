@@ -16,6 +16,7 @@ import {
   ParamError,
   renderStep,
   STEP_KINDS,
+  Step,
 } from '@ocr/contracts';
 import { apiError, notFound } from '../errors.js';
 import { checkParamsSchema, paramsValidator } from '../run-factory.js';
@@ -61,39 +62,13 @@ function fieldOf(instancePath: string): string {
     .replace(/^\./, '');
 }
 
-const STEP_VARIANT = /^#\/properties\/steps\/items\/anyOf\/(\d+)/;
+const STEP_ERRORS = /^#\/properties\/steps\/items(\/|$)/;
 
-/**
- * The schema's problems with a template, one per mistake. A step is a union of kinds, and the raw errors
- * hold every kind's complaint (a shell step without `script` also "lacks image, url, server"); only the
- * errors of the kind the step names are kept, and a step whose kind is none of them gets one line saying so.
- */
-function schemaProblems(body: unknown): Problem[] {
-  const steps = (body as { steps?: unknown } | null)?.steps;
-  const kindOf = (i: number) =>
-    Array.isArray(steps) ? (steps[i] as { kind?: unknown } | null)?.kind : undefined;
+/** Typebox errors as problems, fields prefixed with `prefix` (`steps[0]`). */
+function toProblems(errors: Iterable<ReturnType<typeof Value.Errors>[number]>, prefix = ''): Problem[] {
   const problems: Problem[] = [];
-  const unknownKind = new Set<number>();
-  for (const e of Value.Errors(TemplateInput, body)) {
-    // An unknown field is reported twice (its `false` schema and the object's additionalProperties).
-    if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue;
-    const variant = STEP_VARIANT.exec(e.schemaPath);
-    if (variant) {
-      const index = Number(/^\/steps\/(\d+)/.exec(e.instancePath)?.[1]);
-      const kind = kindOf(index);
-      const expected = STEP_KINDS.indexOf(kind as (typeof STEP_KINDS)[number]);
-      if (expected < 0) {
-        if (!unknownKind.has(index))
-          problems.push({
-            field: `steps[${index}].kind`,
-            message: `${kind === undefined ? 'is required' : `unknown kind ${JSON.stringify(kind)}`}: one of ${STEP_KINDS.join(', ')}`,
-          });
-        unknownKind.add(index);
-        continue;
-      }
-      if (Number(variant[1]) !== expected) continue;
-    }
-    const path = fieldOf(e.instancePath);
+  for (const e of errors) {
+    const path = [prefix, fieldOf(e.instancePath)].filter(Boolean).join('.').replace(/\.\[/g, '[');
     const extra = e.params as { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;
     if (e.keyword === 'required' && extra?.requiredProperties?.length) {
       for (const name of extra.requiredProperties)
@@ -105,17 +80,49 @@ function schemaProblems(body: unknown): Problem[] {
       field: [path, named].filter(Boolean).join('.') || '(root)',
       message: e.keyword === 'additionalProperties' ? 'unknown field' : e.message,
     });
-    if (problems.length >= 50) break;
   }
-  // The union's own "must match a schema in anyOf" adds nothing where the step's kind already said what.
-  return problems.filter(
-    (p, _, all) =>
-      !(
-        p.message === 'must match a schema in anyOf' &&
-        /^steps\[\d+\]$/.test(p.field) &&
-        all.some((q) => q !== p && q.field.startsWith(`${p.field}.`))
-      ),
+  // An unknown field is reported twice (its `false` schema and the object's additionalProperties): keep
+  // "unknown field"; a key a record refuses by its name alone (a header name with CR LF) says so.
+  return problems
+    .filter(
+      (p) =>
+        p.message !== 'schema is false' ||
+        !problems.some((q) => q.field === p.field && q.message === 'unknown field'),
+    )
+    .map((p) => (p.message === 'schema is false' ? { ...p, message: 'is not allowed here' } : p));
+}
+
+/**
+ * The schema's problems with a template, one per mistake. A step is a union of kinds whose raw errors hold
+ * every kind's complaint (a shell step without `script` also "lacks image, url, server"), and typebox stops
+ * after a few: each step is checked on its own against the kind it names, and a step whose kind is none of
+ * them gets one line saying so.
+ */
+function schemaProblems(body: unknown): Problem[] {
+  const problems = toProblems(
+    [...Value.Errors(TemplateInput, body)].filter((e) => !STEP_ERRORS.test(e.schemaPath)),
   );
+  const steps = (body as { steps?: unknown } | null)?.steps;
+  if (Array.isArray(steps))
+    steps.forEach((step: unknown, i) => {
+      if (Value.Check(Step, step)) return;
+      const kind = (step as { kind?: unknown } | null)?.kind;
+      const variant = STEP_KINDS.indexOf(kind as (typeof STEP_KINDS)[number]);
+      if (variant < 0) {
+        problems.push({
+          field: `steps[${i}].kind`,
+          message: `${kind === undefined ? 'is required' : `unknown kind ${JSON.stringify(kind)}`}: one of ${STEP_KINDS.join(', ')}`,
+        });
+        return;
+      }
+      const schema = (Step as unknown as { anyOf: Parameters<typeof Value.Errors>[0][] }).anyOf[variant]!;
+      const own = toProblems(Value.Errors(schema, step), `steps[${i}]`);
+      problems.push(...(own.length ? own : [{ field: `steps[${i}]`, message: 'is not a valid step' }]));
+    });
+  // Whatever the mapping above missed, an invalid template is never called valid.
+  if (problems.length === 0 && !Value.Check(TemplateInput, body))
+    problems.push({ field: '(root)', message: 'does not match the template schema' });
+  return problems.slice(0, 50);
 }
 
 /** The error message for a list of problems: the first one (a refused placeholder's message names its field already); `details` has them all. */
