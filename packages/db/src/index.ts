@@ -43,6 +43,7 @@ export {
 } from './queue/events.js';
 export {
   completeRunsWithEvents,
+  completeRunWithEvents,
   type CompletionWithEvents,
   type CompletionSummary,
 } from './queue/complete-with-events.js';

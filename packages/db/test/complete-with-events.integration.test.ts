@@ -3,6 +3,7 @@
 // (success, requeue, final error, cancel requested, replayed events, lost lease, unknown run), generated
 // over many random batches and compared side by side.
 import t from 'tap';
+import { deepStrictEqual } from 'node:assert';
 import type { Kysely } from 'kysely';
 import {
   appendEvents,
@@ -11,6 +12,7 @@ import {
   claimRuns,
   completeRuns,
   completeRunsWithEvents,
+  completeRunWithEvents,
   type CompletionWithEvents,
   type Database,
   type EventInput,
@@ -63,7 +65,7 @@ async function play(
   db: Kysely<Database>,
   lane: string,
   plans: Plan[],
-  impl: 'two-statements' | 'one-statement',
+  impl: 'two-statements' | 'one-statement' | 'one-run-each',
 ): Promise<unknown[]> {
   const runs = [];
   for (const plan of plans)
@@ -99,7 +101,23 @@ async function play(
     events: events(1, 2, true),
   });
   let outcomes: unknown[];
-  if (impl === 'one-statement') {
+  if (impl === 'one-run-each') {
+    // POST /v1/runs/:id/complete: one statement per run, answered with the whole run row.
+    outcomes = [];
+    for (const item of items) {
+      const r = await completeRunWithEvents(db, item);
+      if (r.ok) {
+        const { requeued, accepted, ...row } = r.value;
+        const stored = await db
+          .selectFrom('runs')
+          .selectAll()
+          .where('id', '=', item.runId)
+          .executeTakeFirst();
+        deepStrictEqual(row, stored, 'the answer is the run row as stored');
+        outcomes.push({ ok: true, status: row.status, requeued, accepted, last_seq: Number(row.last_seq) });
+      } else outcomes.push(r);
+    }
+  } else if (impl === 'one-statement') {
     outcomes = (await completeRunsWithEvents(db, items)).map((r) =>
       r.ok
         ? {
@@ -195,6 +213,8 @@ t.test('one statement stores what append + complete in one transaction stored', 
     const before = await play(db, `old${seed}`, plans, 'two-statements');
     const after = await play(db, `new${seed}`, plans, 'one-statement');
     t.same(after, before, `seed ${seed}: ${plans.length} runs, same rows and answers`);
+    const single = await play(db, `one${seed}`, plans, 'one-run-each');
+    t.same(single, before, `seed ${seed}: one run per call, same rows and answers`);
   }
 });
 

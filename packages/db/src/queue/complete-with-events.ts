@@ -3,7 +3,7 @@ import type { Database, RunRow } from '../types.js';
 import { backoffInterval } from './backoff.js';
 import { eventArrays, stepRows, type EventInput } from './events.js';
 import { appendEventsMany } from './events.js';
-import { completeRuns, type Completion } from './lease.js';
+import { completeRuns, type CompletedRun, type Completion } from './lease.js';
 import { fenced, type Fenced } from './fence.js';
 import { sanitizeJson } from './sanitize.js';
 
@@ -41,13 +41,34 @@ export async function completeRunsWithEvents(
 ): Promise<Fenced<CompletionSummary>[]> {
   if (items.length === 0) return [];
   if (new Set(items.map((item) => item.runId)).size !== items.length) return inTransaction(db, items);
+  return withEvents<CompletionSummary>(db, items, false);
+}
+
+/**
+ * One run's completion with its last events (`POST /v1/runs/:id/complete`), in the same ONE statement,
+ * answered with the whole run row (the route returns the run).
+ */
+export async function completeRunWithEvents(
+  db: Kysely<Database>,
+  item: CompletionWithEvents,
+): Promise<Fenced<CompletedRun & { accepted: number }>> {
+  const [result] = await withEvents<CompletedRun & { accepted: number }>(db, [item], true);
+  return result!;
+}
+
+/** The statement; `full` returns whole run rows, else only what a batch answer needs. */
+async function withEvents<T extends { id: string }>(
+  db: Kysely<Database>,
+  items: CompletionWithEvents[],
+  full: boolean,
+): Promise<Fenced<T>[]> {
   const valid = items.filter((c) => isUuid(c.runId) && isUuid(c.leaseToken));
-  const applied = new Map<string, CompletionSummary>();
+  const applied = new Map<string, T>();
   if (valid.length > 0) {
     const ev = eventArrays(valid.flatMap((c) => (c.events ?? []).map((e) => ({ runId: c.runId, event: e }))));
     const steps = stepRows(ev.clean);
     const json = (value: unknown) => (value == null ? null : JSON.stringify(sanitizeJson(value)));
-    const { rows } = await sql<CompletionSummary>`
+    const { rows } = await sql<T>`
       WITH input AS (
         SELECT * FROM unnest(${valid.map((c) => c.runId)}::uuid[], ${valid.map((c) => c.leaseToken)}::uuid[],
                              ${valid.map((c) => c.status)}::text[], ${valid.map((c) => json(c.error))}::jsonb[],
@@ -98,8 +119,8 @@ export async function completeRunsWithEvents(
           last_seq = r.last_seq + COALESCE(c.n, 0) + 1
         FROM run d LEFT JOIN counted c ON c.run_id = d.id
         WHERE r.id = d.id
-        RETURNING r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error, d.next_status = 'queued' AS requeued,
-                  COALESCE(c.n, 0) AS accepted
+        RETURNING ${full ? sql`r.*` : sql`r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error`},
+                  d.next_status = 'queued' AS requeued, COALESCE(c.n, 0) AS accepted
       ),
       inserted AS (
         INSERT INTO run_events (run_id, seq, attempt, attempt_seq, ts, level, type, step, message, data)
@@ -132,7 +153,7 @@ export async function completeRunsWithEvents(
           finished_at = COALESCE(excluded.finished_at, run_steps.finished_at),
           exit_code = COALESCE(excluded.exit_code, run_steps.exit_code)
       )
-      SELECT id, status, last_seq::int AS last_seq, requeued, accepted FROM updated
+      ${full ? sql`SELECT * FROM updated` : sql`SELECT id, status, last_seq::int AS last_seq, requeued, accepted FROM updated`}
     `.execute(db);
     for (const row of rows) applied.set(row.id, row);
   }

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   appendEvents,
   completeArtifact,
-  completeRuns,
+  completeRunWithEvents,
   completeRunsWithEvents,
   createArtifact,
   diagnoseFence,
@@ -223,30 +223,18 @@ export async function workerRoutes(root: FastifyInstance): Promise<void> {
     async (request) => {
       const { id } = request.params;
       const body = request.body;
-      if (body.events?.length) {
-        const appended = await appendEvents(
-          app.db,
-          { runId: id, leaseToken: body.lease_token },
-          body.events,
-          { notify: false },
-        );
-        eventsAppended(app, [id], [appended]);
-        unwrap(appended, id);
-      }
-      const [result] = await completeRuns(
-        app.db,
-        [
-          {
-            runId: id,
-            leaseToken: body.lease_token,
-            status: body.status,
-            error: body.error ?? null,
-            output: body.output,
-          },
-        ],
-        { notify: false },
+      // The last events and the completion in one statement: one commit, the run row updated once.
+      const run = unwrap(
+        await completeRunWithEvents(app.db, {
+          runId: id,
+          leaseToken: body.lease_token,
+          status: body.status,
+          error: body.error ?? null,
+          output: body.output,
+          events: body.events,
+        }),
+        id,
       );
-      const run = unwrap(result!, id);
       runsChanged(app, [run]);
       if (run.status !== 'queued') app.metrics.runsFinished.inc({ status: run.status });
       return { run: runToWire(run) };
