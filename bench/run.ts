@@ -4,7 +4,7 @@
  * CI, so the benchmarks never rot) and writes bench/.scratch/RESULTS.quick.md instead. `--no-peers` skips
  * graphile-worker and pg-boss.
  */
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { fmt, fmtSpread, percentile, spread, type Spread } from './lib/stats.js';
@@ -94,6 +94,8 @@ try {
   out(`# Benchmark results${quick ? ' (quick mode: small sizes, one repetition)' : ''}`);
   out();
   out(`- date: ${new Date().toISOString()}`);
+  // The machine's own load before the run: on a shared machine every figure moves with it (bench/NOTES.md).
+  out(`- load average before the run: ${loadAverage()} (1 / 5 / 15 min; a quiet machine is below 1)`);
   out(
     `- machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 1024 ** 3, 0)} GiB, Node ${process.version}`,
   );
@@ -253,11 +255,19 @@ try {
     );
   out();
   // The issue's targets (issue 19), each as a ratio or a figure from this one run.
-  const verdict = (met: boolean | undefined) => (met === undefined ? 'n/a' : met ? 'met' : 'missed');
+  // Scaled-down sizes say nothing about a target: quick mode never calls one met.
+  const verdict = (met: boolean | undefined) =>
+    met === undefined ? 'n/a' : quick ? 'not judged (quick)' : met ? 'met' : 'missed';
   const gwRatio = gw ? drained.median / gw.drain : undefined;
   const p99 = percentile(latencies, 99);
   const fleet1 = fleets[0];
   out('## Targets');
+  out();
+  out(
+    quick
+      ? '_Quick mode: every size scaled down (fan-out 100 subscribers over 10 runs, fleet 50 workers); the targets are judged by the full run only._'
+      : `_Fleet at the issue's scale: ${fmt(FLEET.workers)} simulated workers, ${fmt(FLEET.running)} running runs, ${fmt(FLEET.linesPerSecond)} lines/s offered (simulated in the bench process, on the same cores as the API and Postgres)._`,
+  );
   out();
   out('| target | this run | verdict |');
   out('|---|---|---|');
@@ -280,6 +290,14 @@ try {
     `| pgbench limit (same server) | single-row INSERT ${limits.insertTps ? fmt(limits.insertTps) : 'n/a'} tx/s, claim-shaped UPDATE ${limits.claimTps ? fmt(limits.claimTps) : 'n/a'} tx/s | |`,
   );
   out();
+  out('## Conditions');
+  out();
+  out(`- wall time of this run: ${fmt((performance.now() - t0) / 1000, 0)} s`);
+  out(`- load average after the run: ${loadAverage()}`);
+  out(
+    `- everything (Postgres, the API${peers ? ', the peers' : ''}, the workers, the simulated fleet and subscribers, this driver) runs on these ${cpus().length} cores; other processes on the machine show in the load average`,
+  );
+  out();
   const file = fileURLToPath(
     new URL(
       only ? './.scratch/RESULTS.only.md' : quick ? './.scratch/RESULTS.quick.md' : './RESULTS.md',
@@ -296,4 +314,10 @@ try {
 async function notes(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   return readFile(fileURLToPath(new URL('./NOTES.md', import.meta.url)), 'utf8').catch(() => '');
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((l) => fmt(l, 2))
+    .join(' / ');
 }
