@@ -239,7 +239,7 @@ try {
   );
   for (const f of fleets)
     out(
-      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling, ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s | | | |`,
+      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling, ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s${f.failedRequests ? `, ${fmt(f.failedRequests)} failed in transport (retried)` : ''} | | | |`,
     );
   if (fleets.length === 2)
     out(

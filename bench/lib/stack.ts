@@ -112,10 +112,13 @@ export async function startBenchStack(): Promise<BenchStack> {
   };
 }
 
-/** Wait until `check` is true, polling. */
+/**
+ * Wait until `check` is true, polling. A check that throws counts as not yet: under a fleet's thousand
+ * connections the bench's own pool can fail to connect once (seen at full scale), which must not end the run.
+ */
 export async function until(check: () => Promise<boolean>, timeoutMs: number, everyMs = 25): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
+  while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error('benchmark condition not reached in time');
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -35,6 +35,8 @@ export interface FleetResult {
   lagP99: number;
   /** Requests answered per second (claims, heartbeats, appends, completions). */
   requestsPerSecond: number;
+  /** Requests that failed in transport (reset, timeout) over the window; retried as a worker would. */
+  failedRequests: number;
 }
 
 /** utime + stime of a process, in seconds (from /proc; clock ticks are 100/s on Linux). */
@@ -94,6 +96,17 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
     const lagMs: number[] = [];
     let lines = 0;
     let requests = 0;
+    let failed = 0;
+    // A request that fails in transport (a reset keep-alive socket under a thousand connections) is counted
+    // and tried again next round, as a worker does; it must not end the scenario.
+    const counted = async <T>(request: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await request();
+      } catch {
+        if (!stop.signal.aborted) failed++;
+        return undefined;
+      }
+    };
     const loops: Promise<void>[] = [];
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
@@ -117,12 +130,14 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
               .catch(() => ({ runs: [] }));
             requests++;
             if (runs.length > 0) {
-              await client.worker.completeMany(
-                runs.map((r) => ({
-                  run_id: r.run.id,
-                  lease_token: r.lease_token,
-                  status: 'success' as const,
-                })),
+              await counted(() =>
+                client.worker.completeMany(
+                  runs.map((r) => ({
+                    run_id: r.run.id,
+                    lease_token: r.lease_token,
+                    status: 'success' as const,
+                  })),
+                ),
               );
               requests++;
             }
@@ -135,9 +150,10 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
           await sleep(Math.random() * cfg.heartbeatS * 1000);
           while (!stop.signal.aborted && mine.length > 0) {
             const sent = performance.now();
-            await client.worker.heartbeatMany(mine);
-            heartbeatMs.push(performance.now() - sent);
-            requests++;
+            if (await counted(() => client.worker.heartbeatMany(mine))) {
+              heartbeatMs.push(performance.now() - sent);
+              requests++;
+            }
             await sleep(cfg.heartbeatS * 1000 * (0.8 + 0.4 * Math.random()));
           }
         })(),
@@ -168,10 +184,17 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
                   message: 'x'.repeat(80),
                   data: { stream: 'stdout' },
                 }));
-                await client.worker.appendEvents(chatty.run_id, chatty.lease_token, events);
-                lagMs.push(performance.now() - oldest);
-                lines += n;
-                requests++;
+                // A failed append is sent again with the next lines (same seqs: appends are idempotent).
+                if (
+                  await counted(() => client.worker.appendEvents(chatty.run_id, chatty.lease_token, events))
+                ) {
+                  lagMs.push(performance.now() - oldest);
+                  lines += n;
+                  requests++;
+                } else {
+                  seq -= n;
+                  owed += n;
+                }
               }
               await sleep(cfg.flushMs);
             }
@@ -186,25 +209,29 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
     lagMs.length = 0;
     lines = 0;
     requests = 0;
+    failed = 0;
     const cpu0 = await Promise.all(pids.map(cpuSeconds));
     const t0 = performance.now();
     const probes = Math.round(cfg.probesPerSecond * cfg.seconds);
+    let probesLost = 0;
     for (let i = 0; i < probes; i++) {
       const due = t0 + (i * 1000) / cfg.probesPerSecond;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      void stack.admin.runs.create({ template: 'bench-noop', lane: 'fleet-probe' });
+      void stack.admin.runs
+        .create({ template: 'bench-noop', lane: 'fleet-probe' })
+        .catch(() => (probesLost++, failed++));
     }
     const left = t0 + cfg.seconds * 1000 - performance.now();
     if (left > 0) await new Promise((r) => setTimeout(r, left));
     const elapsed = (performance.now() - t0) / 1000;
     const cpu1 = await Promise.all(pids.map(cpuSeconds));
-    const window = { lines, requests, heartbeats: [...heartbeatMs], lag: [...lagMs] };
+    const window = { lines, requests, failed, heartbeats: [...heartbeatMs], lag: [...lagMs] };
     await until(async () => {
       const { rows } = await stack.db.pool.query(
         `SELECT count(*)::int AS n FROM runs WHERE lane = 'fleet-probe' AND started_at IS NOT NULL`,
       );
-      return rows[0].n >= probes;
+      return rows[0].n >= probes - probesLost;
     }, 120_000);
     stop.abort();
     await Promise.allSettled(loops);
@@ -223,6 +250,7 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
       lagP50: percentile(window.lag, 50),
       lagP99: percentile(window.lag, 99),
       requestsPerSecond: window.requests / elapsed,
+      failedRequests: window.failed,
     };
   } finally {
     for (const e of extra) {

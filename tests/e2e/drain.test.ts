@@ -50,7 +50,9 @@ t.test(
 
     t.equal(await worker.exited, 0, 'exit 0');
     const tookS = (Date.now() - signalled) / 1000;
-    t.ok(tookS < GRACE_S + 2, `exited ${tookS.toFixed(1)} s after SIGTERM (grace ${GRACE_S} s)`);
+    // Exiting takes the grace plus the hand-back calls and the process's own teardown, which a loaded
+    // machine stretches by seconds; waiting out the 120 s run instead would take far longer than this bound.
+    t.ok(tookS < GRACE_S + 8, `exited ${tookS.toFixed(1)} s after SIGTERM (grace ${GRACE_S} s)`);
 
     const get = async (id: string) => (await stack.client.runs.get(id)).run;
     const fitsAfter = await get(fits.id);
