@@ -55,7 +55,7 @@ module.exports = {
         pathNot: [
           '^$1/$2/',
           '^(packages|services)/[^/]+/src/index\\.ts$',
-          '^packages/testkit/src/(docker-image|postgres)\\.ts$',
+          '^packages/testkit/src/(docker-image|postgres|random)\\.ts$',
           '^packages/runtime/src/s3\\.ts$',
           '^packages/console/location\\.(js|d\\.ts)$',
         ],

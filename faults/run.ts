@@ -21,6 +21,7 @@ import {
   type EmbeddedPostgresServer,
   type EmbeddedS3Server,
 } from '@ocr/embedded';
+import { seededRandom } from '@ocr/testkit/random';
 import { Member, until } from './cluster.js';
 import {
   AUDIT_SQL,
@@ -79,18 +80,7 @@ const SWEEP_S = 1;
 const LEADER_TTL_S = 3;
 const WORKERS = 4;
 
-/** mulberry32: a small seeded PRNG, so a schedule can be replayed from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(SEED);
+const random = seededRandom(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -12,6 +12,7 @@ import { ConfigError } from '@ocr/runtime';
 import { loadSweeperConfig, SweeperConfigSchema } from '@ocr/sweeper';
 import { loadWorkerConfig, WorkerConfigSchema } from '@ocr/worker';
 import { DevConfigSchema, loadDevConfig } from '../packages/cli/src/dev-config.js';
+import { seededRandom as random } from '@ocr/testkit/random';
 
 interface Process {
   schema: TObject;
@@ -40,16 +41,6 @@ interface Bounds {
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
-}
-
-/** A small deterministic generator (mulberry32), so a failure names a value that reproduces. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Integers inside the variable's bounds (open ends capped at a million above the floor). */

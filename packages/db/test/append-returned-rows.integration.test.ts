@@ -11,17 +11,7 @@ import {
   type RunEventRow,
 } from '@ocr/db';
 import { createTestDatabase, makeRuns } from '@ocr/testkit';
-
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function rng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '@ocr/testkit/random';
 
 function batch(random: () => number, from: number, n: number): EventInput[] {
   return Array.from({ length: n }, (_, i) => {

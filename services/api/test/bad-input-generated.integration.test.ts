@@ -8,22 +8,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import t from 'tap';
 import { startStack, type Stack } from '@ocr/testkit';
 import { withEchoTemplate } from './helpers.js';
+import { seededRandom as prng } from '@ocr/testkit/random';
 
 const SEED = Number(process.env.OCR_FUZZ_SEED ?? 0x16_2026);
 const CASES_PER_ROUTE = Number(process.env.OCR_FUZZ_CASES ?? 50);
 const DEADLINE_MS = 2_000;
 const BODY_LIMIT = 65_536;
-
-/** mulberry32: a small seeded PRNG, so every run of a seed generates the same cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 interface Case {

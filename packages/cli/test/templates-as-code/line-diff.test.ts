@@ -1,17 +1,7 @@
 /** The unified diff of `templates apply --dry-run`, checked on generated texts: patching `a` gives `b`. */
 import t from 'tap';
 import { unifiedDiff } from '../../src/templates-as-code/line-diff.js';
-
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '@ocr/testkit/random';
 
 /** Apply a unified diff to `text`, checking every context and removed line and every hunk's counts. */
 function patch(text: string, diff: string): string {
