@@ -135,11 +135,23 @@ export async function drain(stack: BenchStack, cfg: ThroughputConfig): Promise<n
   }
 }
 
-/** Created → claimed latency (ms) for runs created one at a time at `perSecond` while idle workers (2 × 100 slots) long-poll. */
+/** Latencies (ms) of one claim-latency measurement, by two clocks. */
+export interface ClaimLatencies {
+  /** `started_at − created_at` of each run: the database's clock, from the create's transaction to the claim's. */
+  db: number[];
+  /**
+   * The driver's clock just before `POST /v1/runs` → the worker's clock when it emits `run.started`: what the
+   * peers measure (enqueue call → job start in the worker), so it adds the create request, the claim answer's
+   * way back and the worker's start. Same machine, same clock; both ends have millisecond resolution.
+   */
+  client: number[];
+}
+
+/** Created → claimed latency for runs created one at a time at `perSecond` while idle workers (2 × 100 slots) long-poll. */
 export async function claimLatency(
   stack: BenchStack,
   opts: { perSecond: number; seconds: number },
-): Promise<number[]> {
+): Promise<ClaimLatencies> {
   await stack.reset();
   // Enough slots that every claimer is parked in its long-poll when a run arrives (at concurrency 10 a
   // no-op run holds its slot for ~0.2-0.4 s on this machine, so 20 slots at 50/s would be saturated and the
@@ -148,12 +160,18 @@ export async function claimLatency(
   try {
     const total = opts.perSecond * opts.seconds;
     const started = performance.now();
+    const sentAt = new Map<string, number>();
+    const created: Promise<void>[] = [];
     for (let i = 0; i < total; i++) {
       const due = started + (i * 1000) / opts.perSecond;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      void stack.admin.runs.create({ template: 'bench-noop' });
+      const t = Date.now();
+      created.push(
+        stack.admin.runs.create({ template: 'bench-noop' }).then(({ run }) => void sentAt.set(run.id, t)),
+      );
     }
+    await Promise.all(created);
     await until(async () => {
       const { rows } = await stack.db.pool.query(
         `SELECT count(*)::int AS n FROM runs WHERE started_at IS NOT NULL`,
@@ -163,7 +181,15 @@ export async function claimLatency(
     const { rows } = await stack.db.pool.query(
       `SELECT extract(epoch FROM started_at - created_at)::float8 * 1000 AS ms FROM runs`,
     );
-    return rows.map((r: { ms: number }) => r.ms);
+    // Read through the API, as a user would: where the timeline is stored is the API's business.
+    const client: number[] = [];
+    for (const [id, sent] of sentAt) {
+      const { events } = await stack.admin.runs.events(id);
+      const start = events.find((e) => e.type === 'run.started');
+      if (!start) throw new Error(`run ${id} has no run.started event`);
+      client.push(Date.parse(start.ts) - sent);
+    }
+    return { db: rows.map((r: { ms: number }) => r.ms), client };
   } finally {
     await stopWorkers(workers);
   }
