@@ -280,6 +280,11 @@ t.test(
 
         // The reload happens offline, so this page's memory is gone before anything could be sent.
         await page.reload().catch(() => undefined);
+        // It left Chromium's network-error page, which reloads itself once the network is back (about 1 s
+        // later, then with backoff). That reload raced the navigation below: a console could boot, start
+        // sending, and be replaced by a second one still booting. Leave the error page while offline, so
+        // exactly one console page loads the stored actions.
+        await page.goto('about:blank');
         t.equal(
           (await stack.client.runs.get(toCancel.id)).run.status,
           'queued',
@@ -305,12 +310,18 @@ t.test(
           await page.getByLabel('API token').fill(operator.token);
           await page.getByRole('button', { name: 'Sign in' }).click();
         }
+        // Done when the outbox says so: the console is up and no stored action is left. The pending list
+        // being absent alone is no signal (it is also absent while a page is still loading or signing in).
+        await page.locator('[data-conn="open"]').waitFor({ timeout: 30_000 });
         await until(
-          async () => (await stack.client.runs.get(toCancel.id)).run.status === 'cancelled',
+          async () =>
+            (await page.evaluate(
+              'Object.keys(localStorage).filter((k) => k.startsWith("ocr.outbox.")).length',
+            )) === 0,
           30_000,
-          'the stored cancel was sent',
+          'every stored action answered',
         );
-        await pending.waitFor({ state: 'detached', timeout: 30_000 });
+        await pending.waitFor({ state: 'detached' });
         t.ok(
           retryRequests >= 2,
           `the retry whose answer was lost was sent again (${retryRequests} requests)`,
