@@ -280,10 +280,12 @@ t.test(
 
         // The reload happens offline, so this page's memory is gone before anything could be sent.
         await page.reload().catch(() => undefined);
-        // It left Chromium's network-error page, which reloads itself once the network is back (about 1 s
-        // later, then with backoff). That reload raced the navigation below: a console could boot, start
-        // sending, and be replaced by a second one still booting. Leave the error page while offline, so
-        // exactly one console page loads the stored actions.
+        // The failed reload commits Chromium's network-error page (after page.reload has already rejected),
+        // and that page reloads itself once the network is back (about 1 s later, then with backoff). That
+        // reload raced the navigation below: a console could boot, start sending, and be replaced by a
+        // second one still booting. Leave the error page, once it is there, while still offline, so exactly
+        // one console page loads the stored actions.
+        await page.waitForURL(/^chrome-error:/);
         await page.goto('about:blank');
         t.equal(
           (await stack.client.runs.get(toCancel.id)).run.status,
