@@ -19,6 +19,7 @@ export {
 export { createDatabase, dropDatabase, databaseUrl, ping } from './databases.js';
 export { enqueueRuns, type EnqueueInput, type EnqueueResult } from './queue/enqueue.js';
 export { claimRuns, type ClaimInput } from './queue/claim.js';
+export { HOT_RUN_COLUMNS, type HotRun } from './queue/run-columns.js';
 export { diagnoseFence, fenceMiss, leasedRun, type FenceMiss } from './queue/fence.js';
 export {
   heartbeatRuns,
@@ -46,6 +47,7 @@ export {
   completeRunWithEvents,
   type CompletionWithEvents,
   type CompletionSummary,
+  type CompletedHotRun,
 } from './queue/complete-with-events.js';
 export {
   cancelRun,

@@ -16,6 +16,7 @@ import {
   type CompletionWithEvents,
   type Database,
   type EventInput,
+  HOT_RUN_COLUMNS,
 } from '@ocr/db';
 import { createTestDatabase, makeRuns } from '@ocr/testkit';
 import { seededRandom as rng } from '@ocr/testkit/random';
@@ -100,10 +101,10 @@ async function play(
         const { requeued, accepted, ...row } = r.value;
         const stored = await db
           .selectFrom('runs')
-          .selectAll()
+          .select([...HOT_RUN_COLUMNS])
           .where('id', '=', item.runId)
           .executeTakeFirst();
-        deepStrictEqual(row, stored, 'the answer is the run row as stored');
+        deepStrictEqual(row, stored, "the answer is the run row's wire columns as stored");
         outcomes.push({ ok: true, status: row.status, requeued, accepted, last_seq: Number(row.last_seq) });
       } else outcomes.push(r);
     }

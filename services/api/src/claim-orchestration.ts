@@ -9,7 +9,7 @@ import {
   releaseRun,
   sweepStaleRuns,
   type Registration,
-  type RunRow,
+  type HotRun,
 } from '@ocr/db';
 import { secretParamNames, type ClaimRequest, type ClaimResponse } from '@ocr/contracts';
 import { heartbeatIntervalS } from './config.js';
@@ -127,7 +127,7 @@ export class ClaimOrchestrator {
   }
 
   /** Claim until runs come, the deadline passes or `stop` fires; parks on the lanes' waiters in between. */
-  private async poll(body: Claim, bootId: string, deadline: number, stop: AbortSignal): Promise<RunRow[]> {
+  private async poll(body: Claim, bootId: string, deadline: number, stop: AbortSignal): Promise<HotRun[]> {
     const { app } = this;
     for (;;) {
       if (app.closing.aborted) return [];
@@ -151,7 +151,7 @@ export class ClaimOrchestrator {
     }
   }
 
-  private async leaseOf(run: RunRow): Promise<Answer['runs'][number]> {
+  private async leaseOf(run: HotRun): Promise<Answer['runs'][number]> {
     const def = await this.definitionOf(run);
     return {
       run: runToWire(run),
@@ -163,7 +163,7 @@ export class ClaimOrchestrator {
     };
   }
 
-  private async definitionOf(run: RunRow): Promise<TemplateDefinition> {
+  private async definitionOf(run: HotRun): Promise<TemplateDefinition> {
     const key = `${run.template}@${run.template_version}`;
     let def = this.definitions.get(key);
     if (!def) {

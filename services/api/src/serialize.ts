@@ -2,7 +2,7 @@ import type {
   ArtifactRow,
   LaneState,
   RunEventRow,
-  RunRow,
+  HotRun,
   RunStepRow,
   SpecDocRow,
   TemplateRow,
@@ -12,7 +12,7 @@ import { waitReason } from '@ocr/db';
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 /** A run row as the wire shows it (no lease token, no internals). */
-export function runToWire(run: RunRow, lane?: LaneState) {
+export function runToWire(run: HotRun, lane?: LaneState) {
   return {
     id: run.id,
     template: run.template,

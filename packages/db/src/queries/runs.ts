@@ -117,7 +117,11 @@ export async function laneStates(db: Kysely<Database>, lanes: string[]): Promise
 }
 
 /** "Why isn't this running", as data: null unless the run is queued. */
-export function waitReason(run: RunRow, lane: LaneState | undefined, now = new Date()): string | null {
+export function waitReason(
+  run: Pick<RunRow, 'status' | 'run_at' | 'attempt' | 'lane'>,
+  lane: LaneState | undefined,
+  now = new Date(),
+): string | null {
   if (run.status !== 'queued') return null;
   if (run.run_at > now) {
     return run.attempt > 0

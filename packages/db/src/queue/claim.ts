@@ -1,6 +1,8 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, RunRow } from '../types.js';
+import type { Database } from '../types.js';
+import { PREPARED } from '../connect.js';
 import { EVENTS_CHANNEL, STATUS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
+import { hotRunColumns, type HotRun } from './run-columns.js';
 
 export interface ClaimInput {
   workerId: string;
@@ -33,13 +35,17 @@ export interface ClaimInput {
  * claim, COMMIT). The statement itself checks that no requested lane is capped and claims nothing
  * otherwise, so a lane capped meanwhile always goes through the locked path. A cap set while a fast claim
  * is in flight applies to the claims that start after it commits.
+ *
+ * Both statements are prepared (`PREPARED`): planning the claim cost about as much as running it. Their
+ * text depends only on the mode and on which options are set (a handful of variants), and the runs come
+ * back as an explicit column list (`HotRun`), so a column added to `runs` leaves them valid.
  */
-export async function claimRuns(db: Kysely<Database>, input: ClaimInput & NotifyOption): Promise<RunRow[]> {
+export async function claimRuns(db: Kysely<Database>, input: ClaimInput & NotifyOption): Promise<HotRun[]> {
   if (input.lanes.length === 0 || input.limit <= 0) return [];
   const fast = await claimStatement(db, input, 'uncapped');
   if (fast.cappedLanes === 0) return fast.runs;
   return db.transaction().execute(async (trx) => {
-    await sql`
+    await sql`${sql.raw(PREPARED)}
       SELECT name FROM lanes
       WHERE name = ANY(${input.lanes}::text[]) AND max_concurrency IS NOT NULL AND NOT paused
       ORDER BY name FOR UPDATE
@@ -56,7 +62,7 @@ async function claimStatement(
   db: Kysely<Database>,
   input: ClaimInput & NotifyOption,
   mode: 'uncapped' | 'locked',
-): Promise<{ runs: RunRow[]; cappedLanes: number }> {
+): Promise<{ runs: HotRun[]; cappedLanes: number }> {
   const now = input.now ? sql`${input.now.toISOString()}::timestamptz` : sql`now()`;
   const sessionFilter = input.sessionId ? sql`AND r.session_id = ${input.sessionId}::uuid` : sql``;
   const guard = mode === 'uncapped' ? sql`AND (SELECT n FROM capped) = 0` : sql``;
@@ -64,7 +70,7 @@ async function claimStatement(
     input,
     sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM claimed`,
   );
-  const { rows } = await sql<RunRow & { capped_lanes: number }>`
+  const { rows } = await sql<HotRun & { capped_lanes: number }>`${sql.raw(PREPARED)}
     WITH capped AS (
       SELECT count(*)::int AS n FROM lanes
       WHERE name = ANY(${input.lanes}::text[]) AND max_concurrency IS NOT NULL AND NOT paused
@@ -103,7 +109,7 @@ async function claimStatement(
         last_seq = r.last_seq + 1
       FROM picked
       WHERE r.id = picked.id AND r.status = 'queued'
-      RETURNING r.*
+      RETURNING ${hotRunColumns('r')}
     ),
     events AS (
       INSERT INTO run_events (run_id, seq, attempt, level, type, message, data)
@@ -118,6 +124,6 @@ async function claimStatement(
     ORDER BY done.priority DESC, done.run_at, done.id
   `.execute(db);
   const cappedLanes = rows[0]?.capped_lanes ?? 0;
-  const runs = rows.filter((row) => row.id !== null).map(({ capped_lanes: _, ...run }) => run as RunRow);
+  const runs = rows.filter((row) => row.id !== null).map(({ capped_lanes: _, ...run }) => run as HotRun);
   return { runs, cappedLanes };
 }

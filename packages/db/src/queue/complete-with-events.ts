@@ -3,9 +3,11 @@ import type { Database, RunRow } from '../types.js';
 import { backoffInterval } from './backoff.js';
 import { eventArrays, stepRows, type EventInput } from './events.js';
 import { appendEventsMany } from './events.js';
-import { completeRuns, type CompletedRun, type Completion } from './lease.js';
+import { completeRuns, type Completion } from './lease.js';
 import { fenced, type Fenced } from './fence.js';
 import { sanitizeJson } from './sanitize.js';
+import { hotRunColumns, type HotRun } from './run-columns.js';
+import { PREPARED } from '../connect.js';
 
 /** A completion with the attempt's last events (what the worker had not sent yet). */
 export interface CompletionWithEvents extends Completion {
@@ -44,19 +46,27 @@ export async function completeRunsWithEvents(
   return withEvents<CompletionSummary>(db, items, false);
 }
 
+/** A run as `completeRunWithEvents` answers it: the route puts it on the wire. */
+export type CompletedHotRun = HotRun & { requeued: boolean; accepted: number };
+
 /**
  * One run's completion with its last events (`POST /v1/runs/:id/complete`), in the same ONE statement,
- * answered with the whole run row (the route returns the run).
+ * answered with the run's wire columns (the route returns the run).
  */
 export async function completeRunWithEvents(
   db: Kysely<Database>,
   item: CompletionWithEvents,
-): Promise<Fenced<CompletedRun & { accepted: number }>> {
-  const [result] = await withEvents<CompletedRun & { accepted: number }>(db, [item], true);
+): Promise<Fenced<CompletedHotRun>> {
+  const [result] = await withEvents<CompletedHotRun>(db, [item], true);
   return result!;
 }
 
-/** The statement; `full` returns whole run rows, else only what a batch answer needs. */
+/**
+ * The statement; `full` returns the run's wire columns, else only what a batch answer needs. Prepared
+ * (`PREPARED`: two texts, `full` or not; data only in parameters) instead of parsed and planned on every
+ * call. The result columns are named, never `r.*`, so a column added
+ * to `runs` by a migration leaves the prepared statement valid.
+ */
 async function withEvents<T extends { id: string }>(
   db: Kysely<Database>,
   items: CompletionWithEvents[],
@@ -68,7 +78,7 @@ async function withEvents<T extends { id: string }>(
     const ev = eventArrays(valid.flatMap((c) => (c.events ?? []).map((e) => ({ runId: c.runId, event: e }))));
     const steps = stepRows(ev.clean);
     const json = (value: unknown) => (value == null ? null : JSON.stringify(sanitizeJson(value)));
-    const { rows } = await sql<T>`
+    const { rows } = await sql<T>`${sql.raw(PREPARED)}
       WITH input AS (
         SELECT * FROM unnest(${valid.map((c) => c.runId)}::uuid[], ${valid.map((c) => c.leaseToken)}::uuid[],
                              ${valid.map((c) => c.status)}::text[], ${valid.map((c) => json(c.error))}::jsonb[],
@@ -119,7 +129,7 @@ async function withEvents<T extends { id: string }>(
           last_seq = r.last_seq + COALESCE(c.n, 0) + 1
         FROM run d LEFT JOIN counted c ON c.run_id = d.id
         WHERE r.id = d.id
-        RETURNING ${full ? sql`r.*` : sql`r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error`},
+        RETURNING ${full ? hotRunColumns('r') : sql`r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error`},
                   d.next_status = 'queued' AS requeued, COALESCE(c.n, 0) AS accepted
       ),
       inserted AS (

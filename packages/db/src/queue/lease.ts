@@ -4,6 +4,7 @@ import { backoffInterval } from './backoff.js';
 import { sanitizeJson } from './sanitize.js';
 import { EVENTS_CHANNEL, STATUS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
 import { fenced, type Fenced, type Lease } from './fence.js';
+import { PREPARED } from '../connect.js';
 
 export type { Fenced, Lease } from './fence.js';
 const isUuid = (value: string) =>
@@ -33,7 +34,8 @@ export async function heartbeatRuns(
   const valid = leases.filter((lease) => isUuid(lease.runId) && isUuid(lease.leaseToken));
   const applied = new Map<string, HeartbeatAnswer>();
   if (valid.length > 0) {
-    const { rows } = await sql<{ id: string } & HeartbeatAnswer>`
+    // Prepared (`PREPARED`): a fleet heartbeats every run it holds, at every interval.
+    const { rows } = await sql<{ id: string } & HeartbeatAnswer>`${sql.raw(PREPARED)}
       WITH presented AS (
         SELECT r.id FROM runs r
         JOIN unnest(${valid.map((l) => l.runId)}::uuid[], ${valid.map((l) => l.leaseToken)}::uuid[]) AS l(id, token)

@@ -1,0 +1,131 @@
+// The hot queue statements (claim on both paths, completion single and batched, heartbeat) are prepared once
+// per API connection. A migration that adds a column to `runs` while an API process holds them prepared
+// must not break them: they name their result columns instead of `r.*`, which Postgres refuses to re-plan
+// ("cached plan must not change result type"). The control statement below shows that failure is real.
+import t from 'tap';
+import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
+import {
+  claimRuns,
+  completeRunsWithEvents,
+  completeRunWithEvents,
+  heartbeatRuns,
+  HOT_RUN_COLUMNS,
+  PREPARED,
+  type Database,
+} from '@ocr/db';
+import { createTestDatabase, makeRuns } from '@ocr/testkit';
+
+const CONTROL = `${PREPARED}SELECT r.* FROM runs r WHERE r.id = $1`;
+
+/** The control statement on the pool's connection, as Kysely sends a query (a checked-out client, two arguments). */
+async function control(pool: pg.Pool, id: string) {
+  const client = await pool.connect();
+  try {
+    return await client.query(CONTROL, [id]);
+  } finally {
+    client.release();
+  }
+}
+
+/** One round of the per-run hot path on the pool's only connection; returns what each statement answered. */
+async function round(db: Kysely<Database>) {
+  await makeRuns(db, 2, { lane: 'A' });
+  await makeRuns(db, 1, { lane: 'capped' });
+  const uncapped = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 2, leaseSeconds: 60 });
+  const locked = await claimRuns(db, { workerId: 'w', lanes: ['capped'], limit: 1, leaseSeconds: 60 });
+  const leases = [...uncapped, ...locked].map((run) => ({ runId: run.id, leaseToken: run.lease_token! }));
+  const beats = await heartbeatRuns(db, leases, 60);
+  const single = await completeRunWithEvents(db, {
+    ...leases[0]!,
+    status: 'success',
+    events: [{ seq: 1, level: 'info', type: 'log', message: 'one' }],
+  });
+  const batch = await completeRunsWithEvents(
+    db,
+    leases.slice(1).map((lease) => ({ ...lease, status: 'success' as const })),
+  );
+  return { uncapped, locked, beats, single, batch };
+}
+
+async function prepared(db: Kysely<Database>) {
+  const { rows } = await sql<{ name: string; statement: string; pid: number }>`
+    SELECT name, statement, pg_backend_pid() AS pid FROM pg_prepared_statements WHERE name LIKE 'ocr_%'
+  `.execute(db);
+  return rows;
+}
+
+t.test('a column added to runs while the hot statements are prepared leaves them working', async (t) => {
+  const { db, pool, url } = await createTestDatabase(t, { poolSize: 1 });
+  await makeRuns(db, 1, { lane: 'capped' });
+  await db.updateTable('lanes').set({ max_concurrency: 5 }).where('name', '=', 'capped').execute();
+
+  const first = await round(db);
+  t.equal(first.uncapped.length, 2, 'claimed on the one-statement path');
+  t.equal(first.locked.length, 1, 'claimed on the capped-lane path');
+  const [probe] = first.uncapped;
+  await control(pool, probe!.id);
+
+  const before = await prepared(db);
+  const has = (fragment: string) => before.filter((row) => row.statement.includes(fragment)).length;
+  t.equal(has('claimed AS ('), 2, 'both claim statements are prepared (uncapped and locked)');
+  t.equal(has('ORDER BY name FOR UPDATE'), 1, 'the capped-lane lock is prepared');
+  t.equal(has('finished AS ('), 2, 'both completion statements are prepared (one run, batch)');
+  t.equal(has('beat AS ('), 1, 'the heartbeat is prepared');
+  t.equal(has('SELECT r.* FROM runs r'), 1, 'the control statement is prepared');
+
+  // A migration from another process: a new column, with a default so existing rows fill it.
+  const migrator = new pg.Client({ connectionString: url });
+  await migrator.connect();
+  await migrator.query(
+    `ALTER TABLE runs ADD COLUMN scratch_note text NOT NULL DEFAULT 'added while prepared'`,
+  );
+  await migrator.end();
+
+  const second = await round(db);
+  t.equal(second.uncapped.length, 2, 'the one-statement claim still claims');
+  t.equal(second.locked.length, 1, 'the capped-lane claim still claims');
+  t.ok(
+    second.beats.every((beat) => beat.ok),
+    'the heartbeat still extends every lease',
+  );
+  t.ok(second.single.ok && second.single.value.status === 'success', 'the single completion still completes');
+  t.same(
+    second.batch.map((r) => r.ok && r.value.status),
+    ['success', 'success'],
+    'the batched completion still completes',
+  );
+  const columns = [...HOT_RUN_COLUMNS].sort();
+  t.same(Object.keys(second.uncapped[0]!).sort(), columns, 'a claimed run has exactly the named columns');
+  t.same(
+    Object.keys(second.single.ok ? second.single.value : {}).sort(),
+    [...columns, 'accepted', 'requeued'].sort(),
+    'a completed run has exactly the named columns',
+  );
+
+  const after = await prepared(db);
+  t.equal(after[0]!.pid, before[0]!.pid, 'the same connection throughout');
+  t.same(
+    after.map((row) => row.name).sort(),
+    before.map((row) => row.name).sort(),
+    'no statement was prepared again: the second round reused the prepared ones',
+  );
+
+  const { rows } = await sql<{ type: string; n: number }>`
+    SELECT type, count(*)::int AS n FROM run_events WHERE type IN ('claimed', 'status') GROUP BY type ORDER BY type
+  `.execute(db);
+  t.same(
+    rows,
+    [
+      { type: 'claimed', n: 6 },
+      { type: 'status', n: 6 },
+    ],
+    'both rounds wrote their timelines',
+  );
+
+  await t.rejects(
+    control(pool, probe!.id),
+    /cached plan must not change result type/,
+    'control: a prepared `r.*` statement does break on the new column',
+  );
+});
