@@ -129,3 +129,33 @@ t.test('a column added to runs while the hot statements are prepared leaves them
     'control: a prepared `r.*` statement does break on the new column',
   );
 });
+
+t.test(
+  'the prepared completion and heartbeat keep one generic plan instead of being planned on every call',
+  async (t) => {
+    const { db } = await createTestDatabase(t, { poolSize: 1 });
+    await makeRuns(db, 1, { lane: 'capped' });
+    await db.updateTable('lanes').set({ max_concurrency: 50 }).where('name', '=', 'capped').execute();
+    // Postgres plans a prepared statement's first five calls for their values, then keeps the generic plan
+    // unless it looks dearer than those: rounds enough for that choice, on the pool's only connection.
+    for (let i = 0; i < 8; i++) await round(db);
+    const { rows } = await sql<{ statement: string; generic_plans: number; custom_plans: number }>`
+    SELECT statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE name LIKE 'ocr_%'
+  `.execute(db);
+    const plans = (fragment: string) => rows.filter((row) => row.statement.includes(fragment));
+    // Not the claim: Postgres plans it for each call's values (its generic plan guesses ten lanes and a tenth
+    // of the queue for each LIMIT, so it looks dearer), and a generic claim plan, tried, scanned the queue.
+    for (const [what, fragment, count] of [
+      ['completion', 'finished AS (', 2],
+      ['heartbeat', 'beat AS (', 1],
+    ] as const) {
+      const found = plans(fragment);
+      t.equal(found.length, count, `${what}: ${count} prepared statement(s)`);
+      for (const row of found)
+        t.ok(
+          row.generic_plans > 0 && row.custom_plans <= 5,
+          `${what}: generic plan kept (${row.generic_plans} generic, ${row.custom_plans} custom)`,
+        );
+    }
+  },
+);

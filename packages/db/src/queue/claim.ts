@@ -36,9 +36,11 @@ export interface ClaimInput {
  * otherwise, so a lane capped meanwhile always goes through the locked path. A cap set while a fast claim
  * is in flight applies to the claims that start after it commits.
  *
- * Both statements are prepared (`PREPARED`): planning the claim cost about as much as running it. Their
- * text depends only on the mode and on which options are set (a handful of variants), and the runs come
- * back as an explicit column list (`HotRun`), so a column added to `runs` leaves them valid.
+ * Both statements are prepared (`PREPARED`): parsed once per connection. Their text depends only on the mode
+ * and on which options are set (a handful of variants), and the runs come back as an explicit column list
+ * (`HotRun`), so a column added to `runs` leaves them valid. Postgres still plans each claim for its values
+ * (a generic plan guesses ten lanes and a tenth of the queue per LIMIT, so it looks dearer and is not kept):
+ * wanted, since a generic claim plan, when tried, hash-joined the whole queue on every call.
  */
 export async function claimRuns(db: Kysely<Database>, input: ClaimInput & NotifyOption): Promise<HotRun[]> {
   if (input.lanes.length === 0 || input.limit <= 0) return [];
