@@ -246,7 +246,7 @@ try {
   );
   for (const f of fleets)
     out(
-      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling, ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s${f.failedRequests ? `, ${fmt(f.failedRequests)} failed in transport (retried)` : ''} | | | |`,
+      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling (simulated in ${f.shards} shard processes), ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores${f.apis > 1 ? ` (${f.apiCpuEach.map((c) => fmt(c, 2)).join(' + ')})` : ''}; driver CPU ${fmt(f.driverCpu, 2)} cores (shards ${f.shardCpuEach.map((c) => fmt(c, 2)).join(' + ')}); machine ${fmt(f.machineCpu, 2)} of ${f.cores} cores busy (all processes)${fleetBound(f)}; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s${f.failedRequests ? `, ${fmt(f.failedRequests)} failed in transport (retried)` : ''} | | | |`,
     );
   if (fleets.length === 2)
     out(
@@ -273,7 +273,7 @@ try {
   out(
     quick
       ? '_Quick mode: every size scaled down (fan-out 100 subscribers over 10 runs, fleet 50 workers); the targets are judged by the full run only._'
-      : `_Fleet at the issue's scale: ${fmt(FLEET.workers)} simulated workers, ${fmt(FLEET.running)} running runs, ${fmt(FLEET.linesPerSecond)} lines/s offered (simulated in the bench process, on the same cores as the API and Postgres)._`,
+      : `_Fleet at the issue's scale: ${fmt(FLEET.workers)} simulated workers, ${fmt(FLEET.running)} running runs, ${fmt(FLEET.linesPerSecond)} lines/s offered (simulated in child processes of the bench, on the same cores as the API and Postgres: the fleet rows give every process's CPU)._`,
   );
   out();
   out('| target | this run | verdict |');
@@ -291,7 +291,7 @@ try {
     `| fan-out over 100 runs p99 ≤ 100 ms at 1,000 subscribers | p99 ${fmt(fanMany.p99, 1)} ms (${S.fanout} subscribers over ${Math.max(1, S.fanout / 10)} runs) | ${verdict(Number.isFinite(fanMany.p99) ? fanMany.p99 <= 100 : undefined)} |`,
   );
   out(
-    `| fleet claim p99 ≤ 25 ms on one API process | ${fleet1 ? `p99 ${fmt(fleet1.claimP99, 1)} ms (${fmt(FLEET.workers)} workers, ${fmt(FLEET.running)} runs, ${fmt(FLEET.linesPerSecond)} lines/s offered)` : 'n/a'} | ${verdict(fleet1 ? fleet1.claimP99 <= 25 : undefined)} |`,
+    `| fleet claim p99 ≤ 25 ms on one API process | ${fleet1 ? `p99 ${fmt(fleet1.claimP99, 1)} ms (${fmt(FLEET.workers)} workers, ${fmt(FLEET.running)} runs, ${fmt(FLEET.linesPerSecond)} lines/s offered; API ${fmt(fleet1.apiCpu, 2)}, driver ${fmt(fleet1.driverCpu, 2)}, machine ${fmt(fleet1.machineCpu, 2)} of ${fleet1.cores} cores${fleetBound(fleet1)})` : 'n/a'} | ${verdict(fleet1 ? fleet1.claimP99 <= 25 : undefined)} |`,
   );
   out(
     `| pgbench limit (same server) | single-row INSERT ${limits.insertTps ? fmt(limits.insertTps) : 'n/a'} tx/s, claim-shaped UPDATE ${limits.claimTps ? fmt(limits.claimTps) : 'n/a'} tx/s | |`,
@@ -321,6 +321,20 @@ try {
 async function notes(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   return readFile(fileURLToPath(new URL('./NOTES.md', import.meta.url)), 'utf8').catch(() => '');
+}
+
+/**
+ * What limited a fleet row, from its CPU figures: the whole machine (≥ 90 % of its cores busy: the API, its
+ * Postgres, the simulated fleet and anything else on the machine competing), one API process (≥ 0.9 core:
+ * its event loop), or a driver shard.
+ */
+function fleetBound(f: FleetResult): string {
+  const limits: string[] = [];
+  if (f.machineCpu >= 0.9 * f.cores)
+    limits.push('machine CPU-bound: the figures are a floor, not the API alone');
+  if (f.apiCpuEach.some((c) => c >= 0.9)) limits.push('API event loop saturated');
+  if (f.shardCpuEach.some((c) => c >= 0.9)) limits.push('driver shard saturated');
+  return limits.length ? ` (**${limits.join('; ')}**)` : '';
 }
 
 function loadAverage(): string {

@@ -1,9 +1,15 @@
-import { setMaxListeners } from 'node:events';
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import type { ChildProcess } from 'node:child_process';
-import { createClient, type OcrClient } from '@ocr/client';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '@ocr/client';
+import { track } from '../lib/children.js';
 import { percentile } from '../lib/stats.js';
 import { type BenchStack, until } from '../lib/stack.js';
+import type { FromShard, ShardWindow, ShardWorker, ToShard } from './fleet-shard.js';
+
+const SHARD = fileURLToPath(new URL('./fleet-shard.ts', import.meta.url));
 
 export interface FleetConfig {
   /** Simulated workers, each with one claim parked (long-poll) at all times. */
@@ -19,12 +25,23 @@ export interface FleetConfig {
   seconds: number;
   /** API processes sharing the fleet (1 or 2): workers are spread over them round-robin. */
   apis: 1 | 2;
+  /** Processes simulating the workers (fleet-shard.ts), each with its share; default one per core. */
+  shards?: number;
 }
 
 export interface FleetResult {
   apis: number;
+  shards: number;
   /** CPU of the API process(es), in cores (1.0 = one core busy), over the window. */
   apiCpu: number;
+  /** CPU of the driver over the window, in cores: the simulated fleet (all shards) and this process. */
+  driverCpu: number;
+  /** Each process's CPU, in cores: API processes, then shards. */
+  apiCpuEach: number[];
+  shardCpuEach: number[];
+  /** Whole-machine CPU in use over the window (from /proc/stat), in cores, and the machine's cores. */
+  machineCpu: number;
+  cores: number;
   claimP50: number;
   claimP99: number;
   heartbeatP50: number;
@@ -46,27 +63,61 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Busy CPU of the whole machine in seconds (all cores; /proc/stat, 100 ticks/s): user+nice+system+irq+softirq+steal. */
+async function machineSeconds(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
+  const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / 100;
+}
+
+/** A forked shard and a way to ask it something and wait for its answer. */
+export interface Shard {
+  child: ChildProcess;
+  tell(message: ToShard): void;
+  next<T extends FromShard['type']>(type: T): Promise<Extract<FromShard, { type: T }>>;
+}
+
+export function startShard(): Shard {
+  // No CPU profile of shards (BENCH_CPU_PROF profiles the API and workers); tsx as the bench itself runs.
+  const child = track(fork(SHARD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const waiting = new Map<string, (m: FromShard) => void>();
+  child.on('message', (m: FromShard) => {
+    const resolve = waiting.get(m.type);
+    waiting.delete(m.type);
+    resolve?.(m);
+  });
+  return {
+    child,
+    tell: (message) => child.send(message),
+    next: (type) =>
+      new Promise((resolve, reject) => {
+        waiting.set(type, resolve as (m: FromShard) => void);
+        child.once('exit', (code) => reject(new Error(`fleet shard exited with ${code}`)));
+      }),
+  };
+}
+
 /**
- * The fleet scenario: `workers` simulated workers over HTTP (this process, not worker processes: 1,000 real
- * ones would not fit on the machine), each holding a claim parked on the probe lane, its share of `running`
- * leases heartbeating (one batch request per worker per interval, jittered), and one chatty run appending
- * log lines. Probe runs created one at a time measure created → claimed under that load; the simulated
- * worker that gets one completes it at once and parks again.
+ * The fleet scenario: `workers` simulated workers over HTTP (not worker processes: 1,000 real ones would not
+ * fit on the machine), each holding a claim parked on the probe lane, its share of `running` leases
+ * heartbeating (one batch request per worker per interval, jittered), and one chatty run appending log lines.
+ * The simulated workers run in `shards` child processes (fleet-shard.ts), so the driver is not the bench
+ * process's single event loop. Probe runs created one at a time (here) measure created → claimed under that
+ * load; the simulated worker that gets one completes it at once and parks again. CPU is read from /proc for
+ * every API process, every shard and this process over the window, so the row shows who was saturated.
  */
 export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetResult> {
   await stack.reset();
-  // (Node's fetch opens as many sockets per origin as there are requests in flight: one parked claim per
-  // simulated worker, plus its heartbeats and appends.)
   const extra: { url: string; process: ChildProcess }[] = [];
+  const shards: Shard[] = [];
   if (cfg.apis === 2) extra.push(await stack.startExtraApi());
   const urls = [stack.apiUrl, ...extra.map((e) => e.url)];
-  const pids = [stack.api.pid!, ...extra.map((e) => e.process.pid!)];
-  const clients: OcrClient[] = urls.map((baseUrl) =>
+  const apiPids = [stack.api.pid!, ...extra.map((e) => e.process.pid!)];
+  const clients = urls.map((baseUrl) =>
     createClient({ baseUrl, token: stack.workerToken, timeoutMs: 120_000 }),
   );
-  const clientOf = (i: number) => clients[i % clients.length]!;
   try {
-    // The running runs, claimed by their workers.
+    // The running runs, claimed by their workers (set-up, not measured).
     for (let i = 0; i < cfg.running; i += 1000)
       await stack.admin.runs.createBatch(
         Array.from({ length: Math.min(1000, cfg.running - i) }, () => ({
@@ -75,142 +126,50 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
         })),
       );
     const perWorker = Math.ceil(cfg.running / cfg.workers);
-    const leases: { run_id: string; lease_token: string }[][] = [];
+    const workers: ShardWorker[] = [];
     for (let w = 0; w < cfg.workers; w += 50) {
       const claimed = await Promise.all(
         Array.from({ length: Math.min(50, cfg.workers - w) }, (_, i) =>
-          clientOf(w + i).worker.claim({
+          clients[(w + i) % clients.length]!.worker.claim({
             worker_id: `fleet-${w + i}`,
             lanes: ['fleet-run'],
             limit: perWorker,
           }),
         ),
       );
-      for (const { runs } of claimed)
-        leases.push(runs.map((r) => ({ run_id: r.run.id, lease_token: r.lease_token })));
+      claimed.forEach(({ runs }, i) =>
+        workers.push({
+          index: w + i,
+          api: (w + i) % clients.length,
+          leases: runs.map((r) => ({ run_id: r.run.id, lease_token: r.lease_token })),
+        }),
+      );
     }
-    const stop = new AbortController();
-    // Every parked claim listens on it.
-    setMaxListeners(0, stop.signal);
-    const heartbeatMs: number[] = [];
-    const lagMs: number[] = [];
-    let lines = 0;
-    let requests = 0;
-    let failed = 0;
-    // A request that fails in transport (a reset keep-alive socket under a thousand connections) is counted
-    // and tried again next round, as a worker does; it must not end the scenario.
-    const counted = async <T>(request: () => Promise<T>): Promise<T | undefined> => {
-      try {
-        return await request();
-      } catch {
-        if (!stop.signal.aborted) failed++;
-        return undefined;
-      }
-    };
-    const loops: Promise<void>[] = [];
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const wake = () => (clearTimeout(timer), resolve());
-        const timer = setTimeout(() => (stop.signal.removeEventListener('abort', wake), resolve()), ms);
-        stop.signal.addEventListener('abort', wake, { once: true });
-      });
 
-    for (let w = 0; w < cfg.workers; w++) {
-      const client = clientOf(w);
-      const mine = leases[w]!;
-      // Parked claim on the probe lane; a probe run is completed at once.
-      loops.push(
-        (async () => {
-          while (!stop.signal.aborted) {
-            const { runs } = await client.worker
-              .claim(
-                { worker_id: `fleet-${w}`, lanes: ['fleet-probe'], limit: 1, wait_ms: 2_000 },
-                stop.signal,
-              )
-              .catch(() => ({ runs: [] }));
-            requests++;
-            if (runs.length > 0) {
-              await counted(() =>
-                client.worker.completeMany(
-                  runs.map((r) => ({
-                    run_id: r.run.id,
-                    lease_token: r.lease_token,
-                    status: 'success' as const,
-                  })),
-                ),
-              );
-              requests++;
-            }
-          }
-        })(),
-      );
-      // Heartbeats: one batch per worker per interval, ±20 % jitter as the worker does.
-      loops.push(
-        (async () => {
-          await sleep(Math.random() * cfg.heartbeatS * 1000);
-          while (!stop.signal.aborted && mine.length > 0) {
-            const sent = performance.now();
-            if (await counted(() => client.worker.heartbeatMany(mine))) {
-              heartbeatMs.push(performance.now() - sent);
-              requests++;
-            }
-            await sleep(cfg.heartbeatS * 1000 * (0.8 + 0.4 * Math.random()));
-          }
-        })(),
-      );
-      // The chatty run: lines created at a steady rate, appended every flushMs.
-      const chatty = mine[0];
-      if (chatty) {
-        const perWorkerRate = cfg.linesPerSecond / cfg.workers;
-        loops.push(
-          (async () => {
-            let seq = 0;
-            let owed = 0;
-            await sleep(Math.random() * cfg.flushMs);
-            let last = performance.now();
-            while (!stop.signal.aborted) {
-              const now = performance.now();
-              owed += ((now - last) / 1000) * perWorkerRate;
-              last = now;
-              const n = Math.floor(owed);
-              if (n > 0) {
-                owed -= n;
-                // The oldest line of the batch was created one flush interval ago (at the steady rate).
-                const oldest = now - Math.min(cfg.flushMs, (n / perWorkerRate) * 1000);
-                const events = Array.from({ length: n }, () => ({
-                  seq: ++seq,
-                  level: 'info' as const,
-                  type: 'log',
-                  message: 'x'.repeat(80),
-                  data: { stream: 'stdout' },
-                }));
-                // A failed append is sent again with the next lines (same seqs: appends are idempotent).
-                if (
-                  await counted(() => client.worker.appendEvents(chatty.run_id, chatty.lease_token, events))
-                ) {
-                  lagMs.push(performance.now() - oldest);
-                  lines += n;
-                  requests++;
-                } else {
-                  seq -= n;
-                  owed += n;
-                }
-              }
-              await sleep(cfg.flushMs);
-            }
-          })(),
-        );
-      }
-    }
+    const n = Math.max(1, Math.min(cfg.shards ?? cpus().length, cfg.workers));
+    for (let i = 0; i < n; i++) shards.push(startShard());
+    await Promise.all(
+      shards.map((shard, i) => {
+        const ready = shard.next('ready');
+        shard.tell({
+          type: 'start',
+          urls,
+          token: stack.workerToken,
+          workers: workers.filter((_, w) => w % n === i),
+          linesPerSecond: cfg.linesPerSecond / cfg.workers,
+          heartbeatS: cfg.heartbeatS,
+          flushMs: cfg.flushMs,
+        });
+        return ready;
+      }),
+    );
 
     // Let every loop start, then measure a window.
     await new Promise((r) => setTimeout(r, Math.min(3_000, cfg.heartbeatS * 1000)));
-    heartbeatMs.length = 0;
-    lagMs.length = 0;
-    lines = 0;
-    requests = 0;
-    failed = 0;
-    const cpu0 = await Promise.all(pids.map(cpuSeconds));
+    for (const shard of shards) shard.tell({ type: 'mark' });
+    const shardPids = shards.map((s) => s.child.pid!);
+    const cpu0 = await Promise.all([...apiPids, ...shardPids, process.pid].map(cpuSeconds));
+    const machine0 = await machineSeconds();
     const t0 = performance.now();
     const probes = Math.round(cfg.probesPerSecond * cfg.seconds);
     let probesLost = 0;
@@ -218,41 +177,68 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
       const due = t0 + (i * 1000) / cfg.probesPerSecond;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      void stack.admin.runs
-        .create({ template: 'bench-noop', lane: 'fleet-probe' })
-        .catch(() => (probesLost++, failed++));
+      void stack.admin.runs.create({ template: 'bench-noop', lane: 'fleet-probe' }).catch(() => probesLost++);
     }
     const left = t0 + cfg.seconds * 1000 - performance.now();
     if (left > 0) await new Promise((r) => setTimeout(r, left));
     const elapsed = (performance.now() - t0) / 1000;
-    const cpu1 = await Promise.all(pids.map(cpuSeconds));
-    const window = { lines, requests, failed, heartbeats: [...heartbeatMs], lag: [...lagMs] };
+    const cpu1 = await Promise.all([...apiPids, ...shardPids, process.pid].map(cpuSeconds));
+    const machine1 = await machineSeconds();
+    const windows: ShardWindow[] = await Promise.all(
+      shards.map((shard) => {
+        const answer = shard.next('window');
+        shard.tell({ type: 'collect' });
+        return answer;
+      }),
+    );
     await until(async () => {
       const { rows } = await stack.db.pool.query(
         `SELECT count(*)::int AS n FROM runs WHERE lane = 'fleet-probe' AND started_at IS NOT NULL`,
       );
       return rows[0].n >= probes - probesLost;
     }, 120_000);
-    stop.abort();
-    await Promise.allSettled(loops);
+    await Promise.all(
+      shards.map((shard) => {
+        const stopped = shard.next('stopped');
+        shard.tell({ type: 'stop' });
+        return stopped;
+      }),
+    );
     const { rows } = await stack.db.pool.query(
       `SELECT extract(epoch FROM started_at - created_at)::float8 * 1000 AS ms FROM runs WHERE lane = 'fleet-probe'`,
     );
     const claims = rows.map((r: { ms: number }) => r.ms);
+    const cores = cpu1.map((c, i) => (c - cpu0[i]!) / elapsed);
+    const apiCpuEach = cores.slice(0, apiPids.length);
+    const shardCpuEach = cores.slice(apiPids.length, apiPids.length + shardPids.length);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const heartbeats = windows.flatMap((w) => w.heartbeats);
+    const lag = windows.flatMap((w) => w.lag);
     return {
       apis: cfg.apis,
-      apiCpu: cpu1.reduce((sum, c, i) => sum + c - cpu0[i]!, 0) / elapsed,
+      shards: n,
+      apiCpu: sum(apiCpuEach),
+      driverCpu: sum(shardCpuEach) + cores.at(-1)!,
+      apiCpuEach,
+      shardCpuEach,
+      machineCpu: (machine1 - machine0) / elapsed,
+      cores: cpus().length,
       claimP50: percentile(claims, 50),
       claimP99: percentile(claims, 99),
-      heartbeatP50: percentile(window.heartbeats, 50),
-      heartbeatP99: percentile(window.heartbeats, 99),
-      linesPerSecond: window.lines / elapsed,
-      lagP50: percentile(window.lag, 50),
-      lagP99: percentile(window.lag, 99),
-      requestsPerSecond: window.requests / elapsed,
-      failedRequests: window.failed,
+      heartbeatP50: percentile(heartbeats, 50),
+      heartbeatP99: percentile(heartbeats, 99),
+      linesPerSecond: sum(windows.map((w) => w.lines)) / elapsed,
+      lagP50: percentile(lag, 50),
+      lagP99: percentile(lag, 99),
+      requestsPerSecond: sum(windows.map((w) => w.requests)) / elapsed,
+      failedRequests: sum(windows.map((w) => w.failed)) + probesLost,
     };
   } finally {
+    for (const shard of shards)
+      if (shard.child.exitCode === null && shard.child.signalCode === null) {
+        shard.child.kill('SIGKILL');
+        await once(shard.child, 'exit');
+      }
     for (const e of extra) {
       e.process.kill('SIGTERM');
       if (e.process.exitCode === null) await new Promise((r) => e.process.once('exit', r));

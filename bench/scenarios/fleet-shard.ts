@@ -1,0 +1,239 @@
+/**
+ * One shard of the fleet scenario's simulated workers, in a process of its own (forked by fleet.ts with an
+ * IPC channel): 1,000 simulated workers in the bench process made the bench, not the API, the bottleneck.
+ * Plain `node:http` with a keep-alive agent per API (cheaper per request than fetch); each simulated worker
+ * holds a claim parked on the probe lane, heartbeats its leases in one batch per interval, and appends its
+ * chatty run's lines every flush. Samples (heartbeat latency, line lag) are reported to the parent on
+ * request, for the window the parent marks.
+ */
+import { Agent, request } from 'node:http';
+
+export interface ShardWorker {
+  index: number;
+  /** Which API (index into `urls`) this worker talks to. */
+  api: number;
+  leases: { run_id: string; lease_token: string }[];
+}
+
+export interface ShardStart {
+  type: 'start';
+  urls: string[];
+  token: string;
+  workers: ShardWorker[];
+  /** Per simulated worker. */
+  linesPerSecond: number;
+  heartbeatS: number;
+  flushMs: number;
+}
+
+export type ToShard = ShardStart | { type: 'mark' } | { type: 'collect' } | { type: 'stop' };
+
+export interface ShardWindow {
+  type: 'window';
+  heartbeats: number[];
+  lag: number[];
+  lines: number;
+  requests: number;
+  failed: number;
+}
+
+export type FromShard = { type: 'ready' } | ShardWindow | { type: 'stopped' };
+
+/** Samples kept per shard and window: enough for a p99, bounded so a long window cannot bloat the IPC. */
+const MAX_SAMPLES = 50_000;
+
+function send(message: FromShard): void {
+  process.send!(message);
+}
+
+function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop(): Promise<void> } {
+  const stop = new AbortController();
+  const agents = start.urls.map(
+    () => new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 }),
+  );
+  const authorization = `Bearer ${start.token}`;
+  let heartbeats: number[] = [];
+  let lag: number[] = [];
+  let lines = 0;
+  let requests = 0;
+  let failed = 0;
+
+  /** POST JSON, resolve with the parsed answer; a non-2xx answer or a transport error rejects. */
+  const post = (api: number, path: string, body: unknown): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const payload = JSON.stringify(body);
+      const url = new URL(path, start.urls[api]);
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent: agents[api],
+          headers: {
+            authorization,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+            accept: 'application/json',
+          },
+          signal: stop.signal,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            if ((res.statusCode ?? 500) >= 300) reject(new Error(`${path}: ${res.statusCode} ${text}`));
+            else resolve(text ? JSON.parse(text) : undefined);
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+
+  // A request that fails (a reset keep-alive socket, a refusal) is counted and tried again next round, as a
+  // worker does; it must not end the scenario.
+  const counted = async (call: () => Promise<unknown>): Promise<unknown> => {
+    try {
+      return await call();
+    } catch {
+      if (!stop.signal.aborted) failed++;
+      return undefined;
+    }
+  };
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (stop.signal.aborted) return resolve();
+      const wake = () => (clearTimeout(timer), resolve());
+      const timer = setTimeout(() => (stop.signal.removeEventListener('abort', wake), resolve()), ms);
+      stop.signal.addEventListener('abort', wake, { once: true });
+    });
+  const keep = (samples: number[], value: number) => {
+    if (samples.length < MAX_SAMPLES) samples.push(value);
+  };
+
+  const loops: Promise<void>[] = [];
+  for (const w of start.workers) {
+    const { api, leases } = w;
+    // Parked claim on the probe lane; a probe run is completed at once.
+    loops.push(
+      (async () => {
+        while (!stop.signal.aborted) {
+          const answer = (await counted(() =>
+            post(api, '/v1/runs/claim', {
+              worker_id: `fleet-${w.index}`,
+              lanes: ['fleet-probe'],
+              limit: 1,
+              wait_ms: 2_000,
+            }),
+          )) as { runs: { run: { id: string }; lease_token: string }[] } | undefined;
+          if (!answer) {
+            await sleep(100);
+            continue;
+          }
+          requests++;
+          if (answer.runs.length > 0) {
+            const done = await counted(() =>
+              post(api, '/v1/runs/complete', {
+                completions: answer.runs.map((r) => ({
+                  run_id: r.run.id,
+                  lease_token: r.lease_token,
+                  status: 'success',
+                })),
+              }),
+            );
+            if (done) requests++;
+          }
+        }
+      })(),
+    );
+    // Heartbeats: one batch per worker per interval, ±20 % jitter as the worker does.
+    if (leases.length > 0)
+      loops.push(
+        (async () => {
+          await sleep(Math.random() * start.heartbeatS * 1000);
+          while (!stop.signal.aborted) {
+            const sent = performance.now();
+            if (await counted(() => post(api, '/v1/runs/heartbeat', { leases }))) {
+              keep(heartbeats, performance.now() - sent);
+              requests++;
+            }
+            await sleep(start.heartbeatS * 1000 * (0.8 + 0.4 * Math.random()));
+          }
+        })(),
+      );
+    // The chatty run: lines created at a steady rate, appended every flushMs.
+    const chatty = leases[0];
+    if (chatty && start.linesPerSecond > 0) {
+      const rate = start.linesPerSecond;
+      const path = `/v1/runs/${chatty.run_id}/events`;
+      loops.push(
+        (async () => {
+          let seq = 0;
+          let owed = 0;
+          await sleep(Math.random() * start.flushMs);
+          let last = performance.now();
+          while (!stop.signal.aborted) {
+            const now = performance.now();
+            owed += ((now - last) / 1000) * rate;
+            last = now;
+            const n = Math.floor(owed);
+            if (n > 0) {
+              owed -= n;
+              // The oldest line of the batch was created one flush interval ago (at the steady rate).
+              const oldest = now - Math.min(start.flushMs, (n / rate) * 1000);
+              const events = Array.from({ length: n }, () => ({
+                seq: ++seq,
+                level: 'info',
+                type: 'log',
+                message: 'x'.repeat(80),
+                data: { stream: 'stdout' },
+              }));
+              // A failed append is sent again with the next lines (same seqs: appends are idempotent).
+              if (await counted(() => post(api, path, { lease_token: chatty.lease_token, events }))) {
+                keep(lag, performance.now() - oldest);
+                lines += n;
+                requests++;
+              } else {
+                seq -= n;
+                owed += n;
+              }
+            }
+            await sleep(start.flushMs);
+          }
+        })(),
+      );
+    }
+  }
+  return {
+    mark() {
+      heartbeats = [];
+      lag = [];
+      lines = requests = failed = 0;
+    },
+    collect() {
+      return { type: 'window', heartbeats, lag, lines, requests, failed };
+    },
+    async stop() {
+      stop.abort();
+      await Promise.allSettled(loops);
+      for (const agent of agents) agent.destroy();
+    },
+  };
+}
+
+let shard: ReturnType<typeof run> | undefined;
+process.on('message', (message: ToShard) => {
+  if (message.type === 'start') {
+    shard = run(message);
+    send({ type: 'ready' });
+  } else if (message.type === 'mark') shard?.mark();
+  else if (message.type === 'collect') send(shard!.collect());
+  else if (message.type === 'stop')
+    void (shard?.stop() ?? Promise.resolve()).then(() => {
+      send({ type: 'stopped' });
+      process.disconnect();
+    });
+});
+// The parent gone (crash, SIGKILL) means nobody will ever stop this shard: end with it.
+process.on('disconnect', () => process.exit(0));
