@@ -7,8 +7,18 @@ import { connect, createToken, migrateToLatest, type Db } from '@ocr/db';
 import { freePort, type EmbeddedPostgresServer } from '@ocr/embedded';
 import { startScratchPostgres } from '@ocr/testkit/postgres';
 import { createClient, type OcrClient } from '@ocr/client';
+import { installExitHandlers, onInterrupt, track, trackPostgres } from './children.js';
 
 const OCR = fileURLToPath(new URL('../../packages/cli/bin/ocr.js', import.meta.url));
+/**
+ * Preloaded into API processes (with --expose-gc): SIGUSR2 runs a full collection and prints the RSS after it
+ * as one JSON line on stdout, which `rssAfterGcKb` waits for. Bench-only; the API itself is unchanged.
+ */
+const GC_ON_SIGNAL =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    `process.on('SIGUSR2', () => { globalThis.gc(); process.stdout.write(JSON.stringify({ bench_gc_rss_kb: Math.round(process.memoryUsage.rss() / 1024) }) + '\\n'); });`,
+  );
 
 /** A benchmark's world: a real Postgres, an API process, tokens, and helpers to spawn workers. */
 export interface BenchStack {
@@ -20,19 +30,27 @@ export interface BenchStack {
   admin: OcrClient;
   adminToken: string;
   workerToken: string;
-  spawnOcr(command: string, env: Record<string, string>): ChildProcess;
+  spawnOcr(command: string, env: Record<string, string>, nodeArgs?: string[]): ChildProcess;
   /** One more API process on the same database (scale-out scenarios); stop it with SIGTERM. */
   startExtraApi(): Promise<{ url: string; process: ChildProcess }>;
   /** Empty the queue tables between repetitions. */
   reset(): Promise<void>;
   rssKb(pid: number): Promise<number>;
+  /**
+   * RSS of an API process (kB) right after a full garbage collection in it (API processes run with
+   * --expose-gc and collect on SIGUSR2): without it, garbage of earlier phases makes RSS deltas meaningless.
+   */
+  rssAfterGcKb(api: ChildProcess): Promise<number>;
   close(): Promise<void>;
 }
 
 export async function startBenchStack(): Promise<BenchStack> {
+  // A crash or Ctrl-C must not leave API processes, workers or shards running (bench/lib/children.ts).
+  installExitHandlers();
   // DATABASE_URL is the benchmarks' database itself; without it, a scratch embedded server (as npm test's).
   const scratch = process.env.DATABASE_URL ? undefined : await startScratchPostgres('ocr_bench');
   const server = scratch?.embedded;
+  const untrackPostgres = server ? trackPostgres(server.dataDir) : () => undefined;
   const databaseUrl = scratch?.url ?? process.env.DATABASE_URL!;
   const db = connect(databaseUrl, { max: 10, applicationName: 'ocr-bench' });
   if (!scratch) await migrateToLatest(db.db, databaseUrl);
@@ -40,37 +58,50 @@ export async function startBenchStack(): Promise<BenchStack> {
   const { token: workerToken } = await createToken(db.db, { name: 'bench-worker', role: 'worker' });
   const port = await freePort();
   const children: ChildProcess[] = [];
-  const spawnOcr = (command: string, env: Record<string, string>) => {
+  const spawnOcr = (command: string, env: Record<string, string>, nodeArgs: string[] = []) => {
     // BENCH_CPU_PROF=DIR writes a V8 CPU profile of every spawned process there (open in Chrome DevTools).
     const prof = process.env.BENCH_CPU_PROF
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
       : [];
-    const child = spawn(process.execPath, [...prof, OCR, command], {
-      env: { ...process.env, OCR_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl!, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = track(
+      spawn(process.execPath, [...prof, ...nodeArgs, OCR, command], {
+        env: { ...process.env, OCR_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl!, ...env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
     if (process.env.BENCH_LOGS) child.stdout!.pipe(process.stderr);
     else child.stdout!.resume();
     children.push(child);
     return child;
   };
+  const gcReports = new WeakMap<ChildProcess, ((kb: number) => void)[]>();
   const spawnApi = async (apiPort: number) => {
-    const child = spawnOcr('api', {
-      PORT: String(apiPort),
-      HOST: '127.0.0.1',
-      OCR_ADMIN_TOKEN: adminToken,
-      OCR_LOG_LEVEL: 'info',
-      OCR_RATE_LIMIT_PER_MIN: '100000000',
-      OCR_DB_POOL_SIZE: '30',
-      OCR_BODY_LIMIT_BYTES: '52428800',
-    });
+    const child = spawnOcr(
+      'api',
+      {
+        PORT: String(apiPort),
+        HOST: '127.0.0.1',
+        OCR_ADMIN_TOKEN: adminToken,
+        OCR_LOG_LEVEL: 'info',
+        OCR_RATE_LIMIT_PER_MIN: '100000000',
+        OCR_DB_POOL_SIZE: '30',
+        OCR_BODY_LIMIT_BYTES: '52428800',
+      },
+      ['--expose-gc', `--import=${GC_ON_SIGNAL}`],
+    );
+    gcReports.set(child, []);
     await new Promise<void>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
-      lines.on('line', (line) => line.includes('api listening') && resolve());
+      lines.on('line', (line) => {
+        if (line.includes('api listening')) resolve();
+        const gc = /^\{"bench_gc_rss_kb":(\d+)\}$/.exec(line);
+        if (gc) gcReports.get(child)?.shift()?.(Number(gc[1]));
+      });
       child.once('exit', (code) => reject(new Error(`api exited with ${code}`)));
     });
     return child;
   };
+  const untrackInterrupt = onInterrupt(close);
   const api = await spawnApi(port);
   const apiUrl = `http://127.0.0.1:${port}`;
   const admin = createClient({ baseUrl: apiUrl, token: adminToken, timeoutMs: 120_000 });
@@ -97,19 +128,28 @@ export async function startBenchStack(): Promise<BenchStack> {
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     },
-    async close() {
-      // SIGTERM first so profiles (BENCH_CPU_PROF) get written; SIGKILL whatever is still there.
-      const alive = children.filter((child) => child.exitCode === null);
-      for (const child of alive) child.kill('SIGTERM');
-      await Promise.race([
-        Promise.all(alive.map((child) => new Promise((r) => child.once('exit', r)))),
-        new Promise((r) => setTimeout(r, 5_000)),
-      ]);
-      for (const child of alive) if (child.exitCode === null) child.kill('SIGKILL');
-      await db.close();
-      await scratch?.stop();
+    async rssAfterGcKb(api: ChildProcess) {
+      const report = new Promise<number>((resolve) => gcReports.get(api)!.push(resolve));
+      api.kill('SIGUSR2');
+      return report;
     },
+    close,
   };
+
+  async function close() {
+    // SIGTERM first so profiles (BENCH_CPU_PROF) get written; SIGKILL whatever is still there.
+    const alive = children.filter((child) => child.exitCode === null);
+    for (const child of alive) child.kill('SIGTERM');
+    await Promise.race([
+      Promise.all(alive.map((child) => new Promise((r) => child.once('exit', r)))),
+      new Promise((r) => setTimeout(r, 5_000)),
+    ]);
+    for (const child of alive) if (child.exitCode === null) child.kill('SIGKILL');
+    untrackInterrupt();
+    await db.close();
+    await scratch?.stop();
+    untrackPostgres();
+  }
 }
 
 /**

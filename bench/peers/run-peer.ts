@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createDatabase, databaseUrl } from '@ocr/db';
+import { track } from '../lib/children.js';
 
 const SCRATCH = fileURLToPath(new URL('../.scratch/peers', import.meta.url));
 const PEERS = { 'graphile-worker': 'graphile-worker@0.17', 'pg-boss': 'pg-boss@10' } as const;
@@ -48,17 +49,19 @@ export async function runPeer(
   const database = `peer_${peer.replace(/-/g, '_')}_${Date.now()}`;
   await createDatabase(serverUrl, database);
   const url = databaseUrl(serverUrl, database);
-  const child = spawn(process.execPath, [fileURLToPath(new URL(`./${peer}.mjs`, import.meta.url))], {
-    env: {
-      ...process.env,
-      PEER_DIR: join(SCRATCH, 'node_modules'),
-      DATABASE_URL: url.toString(),
-      JOBS: String(jobs),
-      DRAIN_JOBS: String(drainJobs),
-      LATENCY_JOBS: String(latencyJobs),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = track(
+    spawn(process.execPath, [fileURLToPath(new URL(`./${peer}.mjs`, import.meta.url))], {
+      env: {
+        ...process.env,
+        PEER_DIR: join(SCRATCH, 'node_modules'),
+        DATABASE_URL: url.toString(),
+        JOBS: String(jobs),
+        DRAIN_JOBS: String(drainJobs),
+        LATENCY_JOBS: String(latencyJobs),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   // The peers log to stdout too (graphile-worker: "[core] INFO: ..."); the result is the line of JSON.
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (text) => {

@@ -15,7 +15,8 @@ export interface FanoutResult {
 /**
  * `subscribers` WebSocket clients spread over `runs` runs; events appended through the API carry their
  * send time; append → delivered latency measured at each subscriber. Memory per connection is the API
- * process's RSS growth divided by the number of connections.
+ * process's RSS growth divided by the number of connections, both readings right after a full GC in the API
+ * (without it, garbage of the previous scenario collected in between made the figure negative).
  */
 export async function wsFanout(
   stack: BenchStack,
@@ -24,7 +25,7 @@ export async function wsFanout(
   await stack.reset();
   const worker = createClient({ baseUrl: stack.apiUrl, token: stack.workerToken });
   const leases = await leasedRuns(stack, opts.runs);
-  const rssBefore = await stack.rssKb(stack.api.pid!);
+  const rssBefore = await stack.rssAfterGcKb(stack.api);
   const url = stack.apiUrl.replace('http', 'ws') + '/v1/stream';
   const latencies: number[] = [];
   let delivered = 0;
@@ -46,7 +47,7 @@ export async function wsFanout(
   }
   await Promise.all(sockets.map((s) => (s.readyState === WebSocket.OPEN ? undefined : once(s, 'open'))));
   await new Promise((r) => setTimeout(r, 500));
-  const rssAfter = await stack.rssKb(stack.api.pid!);
+  const rssAfter = await stack.rssAfterGcKb(stack.api);
   const expected = opts.events * opts.subscribers;
   for (let seq = 1; seq <= opts.events; seq++) {
     await Promise.all(
