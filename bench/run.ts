@@ -148,7 +148,14 @@ try {
     ? await repeat(S.reps, () => eventIngestion(stack, { runs: 8, batch: 1000, total: S.events }))
     : nan;
   phase('WebSocket fan-out');
-  const noFan = { p50: NaN, p99: NaN, kbPerConnection: NaN, delivered: NaN };
+  const noFan = {
+    p50: NaN,
+    p99: NaN,
+    kbPerConnection: NaN,
+    heapKbPerConnection: NaN,
+    delivered: NaN,
+    shards: 0,
+  };
   const fanOne = want('fanout')
     ? await wsFanout(stack, { subscribers: S.fanout, runs: 1, events: S.fanoutEvents })
     : noFan;
@@ -230,10 +237,10 @@ try {
     `| 4. event ingestion, batches of 1,000, 8 runs in parallel | ${fmtSpread(ev1000, 0, ' events/s')} | | | |`,
   );
   out(
-    `| 5. WebSocket fan-out, ${S.fanout} subscribers on one run | p50 ${fmt(fanOne.p50, 1)} ms, p99 ${fmt(fanOne.p99, 1)} ms, ${fmt(fanOne.kbPerConnection, 1)} KiB/connection, ${fmt(100 * fanOne.delivered, 1)} % delivered | | | |`,
+    `| 5. WebSocket fan-out, ${S.fanout} subscribers on one run (held by ${fanOne.shards} subscriber processes) | p50 ${fmt(fanOne.p50, 1)} ms, p99 ${fmt(fanOne.p99, 1)} ms, ${fmt(fanOne.kbPerConnection, 1)} KiB/connection RSS after GC (JS heap + external ${fmt(fanOne.heapKbPerConnection, 1)}), ${fmt(100 * fanOne.delivered, 1)} % delivered | | | |`,
   );
   out(
-    `| 5. WebSocket fan-out, ${S.fanout} subscribers over ${Math.max(1, S.fanout / 10)} runs | p50 ${fmt(fanMany.p50, 1)} ms, p99 ${fmt(fanMany.p99, 1)} ms, ${fmt(fanMany.kbPerConnection, 1)} KiB/connection, ${fmt(100 * fanMany.delivered, 1)} % delivered | | | |`,
+    `| 5. WebSocket fan-out, ${S.fanout} subscribers over ${Math.max(1, S.fanout / 10)} runs (held by ${fanMany.shards} subscriber processes) | p50 ${fmt(fanMany.p50, 1)} ms, p99 ${fmt(fanMany.p99, 1)} ms, ${fmt(fanMany.kbPerConnection, 1)} KiB/connection RSS after GC (JS heap + external ${fmt(fanMany.heapKbPerConnection, 1)}), ${fmt(100 * fanMany.delivered, 1)} % delivered | | | |`,
   );
   out(
     `| 6. recovery after SIGKILL (${S.recoveryRuns} runs): kill → requeued | p50 ${fmt(rec.requeuedP50, 2)} s, p99 ${fmt(rec.requeuedP99, 2)} s (limit ${rec.limitS} s) | | | |`,
@@ -246,7 +253,7 @@ try {
   );
   for (const f of fleets)
     out(
-      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling (simulated in ${f.shards} shard processes), ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores${f.apis > 1 ? ` (${f.apiCpuEach.map((c) => fmt(c, 2)).join(' + ')})` : ''}; driver CPU ${fmt(f.driverCpu, 2)} cores (shards ${f.shardCpuEach.map((c) => fmt(c, 2)).join(' + ')}); machine ${fmt(f.machineCpu, 2)} of ${f.cores} cores busy (all processes)${fleetBound(f)}; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s${f.failedRequests ? `, ${fmt(f.failedRequests)} failed in transport (retried)` : ''} | | | |`,
+      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling (simulated in ${f.shards} shard processes), ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores${f.apis > 1 ? ` (${f.apiCpuEach.map((c) => fmt(c, 2)).join(' + ')})` : ''}; driver CPU ${fmt(f.driverCpu, 2)} cores (shards ${f.shardCpuEach.map((c) => fmt(c, 2)).join(' + ')}); Postgres ${fmt(f.postgresCpu, 2)} cores; machine ${fmt(f.machineCpu, 2)} of ${f.cores} cores busy (all processes)${fleetBound(f)}; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s${f.failedRequests ? `, ${fmt(f.failedRequests)} failed (retried: ${f.failureCauses.map(([c, n]) => `${c} ×${fmt(n)}`).join(', ')})` : ''} | | | |`,
     );
   if (fleets.length === 2)
     out(

@@ -1,7 +1,7 @@
 /**
  * The bench stack held up for tests/bench/bench-hygiene.test.ts: starts what `npm run bench` starts (the API,
  * a worker, a fleet shard; a scratch Postgres when DATABASE_URL is unset), prints the pids of everything it
- * started as one JSON line, then waits to be signalled, or with `throw` crashes with an uncaught exception.
+ * started as one JSON line, then waits to be signalled (SIGINT, SIGTERM), or on SIGUSR2 crashes with an uncaught exception.
  */
 import { startBenchStack, until } from './stack.js';
 import { trackedPids } from './children.js';
@@ -32,9 +32,9 @@ shard.tell({
   flushMs: 200,
 });
 await ready;
+// SIGUSR2 stands for a bug: an exception nobody catches, thrown once the test has seen every child running.
+process.on('SIGUSR2', () => {
+  throw new Error('hold-stack: a crash, as asked');
+});
 process.stdout.write(JSON.stringify({ pids: trackedPids() }) + '\n');
-if (process.argv.includes('throw'))
-  setTimeout(() => {
-    throw new Error('hold-stack: a crash, as asked');
-  }, 10);
-else setInterval(() => undefined, 60_000);
+setInterval(() => undefined, 60_000);

@@ -11,13 +11,14 @@ import { installExitHandlers, onInterrupt, track, trackPostgres } from './childr
 
 const OCR = fileURLToPath(new URL('../../packages/cli/bin/ocr.js', import.meta.url));
 /**
- * Preloaded into API processes (with --expose-gc): SIGUSR2 runs a full collection and prints the RSS after it
- * as one JSON line on stdout, which `rssAfterGcKb` waits for. Bench-only; the API itself is unchanged.
+ * Preloaded into API processes (with --expose-gc): SIGUSR2 runs full collections and prints the RSS and the
+ * live JS memory (heap used + external) after them as one JSON line on stdout, which `memoryAfterGcKb` waits
+ * for. Bench-only; the API itself is unchanged.
  */
 const GC_ON_SIGNAL =
   'data:text/javascript,' +
   encodeURIComponent(
-    `process.on('SIGUSR2', () => { globalThis.gc(); process.stdout.write(JSON.stringify({ bench_gc_rss_kb: Math.round(process.memoryUsage.rss() / 1024) }) + '\\n'); });`,
+    `process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); const m = process.memoryUsage(); process.stdout.write(JSON.stringify({ bench_gc_rss_kb: Math.round(m.rss / 1024), bench_gc_heap_kb: Math.round((m.heapUsed + m.external) / 1024) }) + '\\n'); });`,
   );
 
 /** A benchmark's world: a real Postgres, an API process, tokens, and helpers to spawn workers. */
@@ -37,10 +38,11 @@ export interface BenchStack {
   reset(): Promise<void>;
   rssKb(pid: number): Promise<number>;
   /**
-   * RSS of an API process (kB) right after a full garbage collection in it (API processes run with
-   * --expose-gc and collect on SIGUSR2): without it, garbage of earlier phases makes RSS deltas meaningless.
+   * RSS and live JS memory (heap used + external) of an API process (kB) right after a full garbage
+   * collection in it (API processes run with --expose-gc and collect on SIGUSR2): without it, garbage of
+   * earlier phases makes deltas meaningless.
    */
-  rssAfterGcKb(api: ChildProcess): Promise<number>;
+  memoryAfterGcKb(api: ChildProcess): Promise<{ rss: number; heap: number }>;
   close(): Promise<void>;
 }
 
@@ -74,7 +76,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     children.push(child);
     return child;
   };
-  const gcReports = new WeakMap<ChildProcess, ((kb: number) => void)[]>();
+  const gcReports = new WeakMap<ChildProcess, ((kb: { rss: number; heap: number }) => void)[]>();
   const spawnApi = async (apiPort: number) => {
     const child = spawnOcr(
       'api',
@@ -94,8 +96,8 @@ export async function startBenchStack(): Promise<BenchStack> {
       const lines = createInterface({ input: child.stdout! });
       lines.on('line', (line) => {
         if (line.includes('api listening')) resolve();
-        const gc = /^\{"bench_gc_rss_kb":(\d+)\}$/.exec(line);
-        if (gc) gcReports.get(child)?.shift()?.(Number(gc[1]));
+        const gc = /^\{"bench_gc_rss_kb":(\d+),"bench_gc_heap_kb":(\d+)\}$/.exec(line);
+        if (gc) gcReports.get(child)?.shift()?.({ rss: Number(gc[1]), heap: Number(gc[2]) });
       });
       child.once('exit', (code) => reject(new Error(`api exited with ${code}`)));
     });
@@ -128,8 +130,10 @@ export async function startBenchStack(): Promise<BenchStack> {
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     },
-    async rssAfterGcKb(api: ChildProcess) {
-      const report = new Promise<number>((resolve) => gcReports.get(api)!.push(resolve));
+    async memoryAfterGcKb(api: ChildProcess) {
+      const report = new Promise<{ rss: number; heap: number }>((resolve) =>
+        gcReports.get(api)!.push(resolve),
+      );
       api.kill('SIGUSR2');
       return report;
     },

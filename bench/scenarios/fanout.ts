@@ -1,71 +1,115 @@
-import { once } from 'node:events';
-import WebSocket from 'ws';
+import { fork, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { createClient } from '@ocr/client';
+import { track } from '../lib/children.js';
 import { percentile } from '../lib/stats.js';
 import type { BenchStack } from '../lib/stack.js';
 import { leasedRuns } from './events.js';
+import type { FromFanoutShard, ToFanoutShard } from './fanout-shard.js';
+
+const SHARD = fileURLToPath(new URL('./fanout-shard.ts', import.meta.url));
 
 export interface FanoutResult {
   p50: number;
   p99: number;
   kbPerConnection: number;
+  /** Live JS memory (heap used + external) growth per connection, after a full GC: steadier than RSS. */
+  heapKbPerConnection: number;
   delivered: number;
+  /** Processes holding the subscribers. */
+  shards: number;
+}
+
+/** A forked subscriber shard: `next(type)` resolves with its next message of that type. */
+function startShard(): {
+  child: ChildProcess;
+  next<T extends FromFanoutShard['type']>(type: T): Promise<Extract<FromFanoutShard, { type: T }>>;
+} {
+  const child = track(fork(SHARD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const waiting = new Map<string, (m: FromFanoutShard) => void>();
+  child.on('message', (m: FromFanoutShard) => {
+    const resolve = waiting.get(m.type);
+    waiting.delete(m.type);
+    resolve?.(m);
+  });
+  return {
+    child,
+    next: (type) =>
+      new Promise((resolve, reject) => {
+        waiting.set(type, resolve as (m: FromFanoutShard) => void);
+        child.once('exit', (code) => reject(new Error(`fan-out shard exited with ${code}`)));
+      }),
+  };
 }
 
 /**
- * `subscribers` WebSocket clients spread over `runs` runs; events appended through the API carry their
- * send time; append → delivered latency measured at each subscriber. Memory per connection is the API
- * process's RSS growth divided by the number of connections, both readings right after a full GC in the API
- * (without it, garbage of the previous scenario collected in between made the figure negative).
+ * `subscribers` WebSocket clients spread over `runs` runs, held by `shards` child processes
+ * (fanout-shard.ts; default one per core); events appended through the API carry their send time;
+ * append → delivered latency measured at each subscriber. Memory per connection is the API process's RSS
+ * growth divided by the number of connections, both readings right after a full GC in the API (without it,
+ * garbage of the previous scenario collected in between made the figure negative), and the same for live JS
+ * memory (heap used + external), which does not depend on when V8 returns pages to the OS.
  */
 export async function wsFanout(
   stack: BenchStack,
-  opts: { subscribers: number; runs: number; events: number },
+  opts: { subscribers: number; runs: number; events: number; shards?: number },
 ): Promise<FanoutResult> {
   await stack.reset();
   const worker = createClient({ baseUrl: stack.apiUrl, token: stack.workerToken });
   const leases = await leasedRuns(stack, opts.runs);
-  const rssBefore = await stack.rssAfterGcKb(stack.api);
+  const rssBefore = await stack.memoryAfterGcKb(stack.api);
   const url = stack.apiUrl.replace('http', 'ws') + '/v1/stream';
-  const latencies: number[] = [];
-  let delivered = 0;
-  const sockets: WebSocket[] = [];
-  for (let i = 0; i < opts.subscribers; i++) {
-    const socket = new WebSocket(url, { headers: { authorization: `Bearer ${stack.adminToken}` } });
-    const target = leases[i % leases.length]!;
-    socket.on('message', (raw) => {
-      const msg = JSON.parse(String(raw));
-      if (msg.type === 'ready')
-        socket.send(JSON.stringify({ type: 'subscribe', topic: 'run', run_id: target.runId, after_seq: 0 }));
-      if (msg.type === 'event' && msg.event.type === 'log') {
-        latencies.push(Date.now() - Number(msg.event.message));
-        delivered++;
-      }
+  const n = Math.max(1, Math.min(opts.shards ?? cpus().length, opts.subscribers));
+  const shards = Array.from({ length: n }, startShard);
+  try {
+    const subscribed = shards.map((s) => s.next('subscribed'));
+    const done = shards.map((s) => s.next('done'));
+    shards.forEach((shard, i) => {
+      const runs: string[] = [];
+      for (let s = i; s < opts.subscribers; s += n) runs.push(leases[s % leases.length]!.runId);
+      const start: ToFanoutShard = {
+        type: 'start',
+        url,
+        token: stack.adminToken,
+        runs,
+        expectedPerSubscriber: opts.events,
+      };
+      shard.child.send(start);
     });
-    sockets.push(socket);
-    if (i % 100 === 99) await once(socket, 'open');
-  }
-  await Promise.all(sockets.map((s) => (s.readyState === WebSocket.OPEN ? undefined : once(s, 'open'))));
-  await new Promise((r) => setTimeout(r, 500));
-  const rssAfter = await stack.rssAfterGcKb(stack.api);
-  const expected = opts.events * opts.subscribers;
-  for (let seq = 1; seq <= opts.events; seq++) {
-    await Promise.all(
-      leases.map((l) =>
-        worker.worker.appendEvents(l.runId, l.lease, [
-          { seq, level: 'info', type: 'log', message: String(Date.now()) },
-        ]),
-      ),
+    // Every subscriber has its `subscribed` answer: the feeds are joined before the first append.
+    await Promise.all(subscribed);
+    const rssAfter = await stack.memoryAfterGcKb(stack.api);
+    for (let seq = 1; seq <= opts.events; seq++) {
+      await Promise.all(
+        leases.map((l) =>
+          worker.worker.appendEvents(l.runId, l.lease, [
+            { seq, level: 'info', type: 'log', message: String(Date.now()) },
+          ]),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // All delivered, or 30 s: whatever is missing then counts as not delivered.
+    await Promise.race([Promise.all(done), new Promise((r) => setTimeout(r, 30_000))]);
+    const results = await Promise.all(
+      shards.map((shard) => {
+        const answer = shard.next('results');
+        shard.child.send({ type: 'collect' } satisfies ToFanoutShard);
+        return answer;
+      }),
     );
-    await new Promise((r) => setTimeout(r, 20));
+    const latencies = results.flatMap((r) => r.latencies);
+    const delivered = results.reduce((sum, r) => sum + r.delivered, 0);
+    return {
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      kbPerConnection: (rssAfter.rss - rssBefore.rss) / opts.subscribers,
+      heapKbPerConnection: (rssAfter.heap - rssBefore.heap) / opts.subscribers,
+      delivered: delivered / (opts.events * opts.subscribers),
+      shards: n,
+    };
+  } finally {
+    for (const shard of shards) if (shard.child.exitCode === null) shard.child.kill('SIGKILL');
   }
-  const deadline = Date.now() + 30_000;
-  while (delivered < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  for (const s of sockets) s.terminate();
-  return {
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    kbPerConnection: (rssAfter - rssBefore) / opts.subscribers,
-    delivered: delivered / expected,
-  };
 }

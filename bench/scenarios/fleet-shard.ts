@@ -6,6 +6,7 @@
  * chatty run's lines every flush. Samples (heartbeat latency, line lag) are reported to the parent on
  * request, for the window the parent marks.
  */
+import { setMaxListeners } from 'node:events';
 import { Agent, request } from 'node:http';
 
 export interface ShardWorker {
@@ -35,6 +36,8 @@ export interface ShardWindow {
   lines: number;
   requests: number;
   failed: number;
+  /** Failures by cause: HTTP status (`429`, `503`…) or transport error code (`ECONNRESET`…). */
+  causes: Record<string, number>;
 }
 
 export type FromShard = { type: 'ready' } | ShardWindow | { type: 'stopped' };
@@ -48,6 +51,8 @@ function send(message: FromShard): void {
 
 function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop(): Promise<void> } {
   const stop = new AbortController();
+  // Every request in flight listens on it (one parked claim per worker, plus heartbeats and appends).
+  setMaxListeners(0, stop.signal);
   const agents = start.urls.map(
     () => new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000 }),
   );
@@ -57,6 +62,7 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
   let lines = 0;
   let requests = 0;
   let failed = 0;
+  let causes: Record<string, number> = {};
 
   /** POST JSON, resolve with the parsed answer; a non-2xx answer or a transport error rejects. */
   const post = (api: number, path: string, body: unknown): Promise<unknown> =>
@@ -81,7 +87,12 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString();
-            if ((res.statusCode ?? 500) >= 300) reject(new Error(`${path}: ${res.statusCode} ${text}`));
+            if ((res.statusCode ?? 500) >= 300)
+              reject(
+                Object.assign(new Error(`${path}: ${res.statusCode} ${text}`), {
+                  code: String(res.statusCode),
+                }),
+              );
             else resolve(text ? JSON.parse(text) : undefined);
           });
           res.on('error', reject);
@@ -96,8 +107,12 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
   const counted = async (call: () => Promise<unknown>): Promise<unknown> => {
     try {
       return await call();
-    } catch {
-      if (!stop.signal.aborted) failed++;
+    } catch (err) {
+      if (!stop.signal.aborted) {
+        failed++;
+        const cause = String((err as { code?: unknown }).code ?? 'other');
+        causes[cause] = (causes[cause] ?? 0) + 1;
+      }
       return undefined;
     }
   };
@@ -210,9 +225,10 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
       heartbeats = [];
       lag = [];
       lines = requests = failed = 0;
+      causes = {};
     },
     collect() {
-      return { type: 'window', heartbeats, lag, lines, requests, failed };
+      return { type: 'window', heartbeats, lag, lines, requests, failed, causes };
     },
     async stop() {
       stop.abort();

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@ocr/client';
@@ -52,8 +52,12 @@ export interface FleetResult {
   lagP99: number;
   /** Requests answered per second (claims, heartbeats, appends, completions). */
   requestsPerSecond: number;
-  /** Requests that failed in transport (reset, timeout) over the window; retried as a worker would. */
+  /** Requests that failed in transport (reset, timeout) or were refused over the window; retried as a worker would. */
   failedRequests: number;
+  /** The failures by cause (HTTP status or error code), most frequent first. */
+  failureCauses: [string, number][];
+  /** CPU of every `postgres` process on the machine (the server may hold other databases too), in cores. */
+  postgresCpu: number;
 }
 
 /** utime + stime of a process, in seconds (from /proc; clock ticks are 100/s on Linux). */
@@ -68,6 +72,19 @@ async function machineSeconds(): Promise<number> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!;
   const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
   return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / 100;
+}
+
+/** utime + stime of every process named `postgres`, by pid, in seconds. */
+async function postgresSeconds(): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    if (!stat.includes('(postgres)')) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(Number(name), (Number(fields[11]) + Number(fields[12])) / 100);
+  }
+  return out;
 }
 
 /** A forked shard and a way to ask it something and wait for its answer. */
@@ -170,6 +187,7 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
     const shardPids = shards.map((s) => s.child.pid!);
     const cpu0 = await Promise.all([...apiPids, ...shardPids, process.pid].map(cpuSeconds));
     const machine0 = await machineSeconds();
+    const pg0 = await postgresSeconds();
     const t0 = performance.now();
     const probes = Math.round(cfg.probesPerSecond * cfg.seconds);
     let probesLost = 0;
@@ -184,6 +202,7 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
     const elapsed = (performance.now() - t0) / 1000;
     const cpu1 = await Promise.all([...apiPids, ...shardPids, process.pid].map(cpuSeconds));
     const machine1 = await machineSeconds();
+    const pg1 = await postgresSeconds();
     const windows: ShardWindow[] = await Promise.all(
       shards.map((shard) => {
         const answer = shard.next('window');
@@ -214,6 +233,11 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     const heartbeats = windows.flatMap((w) => w.heartbeats);
     const lag = windows.flatMap((w) => w.lag);
+    const causes = new Map<string, number>();
+    for (const w of windows)
+      for (const [cause, count] of Object.entries(w.causes))
+        causes.set(cause, (causes.get(cause) ?? 0) + count);
+    if (probesLost > 0) causes.set('probe create', probesLost);
     return {
       apis: cfg.apis,
       shards: n,
@@ -232,6 +256,8 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
       lagP99: percentile(lag, 99),
       requestsPerSecond: sum(windows.map((w) => w.requests)) / elapsed,
       failedRequests: sum(windows.map((w) => w.failed)) + probesLost,
+      failureCauses: [...causes.entries()].sort((a, b) => b[1] - a[1]),
+      postgresCpu: [...pg1].reduce((total, [pid, s1]) => total + s1 - (pg0.get(pid) ?? 0), 0) / elapsed,
     };
   } finally {
     for (const shard of shards)

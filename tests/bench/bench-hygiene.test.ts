@@ -39,7 +39,7 @@ async function holdAndEnd(
   end: 'SIGINT' | 'SIGTERM' | 'throw',
   env: Record<string, string | undefined>,
 ): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOLD, ...(end === 'throw' ? ['throw'] : [])], {
+  const child = spawn(process.execPath, ['--import', 'tsx', HOLD], {
     // A process group of its own: what it leaves behind is found by group, not only by the pids it reports.
     detached: true,
     env: { ...process.env, ...env },
@@ -64,7 +64,7 @@ async function holdAndEnd(
   t.ok(pids.length >= (env.DATABASE_URL ? 3 : 4), `children reported: ${pids.join(', ')}`);
   for (const pid of pids) t.ok(await procState(pid), `child ${pid} is running before the end`);
 
-  if (end !== 'throw') child.kill(end);
+  child.kill(end === 'throw' ? 'SIGUSR2' : end);
   const { code } = await exited;
   t.equal(code, end === 'SIGINT' ? 130 : end === 'SIGTERM' ? 143 : 1, `exit code after ${end}`);
   // Processes take a moment to die after their signal (Postgres finishes its fast shutdown): poll.
