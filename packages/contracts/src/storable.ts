@@ -11,6 +11,8 @@ export const TOO_DEEP = '[truncated: nested deeper than 64 levels]';
 
 /** NUL and lone surrogates become U+FFFD; everything else is kept. */
 export function sanitizeText(value: string): string {
+  // Most text is clean already: two scans, no copy.
+  if (value.isWellFormed() && !value.includes('\u0000')) return value;
   // eslint-disable-next-line no-control-regex
   return value.toWellFormed().replace(/\u0000/g, '\uFFFD');
 }

@@ -1,7 +1,7 @@
 import { MAX_EVENT_MESSAGE, sanitizeJson, sanitizeText } from '@ocr/contracts';
 import { Backoff, sleep, type Logger } from '@ocr/runtime';
 import { LeaseLostError, type WorkerEvent, type WorkerProtocol } from './protocol.js';
-import { maskJson } from './secret-mask.js';
+import { maskJson, noMask, type Masker } from './secret-mask.js';
 
 export interface EventSinkOptions {
   flushMs: number;
@@ -9,8 +9,11 @@ export interface EventSinkOptions {
   /** Most events held while the API is unreachable; beyond it the oldest unsent (after the first) drop. */
   maxPending?: number;
   onLeaseLost: () => void;
-  /** Masks secret values in every event before it is queued (see secret-mask.ts). */
-  mask?: (text: string) => string;
+  /**
+   * The run's current masker (it changes once the run's secrets are loaded): secret values are masked in
+   * every event before it is queued (see secret-mask.ts).
+   */
+  masker?: () => Masker;
 }
 
 type NewEvent = Omit<WorkerEvent, 'seq' | 'ts'> & { ts?: string };
@@ -45,21 +48,8 @@ export class EventSink {
   /** Queue one event; it is numbered now, in call order. */
   emit(event: NewEvent): void {
     if (this.lost) return;
-    const mask = this.options.mask;
-    const masked = mask
-      ? {
-          ...event,
-          message: mask(event.message),
-          ...(event.data === undefined ? {} : { data: maskJson(event.data, mask) }),
-        }
-      : event;
     this.pending.push(
-      clean({
-        ...masked,
-        seq: ++this.seq,
-        ts: event.ts ?? new Date().toISOString(),
-        step: event.step ?? null,
-      }),
+      clean(event, this.options.masker?.() ?? noMask, ++this.seq, event.ts ?? new Date().toISOString()),
     );
     const max = this.options.maxPending ?? 100_000;
     if (this.pending.length > max) {
@@ -145,20 +135,23 @@ export class EventSink {
 }
 
 /**
- * An event the API will store as sent: text cleaned (NUL, invalid UTF-16 → U+FFFD), the message cut to
- * the protocol's limit, data bounded in depth. What a step prints must never make an append be refused.
+ * An event the API will store as sent: secret values masked in its message and data, then its text cleaned
+ * (NUL, invalid UTF-16 → U+FFFD), the message cut to the protocol's limit, data bounded in depth. What a
+ * step prints must never make an append be refused. Masking comes first, so a cut never splits a secret
+ * into a part the masker no longer recognises. One new object per event.
  */
-function clean(event: WorkerEvent): WorkerEvent {
-  const message = sanitizeText(
-    event.message.length > MAX_EVENT_MESSAGE
-      ? event.message.slice(0, MAX_EVENT_MESSAGE - 1) + '…'
-      : event.message,
-  );
-  return {
+function clean(event: NewEvent, mask: Masker, seq: number, ts: string): WorkerEvent {
+  const text = mask(event.message);
+  const out: WorkerEvent = {
     ...event,
+    seq,
+    ts,
     type: sanitizeText(event.type).slice(0, 100) || 'log',
     step: event.step == null ? null : sanitizeText(event.step).slice(0, 200),
-    message,
-    ...(event.data === undefined ? {} : { data: sanitizeJson(event.data) }),
+    message: sanitizeText(
+      text.length > MAX_EVENT_MESSAGE ? text.slice(0, MAX_EVENT_MESSAGE - 1) + '…' : text,
+    ),
   };
+  if (event.data !== undefined) out.data = sanitizeJson(maskJson(event.data, mask)) as WorkerEvent['data'];
+  return out;
 }

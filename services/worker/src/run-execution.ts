@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sanitizeJson } from '@ocr/contracts';
-import { retry, type Logger } from '@ocr/runtime';
+import { lazyChild, retry, type Logger } from '@ocr/runtime';
 import { EventSink } from './event-sink.js';
 import type { Heartbeats } from './heartbeats.js';
 import type { ClaimedRun, WorkerProtocol } from './protocol.js';
@@ -10,7 +10,7 @@ import { runStep, type StepOutcome } from './step-runner.js';
 import type { ExecutorRegistry } from './executors/index.js';
 import { uploadArtifacts, type PendingArtifact, type StoreOptions } from './artifacts.js';
 import { createRunApi } from './run-api.js';
-import { createMasker, maskJson, secretParamValues } from './secret-mask.js';
+import { createMasker, maskJson, secretParamValues, type Masker } from './secret-mask.js';
 import { secretsForStep, type SecretSource, type SecretStore } from './secrets.js';
 
 export interface RunExecutionOptions {
@@ -47,11 +47,16 @@ export class RunExecution {
   private leaseLost = false;
   private releaseReason: string | undefined;
   private readonly sink: EventSink;
-  /** Replaced once the run's secrets are loaded (before anything is sent); the sink always calls the current one. */
-  private mask: (text: string) => string;
+  /** Replaced once the run's secrets are loaded (before anything is sent); the sink always uses the current one. */
+  private mask: Masker;
   private secrets: SecretStore = new Map();
   /** Uploads stop retrying once the run is stopped (cancel, shutdown, run timeout, lost lease). */
   private readonly store: StoreOptions;
+  /**
+   * The run's scratch directory, made by the first step that may use it (`ExecutorRegistry.usesWorkdir`):
+   * a run of noop or http steps makes none. Removed when the run ends, however it ends.
+   */
+  private workdir: Promise<string> | undefined;
   readonly done: Promise<RunEnd>;
 
   constructor(
@@ -60,14 +65,16 @@ export class RunExecution {
   ) {
     this.runId = claimed.run.id;
     // An error logged during the run (a failed request whose message quotes a rendered URL) is masked too.
-    const log = options.log.child(
+    // Lazy: a run that logs nothing (most) makes no pino child.
+    const log = lazyChild(
+      options.log,
       { runId: this.runId, attempt: claimed.run.attempt, lane: claimed.run.lane },
       { serializers: { err: (err: unknown) => maskedError(err, (text) => this.mask(text)) } },
     );
     this.mask = createMasker(secretParamValues(claimed.run.params ?? {}, claimed.secret_params ?? []));
     this.store = { retryMs: options.artifactRetryMs, signal: this.abort.signal };
     this.sink = new EventSink(options.api, this.runId, claimed.lease_token, log, {
-      mask: (text) => this.mask(text),
+      masker: () => this.mask,
       flushMs: options.flushMs,
       batchSize: options.eventBatch,
       onLeaseLost: () => this.onLeaseLost(),
@@ -122,7 +129,6 @@ export class RunExecution {
         ...this.secrets.values(),
       ].flatMap((value) => [value, encodeURIComponent(value)]),
     );
-    const workdir = await mkdtemp(join(this.options.workDir || tmpdir(), `ocr-run-`));
     const runTimeout = this.claimed.timeout_s
       ? setTimeout(() => this.abort.abort(new Error('run timeout')), this.claimed.timeout_s * 1000)
       : undefined;
@@ -150,6 +156,7 @@ export class RunExecution {
           data: { index, kind },
         });
         const started = Date.now();
+        const workdir = this.options.executors.usesWorkdir(step) ? await this.makeWorkdir() : '';
         outcome = await runStep(this.options.executors, step, {
           runId: run.id,
           attempt: run.attempt,
@@ -169,7 +176,7 @@ export class RunExecution {
             (event) => this.sink.emit({ ...event, step: event.step ?? name }),
             this.store,
           ),
-          log: log.child({ step: name }),
+          log: lazyChild(log, { step: name }),
         });
         if (outcome.status === 'success' && outcome.output !== undefined) outputs[name] = outcome.output;
         const finished =
@@ -231,8 +238,14 @@ export class RunExecution {
     } finally {
       heartbeats.remove(run.id);
       this.sink.close();
-      await rm(workdir, { recursive: true, force: true }).catch(() => undefined);
+      if (this.workdir)
+        await this.workdir.then((dir) => rm(dir, { recursive: true, force: true })).catch(() => undefined);
     }
+  }
+
+  /** The run's scratch directory, made on first use (a failure to make it fails the step that needed it). */
+  private makeWorkdir(): Promise<string> {
+    return (this.workdir ??= mkdtemp(join(this.options.workDir || tmpdir(), 'ocr-run-')));
   }
 
   /** Complete the run from its last step's outcome (`step` names that step in the run's error). */

@@ -9,14 +9,20 @@ import { paramText } from '@ocr/contracts';
 
 export const MASK = '••••';
 
-/** A masking function for these values, or the identity when there are none. */
-export function createMasker(values: readonly string[]): (text: string) => string {
+/** Masks secret values in a text. */
+export type Masker = (text: string) => string;
+
+/** The masker of a run without secret values: changes nothing, so JSON is not even walked (`maskJson`). */
+export const noMask: Masker = (text) => text;
+
+/** A masking function for these values, or `noMask` when there are none. */
+export function createMasker(values: readonly string[]): Masker {
   const parts = new Set<string>();
   for (const value of values) {
     if (value.length >= 3) parts.add(value);
     for (const line of value.split(/\r?\n/)) if (line.trim().length >= 3) parts.add(line);
   }
-  if (parts.size === 0) return (text) => text;
+  if (parts.size === 0) return noMask;
   // Longest first, so a value containing another is masked whole.
   const sorted = [...parts].sort((a, b) => b.length - a.length);
   return (text) => {
@@ -34,7 +40,8 @@ export function secretParamValues(params: Record<string, unknown>, names: readon
 }
 
 /** Every string inside a JSON value masked (keys too: a secret can end up as a key of a tool's output). */
-export function maskJson<T>(value: T, mask: (text: string) => string): T {
+export function maskJson<T>(value: T, mask: Masker): T {
+  if (mask === noMask) return value;
   if (typeof value === 'string') return mask(value) as T;
   if (Array.isArray(value)) return value.map((v) => maskJson(v, mask)) as T;
   if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value))

@@ -40,6 +40,8 @@ export class Worker extends EventEmitter {
   private readonly heartbeats: Heartbeats;
   private readonly executors: ExecutorRegistry;
   private readonly secrets: SecretSource;
+  /** The parent of every run's logger (one child for the worker's life, not one per run). */
+  private readonly runLog: Logger;
   private claiming = false;
   /** The API's lease length, from the latest claim reply. */
   private leaseTimeoutMs = 15_000;
@@ -60,6 +62,7 @@ export class Worker extends EventEmitter {
   constructor(private readonly deps: WorkerDeps) {
     super();
     this.id = deps.config.OCR_WORKER_ID;
+    this.runLog = deps.log.child({ workerId: this.id });
     this.secrets =
       deps.secrets ??
       createSecretSource({
@@ -301,12 +304,12 @@ export class Worker extends EventEmitter {
   }
 
   private createExecution(claimed: ConstructorParameters<typeof RunExecution>[0]): RunExecution {
-    const { config, api, log } = this.deps;
+    const { config, api } = this.deps;
     return new RunExecution(claimed, {
       api,
       executors: this.executors,
       heartbeats: this.heartbeats,
-      log: log.child({ workerId: this.id }),
+      log: this.runLog,
       workDir: config.OCR_WORK_DIR || undefined,
       killGraceMs: config.OCR_KILL_GRACE_S * 1000,
       flushMs: config.OCR_EVENT_FLUSH_MS,

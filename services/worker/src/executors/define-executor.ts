@@ -4,6 +4,7 @@
  * field); timeout and cancel arrive as one `StepStop`; and nothing thrown escapes as an exception.
  */
 import type { Static, TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 import Value from 'typebox/value';
 import { ParamError } from '@ocr/contracts';
 import { StepStop } from './step-stop.js';
@@ -22,11 +23,14 @@ export function defineExecutor<S extends TSchema>(
   schema: S,
   body: ExecutorBody<S>,
 ): StepExecutor {
+  // Compiled once: a valid step is one check, and the error list (with its messages) is only built for a
+  // step that fails it.
+  const validator = Compile(schema);
   return {
     kind,
     async run(step, ctx) {
       if (ctx.signal.aborted) return stepResult.cancelled('step not started: run cancelled');
-      const problem = firstProblem(schema, step);
+      const problem = validator.Check(step) ? undefined : firstProblem(schema, step);
       if (problem) return stepResult.failed('invalid_step', `step ${ctx.stepName}: ${problem}`);
       const stop = new StepStop(ctx);
       try {
@@ -46,8 +50,13 @@ export function defineExecutor<S extends TSchema>(
   };
 }
 
+/** The same executor, declared never to touch the run's working directory (none is made for its steps). */
+export function withoutWorkdir(executor: StepExecutor): StepExecutor {
+  return { ...executor, usesWorkdir: false };
+}
+
 /** The first schema violation, as `field: message`. */
-function firstProblem(schema: TSchema, value: unknown): string | undefined {
+export function firstProblem(schema: TSchema, value: unknown): string | undefined {
   for (const error of Value.Errors(schema, value)) {
     const params = error.params as
       { requiredProperties?: string[]; additionalProperties?: string[] } | undefined;

@@ -9,7 +9,7 @@ import { request, type Dispatcher } from 'undici';
 import { sanitizeJson } from '@ocr/contracts';
 import { OutputFramer } from '../output/index.js';
 import { renderJson, renderText, renderUrl } from '../params/index.js';
-import { defineExecutor } from './define-executor.js';
+import { defineExecutor, withoutWorkdir } from './define-executor.js';
 import { checkUrl, createGuardedAgent, guardRefusal, type GuardPolicy } from './http-guard.js';
 import { HttpStep } from './step-schemas.js';
 import { ExecutorError, stepResult, type StepContext, type StepExecutor } from './types.js';
@@ -48,7 +48,8 @@ const REDACTED_RESPONSE = new Set(['set-cookie', 'authorization', 'proxy-authent
 export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecutor {
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const maxRedirects = options.maxRedirects ?? 5;
-  return defineExecutor('http', HttpStep, async (step, ctx, stop) => {
+  // No working directory: a response is recorded in memory, never written to a file.
+  const executor = defineExecutor('http', HttpStep, async (step, ctx, stop) => {
     const policy: GuardPolicy = {
       allowPrivate:
         options.allowPrivate === true ||
@@ -177,6 +178,7 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): StepExecu
       await agent.destroy().catch(() => undefined);
     }
   });
+  return withoutWorkdir(executor);
 }
 
 function send(

@@ -14,7 +14,7 @@ import { stepResult, type StepContext, type StepExecutor, type StepResult } from
 
 export * from './types.js';
 export * as StepSchemas from './step-schemas.js';
-export { defineExecutor, type ExecutorBody } from './define-executor.js';
+export { defineExecutor, withoutWorkdir, type ExecutorBody } from './define-executor.js';
 export { StepStop, type Escalation, type StopReason } from './step-stop.js';
 export { shellExecutor } from './shell.js';
 export { noopExecutor } from './noop.js';
@@ -44,6 +44,17 @@ export class ExecutorRegistry {
 
   has(kind: string): boolean {
     return this.executors.has(kind);
+  }
+
+  /**
+   * Does a step need the run's working directory? Not when its kind declares it never uses one and it
+   * declares no artifact files (those are resolved inside the directory); an unknown kind fails without.
+   */
+  usesWorkdir(step: Record<string, unknown>): boolean {
+    const executor = this.executors.get(String(step.kind));
+    if (!executor) return false;
+    const artifacts = step.artifacts;
+    return executor.usesWorkdir !== false || (Array.isArray(artifacts) && artifacts.length > 0);
   }
 
   /** Registered kinds, in registration order. */

@@ -19,38 +19,47 @@ export interface Escalation {
   finished(): boolean;
 }
 
-/** One step's stop state: a signal that fires on cancel or timeout, and the escalation to run then. */
+/**
+ * One step's stop state: a signal that fires on cancel or timeout, and the escalation to run then.
+ * Lazy about the run's signal: a step that never asks for `signal` nor escalates (noop, most quick steps)
+ * costs no controller and no listener; `reason` looks at the run's signal itself, so it reads the same.
+ */
 export class StepStop {
-  private readonly controller = new AbortController();
+  private controller: AbortController | undefined;
+  private listening = false;
   private readonly timer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private escalation: Escalation | undefined;
   private stopReason: StopReason | undefined;
+  private stopError: Error | undefined;
   private graceOver: Promise<void> = Promise.resolve();
   private readonly onAbort = () => this.stop('cancelled');
 
   constructor(private readonly ctx: StepContext) {
     if (ctx.signal.aborted) this.stop('cancelled');
-    else ctx.signal.addEventListener('abort', this.onAbort, { once: true });
-    if (ctx.timeoutMs !== undefined && ctx.timeoutMs > 0)
+    if (ctx.timeoutMs !== undefined && ctx.timeoutMs > 0 && !this.stopReason)
       this.timer = setTimeout(() => this.stop('timeout'), ctx.timeoutMs);
   }
 
   /** Fires when the step must stop (cancel or timeout); pass it to anything abortable. */
   get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.stopError) this.controller.abort(this.stopError);
+      else this.listen();
+    }
     return this.controller.signal;
   }
 
   /** Why the step is stopping, once it is. */
   get reason(): StopReason | undefined {
+    if (!this.stopReason && this.ctx.signal.aborted) this.stop('cancelled');
     return this.stopReason;
   }
 
   /** The result for a stopped step: timed out or cancelled. */
   result(): StepTimedOut | StepCancelled {
-    return this.stopReason === 'timeout'
-      ? stepResult.timedOut(this.ctx.timeoutMs ?? 0)
-      : stepResult.cancelled();
+    return this.reason === 'timeout' ? stepResult.timedOut(this.ctx.timeoutMs ?? 0) : stepResult.cancelled();
   }
 
   /**
@@ -58,6 +67,8 @@ export class StepStop {
    * for, the escalation starts at once.
    */
   escalateWith(escalation: Escalation): void {
+    // Listening first: a run cancelled before this call is seen now, with no escalation yet to start.
+    this.listen();
     this.escalation = escalation;
     if (this.stopReason) this.escalate();
   }
@@ -74,14 +85,25 @@ export class StepStop {
   dispose(): void {
     clearTimeout(this.timer);
     clearTimeout(this.graceTimer);
-    this.ctx.signal.removeEventListener('abort', this.onAbort);
+    if (this.listening) this.ctx.signal.removeEventListener('abort', this.onAbort);
+  }
+
+  /** Follow the run's signal from now on (a run already aborted stops the step at once). */
+  private listen(): void {
+    if (this.listening || this.stopReason) return;
+    if (this.ctx.signal.aborted) return this.stop('cancelled');
+    this.listening = true;
+    this.ctx.signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
   private stop(reason: StopReason): void {
     if (this.stopReason) return;
+    // Not listening, a cancel of the run may not have been seen yet: it came first, so it is the reason.
+    if (reason === 'timeout' && this.ctx.signal.aborted) reason = 'cancelled';
     this.stopReason = reason;
+    this.stopError = new Error(reason === 'timeout' ? 'step timeout' : 'step cancelled');
     clearTimeout(this.timer);
-    this.controller.abort(new Error(reason === 'timeout' ? 'step timeout' : 'step cancelled'));
+    this.controller?.abort(this.stopError);
     if (this.escalation) this.escalate();
   }
 

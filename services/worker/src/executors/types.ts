@@ -36,7 +36,10 @@ export interface StepContext {
   secrets?: Record<string, string>;
   /** Extra environment for processes a step starts (shell, docker, stdio MCP servers), under the step's own. */
   env: Record<string, string>;
-  /** Per-run scratch directory: the shell's cwd, where copied-out files land. Removed by the run. */
+  /**
+   * Per-run scratch directory: the shell's cwd, where copied-out files land. Removed by the run. Made on
+   * the first step whose executor may use it; empty for a step of a kind that declares `usesWorkdir: false`.
+   */
   workdir: string;
   /** Aborts on cancel, run timeout, lease loss or shutdown: the step must stop and report `cancelled`. */
   signal: AbortSignal;
@@ -131,6 +134,11 @@ function formatMs(ms: number): string {
 /** One step kind. `run` never throws: every ending is a `StepResult`. */
 export interface StepExecutor {
   readonly kind: string;
+  /**
+   * `false` when the kind never touches `ctx.workdir` (noop, http): the run then makes no directory for it
+   * (a directory per run is a mkdtemp and a recursive rm). Absent means it may, and one is made.
+   */
+  readonly usesWorkdir?: boolean;
   run(step: Record<string, unknown>, ctx: StepContext): Promise<StepResult>;
 }
 
