@@ -30,6 +30,8 @@ export function sanitizeJson(value: unknown, depth = 0): unknown {
     return sanitizeJson((value as { toJSON: () => unknown }).toJSON(), depth);
   if (Array.isArray(value)) return value.map((item) => sanitizeJson(item, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [key, inner] of Object.entries(value)) out[sanitizeText(key)] = sanitizeJson(inner, depth + 1);
+  // Object.keys, not entries: the same own enumerable keys, without a pair array per member.
+  for (const key of Object.keys(value))
+    out[sanitizeText(key)] = sanitizeJson((value as Record<string, unknown>)[key], depth + 1);
   return out;
 }

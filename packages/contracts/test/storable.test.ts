@@ -1,6 +1,6 @@
 import t from 'tap';
 import { seededRandom } from '@ocr/testkit/random';
-import { sanitizeText } from '../src/storable.js';
+import { MAX_JSON_DEPTH, sanitizeJson, sanitizeText, TOO_DEEP } from '../src/storable.js';
 
 /** The rule as written before the clean-text shortcut: every string goes through both passes. */
 const reference = (value: string): string => value.toWellFormed().replaceAll('\u0000', '\uFFFD');
@@ -35,3 +35,38 @@ t.test(
     t.equal(sanitizeText('clean text'), 'clean text');
   },
 );
+
+/** sanitizeJson as written before (Object.entries, both passes per string). */
+function referenceJson(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return reference(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_JSON_DEPTH) return TOO_DEEP;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    return referenceJson((value as { toJSON: () => unknown }).toJSON(), depth);
+  if (Array.isArray(value)) return value.map((item) => referenceJson(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) out[reference(key)] = referenceJson(inner, depth + 1);
+  return out;
+}
+
+t.test('sanitizeJson: generated JSON (dirty keys and values, dates, deep nesting) as before', async (t) => {
+  const seed = Number(process.env.SEED ?? Date.now() % 1e9);
+  const random = seededRandom(seed);
+  const texts = ['ok', 'a\u0000b', '\uD800', 'é', ''];
+  const gen = (depth: number): unknown => {
+    const r = random();
+    if (depth > 5 || r < 0.3)
+      return [1, true, null, texts[Math.floor(random() * texts.length)]][Math.floor(random() * 4)];
+    if (r < 0.35) return new Date(1_700_000_000_000 + Math.floor(random() * 1e9));
+    if (r < 0.6) return Array.from({ length: Math.floor(random() * 3) + 1 }, () => gen(depth + 1));
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < 1 + Math.floor(random() * 3); i++)
+      out[texts[Math.floor(random() * texts.length)]! + i] = gen(depth + 1);
+    return out;
+  };
+  for (let i = 0; i < 500; i++) {
+    const value =
+      random() < 0.1 ? Array.from({ length: 70 }).reduce<unknown>((inner) => ({ d: inner }), 'deep') : gen(0);
+    t.same(sanitizeJson(value), referenceJson(value), `seed ${seed} #${i}`);
+  }
+});

@@ -10,8 +10,8 @@ const LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 /** Answered by the parent while the child is not made: a child has its parent's level (none is set here). */
 const FROM_PARENT = new Set(['level', 'levelVal', 'isLevelEnabled']);
 const quiet = (): void => undefined;
-/** The real logger behind each lazy child (made on the call). */
-const real = new WeakMap<Logger, () => Logger>();
+/** Asked of a lazy child, answers the function that makes (or returns) its real logger. */
+const MAKE = Symbol('lazyChild.make');
 
 /** `parent.child(bindings, options)`, made only when first needed (see above). */
 export function lazyChild(parent: Logger, bindings: Bindings, options?: ChildLoggerOptions): Logger {
@@ -19,9 +19,11 @@ export function lazyChild(parent: Logger, bindings: Bindings, options?: ChildLog
   if (options?.level !== undefined) return parent.child(bindings, options);
   let child: Logger | undefined;
   // The real child of the real parent: a lazy parent is made too, then (a step's line needs its run's).
-  const made = (): Logger => (child ??= (real.get(parent)?.() ?? parent).child(bindings, options));
+  const made = (): Logger =>
+    (child ??= ((parent as { [MAKE]?: () => Logger })[MAKE]?.() ?? parent).child(bindings, options));
   const proxy: Logger = new Proxy(parent, {
     get(_target, prop) {
+      if (prop === MAKE) return made;
       // Children of a lazy child stay lazy: a step's logger does not make its run's.
       if (prop === 'child')
         return (more: Bindings, moreOptions?: ChildLoggerOptions) => lazyChild(proxy, more, moreOptions);
@@ -35,7 +37,6 @@ export function lazyChild(parent: Logger, bindings: Bindings, options?: ChildLog
       return Reflect.set(made(), prop, value);
     },
   }) as Logger;
-  real.set(proxy, made);
   return proxy;
 }
 
