@@ -13,7 +13,9 @@ import { createExecutorRegistry } from '../src/executors/index.js';
 import { finished, startTestWorker } from './helpers.js';
 
 /** A fresh OCR_WORK_DIR, and every name created in it meanwhile (inotify: even one made and removed). */
-async function watchedWorkDir(t: Tap.Test): Promise<{ dir: string; created: string[] }> {
+async function watchedWorkDir(t: {
+  teardown(fn: () => Promise<void>): void;
+}): Promise<{ dir: string; created: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'ocr-workdir-test-'));
   const created: string[] = [];
   const watcher = watch(dir, (event, name) => {
