@@ -28,7 +28,9 @@ export class RestoreRefusedError extends Error {
 const ROWS_PER_FETCH = 1000;
 const ROWS_PER_INSERT = 1000;
 // Kysely's bookkeeping: the target's own migrations are compared with the header, never restored.
-const SKIPPED = new Set(['kysely_migration', 'kysely_migration_lock']);
+// `run_search` is derived: restoring `runs` rebuilds it (its insert trigger copies the search columns each
+// run row carries), so it is neither dumped nor restored (restored as well, its rows would collide).
+const SKIPPED = new Set(['kysely_migration', 'kysely_migration_lock', 'run_search']);
 
 type Tx = Transaction<Database> | Kysely<Database>;
 

@@ -10,6 +10,7 @@ import * as timelineWithoutFkChecks from './migrations/2026-12-04T2200-timeline-
 import * as runsSearch from './migrations/2026-12-04T2210-runs-search.js';
 import * as artifactSearch from './migrations/2026-12-04T2220-artifact-search.js';
 import * as recoveredRuns from './migrations/2026-12-05T0010-recovered-runs.js';
+import * as runSearchTable from './migrations/2026-12-05T0400-run-search-table.js';
 
 /** Every migration, in order. Names are timestamps so they sort; bodies are frozen once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-04T2210-runs-search': runsSearch,
   '2026-12-04T2220-artifact-search': artifactSearch,
   '2026-12-05T0010-recovered-runs': recoveredRuns,
+  '2026-12-05T0400-run-search-table': runSearchTable,
 };
 
 // An arbitrary constant shared by every process of this product: the advisory lock key for migrations.

@@ -89,10 +89,20 @@ export interface RunsTable {
   output: Json | null;
   retry_of: string | null;
   last_seq: Generated<number>;
-  /** The params a search may see (secret ones removed), kept by a trigger; GIN jsonb_path_ops. */
+  /** The params a search may see (secret ones removed), kept by a trigger; searched in `run_search`. */
   search_params: Generated<Json | null>;
-  /** Template name, searchable params and labels as text, kept by a trigger; GIN pg_trgm. */
+  /** Template name, searchable params and labels as text, kept by a trigger; searched in `run_search`. */
   search_text: Generated<string | null>;
+}
+
+/**
+ * What run search looks at, one row per run, written once by a trigger when the run is inserted: its GIN
+ * indexes (pg_trgm on `search_text`, jsonb_path_ops on `search_params`) live here, off the hot `runs` table.
+ */
+export interface RunSearchTable {
+  run_id: string;
+  search_params: Json;
+  search_text: string;
 }
 
 export interface RunStepsTable {
@@ -180,6 +190,7 @@ export interface Database {
   sessions: SessionsTable;
   run_templates: RunTemplatesTable;
   runs: RunsTable;
+  run_search: RunSearchTable;
   run_steps: RunStepsTable;
   run_events: RunEventsTable;
   artifacts: ArtifactsTable;

@@ -49,7 +49,7 @@ t.test('q and params find runs through their indexes, never through a secret', a
     params: { env: 'prod', region: 'ap-south-9', build: 424242, token: 'hunter2-prod-secret' },
     labels: { ticket: 'OPS-77731' },
   });
-  await vacuumAnalyze(stack.db.db, ['runs']);
+  await vacuumAnalyze(stack.db.db, ['runs', 'run_search']);
   const { client: viewer } = await stack.tokenFor('viewer');
   const ids = async (query: Record<string, string>) =>
     (await viewer.runs.list({ ...query, limit: 5 })).runs.map((r) => r.id);
@@ -75,10 +75,10 @@ t.test('q and params find runs through their indexes, never through a secret', a
   }
 
   const textPlan = await explainListRuns(stack.db.db, { q: 'ap-south-9', limit: 51 });
-  t.match(textPlan, /runs_search_text_trgm_idx/, 'free text uses the trigram index');
+  t.match(textPlan, /run_search_text_trgm_idx/, 'free text uses the trigram index (on run_search)');
   t.notMatch(textPlan, /Seq Scan on runs/);
   const keyPlan = await explainListRuns(stack.db.db, { params: { env: 'prod' }, limit: 51 });
-  t.match(keyPlan, /runs_search_params_idx/, 'key/value uses the jsonb_path_ops index');
+  t.match(keyPlan, /run_search_params_idx/, 'key/value uses the jsonb_path_ops index (on run_search)');
   t.notMatch(keyPlan, /Seq Scan on runs/);
   t.comment(`q plan:\n${textPlan}\nparams plan:\n${keyPlan}`);
 });

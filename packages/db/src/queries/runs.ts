@@ -54,10 +54,11 @@ export function substringPattern(q: string): string {
 
 /**
  * History, newest first, keyset-paged on (created_at, id) so deep pages cost the same as the first.
- * `q` matches a run id exactly, or case-insensitively a substring of `search_text` (template name,
- * non-secret params, labels; trigram index); `params` keeps runs whose non-secret params contain that
- * object (`@>`, jsonb_path_ops index). Secret params are never in either column (the runs_search
- * migration's trigger), so no filter can probe a secret's value. Every value is a bound parameter.
+ * `q` matches a run id exactly, or case-insensitively a substring of its `run_search.search_text` (template
+ * name, non-secret params, labels; trigram index); `params` keeps runs whose non-secret params contain that
+ * object (`run_search.search_params @>`, jsonb_path_ops index). Both are semi-joins on `run_search`, the side
+ * table that keeps these indexes off the hot `runs` table. Secret params are never in either column (the
+ * runs_search migration's trigger), so no filter can probe a secret's value. Every value is a bound parameter.
  */
 function listRunsQuery(db: Kysely<Database>, filter: ListRunsFilter) {
   let query = db.selectFrom('runs').selectAll();
@@ -72,11 +73,16 @@ function listRunsQuery(db: Kysely<Database>, filter: ListRunsFilter) {
   if (filter.created_after) query = query.where('created_at', '>=', new Date(filter.created_after));
   if (filter.created_before) query = query.where('created_at', '<', new Date(filter.created_before));
   if (filter.params)
-    query = query.where(sql<boolean>`search_params @> ${JSON.stringify(filter.params)}::jsonb`);
+    query = query.where(
+      sql<boolean>`runs.id IN (SELECT s.run_id FROM run_search s WHERE s.search_params @> ${JSON.stringify(filter.params)}::jsonb)`,
+    );
   if (filter.q) {
     const q = filter.q;
     if (UUID.test(q)) query = query.where('id', '=', q);
-    else query = query.where(sql<boolean>`search_text ILIKE ${substringPattern(q)}`);
+    else
+      query = query.where(
+        sql<boolean>`runs.id IN (SELECT s.run_id FROM run_search s WHERE s.search_text ILIKE ${substringPattern(q)})`,
+      );
   }
   if (filter.cursor) {
     const { created_at, id } = filter.cursor;
