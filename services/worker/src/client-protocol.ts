@@ -1,4 +1,5 @@
 import { ApiError, createClient } from '@ocr/client';
+import { createApiFetch } from './api-fetch.js';
 import { LeaseLostError, type ClaimReply, type WorkerProtocol } from './protocol.js';
 
 type Client = ReturnType<typeof createClient>;
@@ -110,7 +111,12 @@ class CompletionBatcher {
 
 /** The worker protocol over the typed client: 409 lease_lost (and 404) become `LeaseLostError`. */
 export function createClientProtocol(options: { baseUrl: string; token: string }): WorkerProtocol {
-  const client = createClient({ baseUrl: options.baseUrl, token: options.token, timeoutMs: 30_000 });
+  const client = createClient({
+    baseUrl: options.baseUrl,
+    token: options.token,
+    timeoutMs: 30_000,
+    fetch: createApiFetch(),
+  });
   const fenced = async <T>(runId: string, call: () => Promise<T>): Promise<T> => {
     try {
       return await call();
