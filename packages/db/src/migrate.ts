@@ -11,6 +11,7 @@ import * as runsSearch from './migrations/2026-12-04T2210-runs-search.js';
 import * as artifactSearch from './migrations/2026-12-04T2220-artifact-search.js';
 import * as recoveredRuns from './migrations/2026-12-05T0010-recovered-runs.js';
 import * as runSearchTable from './migrations/2026-12-05T0400-run-search-table.js';
+import * as timelineInRunRow from './migrations/2026-12-05T0400-timeline-in-run-row.js';
 
 /** Every migration, in order. Names are timestamps so they sort; bodies are frozen once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-04T2220-artifact-search': artifactSearch,
   '2026-12-05T0010-recovered-runs': recoveredRuns,
   '2026-12-05T0400-run-search-table': runSearchTable,
+  '2026-12-05T0400-timeline-in-run-row': timelineInRunRow,
 };
 
 // An arbitrary constant shared by every process of this product: the advisory lock key for migrations.

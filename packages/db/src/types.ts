@@ -193,6 +193,8 @@ export interface Database {
   run_search: RunSearchTable;
   run_steps: RunStepsTable;
   run_events: RunEventsTable;
+  /** View: `run_events` plus the events folded into `runs.timeline`; what every reader reads. */
+  run_timeline: RunEventsTable;
   artifacts: ArtifactsTable;
   spec_docs: SpecDocsTable;
   workers: WorkersTable;

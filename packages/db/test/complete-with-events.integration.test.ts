@@ -1,10 +1,13 @@
 // completeRunsWithEvents (issue 19) stores exactly what the two statements it replaces stored (appendEventsMany
 // then completeRuns, in one transaction): the same events, steps and run rows, for every kind of outcome
 // (success, requeue, final error, cancel requested, replayed events, lost lease, unknown run), generated
-// over many random batches and compared side by side.
+// over many random batches and compared side by side. The one-statement implementations fold a small run's
+// timeline into its run row (timeline.ts) where the two statements write rows: what every reader reads (the
+// `run_timeline` view) must be the same, for runs that fold, runs that cross the fold bound mid-batch, runs
+// that never fold (timeline NULL, as before the migration), replays, NUL bytes and invalid text.
 import t from 'tap';
 import { deepStrictEqual } from 'node:assert';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import {
   appendEvents,
   appendEventsMany,
@@ -29,9 +32,13 @@ type Plan = {
   replay: boolean;
   lostLease: boolean;
   maxAttempts: number;
+  /** Timeline NULL from the start: the run never folds (a run from before the migration). */
+  unfolded: boolean;
+  /** NUL bytes and lone surrogates in messages and data. */
+  dirty: boolean;
 };
 
-function events(from: number, to: number, ok: boolean): EventInput[] {
+function events(from: number, to: number, ok: boolean, dirty = false): EventInput[] {
   const out: EventInput[] = [];
   for (let seq = from; seq <= to; seq++) {
     const kind = seq === 1 ? 'step.started' : seq === to && ok ? 'step.finished' : 'log';
@@ -41,10 +48,10 @@ function events(from: number, to: number, ok: boolean): EventInput[] {
       level: 'info',
       type: kind,
       step: 's',
-      message: `line ${seq} "quoted" \\ back\\slash {braces} ,comma`,
+      message: dirty ? `nul\u0000 lone \ud800 ${seq}` : `line ${seq} "quoted" \\ back\\slash {braces} ,comma`,
       data:
         kind === 'log'
-          ? { stream: 'stdout', n: seq, nested: { a: [1, null, 'x'] } }
+          ? { stream: 'stdout', n: seq, nested: { a: [1, null, dirty ? 'x\u0000\udc00' : 'x'] } }
           : { index: 0, kind: 'shell', status: 'success', exit_code: 0 },
     });
   }
@@ -57,10 +64,13 @@ async function play(
   lane: string,
   plans: Plan[],
   impl: 'two-statements' | 'one-statement' | 'one-run-each',
-): Promise<unknown[]> {
+): Promise<{ stored: unknown[]; storage: ('folded' | 'rows')[] }> {
   const runs = [];
-  for (const plan of plans)
-    runs.push(...(await makeRuns(db, 1, { lane, max_attempts: plan.maxAttempts, template: 'eq' })));
+  for (const plan of plans) {
+    const [run] = await makeRuns(db, 1, { lane, max_attempts: plan.maxAttempts, template: 'eq' });
+    if (plan.unfolded) await sql`UPDATE runs SET timeline = NULL WHERE id = ${run!.id}`.execute(db);
+    runs.push(run!);
+  }
   const claimed = await claimRuns(db, {
     workerId: 'w',
     lanes: [lane],
@@ -81,7 +91,7 @@ async function play(
       status: plan.status,
       error: plan.status === 'error' ? { code: 'step_failed', message: 'exit 1' } : null,
       output: plan.status === 'success' ? { s: { ok: true, text: 'a"b\\c' } } : undefined,
-      events: events(from, plan.preAppended + plan.events, plan.status === 'success'),
+      events: events(from, plan.preAppended + plan.events, plan.status === 'success', plan.dirty),
     });
   }
   // One unknown run in every batch.
@@ -144,6 +154,7 @@ async function play(
     });
   }
   const stored = [];
+  const storage: ('folded' | 'rows')[] = [];
   for (const [i, run] of runs.entries()) {
     const row = await db
       .selectFrom('runs')
@@ -160,7 +171,7 @@ async function play(
       .where('id', '=', run.id)
       .executeTakeFirstOrThrow();
     const evs = await db
-      .selectFrom('run_events')
+      .selectFrom('run_timeline')
       .select(['seq', 'attempt', 'attempt_seq', 'level', 'type', 'step', 'message', 'data'])
       .where('run_id', '=', run.id)
       .orderBy('seq')
@@ -172,6 +183,10 @@ async function play(
       .where('run_id', '=', run.id)
       .execute();
     const { lease_token, finished_at, ...rest } = row;
+    const rows = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM run_events WHERE run_id = ${run.id}`.execute(db);
+    storage.push(rows.rows[0]!.n === 0 ? 'folded' : 'rows');
     stored.push({
       outcome: outcomes[i],
       run: { ...rest, leased: lease_token !== null, finished: finished_at !== null },
@@ -181,11 +196,19 @@ async function play(
     });
   }
   stored.push({ outcome: outcomes[plans.length] });
-  return stored;
+  return { stored, storage };
 }
+
+/**
+ * Whether one statement keeps this plan's whole timeline in the run row: claimed + events + status ≤ 32 (and
+ * under the byte bound), or only the claim's event when the lease is lost.
+ */
+const folds = (plan: Plan) =>
+  !plan.unfolded && !plan.cancel && plan.preAppended === 0 && (plan.lostLease || 1 + plan.events + 1 <= 32);
 
 t.test('one statement stores what append + complete in one transaction stored', async (t) => {
   const { db } = await createTestDatabase(t);
+  const seen = new Set<string>();
   for (let seed = 1; seed <= 12; seed++) {
     const random = rng(seed);
     const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
@@ -199,14 +222,41 @@ t.test('one statement stores what append + complete in one transaction stored', 
         replay: preAppended > 0 && random() < 0.5,
         lostLease: random() < 0.15,
         maxAttempts: pick([1, 2]),
+        unfolded: random() < 0.2,
+        dirty: random() < 0.3,
       };
     });
+    // Now and then a run whose events cross the fold bound in this very batch (30 + claimed + status > 32).
+    if (random() < 0.5)
+      plans.push({
+        ...plans[0]!,
+        ...{ preAppended: 0, replay: false, unfolded: false, cancel: false, lostLease: false },
+        events: pick([8, 31, 45]),
+      });
     const before = await play(db, `old${seed}`, plans, 'two-statements');
+    t.ok(
+      before.storage.every((s) => s === 'rows' || s === 'folded'),
+      'two statements: rows after the claim',
+    );
     const after = await play(db, `new${seed}`, plans, 'one-statement');
-    t.same(after, before, `seed ${seed}: ${plans.length} runs, same rows and answers`);
+    t.same(after.stored, before.stored, `seed ${seed}: ${plans.length} runs, same timeline and answers`);
+    for (const [i, plan] of plans.entries()) {
+      // Small batches always fold; long ones fold while under the byte bound too; the rest never do.
+      if (!folds(plan)) t.equal(after.storage[i], 'rows', `seed ${seed} run ${i}: rows`);
+      else if (plan.events <= 3 || plan.lostLease)
+        t.equal(after.storage[i], 'folded', `seed ${seed} run ${i}: folded`);
+      const eligible = !plan.unfolded && !plan.cancel && plan.preAppended === 0 && !plan.lostLease;
+      seen.add(`${eligible ? plan.events : 'no'}:${after.storage[i]}`);
+    }
     const single = await play(db, `one${seed}`, plans, 'one-run-each');
-    t.same(single, before, `seed ${seed}: one run per call, same rows and answers`);
+    t.same(single.stored, before.stored, `seed ${seed}: one run per call, same timeline and answers`);
+    t.same(single.storage, after.storage, `seed ${seed}: one run per call folds the same runs`);
   }
+  t.ok(seen.has('1:folded') && seen.has('3:folded'), 'small runs folded');
+  t.ok(seen.has('31:rows') && seen.has('45:rows'), 'runs crossing the bound mid-batch went to rows', {
+    seen: [...seen],
+  });
+  t.ok(seen.has('no:rows'), 'runs that may not fold wrote rows');
 });
 
 t.test('a run named twice in one call: its batches apply in order (fallback)', async (t) => {
@@ -220,7 +270,7 @@ t.test('a run named twice in one call: its batches apply in order (fallback)', a
   ]);
   t.match(results[0], { ok: true, value: { status: 'success' } });
   const seqs = await db
-    .selectFrom('run_events')
+    .selectFrom('run_timeline')
     .select(['seq', 'type'])
     .where('run_id', '=', run!.id)
     .orderBy('seq')

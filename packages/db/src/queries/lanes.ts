@@ -84,8 +84,8 @@ export async function laneRuns(
 ): Promise<{ active: LaneRunSummary[]; last: LaneRunSummary[] }> {
   const summary = sql`
     r.id, r.lane, r.template, r.status, r.worker_id, r.started_at, r.finished_at, r.heartbeat_at,
-    (SELECT e.step FROM run_events e WHERE e.run_id = r.id AND e.type = 'step.started' ORDER BY e.seq DESC LIMIT 1) AS current_step,
-    (SELECT e.message FROM run_events e WHERE e.run_id = r.id AND e.type = 'log' ORDER BY e.seq DESC LIMIT 1) AS last_line`;
+    (SELECT e.step FROM run_timeline e WHERE e.run_id = r.id AND e.type = 'step.started' ORDER BY e.seq DESC LIMIT 1) AS current_step,
+    (SELECT e.message FROM run_timeline e WHERE e.run_id = r.id AND e.type = 'log' ORDER BY e.seq DESC LIMIT 1) AS last_line`;
   const active = await sql<LaneRunSummary>`
     SELECT ${summary} FROM lanes l CROSS JOIN LATERAL (
       SELECT * FROM runs x WHERE x.lane = l.name AND x.status = 'running' ORDER BY x.started_at LIMIT ${perLane}) r

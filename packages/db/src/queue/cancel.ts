@@ -62,7 +62,8 @@ export async function cancelRun(
 
 /**
  * Whether this run's cancel was made under `idempotencyKey` (a replay of that request). Reads only the
- * run's own cancel events (the `(run_id, seq)` index), so it costs little even on a long run.
+ * run's own cancel events (the `(run_id, seq)` index, and the run row's folded timeline), so it costs little
+ * even on a long run.
  */
 export async function cancelledWithKey(
   db: Kysely<Database>,
@@ -70,7 +71,7 @@ export async function cancelledWithKey(
   idempotencyKey: string,
 ): Promise<boolean> {
   const row = await db
-    .selectFrom('run_events')
+    .selectFrom('run_timeline')
     .select('seq')
     .where('run_id', '=', runId)
     .where('type', 'in', ['status', 'cancel.requested'])

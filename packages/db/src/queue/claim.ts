@@ -3,6 +3,7 @@ import type { Database } from '../types.js';
 import { PREPARED } from '../connect.js';
 import { EVENTS_CHANNEL, STATUS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
 import { hotRunColumns, type HotRun } from './run-columns.js';
+import { foldable, isFolded } from './timeline.js';
 
 export interface ClaimInput {
   workerId: string;
@@ -28,7 +29,8 @@ export interface ClaimInput {
  * 2. Candidate runs are picked per lane with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait
  *    on, or double-claim, the same row; the UPDATE re-checks `status = 'queued'` on the locked row.
  * Paused lanes are skipped. Each claim mints a fresh lease token and bumps `attempt`; a `claimed` event is
- * appended in the same statement so the timeline never misses it.
+ * appended in the same statement so the timeline never misses it: folded into the run row while the run's
+ * timeline is (timeline.ts), else a `run_events` row.
  *
  * Fast path: when none of the requested lanes has a cap (the common case), step 1 has nothing to lock, so
  * the claim is one statement in its own implicit transaction: one round trip instead of four (BEGIN, lock,
@@ -72,7 +74,7 @@ async function claimStatement(
     input,
     sql`SELECT count(pg_notify(${EVENTS_CHANNEL}, id || ':' || last_seq)) + count(pg_notify(${STATUS_CHANNEL}, id::text)) AS n FROM claimed`,
   );
-  const { rows } = await sql<HotRun & { capped_lanes: number }>`${sql.raw(PREPARED)}
+  const { rows } = await sql<HotRun & { capped_lanes: number; folded: boolean }>`${sql.raw(PREPARED)}
     WITH capped AS (
       SELECT count(*)::int AS n FROM lanes
       WHERE name = ANY(${input.lanes}::text[]) AND max_concurrency IS NOT NULL AND NOT paused
@@ -108,16 +110,24 @@ async function claimStatement(
         started_at = COALESCE(r.started_at, ${now}),
         heartbeat_at = date_trunc('milliseconds', ${now}),
         lease_expires_at = ${now} + make_interval(secs => ${input.leaseSeconds}),
-        last_seq = r.last_seq + 1
+        last_seq = r.last_seq + 1,
+        -- The claimed event goes into the run row while the run's timeline is wholly folded and small.
+        timeline = CASE WHEN ${foldable('r', sql`1`, sql`300 + 2 * octet_length(${input.workerId}::text)`)}
+          THEN r.timeline || jsonb_build_array(jsonb_build_object(
+            'seq', r.last_seq + 1, 'attempt', r.attempt + 1, 'attempt_seq', NULL, 'ts', now(), 'level', 'info',
+            'type', 'claimed', 'step', NULL, 'message', 'claimed by ' || ${input.workerId}::text,
+            'data', jsonb_build_object('worker_id', ${input.workerId}::text, 'attempt', r.attempt + 1)))
+          ELSE r.timeline END
       FROM picked
       WHERE r.id = picked.id AND r.status = 'queued'
-      RETURNING ${hotRunColumns('r')}
+      RETURNING ${hotRunColumns('r')}, ${isFolded('r')} AS folded
     ),
     events AS (
       INSERT INTO run_events (run_id, seq, attempt, level, type, message, data)
       SELECT id, last_seq, attempt, 'info', 'claimed', 'claimed by ' || worker_id,
              jsonb_build_object('worker_id', worker_id, 'attempt', attempt)
       FROM claimed
+      WHERE NOT folded
     ),
     notified AS (${notified})
     -- One row even when nothing was claimed, to carry the capped-lane count.
@@ -126,6 +136,6 @@ async function claimStatement(
     ORDER BY done.priority DESC, done.run_at, done.id
   `.execute(db);
   const cappedLanes = rows[0]?.capped_lanes ?? 0;
-  const runs = rows.filter((row) => row.id !== null).map(({ capped_lanes: _, ...run }) => run as HotRun);
+  const runs = rows.filter((row) => row.id !== null).map(({ capped_lanes: _, folded: __, ...run }) => run as HotRun);
   return { runs, cappedLanes };
 }

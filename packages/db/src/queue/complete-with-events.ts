@@ -8,6 +8,7 @@ import { fenced, type Fenced } from './fence.js';
 import { sanitizeJson } from './sanitize.js';
 import { hotRunColumns, type HotRun } from './run-columns.js';
 import { PREPARED } from '../connect.js';
+import { foldable } from './timeline.js';
 
 /** A completion with the attempt's last events (what the worker had not sent yet). */
 export interface CompletionWithEvents extends Completion {
@@ -32,7 +33,8 @@ export interface CompletionSummary {
  * It is `appendEventsMany` followed by `completeRuns` in one transaction, written as one statement, and
  * stores exactly the same rows: the worker's events numbered `last_seq + 1 …` in their seq order (replays
  * of already stored worker seqs skipped, as an append does), then the status event, `run_steps` upserted
- * from step events. Fencing: only a row still `running` under the presented token is touched, and it is
+ * from step events; while the run's timeline is folded and small, the events go into the run row instead
+ * (timeline.ts), the same events as the rows would hold. Fencing: only a row still `running` under the presented token is touched, and it is
  * locked (in id order, so concurrent batches never deadlock) before anything is written for it; a run whose
  * lease is gone gets neither its events nor its completion, and says why (`lease_lost`, `not_found`).
  * A run named twice in one call falls back to the two statements in one transaction.
@@ -91,12 +93,13 @@ async function withEvents<T extends { id: string }>(
           AS x(run_id, seq, ts, level, type, step, message, data)
       ),
       run AS (
-        SELECT r.id, r.attempt, r.last_seq, i.error, i.output,
+        SELECT r.id, r.attempt, r.last_seq, r.timeline, i.error, i.output,
                CASE
                  WHEN r.cancel_requested AND i.status <> 'success' THEN 'cancelled'
                  WHEN i.status = 'error' AND r.attempt - r.infra_losses - r.releases < r.max_attempts THEN 'queued'
                  ELSE i.status
-               END AS next_status
+               END AS next_status,
+               now() + ${backoffInterval(sql`r.attempt - r.infra_losses - r.releases`)} AS retry_at, r.run_at
         FROM runs r JOIN input i ON r.id = i.id AND r.lease_token = i.token
         WHERE r.status = 'running'
         ORDER BY r.id
@@ -117,17 +120,45 @@ async function withEvents<T extends { id: string }>(
       counted AS (
         SELECT run_id, count(*)::int AS n FROM fresh GROUP BY run_id
       ),
+      -- Per run: its new events as folded objects, and whether they and the status event fold into the run row
+      -- (timeline.ts): only events that the run_events checks would accept, and no worker seq twice in the batch.
+      plan AS (
+        SELECT run.id,
+               CASE WHEN run.next_status = 'queued' THEN run.retry_at ELSE run.run_at END AS next_run_at,
+               COALESCE(f.objects, '[]'::jsonb) AS objects,
+               ${foldable('run', sql`COALESCE(f.n, 0) + 1`, sql`COALESCE(pg_column_size(f.objects), 0) + COALESCE(pg_column_size(run.error), 0) + 400`)}
+                 AND COALESCE(f.ok, true) AS fold
+        FROM run LEFT JOIN (
+          SELECT run_id, count(*) AS n,
+                 bool_and(level IN ('debug', 'info', 'warn', 'error') AND type IS NOT NULL AND message IS NOT NULL)
+                   AND count(DISTINCT seq) = count(*) AS ok,
+                 jsonb_agg(jsonb_build_object(
+                   'seq', base + n, 'attempt', attempt, 'attempt_seq', seq, 'ts', COALESCE(ts, now()), 'level', level,
+                   'type', type, 'step', step, 'message', message, 'data', data) ORDER BY n) AS objects
+          FROM fresh GROUP BY run_id
+        ) f ON f.run_id = run.id
+      ),
       updated AS (
         UPDATE runs r SET
           status = d.next_status,
           finished_at = CASE WHEN d.next_status = 'queued' THEN NULL ELSE now() END,
-          run_at = CASE WHEN d.next_status = 'queued'
-                        THEN now() + ${backoffInterval(sql`r.attempt - r.infra_losses - r.releases`)} ELSE r.run_at END,
+          run_at = p.next_run_at,
           lease_token = NULL, worker_id = NULL, worker_boot = NULL, heartbeat_at = NULL, lease_expires_at = NULL,
           error = d.error,
           output = d.output,
-          last_seq = r.last_seq + COALESCE(c.n, 0) + 1
-        FROM run d LEFT JOIN counted c ON c.run_id = d.id
+          last_seq = r.last_seq + COALESCE(c.n, 0) + 1,
+          -- Folded: the new events, then the status event exactly as \`finished\` would write it.
+          timeline = CASE WHEN p.fold THEN r.timeline || p.objects || jsonb_build_array(jsonb_build_object(
+            'seq', r.last_seq + COALESCE(c.n, 0) + 1, 'attempt', r.attempt, 'attempt_seq', NULL, 'ts', now(),
+            'level', CASE WHEN d.next_status IN ('error', 'queued') THEN 'warn' ELSE 'info' END,
+            'type', CASE WHEN d.next_status = 'queued' THEN 'requeued' ELSE 'status' END,
+            'step', NULL,
+            'message', CASE WHEN d.next_status = 'queued'
+                            THEN 'requeued: attempt ' || r.attempt || ' failed, retry at ' || p.next_run_at
+                            ELSE 'finished: ' || d.next_status END,
+            'data', jsonb_build_object('status', d.next_status, 'attempt', r.attempt, 'error', d.error)))
+          ELSE r.timeline END
+        FROM run d JOIN plan p ON p.id = d.id LEFT JOIN counted c ON c.run_id = d.id
         WHERE r.id = d.id
         RETURNING ${full ? hotRunColumns('r') : sql`r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error`},
                   d.next_status = 'queued' AS requeued, COALESCE(c.n, 0) AS accepted
@@ -135,18 +166,18 @@ async function withEvents<T extends { id: string }>(
       inserted AS (
         INSERT INTO run_events (run_id, seq, attempt, attempt_seq, ts, level, type, step, message, data)
         SELECT f.run_id, f.base + f.n, f.attempt, f.seq, COALESCE(f.ts, now()), f.level, f.type, f.step, f.message, f.data
-        FROM fresh f
+        FROM fresh f JOIN plan p ON p.id = f.run_id AND NOT p.fold
         ON CONFLICT DO NOTHING
       ),
       finished AS (
         INSERT INTO run_events (run_id, seq, attempt, level, type, message, data)
-        SELECT id, last_seq, attempt,
+        SELECT updated.id, last_seq, attempt,
                CASE WHEN status IN ('error') OR requeued THEN 'warn' ELSE 'info' END,
                CASE WHEN requeued THEN 'requeued' ELSE 'status' END,
                CASE WHEN requeued THEN 'requeued: attempt ' || attempt || ' failed, retry at ' || run_at
                     ELSE 'finished: ' || status END,
                jsonb_build_object('status', status, 'attempt', attempt, 'error', error)
-        FROM updated
+        FROM updated JOIN plan p ON p.id = updated.id AND NOT p.fold
       ),
       steps AS (
         INSERT INTO run_steps (run_id, attempt, idx, name, kind, status, finished_at, exit_code)

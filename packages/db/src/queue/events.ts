@@ -329,10 +329,13 @@ export interface ReadEventsInput {
   q?: string;
 }
 
-/** Events of a run after a seq, in order; optional level filter and case-insensitive text search. */
+/**
+ * Events of a run after a seq, in order; optional level filter and case-insensitive text search. Reads the
+ * `run_timeline` view: the rows and the events folded into the run row (timeline.ts), the same either way.
+ */
 export async function readEvents(db: Kysely<Database>, input: ReadEventsInput): Promise<RunEventRow[]> {
   let query = db
-    .selectFrom('run_events')
+    .selectFrom('run_timeline')
     .selectAll()
     .where('run_id', '=', input.runId)
     .where('seq', '>', input.afterSeq ?? 0)
