@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import pg from 'pg';
 import t from 'tap';
 import { loadApiConfig, startApi } from '@ocr/api';
-import { appendEvents, claimRuns, completeRuns, createArtifact } from '@ocr/db';
+import { appendEvents, claimRuns, completeRuns, completeRunsWithEvents, createArtifact } from '@ocr/db';
 import { startEmbeddedPostgres, startEmbeddedS3 } from '@ocr/embedded';
 import { makeRuns, startStack } from '@ocr/testkit';
 import { BACKUP_BUCKET, DRILL } from './helpers/restore-drill.js';
@@ -72,6 +72,30 @@ t.test('backup → new cluster → migrate → restore → the API serves the ru
     t.ok(artifact, 'inline artifact stored');
     await completeRuns(db, [{ ...lease, status: 'success', output: { answer: 42 } }]);
   }
+  // A fast run whose whole timeline is folded into its run row (no run_events rows): restored all the same.
+  const [fast] = await makeRuns(db, 1, { lane: 'B', labels: { drill: 'fast' } });
+  const [fastClaim] = await claimRuns(db, {
+    workerId: 'drill-worker',
+    lanes: ['B'],
+    limit: 1,
+    leaseSeconds: 30,
+  });
+  await completeRunsWithEvents(db, [
+    {
+      runId: fast!.id,
+      leaseToken: fastClaim!.lease_token!,
+      status: 'success',
+      events: [
+        { seq: 1, level: 'info', type: 'log', message: 'fast \u00e9 "q"', data: { n: '9007199254740993' } },
+      ],
+    },
+  ]);
+  const foldedRows = await stack.db.pool.query(
+    `SELECT count(*)::int AS n FROM run_events WHERE run_id = $1`,
+    [fast!.id],
+  );
+  t.equal(foldedRows.rows[0].n, 0, 'the fast run is folded into its row');
+  runs.push(fast!);
   const read = async (base: string, token: string, path: string) => {
     const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: (await res.json()) as unknown };
@@ -148,7 +172,8 @@ t.test('backup → new cluster → migrate → restore → the API serves the ru
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     const { rows } = await client.query(
-      `SELECT run_id, seq, data::text AS data, ts::text AS ts FROM run_events ORDER BY run_id, seq`,
+      `SELECT run_id, seq, attempt, attempt_seq, level, type, step, message, data::text AS data, ts::text AS ts
+       FROM run_timeline ORDER BY run_id, seq`,
     );
     await client.end();
     return rows;

@@ -1,7 +1,10 @@
 // An append with `returnEvents` (issue 19: the API hands a live feed the rows it stored instead of reading them
 // back) returns exactly what `readEvents` then reads: the same rows, fields and types, in seq order, for
-// generated batches of logs, step events, replays, NUL bytes and invalid text, over several runs at once.
+// generated batches of logs, step events, replays, NUL bytes and invalid text, over several runs at once;
+// for runs whose claim was folded into the run row (timeline.ts: an append then writes rows after the folded
+// prefix) and runs that never fold (timeline NULL), alike.
 import t from 'tap';
+import { sql } from 'kysely';
 import {
   appendEvents,
   appendEventsMany,
@@ -41,7 +44,11 @@ function batch(random: () => number, from: number, n: number): EventInput[] {
 
 t.test('returned rows equal what readEvents reads, for generated batches over several runs', async (t) => {
   const { db } = await createTestDatabase(t);
-  await makeRuns(db, 4);
+  const made = await makeRuns(db, 4);
+  // Two of the four never fold: their claimed event is a row too.
+  await sql`UPDATE runs SET timeline = NULL WHERE id = ANY(${[made[0]!.id, made[1]!.id]}::uuid[])`.execute(
+    db,
+  );
   const claimed = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 4, leaseSeconds: 60 });
   const leases = claimed.map((run) => ({ runId: run.id, leaseToken: run.lease_token! }));
   const random = rng(19);
@@ -80,6 +87,22 @@ t.test('returned rows equal what readEvents reads, for generated batches over se
     t.ok(
       returned.get(lease.runId)!.every((row) => row.ts instanceof Date),
       'timestamps come back as Dates, as from a read',
+    );
+    const all = await readEvents(db, { runId: lease.runId, limit: 10_000 });
+    t.same(
+      all.map((e) => e.seq),
+      all.map((_, i) => i + 1),
+      'seqs 1..n without gaps',
+    );
+    t.equal(all[0]!.type, 'claimed', 'the claimed event first, folded or not');
+    const { rows } = await sql<{ folded: number | null; rows: number }>`
+      SELECT (SELECT jsonb_array_length(timeline) FROM runs WHERE id = ${lease.runId}) AS folded,
+             (SELECT count(*)::int FROM run_events WHERE run_id = ${lease.runId}) AS rows`.execute(db);
+    const unfolded = lease.runId === made[0]!.id || lease.runId === made[1]!.id;
+    t.same(
+      rows[0],
+      unfolded ? { folded: null, rows: all.length } : { folded: 1, rows: all.length - 1 },
+      unfolded ? 'never folded: every event a row' : 'the claim folded, the appends after it rows',
     );
   }
 });

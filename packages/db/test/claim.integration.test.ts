@@ -148,7 +148,7 @@ t.test('each claim mints a fresh lease token and records a claimed event', async
   await makeRuns(db, 3);
   const claimed = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 3, leaseSeconds: 30 });
   t.equal(new Set(claimed.map((r) => r.lease_token)).size, 3);
-  const events = await db.selectFrom('run_events').selectAll().where('type', '=', 'claimed').execute();
+  const events = await db.selectFrom('run_timeline').selectAll().where('type', '=', 'claimed').execute();
   t.equal(events.length, 3);
 });
 

@@ -4,15 +4,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { sql } from 'kysely';
-import {
-  appendEvents,
-  buildMigrations,
-  claimRuns,
-  completeRuns,
-  deleteFinishedRuns,
-  enqueueRuns,
-  migrate,
-} from '@ocr/db';
+import { buildMigrations, deleteFinishedRuns, enqueueRuns, migrate } from '@ocr/db';
 import { createTestDatabase } from '@ocr/testkit';
 
 const NAME = '2026-12-04T2200-timeline-without-fk-checks';
@@ -24,6 +16,19 @@ async function foreignKeys(pool: pg.Pool): Promise<string[]> {
      ORDER BY 1`,
   );
   return rows.map((r: { tbl: string }) => r.tbl);
+}
+
+/** Make a queued run a finished one with these events (seq 1…), as claim + completion rows. */
+async function finishWithTimeline(pool: pg.Pool, runId: string, events: [string, string | null][]) {
+  await pool.query(
+    `UPDATE runs SET status = 'success', attempt = 1, started_at = now(), finished_at = now(), last_seq = $2 WHERE id = $1`,
+    [runId, events.length],
+  );
+  for (const [i, [type, step]] of events.entries())
+    await pool.query(
+      `INSERT INTO run_events (run_id, seq, attempt, level, type, step, message) VALUES ($1, $2, 1, 'info', $3, $4, $3)`,
+      [runId, i + 1, type, step],
+    );
 }
 
 const count = async (pool: pg.Pool, table: string, runId: string) =>
@@ -46,27 +51,17 @@ t.test(
     // A finished run with a timeline, written by the previous schema.
     await pool.query(`INSERT INTO lanes (name) VALUES ('A')`);
     const [old] = await enqueueRuns(db, [{ template: 'x', template_version: 1, lane: 'A', params: {} }]);
-    const [claimed] = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 1, leaseSeconds: 60 });
-    const lease = { runId: old!.run.id, leaseToken: claimed!.lease_token! };
-    await appendEvents(db, lease, [
-      {
-        seq: 1,
-        level: 'info',
-        type: 'step.started',
-        step: 's',
-        message: 'go',
-        data: { index: 0, kind: 'noop' },
-      },
-      {
-        seq: 2,
-        level: 'info',
-        type: 'step.finished',
-        step: 's',
-        message: 'ok',
-        data: { index: 0, kind: 'noop', status: 'success' },
-      },
+    // Written as that schema's statements wrote it (today's claim and completion need later migrations).
+    await finishWithTimeline(pool, old!.run.id, [
+      ['claimed', null],
+      ['step.started', 's'],
+      ['step.finished', 's'],
+      ['status', null],
     ]);
-    await completeRuns(db, [{ ...lease, status: 'success' }]);
+    await pool.query(
+      `INSERT INTO run_steps (run_id, attempt, idx, name, kind, status, finished_at) VALUES ($1, 1, 0, 's', 'noop', 'success', now())`,
+      [old!.run.id],
+    );
     const eventsBefore = (
       await pool.query(`SELECT * FROM run_events WHERE run_id = $1 ORDER BY seq`, [old!.run.id])
     ).rows;
@@ -98,11 +93,11 @@ t.test(
       { template: 'x', template_version: 1, lane: 'A', params: {} },
       { template: 'x', template_version: 1, lane: 'A', params: {} },
     ]);
-    const leases = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 2, leaseSeconds: 60 });
-    await completeRuns(
-      db,
-      leases.map((r) => ({ runId: r.id, leaseToken: r.lease_token!, status: 'success' as const })),
-    );
+    for (const run of [keep!, drop!])
+      await finishWithTimeline(pool, run.run.id, [
+        ['claimed', null],
+        ['status', null],
+      ]);
     await deleteFinishedRuns(db, [drop!.run.id]);
     t.equal(await count(pool, 'run_events', keep!.run.id), 2, 'the kept run still has claimed + status');
     t.equal(await count(pool, 'run_events', drop!.run.id), 0);

@@ -499,7 +499,7 @@ async function snapshot(stack: Stack): Promise<string> {
   const { rows } = await stack.db.pool.query(`
     SELECT (SELECT count(*) FROM runs) AS runs,
            (SELECT md5(coalesce(string_agg(id::text || status || attempt || cancel_requested || coalesce(lease_token::text, ''), ',' ORDER BY id), '')) FROM runs) AS run_state,
-           (SELECT count(*) FROM run_events) AS events,
+           (SELECT count(*) FROM run_timeline) AS events,
            (SELECT count(*) FROM run_templates) AS templates,
            (SELECT count(*) FROM artifacts) AS artifacts,
            (SELECT md5(coalesce(string_agg(id::text || status, ',' ORDER BY id), '')) FROM artifacts) AS artifact_state,

@@ -84,7 +84,7 @@ export async function sweepEventCounts(
   type: 'requeued' | 'failed',
 ): Promise<Map<string, number>> {
   const { rows } = await pool.query<{ run_id: string; n: number }>(
-    `SELECT run_id, count(*)::int AS n FROM run_events WHERE type = $1 GROUP BY run_id`,
+    `SELECT run_id, count(*)::int AS n FROM run_timeline WHERE type = $1 GROUP BY run_id`,
     [type],
   );
   return new Map(rows.map((row) => [row.run_id, row.n]));

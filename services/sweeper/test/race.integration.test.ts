@@ -106,7 +106,7 @@ t.test('race: workers completing at random while fast sweeps run: no illegal tra
   );
   t.same(twice, [], 'no run reached a terminal state twice');
   const { rows: events } = await pool.query(`
-    SELECT run_id, count(*)::int AS n FROM run_events
+    SELECT run_id, count(*)::int AS n FROM run_timeline
     WHERE type = 'failed' OR type = 'cancel.confirmed' OR (type = 'status' AND data->>'status' IN ('success', 'error', 'cancelled'))
     GROUP BY run_id`);
   t.equal(events.length, runs.length, 'every run has a terminal event');
