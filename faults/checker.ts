@@ -241,7 +241,7 @@ export async function check(
   for (let i = 0; i < withLines.length; i += 200) {
     const chunk = withLines.slice(i, i + 200);
     const { rows } = await db.query<{ run_id: string; message: string }>(
-      `SELECT e.run_id, e.message FROM run_events e JOIN runs r ON r.id = e.run_id AND e.attempt = r.attempt
+      `SELECT e.run_id, e.message FROM run_timeline e JOIN runs r ON r.id = e.run_id AND e.attempt = r.attempt
        WHERE e.run_id = ANY($1::uuid[]) AND e.type = 'log' AND e.message LIKE 'L %'`,
       [chunk.map((a) => a.id)],
     );
@@ -273,7 +273,7 @@ export async function check(
       [withArtifacts.map((a) => a.id)],
     );
     const { rows: failures } = await db.query<{ run_id: string; message: string }>(
-      `SELECT run_id, message FROM run_events WHERE run_id = ANY($1::uuid[]) AND type = 'artifact.failed'`,
+      `SELECT run_id, message FROM run_timeline WHERE run_id = ANY($1::uuid[]) AND type = 'artifact.failed'`,
       [withArtifacts.map((a) => a.id)],
     );
     for (const a of withArtifacts) {
@@ -300,7 +300,7 @@ export async function check(
     // The sweep (or restart detection) of exactly the attempt that died: its event carries that attempt.
     // An attempt swept just before the kill (a zombie's), or completed meanwhile, is no sample.
     const { rows } = await db.query<{ run_id: string; requeued: Date | null }>(
-      `SELECT k.id AS run_id, (SELECT min(e.ts) FROM run_events e WHERE e.run_id = k.id AND e.attempt = k.attempt AND e.type IN ('requeued', 'failed')) AS requeued
+      `SELECT k.id AS run_id, (SELECT min(e.ts) FROM run_timeline e WHERE e.run_id = k.id AND e.attempt = k.attempt AND e.type IN ('requeued', 'failed')) AS requeued
        FROM unnest($1::uuid[], $2::int[]) AS k(id, attempt)`,
       [kill.runs.map((r) => r.id), kill.runs.map((r) => r.attempt)],
     );

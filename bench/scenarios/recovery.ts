@@ -67,7 +67,7 @@ export async function recovery(
       100,
     );
     const { rows } = await stack.db.pool.query(
-      `SELECT extract(epoch FROM (SELECT min(e.ts) FROM run_events e WHERE e.run_id = r.id AND e.type = 'requeued') - $1::timestamptz)::float8 AS requeued,
+      `SELECT extract(epoch FROM (SELECT min(e.ts) FROM run_timeline e WHERE e.run_id = r.id AND e.type = 'requeued') - $1::timestamptz)::float8 AS requeued,
               extract(epoch FROM r.finished_at - $1::timestamptz)::float8 AS completed
        FROM runs r`,
       [killRow[0].t],
