@@ -120,23 +120,25 @@ async function withEvents<T extends { id: string }>(
       counted AS (
         SELECT run_id, count(*)::int AS n FROM fresh GROUP BY run_id
       ),
-      -- Per run: its new events as folded objects, and whether they and the status event fold into the run row
-      -- (timeline.ts): only events that the run_events checks would accept, and no worker seq twice in the batch.
-      plan AS (
+      -- Per run: its new events as folded objects (aggregated once: a correlated aggregate was re-run per run),
+      -- and whether they and the status event fold into the run row (timeline.ts): only events that the
+      -- run_events checks would accept, and no worker seq twice in the batch.
+      folding AS MATERIALIZED (
+        SELECT run_id, count(*) AS n,
+               bool_and(level IN ('debug', 'info', 'warn', 'error') AND type IS NOT NULL AND message IS NOT NULL)
+                 AND count(DISTINCT seq) = count(*) AS ok,
+               jsonb_agg(jsonb_build_object(
+                 'seq', base + n, 'attempt', attempt, 'attempt_seq', seq, 'ts', COALESCE(ts, now()), 'level', level,
+                 'type', type, 'step', step, 'message', message, 'data', data) ORDER BY n) AS objects
+        FROM fresh GROUP BY run_id
+      ),
+      plan AS MATERIALIZED (
         SELECT run.id,
                CASE WHEN run.next_status = 'queued' THEN run.retry_at ELSE run.run_at END AS next_run_at,
                COALESCE(f.objects, '[]'::jsonb) AS objects,
                ${foldable('run', sql`COALESCE(f.n, 0) + 1`, sql`COALESCE(pg_column_size(f.objects), 0) + COALESCE(pg_column_size(run.error), 0) + 400`)}
                  AND COALESCE(f.ok, true) AS fold
-        FROM run LEFT JOIN (
-          SELECT run_id, count(*) AS n,
-                 bool_and(level IN ('debug', 'info', 'warn', 'error') AND type IS NOT NULL AND message IS NOT NULL)
-                   AND count(DISTINCT seq) = count(*) AS ok,
-                 jsonb_agg(jsonb_build_object(
-                   'seq', base + n, 'attempt', attempt, 'attempt_seq', seq, 'ts', COALESCE(ts, now()), 'level', level,
-                   'type', type, 'step', step, 'message', message, 'data', data) ORDER BY n) AS objects
-          FROM fresh GROUP BY run_id
-        ) f ON f.run_id = run.id
+        FROM run LEFT JOIN folding f ON f.run_id = run.id
       ),
       updated AS (
         UPDATE runs r SET
