@@ -136,6 +136,8 @@ async function claimStatement(
     ORDER BY done.priority DESC, done.run_at, done.id
   `.execute(db);
   const cappedLanes = rows[0]?.capped_lanes ?? 0;
-  const runs = rows.filter((row) => row.id !== null).map(({ capped_lanes: _, folded: __, ...run }) => run as HotRun);
+  const runs = rows
+    .filter((row) => row.id !== null)
+    .map(({ capped_lanes: _, folded: __, ...run }) => run as HotRun);
   return { runs, cappedLanes };
 }
