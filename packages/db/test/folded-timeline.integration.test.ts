@@ -113,6 +113,8 @@ async function apply(db: Kysely<Database>, twin: Twin, op: Op, random: () => num
   const lease = twin.lease ? { runId: twin.id, leaseToken: twin.lease } : null;
   switch (op.kind) {
     case 'claim': {
+      // A requeued run waits for its backoff; both twins' waits end now (the clock must not pick one of them).
+      await sql`UPDATE runs SET run_at = now() WHERE id = ${twin.id} AND status = 'queued'`.execute(db);
       const claimed = await claimRuns(db, {
         workerId: 'w-fold',
         lanes: [twin.lane],

@@ -112,7 +112,7 @@ t.test('a column added to runs while the hot statements are prepared leaves them
   );
 
   const { rows } = await sql<{ type: string; n: number }>`
-    SELECT type, count(*)::int AS n FROM run_events WHERE type IN ('claimed', 'status') GROUP BY type ORDER BY type
+    SELECT type, count(*)::int AS n FROM run_timeline WHERE type IN ('claimed', 'status') GROUP BY type ORDER BY type
   `.execute(db);
   t.same(
     rows,
