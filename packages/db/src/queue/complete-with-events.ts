@@ -84,8 +84,9 @@ async function withEvents<T extends { id: string }>(
       WITH input AS (
         SELECT * FROM unnest(${valid.map((c) => c.runId)}::uuid[], ${valid.map((c) => c.leaseToken)}::uuid[],
                              ${valid.map((c) => c.status)}::text[], ${valid.map((c) => json(c.error))}::jsonb[],
-                             ${valid.map((c) => json(c.output))}::jsonb[])
-          AS x(id, token, status, error, output)
+                             ${valid.map((c) => json(c.output))}::jsonb[], ${valid.map(foldSize)}::int[],
+                             ${valid.map((c) => c.events?.length ?? 0)}::int[])
+          AS x(id, token, status, error, output, fold_bytes, n_events)
       ),
       ev AS (
         SELECT * FROM unnest(${ev.runIds}::uuid[], ${ev.seqs}::int[], ${ev.ts}::timestamptz[], ${ev.levels}::text[],
@@ -93,13 +94,16 @@ async function withEvents<T extends { id: string }>(
           AS x(run_id, seq, ts, level, type, step, message, data)
       ),
       run AS (
-        SELECT r.id, r.attempt, r.last_seq, r.timeline, i.error, i.output,
+        SELECT r.id, r.attempt, r.last_seq, i.error, i.output,
                CASE
                  WHEN r.cancel_requested AND i.status <> 'success' THEN 'cancelled'
                  WHEN i.status = 'error' AND r.attempt - r.infra_losses - r.releases < r.max_attempts THEN 'queued'
                  ELSE i.status
                END AS next_status,
-               now() + ${backoffInterval(sql`r.attempt - r.infra_losses - r.releases`)} AS retry_at, r.run_at
+               now() + ${backoffInterval(sql`r.attempt - r.infra_losses - r.releases`)} AS retry_at, r.run_at,
+               -- Whether this batch and the status event fold into the run row (timeline.ts), decided on the
+               -- locked row: a wholly folded run has no rows, so every event of the batch is new.
+               i.fold_bytes IS NOT NULL AND ${foldable('r', sql`i.n_events + 1`, sql`i.fold_bytes + COALESCE(pg_column_size(i.error), 0)`)} AS fold
         FROM runs r JOIN input i ON r.id = i.id AND r.lease_token = i.token
         WHERE r.status = 'running'
         ORDER BY r.id
@@ -113,54 +117,39 @@ async function withEvents<T extends { id: string }>(
         JOIN run_events e ON e.run_id = run.id AND e.attempt = run.attempt AND e.attempt_seq BETWEEN b.lo AND b.hi
       ),
       fresh AS (
-        SELECT e.*, run.attempt, run.last_seq AS base, row_number() OVER (PARTITION BY e.run_id ORDER BY e.seq) AS n
+        SELECT e.*, run.attempt, run.last_seq AS base, run.fold, row_number() OVER (PARTITION BY e.run_id ORDER BY e.seq) AS n
         FROM ev e JOIN run ON run.id = e.run_id
         WHERE (e.run_id, e.seq) NOT IN (SELECT run_id, attempt_seq FROM existing)
       ),
-      counted AS (
-        SELECT run_id, count(*)::int AS n FROM fresh GROUP BY run_id
-      ),
-      -- Per run: its new events as folded objects (aggregated once: a correlated aggregate was re-run per run),
-      -- and whether they and the status event fold into the run row (timeline.ts): only events that the
-      -- run_events checks would accept, and no worker seq twice in the batch.
-      folding AS MATERIALIZED (
-        SELECT run_id, count(*) AS n,
-               bool_and(level IN ('debug', 'info', 'warn', 'error') AND type IS NOT NULL AND message IS NOT NULL)
-                 AND count(DISTINCT seq) = count(*) AS ok,
+      -- Computed once (materialized): inlined, the planner re-ran the aggregate for every run it joined.
+      counted AS MATERIALIZED (
+        SELECT run_id, count(*)::int AS n,
                jsonb_agg(jsonb_build_object(
                  'seq', base + n, 'attempt', attempt, 'attempt_seq', seq, 'ts', COALESCE(ts, now()), 'level', level,
-                 'type', type, 'step', step, 'message', message, 'data', data) ORDER BY n) AS objects
+                 'type', type, 'step', step, 'message', message, 'data', data) ORDER BY n) FILTER (WHERE fold) AS folded
         FROM fresh GROUP BY run_id
-      ),
-      plan AS MATERIALIZED (
-        SELECT run.id,
-               CASE WHEN run.next_status = 'queued' THEN run.retry_at ELSE run.run_at END AS next_run_at,
-               COALESCE(f.objects, '[]'::jsonb) AS objects,
-               ${foldable('run', sql`COALESCE(f.n, 0) + 1`, sql`COALESCE(pg_column_size(f.objects), 0) + COALESCE(pg_column_size(run.error), 0) + 400`)}
-                 AND COALESCE(f.ok, true) AS fold
-        FROM run LEFT JOIN folding f ON f.run_id = run.id
       ),
       updated AS (
         UPDATE runs r SET
           status = d.next_status,
           finished_at = CASE WHEN d.next_status = 'queued' THEN NULL ELSE now() END,
-          run_at = p.next_run_at,
+          run_at = CASE WHEN d.next_status = 'queued' THEN d.retry_at ELSE r.run_at END,
           lease_token = NULL, worker_id = NULL, worker_boot = NULL, heartbeat_at = NULL, lease_expires_at = NULL,
           error = d.error,
           output = d.output,
           last_seq = r.last_seq + COALESCE(c.n, 0) + 1,
           -- Folded: the new events, then the status event exactly as \`finished\` would write it.
-          timeline = CASE WHEN p.fold THEN r.timeline || p.objects || jsonb_build_array(jsonb_build_object(
+          timeline = CASE WHEN d.fold THEN r.timeline || COALESCE(c.folded, '[]') || jsonb_build_array(jsonb_build_object(
             'seq', r.last_seq + COALESCE(c.n, 0) + 1, 'attempt', r.attempt, 'attempt_seq', NULL, 'ts', now(),
             'level', CASE WHEN d.next_status IN ('error', 'queued') THEN 'warn' ELSE 'info' END,
             'type', CASE WHEN d.next_status = 'queued' THEN 'requeued' ELSE 'status' END,
             'step', NULL,
             'message', CASE WHEN d.next_status = 'queued'
-                            THEN 'requeued: attempt ' || r.attempt || ' failed, retry at ' || p.next_run_at
+                            THEN 'requeued: attempt ' || r.attempt || ' failed, retry at ' || d.retry_at
                             ELSE 'finished: ' || d.next_status END,
             'data', jsonb_build_object('status', d.next_status, 'attempt', r.attempt, 'error', d.error)))
           ELSE r.timeline END
-        FROM run d JOIN plan p ON p.id = d.id LEFT JOIN counted c ON c.run_id = d.id
+        FROM run d LEFT JOIN counted c ON c.run_id = d.id
         WHERE r.id = d.id
         RETURNING ${full ? hotRunColumns('r') : sql`r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error`},
                   d.next_status = 'queued' AS requeued, COALESCE(c.n, 0) AS accepted
@@ -168,7 +157,7 @@ async function withEvents<T extends { id: string }>(
       inserted AS (
         INSERT INTO run_events (run_id, seq, attempt, attempt_seq, ts, level, type, step, message, data)
         SELECT f.run_id, f.base + f.n, f.attempt, f.seq, COALESCE(f.ts, now()), f.level, f.type, f.step, f.message, f.data
-        FROM fresh f JOIN plan p ON p.id = f.run_id AND NOT p.fold
+        FROM fresh f WHERE NOT f.fold
         ON CONFLICT DO NOTHING
       ),
       finished AS (
@@ -179,7 +168,7 @@ async function withEvents<T extends { id: string }>(
                CASE WHEN requeued THEN 'requeued: attempt ' || attempt || ' failed, retry at ' || run_at
                     ELSE 'finished: ' || status END,
                jsonb_build_object('status', status, 'attempt', attempt, 'error', error)
-        FROM updated JOIN plan p ON p.id = updated.id AND NOT p.fold
+        FROM updated WHERE updated.id NOT IN (SELECT id FROM run WHERE fold)
       ),
       steps AS (
         INSERT INTO run_steps (run_id, attempt, idx, name, kind, status, finished_at, exit_code)
@@ -237,6 +226,33 @@ async function inTransaction(
       };
     });
   });
+}
+
+const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+/** Bytes a folded event takes beyond its text and data (keys, numbers, timestamp); the status event's share. */
+const FOLDED_EVENT_OVERHEAD = 200;
+const STATUS_EVENT_BYTES = 400;
+
+/**
+ * What a completion's events would add to a folded timeline, in bytes (an estimate, for the fold's byte
+ * bound), or null when they may not fold at all: only events the `run_events` checks would accept (else the
+ * batch goes to rows and fails there, as before), and no worker seq twice (rows keep one of two, by the
+ * unique index). Checked here rather than per event in the statement.
+ */
+function foldSize(c: CompletionWithEvents): number | null {
+  const seqs = new Set<number>();
+  let bytes = STATUS_EVENT_BYTES;
+  for (const e of c.events ?? []) {
+    if (!LEVELS.has(e.level) || typeof e.type !== 'string' || seqs.has(e.seq)) return null;
+    seqs.add(e.seq);
+    bytes +=
+      FOLDED_EVENT_OVERHEAD +
+      Buffer.byteLength(e.type) +
+      Buffer.byteLength(e.step ?? '') +
+      Buffer.byteLength(e.message ?? '') +
+      (e.data === undefined ? 0 : Buffer.byteLength(JSON.stringify(e.data) ?? ''));
+  }
+  return bytes;
 }
 
 const isUuid = (value: string) =>
