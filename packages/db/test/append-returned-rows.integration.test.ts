@@ -96,7 +96,7 @@ t.test('returned rows equal what readEvents reads, for generated batches over se
     );
     t.equal(all[0]!.type, 'claimed', 'the claimed event first, folded or not');
     const { rows } = await sql<{ folded: number | null; rows: number }>`
-      SELECT (SELECT jsonb_array_length(timeline) FROM runs WHERE id = ${lease.runId}) AS folded,
+      SELECT (SELECT cardinality(timeline) FROM runs WHERE id = ${lease.runId}) AS folded,
              (SELECT count(*)::int FROM run_events WHERE run_id = ${lease.runId}) AS rows`.execute(db);
     const unfolded = lease.runId === made[0]!.id || lease.runId === made[1]!.id;
     t.same(

@@ -236,7 +236,7 @@ t.test('a folded timeline reads exactly as the same timeline written as rows', a
       (
         await sql<{ rows: number; folded: number | null }>`
           SELECT (SELECT count(*)::int FROM run_events WHERE run_id = ${twin.id}) AS rows,
-                 (SELECT jsonb_array_length(timeline) FROM runs WHERE id = ${twin.id}) AS folded`.execute(db)
+                 (SELECT cardinality(timeline) FROM runs WHERE id = ${twin.id}) AS folded`.execute(db)
       ).rows[0]!;
     const f = await stored(fold);
     const r = await stored(rows);

@@ -43,7 +43,7 @@ t.test('down spills folded timelines into rows; up again reads the same', async 
     { ...lease(1), status: 'error', events: [step(2, 'step.finished', 'failed "q"')] },
   ]);
   const folded = await sql<{ id: string; n: number | null; rows: number }>`
-    SELECT r.id, jsonb_array_length(r.timeline) AS n, (SELECT count(*)::int FROM run_events e WHERE e.run_id = r.id) AS rows
+    SELECT r.id, cardinality(r.timeline) AS n, (SELECT count(*)::int FROM run_events e WHERE e.run_id = r.id) AS rows
     FROM runs r ORDER BY r.id`.execute(db);
   t.same(
     Object.fromEntries(folded.rows.map((r) => [r.id, [r.n, r.rows]])),

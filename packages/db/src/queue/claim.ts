@@ -113,10 +113,9 @@ async function claimStatement(
         last_seq = r.last_seq + 1,
         -- The claimed event goes into the run row while the run's timeline is wholly folded and small.
         timeline = CASE WHEN ${foldable('r', sql`1`, sql`300 + 2 * octet_length(${input.workerId}::text)`)}
-          THEN r.timeline || jsonb_build_array(jsonb_build_object(
-            'seq', r.last_seq + 1, 'attempt', r.attempt + 1, 'attempt_seq', NULL, 'ts', now(), 'level', 'info',
-            'type', 'claimed', 'step', NULL, 'message', 'claimed by ' || ${input.workerId}::text,
-            'data', jsonb_build_object('worker_id', ${input.workerId}::text, 'attempt', r.attempt + 1)))
+          THEN r.timeline || ROW(r.last_seq + 1, r.attempt + 1, NULL, now(), 'info', 'claimed', NULL,
+            'claimed by ' || ${input.workerId}::text,
+            jsonb_build_object('worker_id', ${input.workerId}::text, 'attempt', r.attempt + 1))::run_timeline_event
           ELSE r.timeline END
       FROM picked
       WHERE r.id = picked.id AND r.status = 'queued'

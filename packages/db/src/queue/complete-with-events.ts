@@ -124,9 +124,8 @@ async function withEvents<T extends { id: string }>(
       -- Computed once (materialized): inlined, the planner re-ran the aggregate for every run it joined.
       counted AS MATERIALIZED (
         SELECT run_id, count(*)::int AS n,
-               jsonb_agg(jsonb_build_object(
-                 'seq', base + n, 'attempt', attempt, 'attempt_seq', seq, 'ts', COALESCE(ts, now()), 'level', level,
-                 'type', type, 'step', step, 'message', message, 'data', data) ORDER BY n) FILTER (WHERE fold) AS folded
+               array_agg(ROW(base + n, attempt, seq, COALESCE(ts, now()), level, type, step, message, data)::run_timeline_event
+                         ORDER BY n) FILTER (WHERE fold) AS folded
         FROM fresh GROUP BY run_id
       ),
       updated AS (
@@ -139,15 +138,15 @@ async function withEvents<T extends { id: string }>(
           output = d.output,
           last_seq = r.last_seq + COALESCE(c.n, 0) + 1,
           -- Folded: the new events, then the status event exactly as \`finished\` would write it.
-          timeline = CASE WHEN d.fold THEN r.timeline || COALESCE(c.folded, '[]') || jsonb_build_array(jsonb_build_object(
-            'seq', r.last_seq + COALESCE(c.n, 0) + 1, 'attempt', r.attempt, 'attempt_seq', NULL, 'ts', now(),
-            'level', CASE WHEN d.next_status IN ('error', 'queued') THEN 'warn' ELSE 'info' END,
-            'type', CASE WHEN d.next_status = 'queued' THEN 'requeued' ELSE 'status' END,
-            'step', NULL,
-            'message', CASE WHEN d.next_status = 'queued'
-                            THEN 'requeued: attempt ' || r.attempt || ' failed, retry at ' || d.retry_at
-                            ELSE 'finished: ' || d.next_status END,
-            'data', jsonb_build_object('status', d.next_status, 'attempt', r.attempt, 'error', d.error)))
+          timeline = CASE WHEN d.fold THEN r.timeline || COALESCE(c.folded, '{}') || ROW(
+            r.last_seq + COALESCE(c.n, 0) + 1, r.attempt, NULL, now(),
+            CASE WHEN d.next_status IN ('error', 'queued') THEN 'warn' ELSE 'info' END,
+            CASE WHEN d.next_status = 'queued' THEN 'requeued' ELSE 'status' END,
+            NULL,
+            CASE WHEN d.next_status = 'queued'
+                 THEN 'requeued: attempt ' || r.attempt || ' failed, retry at ' || d.retry_at
+                 ELSE 'finished: ' || d.next_status END,
+            jsonb_build_object('status', d.next_status, 'attempt', r.attempt, 'error', d.error))::run_timeline_event
           ELSE r.timeline END
         FROM run d LEFT JOIN counted c ON c.run_id = d.id
         WHERE r.id = d.id
@@ -229,9 +228,9 @@ async function inTransaction(
 }
 
 const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
-/** Bytes a folded event takes beyond its text and data (keys, numbers, timestamp); the status event's share. */
-const FOLDED_EVENT_OVERHEAD = 200;
-const STATUS_EVENT_BYTES = 400;
+/** Bytes a folded event takes beyond its text and data (header, numbers, timestamp); the status event's share. */
+const FOLDED_EVENT_OVERHEAD = 100;
+const STATUS_EVENT_BYTES = 250;
 
 /**
  * What a completion's events would add to a folded timeline, in bytes (an estimate, for the fold's byte
