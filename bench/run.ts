@@ -66,7 +66,7 @@ const S = quick
 const FLEET: Omit<FleetConfig, 'apis'> = { ...S.fleet, heartbeatS: 3, flushMs: 200, probesPerSecond: 20 };
 
 /** The fastest end-to-end configuration found (see bench/NOTES.md for how). */
-const FAST = { runs: S.fastRuns, workers: 2, concurrency: 200, claimBatch: 200 };
+const FAST = { runs: S.fastRuns, workers: 2, concurrency: 400, claimBatch: 200 };
 
 const lines: string[] = [];
 const out = (line = '') => {
