@@ -1,8 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@ocr/client';
-import { track } from '../lib/children.js';
+import { forkShard, type Shard } from '../lib/shard.js';
 import { percentile } from '../lib/stats.js';
 import type { BenchStack } from '../lib/stack.js';
 import { leasedRuns } from './events.js';
@@ -21,26 +20,9 @@ export interface FanoutResult {
   shards: number;
 }
 
-/** A forked subscriber shard: `next(type)` resolves with its next message of that type. */
-function startShard(): {
-  child: ChildProcess;
-  next<T extends FromFanoutShard['type']>(type: T): Promise<Extract<FromFanoutShard, { type: T }>>;
-} {
-  const child = track(fork(SHARD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const waiting = new Map<string, (m: FromFanoutShard) => void>();
-  child.on('message', (m: FromFanoutShard) => {
-    const resolve = waiting.get(m.type);
-    waiting.delete(m.type);
-    resolve?.(m);
-  });
-  return {
-    child,
-    next: (type) =>
-      new Promise((resolve, reject) => {
-        waiting.set(type, resolve as (m: FromFanoutShard) => void);
-        child.once('exit', (code) => reject(new Error(`fan-out shard exited with ${code}`)));
-      }),
-  };
+/** A forked subscriber shard (fanout-shard.ts). */
+function startShard(): Shard<FromFanoutShard, ToFanoutShard> {
+  return forkShard(SHARD, 'fan-out shard');
 }
 
 /**
@@ -75,7 +57,7 @@ export async function wsFanout(
         runs,
         expectedPerSubscriber: opts.events,
       };
-      shard.child.send(start);
+      shard.tell(start);
     });
     // Every subscriber has its `subscribed` answer: the feeds are joined before the first append.
     await Promise.all(subscribed);
@@ -95,7 +77,7 @@ export async function wsFanout(
     const results = await Promise.all(
       shards.map((shard) => {
         const answer = shard.next('results');
-        shard.child.send({ type: 'collect' } satisfies ToFanoutShard);
+        shard.tell({ type: 'collect' });
         return answer;
       }),
     );

@@ -1,10 +1,10 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@ocr/client';
-import { track } from '../lib/children.js';
+import { forkShard, type Shard } from '../lib/shard.js';
 import { percentile } from '../lib/stats.js';
 import { type BenchStack, until } from '../lib/stack.js';
 import type { FromShard, ShardWindow, ShardWorker, ToShard } from './fleet-shard.js';
@@ -87,31 +87,9 @@ async function postgresSeconds(): Promise<Map<number, number>> {
   return out;
 }
 
-/** A forked shard and a way to ask it something and wait for its answer. */
-export interface Shard {
-  child: ChildProcess;
-  tell(message: ToShard): void;
-  next<T extends FromShard['type']>(type: T): Promise<Extract<FromShard, { type: T }>>;
-}
-
-export function startShard(): Shard {
-  // No CPU profile of shards (BENCH_CPU_PROF profiles the API and workers); tsx as the bench itself runs.
-  const child = track(fork(SHARD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  const waiting = new Map<string, (m: FromShard) => void>();
-  child.on('message', (m: FromShard) => {
-    const resolve = waiting.get(m.type);
-    waiting.delete(m.type);
-    resolve?.(m);
-  });
-  return {
-    child,
-    tell: (message) => child.send(message),
-    next: (type) =>
-      new Promise((resolve, reject) => {
-        waiting.set(type, resolve as (m: FromShard) => void);
-        child.once('exit', (code) => reject(new Error(`fleet shard exited with ${code}`)));
-      }),
-  };
+/** A forked fleet shard (fleet-shard.ts). */
+export function startShard(): Shard<FromShard, ToShard> {
+  return forkShard(SHARD, 'fleet shard');
 }
 
 /**
@@ -126,7 +104,7 @@ export function startShard(): Shard {
 export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetResult> {
   await stack.reset();
   const extra: { url: string; process: ChildProcess }[] = [];
-  const shards: Shard[] = [];
+  const shards: Shard<FromShard, ToShard>[] = [];
   if (cfg.apis === 2) extra.push(await stack.startExtraApi());
   const urls = [stack.apiUrl, ...extra.map((e) => e.url)];
   const apiPids = [stack.api.pid!, ...extra.map((e) => e.process.pid!)];
