@@ -27,7 +27,7 @@ export async function createArtifact(
   const { rows } = await sql<ArtifactRow>`
     WITH run AS (
       SELECT id, attempt FROM runs
-      WHERE id = ${input.run_id}::uuid AND lease_token = ${input.lease_token}::uuid AND status = 'running'
+      WHERE id = ${input.run_id}::uuid AND lease_token = ${input.lease_token}::uuid -- PLAN-STABLE (fence.ts)
     ),
     made AS (SELECT gen_random_uuid() AS id)
     INSERT INTO artifacts (id, run_id, attempt, name, kind, content_type, size, sha256, status, storage, content, object_key, completed_at)
@@ -97,7 +97,7 @@ export async function completeArtifact(
     UPDATE artifacts a SET status = 'ready', completed_at = now()
     FROM runs r
     WHERE a.id = ${input.id}::uuid AND a.status = 'pending'
-      AND r.id = a.run_id AND r.status = 'running' AND r.lease_token = ${input.leaseToken}::uuid
+      AND r.id = a.run_id AND r.lease_token = ${input.leaseToken}::uuid -- PLAN-STABLE (fence.ts)
       AND r.attempt = a.attempt
     RETURNING a.*
   `.execute(db);

@@ -64,7 +64,7 @@ export async function addRunSpecDocs(
 > {
   return db.transaction().execute(async (trx) => {
     const { rows: held } = await sql<{ id: string }>`
-      SELECT id FROM runs WHERE id = ${input.runId}::uuid AND lease_token = ${input.leaseToken}::uuid AND status = 'running' FOR SHARE
+      SELECT id FROM runs WHERE id = ${input.runId}::uuid AND lease_token = ${input.leaseToken}::uuid FOR SHARE -- PLAN-STABLE (fence.ts)
     `.execute(trx);
     if (held.length === 0) {
       const miss = (await diagnoseFence(trx, [input])).get(input.runId)!;

@@ -27,7 +27,8 @@ export interface ClaimInput {
  *    next statement takes a fresh snapshot after the lock was granted, its count of running runs includes
  *    every claim committed before ours: the cap holds under any number of concurrent claimers.
  * 2. Candidate runs are picked per lane with `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait
- *    on, or double-claim, the same row; the UPDATE re-checks `status = 'queued'` on the locked row.
+ *    on, or double-claim, the same row. The lock re-checks `status = 'queued'` on the newest row version, and
+ *    the UPDATE then finds the rows it locked by primary key only: see PLAN-STABLE in fence.ts.
  * Paused lanes are skipped. Each claim mints a fresh lease token and bumps `attempt`; a `claimed` event is
  * appended in the same statement so the timeline never misses it: folded into the run row while the run's
  * timeline is (timeline.ts), else a `run_events` row.
@@ -118,7 +119,7 @@ async function claimStatement(
             jsonb_build_object('worker_id', ${input.workerId}::text, 'attempt', r.attempt + 1))::run_timeline_event
           ELSE r.timeline END
       FROM picked
-      WHERE r.id = picked.id AND r.status = 'queued'
+      WHERE r.id = picked.id
       RETURNING ${hotRunColumns('r')}, ${isFolded('r')} AS folded
     ),
     events AS (

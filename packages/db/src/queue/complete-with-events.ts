@@ -104,8 +104,8 @@ async function withEvents<T extends { id: string }>(
                -- Whether this batch and the status event fold into the run row (timeline.ts), decided on the
                -- locked row: a wholly folded run has no rows, so every event of the batch is new.
                i.fold_bytes IS NOT NULL AND ${foldable('r', sql`i.n_events + 1`, sql`i.fold_bytes + COALESCE(pg_column_size(i.error), 0)`)} AS fold
+        -- The token match alone is the fence (PLAN-STABLE, fence.ts).
         FROM runs r JOIN input i ON r.id = i.id AND r.lease_token = i.token
-        WHERE r.status = 'running'
         ORDER BY r.id
         FOR UPDATE OF r
       ),

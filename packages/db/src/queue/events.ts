@@ -106,8 +106,7 @@ export async function appendEventsMany(
     run AS (
       SELECT r.id, r.attempt, r.last_seq FROM runs r
       JOIN unnest(${valid.map((i) => i.lease.runId)}::uuid[], ${valid.map((i) => i.lease.leaseToken)}::uuid[]) AS l(id, token)
-        ON r.id = l.id AND r.lease_token = l.token
-      WHERE r.status = 'running'
+        ON r.id = l.id AND r.lease_token = l.token -- the fence (PLAN-STABLE, fence.ts)
       ORDER BY r.id
       FOR UPDATE OF r
     ),

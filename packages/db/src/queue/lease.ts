@@ -39,8 +39,7 @@ export async function heartbeatRuns(
       WITH presented AS (
         SELECT r.id FROM runs r
         JOIN unnest(${valid.map((l) => l.runId)}::uuid[], ${valid.map((l) => l.leaseToken)}::uuid[]) AS l(id, token)
-          ON r.id = l.id AND r.lease_token = l.token
-        WHERE r.status = 'running'
+          ON r.id = l.id AND r.lease_token = l.token -- the fence (PLAN-STABLE, fence.ts)
       ),
       free AS (
         SELECT r.id FROM runs r JOIN presented p ON p.id = r.id ORDER BY r.id FOR UPDATE OF r SKIP LOCKED
@@ -93,18 +92,16 @@ export async function completeRuns(
   const valid = completions.filter((c) => isUuid(c.runId) && isUuid(c.leaseToken));
   const applied = new Map<string, CompletedRun>();
   if (valid.length > 0) {
-    const input = valid.map((c) => ({
-      id: c.runId,
-      token: c.leaseToken,
-      status: c.status,
-      // What a step printed can end up in its error or output: cleaned like events, never refused.
-      error: c.error == null ? null : sanitizeJson(c.error),
-      output: c.output == null ? null : sanitizeJson(c.output),
-    }));
+    // What a step printed can end up in its error or output: cleaned like events, never refused.
+    const json = (value: unknown) => (value == null ? null : JSON.stringify(sanitizeJson(value)));
+    // Arrays, not one JSON document: the planner sizes `unnest` by its arrays (a record set it guesses at 100
+    // rows, and a small `runs` then looks cheaper to scan whole than to probe by key: PLAN-STABLE, fence.ts).
     const { rows } = await sql<CompletedRun>`
       WITH input AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
-          AS x(id uuid, token uuid, status text, error jsonb, output jsonb)
+        SELECT * FROM unnest(${valid.map((c) => c.runId)}::uuid[], ${valid.map((c) => c.leaseToken)}::uuid[],
+                             ${valid.map((c) => c.status)}::text[], ${valid.map((c) => json(c.error))}::jsonb[],
+                             ${valid.map((c) => json(c.output))}::jsonb[])
+          AS x(id, token, status, error, output)
       ),
       decided AS (
         SELECT r.id, i.error, i.output,
@@ -113,8 +110,7 @@ export async function completeRuns(
                  WHEN i.status = 'error' AND r.attempt - r.infra_losses - r.releases < r.max_attempts THEN 'queued'
                  ELSE i.status
                END AS next_status
-        FROM runs r JOIN input i ON r.id = i.id AND r.lease_token = i.token
-        WHERE r.status = 'running'
+        FROM runs r JOIN input i ON r.id = i.id AND r.lease_token = i.token -- the fence (PLAN-STABLE)
         FOR UPDATE OF r
       ),
       updated AS (
@@ -169,7 +165,7 @@ export async function releaseRun(
           run_at = now(),
           lease_token = NULL, worker_id = NULL, worker_boot = NULL, heartbeat_at = NULL, lease_expires_at = NULL,
           last_seq = r.last_seq + 1
-        WHERE r.id = ${lease.runId}::uuid AND r.lease_token = ${lease.leaseToken}::uuid AND r.status = 'running'
+        WHERE r.id = ${lease.runId}::uuid AND r.lease_token = ${lease.leaseToken}::uuid -- PLAN-STABLE
         RETURNING r.*
       ),
       events AS (

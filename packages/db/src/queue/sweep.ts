@@ -68,8 +68,8 @@ export async function sweepStaleRuns(
       SELECT r.id, r.worker_id AS lost_worker, extract(epoch FROM ${clock} - r.heartbeat_at)::float8 AS silent_s,
              CASE WHEN r.infra_losses + 1 < r.max_infra_losses AND NOT r.cancel_requested
                   THEN 'requeued' ELSE 'failed' END AS action
+      -- The token match means running (PLAN-STABLE, fence.ts).
       FROM runs r JOIN seen s ON r.id = s.id AND r.lease_token = s.lease_token AND r.heartbeat_at = s.heartbeat_at
-      WHERE r.status = 'running'
       FOR UPDATE OF r SKIP LOCKED
     ),
     updated AS (
@@ -131,7 +131,7 @@ export async function finishAbandonedCancels(
       UPDATE runs r SET status = 'cancelled', finished_at = ${clock},
         lease_token = NULL, worker_id = NULL, worker_boot = NULL, heartbeat_at = NULL, lease_expires_at = NULL,
         last_seq = r.last_seq + 1
-      FROM picked WHERE r.id = picked.id AND r.status = 'running'
+      FROM picked WHERE r.id = picked.id -- locked while running (PLAN-STABLE, fence.ts)
       RETURNING r.*
     ),
     events AS (
