@@ -209,6 +209,22 @@ async function main(): Promise<number> {
       ),
   );
   for (const s of sweepers) s.start();
+  // The promised recovery bound assumes a sweeper judging heartbeats: under load the sweepers can start after
+  // the first kill, and a run lost before any sweeper has warmed up waits for that warm-up too.
+  const sweeping = await until(
+    async () =>
+      (
+        await Promise.all(
+          sweeperPorts.map(async (p) => {
+            const res = await fetch(`http://127.0.0.1:${p}/healthz`).catch(() => undefined);
+            return res?.ok === true && ((await res.json()) as { sweeping?: boolean }).sweeping === true;
+          }),
+        )
+      ).some(Boolean),
+    120_000,
+    200,
+  );
+  if (!sweeping) throw new Error('no sweeper began judging heartbeats');
   const workers = Array.from(
     { length: WORKERS },
     (_, i) =>

@@ -46,7 +46,12 @@ export async function startSweeper(
       host: options.opsHost,
       registry,
       ready: () => running.last?.reachable ?? false,
-      health: () => ({ sweeper_id: config.OCR_SWEEPER_ID, leader: running.isLeader }),
+      // `sweeping`: the leader is judging heartbeats (its warm-up over), so a lost worker's runs are rescued now.
+      health: () => ({
+        sweeper_id: config.OCR_SWEEPER_ID,
+        leader: running.isLeader,
+        sweeping: running.isLeader && running.last?.leader === true && !running.last.warmingUp,
+      }),
     });
     lifecycle.defer('ops server', () => ops.close());
     running.start();

@@ -163,6 +163,8 @@ t.test('startSweeper serves /healthz, /readyz, /metrics and resigns leadership o
     DATABASE_URL: tdb.url,
     PORT: '0',
     OCR_SWEEPER_ID: 'served',
+    // A warm-up long enough to be seen from outside.
+    OCR_HEARTBEAT_TIMEOUT_S: '3',
   });
   const started = await startSweeper(config, testLog);
   let closed = false;
@@ -171,7 +173,17 @@ t.test('startSweeper serves /healthz, /readyz, /metrics and resigns leadership o
   const base = `http://127.0.0.1:${started.port}`;
   const health = await fetch(`${base}/healthz`);
   t.equal(health.status, 200);
-  t.match(await health.json(), { status: 'ok', sweeper_id: 'served', leader: true });
+  t.match(
+    await health.json(),
+    { status: 'ok', sweeper_id: 'served', leader: true, sweeping: false },
+    'leader, still warming up',
+  );
+  await reportWhere(started.sweeper, (r) => r.leader && !r.warmingUp);
+  t.match(
+    await (await fetch(`${base}/healthz`)).json(),
+    { leader: true, sweeping: true },
+    'warm-up over: judging heartbeats',
+  );
   t.equal((await fetch(`${base}/readyz`)).status, 200);
   const metrics = await (await fetch(`${base}/metrics`)).text();
   for (const name of [
