@@ -42,8 +42,9 @@ export interface ClaimInput {
  * Both statements are prepared (`PREPARED`): parsed once per connection. Their text depends only on the mode
  * and on which options are set (a handful of variants), and the runs come back as an explicit column list
  * (`HotRun`), so a column added to `runs` leaves them valid. Postgres still plans each claim for its values
- * (a generic plan guesses ten lanes and a tenth of the queue per LIMIT, so it looks dearer and is not kept):
- * wanted, since a generic claim plan, when tried, hash-joined the whole queue on every call.
+ * (a generic plan guesses ten lanes and a tenth of the queue per LIMIT, so it looks dearer and is not kept).
+ * Either plan reads only the runs it claims, whatever the statistics say (PLAN-STABLE, fence.ts); a generic
+ * plan seen scanning the whole queue earlier came from the status re-check the UPDATE no longer makes.
  */
 export async function claimRuns(db: Kysely<Database>, input: ClaimInput & NotifyOption): Promise<HotRun[]> {
   if (input.lanes.length === 0 || input.limit <= 0) return [];
