@@ -45,11 +45,17 @@ export class EventSink {
     return this.lost;
   }
 
-  /** Queue one event; it is numbered now, in call order. */
-  emit(event: NewEvent): void {
+  /** Queue one event; it is numbered now, in call order. `step` names it when the event itself does not. */
+  emit(event: NewEvent, step?: string): void {
     if (this.lost) return;
     this.pending.push(
-      clean(event, this.options.masker?.() ?? noMask, ++this.seq, event.ts ?? new Date().toISOString()),
+      clean(
+        event,
+        event.step ?? step ?? null,
+        this.options.masker?.() ?? noMask,
+        ++this.seq,
+        event.ts ?? isoNow(),
+      ),
     );
     const max = this.options.maxPending ?? 100_000;
     if (this.pending.length > max) {
@@ -135,19 +141,36 @@ export class EventSink {
 }
 
 /**
+ * The current time as the event's `ts`, formatted once per millisecond: a claim's runs start together and
+ * each emits its events in the same few milliseconds, and `toISOString` costs about a microsecond.
+ */
+let isoMs = -1;
+let isoText = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
+/**
  * An event the API will store as sent: secret values masked in its message and data, then its text cleaned
  * (NUL, invalid UTF-16 → U+FFFD), the message cut to the protocol's limit, data bounded in depth. What a
  * step prints must never make an append be refused. Masking comes first, so a cut never splits a secret
- * into a part the masker no longer recognises. One new object per event.
+ * into a part the masker no longer recognises. One new object per event, its fields written one by one:
+ * `{ ...event, seq, ts }` (a spread, then properties the source lacks) takes V8's slow path, about 3 µs
+ * an event against 0.2 µs (measured on Node 20), and three events a run made it the worker's largest cost.
  */
-function clean(event: NewEvent, mask: Masker, seq: number, ts: string): WorkerEvent {
+function clean(event: NewEvent, step: string | null, mask: Masker, seq: number, ts: string): WorkerEvent {
   const text = mask(event.message);
   const out: WorkerEvent = {
-    ...event,
     seq,
     ts,
+    level: event.level,
     type: sanitizeText(event.type).slice(0, 100) || 'log',
-    step: event.step == null ? null : sanitizeText(event.step).slice(0, 200),
+    step: step === null ? null : sanitizeText(step).slice(0, 200),
     message: sanitizeText(
       text.length > MAX_EVENT_MESSAGE ? text.slice(0, MAX_EVENT_MESSAGE - 1) + '…' : text,
     ),

@@ -17,6 +17,7 @@ export const noMask: Masker = (text) => text;
 
 /** A masking function for these values, or `noMask` when there are none. */
 export function createMasker(values: readonly string[]): Masker {
+  if (values.length === 0) return noMask;
   const parts = new Set<string>();
   for (const value of values) {
     if (value.length >= 3) parts.add(value);

@@ -111,6 +111,8 @@ export function referencedSecrets(step: unknown): string[] {
  */
 export function secretsForStep(step: unknown, store: SecretStore): Record<string, string> {
   const out: Record<string, string> = {};
+  // A worker holding no secrets has none to give: the step is not even walked for references.
+  if (store.size === 0) return out;
   for (const name of referencedSecrets(step)) {
     const value = store.get(secretEnvName(name));
     if (value !== undefined) out[name] = value;
