@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable, type SelectQueryBuilder } from 'kysely';
 import type { Database, RunRow, RunStepRow } from '../types.js';
 
 /** A worker counts as live when it was heard from (claim or heartbeat) this recently. */
@@ -61,10 +61,37 @@ export function substringPattern(q: string): string {
  * runs_search migration's trigger), so no filter can probe a secret's value. Every value is a bound parameter.
  */
 function listRunsQuery(db: Kysely<Database>, filter: ListRunsFilter) {
-  let query = db.selectFrom('runs').selectAll();
+  // The history indexes leave out running rows (migration 2026-12-05T0800: a claim then inserts into none of
+  // them); running runs come from runs_running_idx. A status filter picks its side; without one, each side
+  // is ordered and limited on its own index and the two short lists are merged.
+  const side = (running: boolean) => {
+    let query = db.selectFrom('runs').selectAll();
+    query = running ? query.where('status', '=', 'running') : query.where('status', '<>', 'running');
+    return filtered(query, filter).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit);
+  };
+  if (filter.status === 'running') return side(true);
+  if (filter.status) return side(false);
+  return db
+    .selectFrom(
+      db
+        .selectFrom(side(false).as('history'))
+        .selectAll()
+        .unionAll(db.selectFrom(side(true).as('active')).selectAll())
+        .as('runs'),
+    )
+    .selectAll()
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(filter.limit);
+}
+
+type RunsQuery = SelectQueryBuilder<Database, 'runs', Selectable<Database['runs']>>;
+
+function filtered(query: RunsQuery, filter: ListRunsFilter): RunsQuery {
   if (filter.status === 'scheduled')
     query = query.where('status', '=', 'queued').where('run_at', '>', sql<Date>`now()`);
-  else if (filter.status) query = query.where('status', '=', filter.status as RunRow['status']);
+  else if (filter.status && filter.status !== 'running')
+    query = query.where('status', '=', filter.status as RunRow['status']);
   if (filter.lane) query = query.where('lane', '=', filter.lane);
   if (filter.template) query = query.where('template', '=', filter.template);
   if (filter.lanes) query = query.where('lane', '=', sql<string>`ANY(${filter.lanes}::text[])`);
@@ -88,11 +115,11 @@ function listRunsQuery(db: Kysely<Database>, filter: ListRunsFilter) {
     const { created_at, id } = filter.cursor;
     query = query.where(sql<boolean>`(created_at, id) < (${created_at}::timestamptz, ${id}::uuid)`);
   }
-  return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit);
+  return query;
 }
 
 export async function listRuns(db: Kysely<Database>, filter: ListRunsFilter): Promise<RunRow[]> {
-  return listRunsQuery(db, filter).execute();
+  return (await listRunsQuery(db, filter).execute()) as RunRow[];
 }
 
 /** The plan PostgreSQL picks for a history query (EXPLAIN, not run): tests and benchmarks check its indexes. */

@@ -67,8 +67,12 @@ export interface WorkerOverview extends WorkerRow {
 export async function listWorkers(db: Kysely<Database>): Promise<WorkerOverview[]> {
   const { rows } = await sql<WorkerOverview>`
     SELECT w.*, w.last_seen_at > now() - make_interval(secs => ${WORKER_LIVE_S}) AS live,
-           (SELECT count(*) FROM runs r WHERE r.worker_id = w.id AND r.status = 'running')::int AS running
-    FROM workers w ORDER BY w.last_seen_at DESC LIMIT 1000
+           COALESCE(c.n, 0)::int AS running
+    FROM workers w
+    -- One pass over the running runs (runs_running_idx holds them by lane, then worker), not a probe per worker.
+    LEFT JOIN (SELECT r.worker_id, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY r.worker_id) c
+      ON c.worker_id = w.id
+    ORDER BY w.last_seen_at DESC LIMIT 1000
   `.execute(db);
   return rows;
 }
