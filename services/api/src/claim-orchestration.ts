@@ -23,6 +23,10 @@ export const REGISTRATIONS_CACHED = 10_000;
 export const DEFINITIONS_CACHED = 1_000;
 
 type Claim = Type.Static<typeof ClaimRequest>;
+interface CachedDefinition {
+  def: TemplateDefinition;
+  secretParams: string[];
+}
 type Answer = Type.Static<typeof ClaimResponse>;
 
 /**
@@ -59,8 +63,12 @@ class RegistrationCache {
  */
 export class ClaimOrchestrator {
   private readonly registrations = new RegistrationCache();
-  /** Template versions never change: a bounded cache of their definitions, least recently used evicted. */
-  private readonly definitions = new LRUCache<string, TemplateDefinition>({ max: DEFINITIONS_CACHED });
+  /**
+   * Template versions never change: a bounded cache of their definitions (with the secret param names, read
+   * from the params schema once, not per claimed run), least recently used evicted. The answer only
+   * serialises them, so every run of a version shares the cached values.
+   */
+  private readonly definitions = new LRUCache<string, CachedDefinition>({ max: DEFINITIONS_CACHED });
 
   constructor(private readonly app: FastifyInstance) {}
 
@@ -152,25 +160,26 @@ export class ClaimOrchestrator {
   }
 
   private async leaseOf(run: HotRun): Promise<Answer['runs'][number]> {
-    const def = await this.definitionOf(run);
+    const { def, secretParams } = await this.definitionOf(run);
     return {
       run: runToWire(run),
       lease_token: run.lease_token!,
       lease_expires_at: run.lease_expires_at!.toISOString(),
       steps: def.steps,
       timeout_s: def.timeout_s ?? null,
-      secret_params: [...secretParamNames(def.params_schema)],
+      secret_params: secretParams,
     };
   }
 
-  private async definitionOf(run: HotRun): Promise<TemplateDefinition> {
+  private async definitionOf(run: HotRun): Promise<CachedDefinition> {
     const key = `${run.template}@${run.template_version}`;
-    let def = this.definitions.get(key);
-    if (!def) {
+    let cached = this.definitions.get(key);
+    if (!cached) {
       const template = await getTemplate(this.app.db, run.template, run.template_version);
-      def = (template?.definition as TemplateDefinition | undefined) ?? { steps: [] };
-      this.definitions.set(key, def);
+      const def = (template?.definition as TemplateDefinition | undefined) ?? { steps: [] };
+      cached = { def, secretParams: [...secretParamNames(def.params_schema)] };
+      this.definitions.set(key, cached);
     }
-    return def;
+    return cached;
   }
 }

@@ -37,7 +37,7 @@ import {
 } from '@ocr/contracts';
 import { ClaimOrchestrator } from '../claim-orchestration.js';
 import { apiError, leaseLost, notFound } from '../errors.js';
-import { artifactToWire, runToWire } from '../serialize.js';
+import { artifactToWire, claimAnswerBody, runToWire } from '../serialize.js';
 import { workerSpecKitRoutes } from './worker-spec-kit.js';
 import { enforceWorkerScope } from './worker-scope.js';
 
@@ -105,11 +105,14 @@ export async function workerRoutes(root: FastifyInstance): Promise<void> {
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) gone.abort();
       });
-      return claims.claim(request.body, {
+      const answer = await claims.claim(request.body, {
         tokenId: request.principal!.tokenId,
         gone: gone.signal,
         log: request.log,
       });
+      // The schema above documents the answer; the bytes are written here (serialize.ts, claimAnswerBody),
+      // which the type provider cannot see: a Buffer is sent as it is.
+      return reply.type('application/json; charset=utf-8').send(claimAnswerBody(answer) as never);
     },
   );
 
