@@ -351,5 +351,67 @@ t.test(
         t.equal(await page.evaluate('localStorage.length'), 0, 'the outbox is empty');
       },
     );
+
+    await t.test(
+      'two open tabs: an action queued in one is shown in the other, which sends it even after the first is closed',
+      async (t) => {
+        const stored = (p: Page) =>
+          p.evaluate('Object.keys(localStorage).filter((k) => k.startsWith("ocr.outbox.")).length');
+        const cancelledWhileQueued = async (id: string) =>
+          (await stack.client.runs.events(id)).events.filter((e) => /cancelled while queued/.test(e.message))
+            .length;
+        const openTab = async (runId: string) => {
+          const tab = await page.context().newPage();
+          await tab.goto(`${stack.apiUrl}/`);
+          await tab.getByLabel('API token').fill(operator.token);
+          await tab.getByRole('button', { name: 'Sign in' }).click();
+          await tab.locator('[data-conn="open"]').waitFor();
+          await tab.goto(`${stack.apiUrl}/#/runs/${runId}`);
+          await tab.locator('.meta code').filter({ hasText: runId }).waitFor();
+          return tab;
+        };
+        const queueCancel = async (tab: Page) => {
+          await tab.getByRole('button', { name: 'Cancel', exact: true }).click();
+          await tab.getByRole('dialog').getByRole('button', { name: 'Cancel run' }).click();
+          await tab.getByRole('button', { name: 'Cancel queued' }).waitFor();
+        };
+        await page.goto(`${stack.apiUrl}/#/runs`);
+        await page.locator('[data-conn="open"]').waitFor();
+
+        // The other tab queues a cancel offline, then is closed: this tab, never reloaded, must send it.
+        const { run: closedTabs } = await stack.client.runs.create({ template: 'parked' });
+        const closing = await openTab(closedTabs.id);
+        await page.context().setOffline(true);
+        await queueCancel(closing);
+        await pending
+          .locator(`li[data-kind="cancel"][data-state="queued"]`)
+          .filter({ hasText: closedTabs.id.slice(0, 8) })
+          .waitFor();
+        t.pass("the other tab's queued cancel is listed here without a reload");
+        await closing.close();
+        await page.context().setOffline(false);
+        await until(async () => (await stored(page)) === 0, 30_000, "the closed tab's action answered");
+        await pending.waitFor({ state: 'detached' });
+        t.equal(await cancelledWhileQueued(closedTabs.id), 1, 'sent by this tab: cancelled once');
+
+        // Both tabs stay open: both may send it, the idempotency key makes it happen once, both lists empty.
+        const { run: bothTabs } = await stack.client.runs.create({ template: 'parked' });
+        const open = await openTab(bothTabs.id);
+        await page.context().setOffline(true);
+        await queueCancel(open);
+        await pending
+          .locator('li[data-kind="cancel"]')
+          .filter({ hasText: bothTabs.id.slice(0, 8) })
+          .waitFor();
+        await page.context().setOffline(false);
+        await until(async () => (await stored(page)) === 0, 30_000, 'the shared action answered');
+        await pending.waitFor({ state: 'detached' });
+        await open.getByRole('list', { name: 'Pending actions' }).waitFor({ state: 'detached' });
+        await open.locator('[data-conn="open"]').waitFor();
+        t.equal(await cancelledWhileQueued(bothTabs.id), 1, 'cancelled once');
+        t.equal((await stack.client.runs.get(bothTabs.id)).run.status, 'cancelled', 'and it is cancelled');
+        await open.close();
+      },
+    );
   },
 );

@@ -13,6 +13,8 @@ export type PendingAction = (
   state: ActionState;
   /** When it was taken (ms since the epoch, with a tie-breaker): stored actions are sent in this order. */
   order: number;
+  /** The tab that took it (see `tabId`), so another open tab leaves it to that tab while it is there. */
+  tab?: string;
 };
 
 /** An action as the operator takes it, before the outbox gives it a key. */
@@ -35,6 +37,23 @@ export function describe(action: PendingAction): string {
 }
 
 const RETRY_MS = 3000;
+/**
+ * How long an action taken in another tab is left to that tab once this one is online: long enough for an
+ * open tab to have it answered (and gone from storage), short enough that one left by a closed tab is not
+ * kept waiting. Sending it from both tabs would still do it once (idempotency key), just not twice per action.
+ */
+export const ADOPT_AFTER_MS = 5000;
+
+/** This tab's id: kept in sessionStorage, so it survives a reload of the tab and no other tab shares it. */
+export function tabId(): string {
+  try {
+    const id = sessionStorage.getItem('ocr.tab') ?? crypto.randomUUID();
+    sessionStorage.setItem('ocr.tab', id);
+    return id;
+  } catch {
+    return crypto.randomUUID();
+  }
+}
 
 /**
  * Actions wait here until the API has answered them. Each is stored (localStorage, per token) before its
@@ -43,19 +62,29 @@ const RETRY_MS = 3000;
  * back. A request that fails on the network stays at its place and is tried again.
  * Each action has its own storage entry (`<prefix>.<key>`): two tabs of the same token never overwrite
  * each other's actions, and if both send a stored one, its idempotency key makes it happen once.
+ * Open tabs follow each other through `sync()` (on the `storage` event): an action another tab queued is
+ * listed here at once, and sent from here too if it is still stored `ADOPT_AFTER_MS` after this tab is
+ * online (that tab may have been closed); one another tab answered leaves the list.
  */
 export class Outbox {
   private items: PendingAction[];
   private online = false;
   private flushing = false;
   private retry: ReturnType<typeof setTimeout> | undefined;
+  private wake: ReturnType<typeof setTimeout> | undefined;
+  /** When this page first saw each action (load or sync): another tab's is left to it for a while after. */
+  private seen = new Map<string, number>();
+  private onlineSince = 0;
   private waiters = new Map<string, (settled: Settled) => void>();
   private lastOrder = 0;
+  private closed = false;
 
   constructor(
     private readonly client: OcrClient,
     /** localStorage key prefix; the caller scopes it to the signed-in token's id. */
     private readonly prefix: string,
+    /** This tab (`tabId()`): its own stored actions are sent at once, even after a reload. */
+    private readonly tab: string,
     private readonly events: {
       /** The list changed (shown as the pending actions). */
       changed: (items: PendingAction[]) => void;
@@ -64,6 +93,7 @@ export class Outbox {
     },
   ) {
     this.items = load(prefix).map((a) => ({ ...a, state: 'queued' as const }));
+    for (const a of this.items) this.seen.set(a.key, Date.now());
   }
 
   list(): PendingAction[] {
@@ -76,6 +106,7 @@ export class Outbox {
       ...action,
       key: crypto.randomUUID(),
       state: 'queued',
+      tab: this.tab,
       order: Math.max(Date.now(), this.lastOrder + 0.001),
     };
     this.lastOrder = item.order;
@@ -87,30 +118,83 @@ export class Outbox {
   }
 
   setOnline(online: boolean): void {
+    if (this.closed) return;
+    if (online && !this.online) this.onlineSince = Date.now();
     this.online = online;
     if (online) void this.flush();
+  }
+
+  /**
+   * Another tab of this token changed the stored actions: take the ones it queued (they are this browser's
+   * to send, and its tab may be gone by the time the connection is back) and drop the ones it answered,
+   * except those this page is sending or waits on (sending them again returns the same answer).
+   */
+  sync(): void {
+    if (this.closed) return;
+    const stored = load(this.prefix);
+    const storedKeys = new Set(stored.map((a) => a.key));
+    const known = new Set(this.items.map((a) => a.key));
+    const kept = this.items.filter(
+      (a) => storedKeys.has(a.key) || a.state === 'sending' || this.waiters.has(a.key),
+    );
+    const adopted = stored.filter((a) => !known.has(a.key)).map((a) => ({ ...a, state: 'queued' as const }));
+    if (adopted.length === 0 && kept.length === this.items.length) return;
+    for (const a of this.items) if (!kept.includes(a)) this.seen.delete(a.key);
+    for (const a of adopted) this.seen.set(a.key, Date.now());
+    this.items = [...kept, ...adopted].sort((a, b) => a.order - b.order);
+    this.changed();
+    if (adopted.length > 0) void this.flush();
+  }
+
+  /** This page is done with the outbox (signed out or replaced): stop sending; what is stored stays. */
+  close(): void {
+    this.closed = true;
+    this.online = false;
+    clearTimeout(this.retry);
+    clearTimeout(this.wake);
   }
 
   /** Drop every stored action (sign-out: the operator chose to leave them). */
   discard(): void {
     for (const item of this.items) this.unstore(item.key);
     this.items = [];
-    this.events.changed(this.items);
+    this.changed();
   }
 
-  /** Send queued actions in order; stops at the first that cannot reach the API. */
+  /**
+   * Send queued actions in order (another tab's once it is due, see `dueAt`); stops at the first that
+   * cannot reach the API. Whatever is left is sent by the next flush: the connection coming back, the retry
+   * timer, or the wake-up set here for another tab's action that is not due yet.
+   */
   async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
       while (this.online) {
-        const item = this.items.find((a) => a.state === 'queued');
+        const now = Date.now();
+        const item = this.items.find((a) => a.state === 'queued' && this.dueAt(a) <= now);
         if (!item) break;
         if (!(await this.attempt(item))) break;
       }
     } finally {
       this.flushing = false;
     }
+    // Only actions not due yet: a due one that failed on the network waits for the retry timer instead.
+    const now = Date.now();
+    const later = this.items
+      .filter((a) => a.state === 'queued')
+      .map((a) => this.dueAt(a))
+      .filter((due) => due > now);
+    clearTimeout(this.wake);
+    if (this.online && later.length > 0) {
+      this.wake = setTimeout(() => void this.flush(), Math.max(0, Math.min(...later) - Date.now()));
+    }
+  }
+
+  /** This tab's actions are due at once; another tab's `ADOPT_AFTER_MS` after this page saw it and is online. */
+  private dueAt(a: PendingAction): number {
+    if (a.tab === this.tab) return 0;
+    return Math.max(this.seen.get(a.key) ?? 0, this.onlineSince) + ADOPT_AFTER_MS;
   }
 
   private send(item: PendingAction): Promise<{ run: RunT }> {
@@ -137,8 +221,9 @@ export class Outbox {
       settled = { ok: false, error: err };
     }
     this.items = this.items.filter((a) => a.key !== item.key);
+    this.seen.delete(item.key);
     this.unstore(item.key);
-    this.events.settled(item, settled);
+    if (!this.closed) this.events.settled(item, settled);
     this.waiters.get(item.key)?.(settled);
     this.waiters.delete(item.key);
     return true;
@@ -147,7 +232,12 @@ export class Outbox {
   /** The state is shown, not stored: every stored action is sent again after a reload. */
   private update(key: string, state: ActionState): void {
     this.items = this.items.map((a) => (a.key === key ? { ...a, state } : a));
-    this.events.changed(this.items);
+    this.changed();
+  }
+
+  /** A closed outbox (its page moved on) still finishes what it sent, but no longer shows anything. */
+  private changed(): void {
+    if (!this.closed) this.events.changed(this.items);
   }
 
   private store(item: PendingAction): void {
@@ -156,7 +246,7 @@ export class Outbox {
     } catch {
       // Storage full or refused (private mode): the outbox still works for this page's lifetime.
     }
-    this.events.changed(this.items);
+    this.changed();
   }
 
   private unstore(key: string): void {
@@ -165,7 +255,7 @@ export class Outbox {
     } catch {
       // As in store().
     }
-    this.events.changed(this.items);
+    this.changed();
   }
 }
 

@@ -3,7 +3,7 @@ import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { Stream, type OcrClient, type StreamStatus } from '@ocr/client';
 import { apiBase } from './session.js';
 import type { LaneT, RunDetailT, RunT, WhoAmIT } from './types.js';
-import { describe, Outbox, type PendingAction, type Settled } from './outbox.js';
+import { describe, Outbox, tabId, type PendingAction, type Settled } from './outbox.js';
 import { useToast } from '../components/Toasts.js';
 
 export interface Connection {
@@ -97,12 +97,23 @@ export function ConnectionProvider(props: {
   const [outbox, setOutbox] = useState<Outbox | null>(null);
   const [pending, setPending] = useState<PendingAction[]>([]);
   useEffect(() => {
-    const box = new Outbox(props.client, `ocr.outbox.${props.me.token_id}`, {
+    const prefix = `ocr.outbox.${props.me.token_id}`;
+    const box = new Outbox(props.client, prefix, tabId(), {
       changed: setPending,
       settled: (a, r) => settledRef.current(a, r),
     });
+    // Another tab of this token queued or answered an action: list it here (and send it if that tab is
+    // closed), or take it off the list. Without this, a closed tab's queued action sat in storage, unseen.
+    const onStorage = (e: StorageEvent) => {
+      if (e.storageArea === localStorage && (e.key === null || e.key.startsWith(`${prefix}.`))) box.sync();
+    };
+    window.addEventListener('storage', onStorage);
     setPending(box.list());
     setOutbox(box);
+    return () => {
+      window.removeEventListener('storage', onStorage);
+      box.close();
+    };
   }, [props.client, props.me.token_id]);
   const stream = useMemo(
     () =>
