@@ -353,7 +353,7 @@ t.test(
     );
 
     await t.test(
-      'two open tabs: an action queued in one is shown in the other, which sends it even after the first is closed',
+      'two open tabs: an open tab sends its own actions, the other lists them and sends those of a tab closed first',
       async (t) => {
         const stored = (p: Page) =>
           p.evaluate('Object.keys(localStorage).filter((k) => k.startsWith("ocr.outbox.")).length');
@@ -370,11 +370,24 @@ t.test(
           await tab.locator('.meta code').filter({ hasText: runId }).waitFor();
           return tab;
         };
-        const queueCancel = async (tab: Page) => {
+        const confirmCancel = async (tab: Page) => {
           await tab.getByRole('button', { name: 'Cancel', exact: true }).click();
           await tab.getByRole('dialog').getByRole('button', { name: 'Cancel run' }).click();
-          await tab.getByRole('button', { name: 'Cancel queued' }).waitFor();
         };
+        const listed = (p: Page, runId: string, where: 'elsewhere' | 'here') =>
+          p
+            .getByRole('list', { name: 'Pending actions' })
+            .locator(
+              `li[data-kind="cancel"]${where === 'elsewhere' ? '[data-elsewhere]' : ':not([data-elsewhere])'}`,
+            )
+            .filter({ hasText: runId.slice(0, 8) });
+        const tabId = (p: Page) => p.evaluate('sessionStorage.getItem("ocr.tab")');
+        // Every cancel request this (never reloaded) page sends, by run.
+        const sentHere: string[] = [];
+        await page.route(/\/v1\/runs\/[0-9a-f-]{36}\/cancel$/, (route) => {
+          if (route.request().method() === 'POST') sentHere.push(route.request().url().split('/').at(-2)!);
+          return route.fallback();
+        });
         await page.goto(`${stack.apiUrl}/#/runs`);
         await page.locator('[data-conn="open"]').waitFor();
 
@@ -382,32 +395,80 @@ t.test(
         const { run: closedTabs } = await stack.client.runs.create({ template: 'parked' });
         const closing = await openTab(closedTabs.id);
         await page.context().setOffline(true);
-        await queueCancel(closing);
-        await pending
-          .locator(`li[data-kind="cancel"][data-state="queued"]`)
-          .filter({ hasText: closedTabs.id.slice(0, 8) })
-          .waitFor();
-        t.pass("the other tab's queued cancel is listed here without a reload");
+        await confirmCancel(closing);
+        await closing.getByRole('button', { name: 'Cancel queued' }).waitFor();
+        await listed(closing, closedTabs.id, 'here').waitFor();
+        await listed(page, closedTabs.id, 'elsewhere').waitFor();
+        t.pass("the other tab's queued cancel is listed here without a reload, as that tab's");
         await closing.close();
+        // Its tab lock is released with it: the action is this tab's now (still offline, so still queued).
+        await listed(page, closedTabs.id, 'here').and(page.locator('[data-state="queued"]')).waitFor();
+        t.pass('the closed tab is noticed at once, offline');
         await page.context().setOffline(false);
         await until(async () => (await stored(page)) === 0, 30_000, "the closed tab's action answered");
         await pending.waitFor({ state: 'detached' });
         t.equal(await cancelledWhileQueued(closedTabs.id), 1, 'sent by this tab: cancelled once');
+        t.same(
+          sentHere.filter((id) => id === closedTabs.id),
+          [closedTabs.id],
+          'one request from this tab',
+        );
 
-        // Both tabs stay open: both may send it, the idempotency key makes it happen once, both lists empty.
-        const { run: bothTabs } = await stack.client.runs.create({ template: 'parked' });
-        const open = await openTab(bothTabs.id);
-        await page.context().setOffline(true);
-        await queueCancel(open);
-        await pending
-          .locator('li[data-kind="cancel"]')
-          .filter({ hasText: bothTabs.id.slice(0, 8) })
-          .waitFor();
-        await page.context().setOffline(false);
-        await until(async () => (await stored(page)) === 0, 30_000, 'the shared action answered');
+        // The tab that took it is open but slow (its request held well past the 5 s an earlier version gave
+        // an open tab): this tab lists it and never sends it.
+        const { run: slow } = await stack.client.runs.create({ template: 'parked' });
+        const open = await openTab(slow.id);
+        const held = await hold(open, new RegExp(`/v1/runs/${slow.id}/cancel$`));
+        await confirmCancel(open);
+        await held.seen;
+        await listed(page, slow.id, 'elsewhere').waitFor();
+        await new Promise((r) => setTimeout(r, 7000));
+        t.same(
+          sentHere.filter((id) => id === slow.id),
+          [],
+          'not sent from here while the slow tab is open',
+        );
+        held.release();
+        await until(async () => (await stored(page)) === 0, 30_000, "the slow tab's action answered");
         await pending.waitFor({ state: 'detached' });
         await open.getByRole('list', { name: 'Pending actions' }).waitFor({ state: 'detached' });
+        t.equal(await cancelledWhileQueued(slow.id), 1, 'cancelled once');
+        t.equal((await stack.client.runs.get(slow.id)).run.status, 'cancelled', 'and it is cancelled');
+        t.same(
+          sentHere.filter((id) => id === slow.id),
+          [],
+          'sent by its own tab only',
+        );
+
+        // A reload keeps the tab's id (its stored actions stay its own); a tab opened from it inherits its
+        // sessionStorage (token and id) and must not pass for it.
+        const before = await tabId(open);
+        await open.reload();
         await open.locator('[data-conn="open"]').waitFor();
+        t.equal(await tabId(open), before, 'a reload keeps the tab id');
+        const [copy] = await Promise.all([
+          open.waitForEvent('popup'),
+          open.evaluate('void window.open(location.href)'),
+        ]);
+        await copy.locator('[data-conn="open"]').waitFor();
+        t.not(await tabId(copy), before, 'a copied tab takes its own id');
+        await copy.close();
+
+        // Both tabs open and offline: the open tab's action is left to it, even by a sign-out here.
+        const { run: bothTabs } = await stack.client.runs.create({ template: 'parked' });
+        await open.goto(`${stack.apiUrl}/#/runs/${bothTabs.id}`);
+        await open.locator('.meta code').filter({ hasText: bothTabs.id }).waitFor();
+        await page.context().setOffline(true);
+        await confirmCancel(open);
+        await open.getByRole('button', { name: 'Cancel queued' }).waitFor();
+        await listed(page, bothTabs.id, 'elsewhere').waitFor();
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByLabel('API token').waitFor();
+        t.equal(await stored(open), 1, "signing out here leaves the open tab's action stored");
+        await listed(open, bothTabs.id, 'here').waitFor();
+        await page.context().setOffline(false);
+        await until(async () => (await stored(open)) === 0, 30_000, 'the open tab sent its action');
+        await open.getByRole('list', { name: 'Pending actions' }).waitFor({ state: 'detached' });
         t.equal(await cancelledWhileQueued(bothTabs.id), 1, 'cancelled once');
         t.equal((await stack.client.runs.get(bothTabs.id)).run.status, 'cancelled', 'and it is cancelled');
         await open.close();

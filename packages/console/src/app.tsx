@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useRef, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import type { OcrClient } from '@ocr/client';
 import { clientFor, session } from './lib/session.js';
@@ -30,25 +30,107 @@ interface Signed {
   me: WhoAmIT;
 }
 
-/** Signs in with the token kept for this browser session, then shows the console. */
+/** Why the saved token could not be checked yet, while the check is retried. */
+interface Unreachable {
+  attempt: number;
+  message: string;
+}
+
+/** 401: the token is unknown or revoked; 403: it may not use the console. Nothing else says the token is bad. */
+const refusesToken = (err: unknown) => {
+  const status = (err as { status?: number }).status;
+  return status === 401 || status === 403;
+};
+
+const RECHECK_MAX_MS = 15_000;
+
+/**
+ * Signs in with the token kept for this browser session, then shows the console. The token is forgotten
+ * only when the API refuses it: an API that cannot be reached (offline, restarting, a proxy's 502) is
+ * retried, with backoff and whenever the browser comes back online, and said so, rather than signing the
+ * operator out over a network blip.
+ */
 export function App() {
   const qc = useQueryClient();
   const [signed, setSigned] = useState<Signed | null>(null);
   const [checking, setChecking] = useState(() => session.token() !== null);
+  const [unreachable, setUnreachable] = useState<Unreachable | null>(null);
+  const recheck = useRef<() => void>(() => undefined);
 
   useEffect(() => {
     const token = session.token();
     if (!token) return;
     const client = clientFor(token);
-    client
-      .whoami()
-      .then(
-        (me) => setSigned({ token, client, me }),
-        () => session.clear(),
-      )
-      .finally(() => setChecking(false));
+    let stopped = false;
+    let inFlight = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const check = () => {
+      if (stopped || inFlight) return;
+      clearTimeout(timer);
+      inFlight = true;
+      client.whoami().then(
+        (me) => {
+          inFlight = false;
+          if (stopped) return;
+          setSigned({ token, client, me });
+          setUnreachable(null);
+          setChecking(false);
+        },
+        (err: unknown) => {
+          inFlight = false;
+          if (stopped) return;
+          if (refusesToken(err)) {
+            session.clear();
+            setUnreachable(null);
+            setChecking(false);
+            return;
+          }
+          attempt++;
+          setUnreachable({ attempt, message: (err as Error).message || String(err) });
+          timer = setTimeout(check, Math.min(1000 * 2 ** (attempt - 1), RECHECK_MAX_MS));
+        },
+      );
+    };
+    recheck.current = check;
+    window.addEventListener('online', check);
+    check();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      window.removeEventListener('online', check);
+    };
   }, []);
 
+  if (checking && unreachable)
+    return (
+      <div className="splash">
+        <div className="unreachable" role="alert">
+          <p>
+            <strong>Cannot reach the control room, retrying…</strong>
+          </p>
+          <p className="muted small">
+            Attempt {unreachable.attempt}: {unreachable.message}. You stay signed in; the console opens as
+            soon as the API answers.
+          </p>
+          <div className="row-gap">
+            <button type="button" className="btn-primary" onClick={() => recheck.current()}>
+              Retry now
+            </button>
+            <button
+              type="button"
+              className="btn-ghost"
+              onClick={() => {
+                session.clear();
+                window.location.reload();
+              }}
+            >
+              Sign out
+            </button>
+          </div>
+        </div>
+      </div>
+    );
   if (checking) return <div className="splash">Connecting…</div>;
   if (!signed) return <SignIn onSignedIn={(s) => setSigned(s)} />;
   const signOut = () => {

@@ -13,8 +13,10 @@ export type PendingAction = (
   state: ActionState;
   /** When it was taken (ms since the epoch, with a tie-breaker): stored actions are sent in this order. */
   order: number;
-  /** The tab that took it (see `tabId`), so another open tab leaves it to that tab while it is there. */
+  /** The tab that took it (see `claimTab`): another open tab leaves it to that tab while it is open. */
   tab?: string;
+  /** Shown, not stored: the tab that took it is open (in this browser) and sends it. */
+  elsewhere?: boolean;
 };
 
 /** An action as the operator takes it, before the outbox gives it a key. */
@@ -37,22 +39,57 @@ export function describe(action: PendingAction): string {
 }
 
 const RETRY_MS = 3000;
-/**
- * How long an action taken in another tab is left to that tab once this one is online: long enough for an
- * open tab to have it answered (and gone from storage), short enough that one left by a closed tab is not
- * kept waiting. Sending it from both tabs would still do it once (idempotency key), just not twice per action.
- */
-export const ADOPT_AFTER_MS = 5000;
 
-/** This tab's id: kept in sessionStorage, so it survives a reload of the tab and no other tab shares it. */
-export function tabId(): string {
-  try {
-    const id = sessionStorage.getItem('ocr.tab') ?? crypto.randomUUID();
-    sessionStorage.setItem('ocr.tab', id);
-    return id;
-  } catch {
-    return crypto.randomUUID();
+/** The Web Locks API where the page has it (every browser the console supports, in a secure context). */
+const webLocks = (): LockManager | undefined =>
+  typeof navigator !== 'undefined' && navigator.locks ? navigator.locks : undefined;
+
+const TAB_KEY = 'ocr.tab';
+const tabLock = (tab: string) => `ocr.tab.${tab}`;
+
+/**
+ * This tab's id, and the proof that the tab is open: the page holds the Web Lock `ocr.tab.<id>` for as
+ * long as it lives, and the browser releases it when the tab is closed, crashes or leaves the console. So
+ * another tab tells an open tab's stored actions from a closed one's by the lock, not by guessing from
+ * time (a slow tab is not a closed one). The id is kept in sessionStorage, so a reloaded tab keeps its
+ * actions; a duplicated tab inherits that sessionStorage, finds the lock held and takes a new id.
+ */
+export async function claimTab(locks = webLocks()): Promise<string> {
+  let id = readTab() ?? crypto.randomUUID();
+  if (locks && !(await holdForLife(locks, tabLock(id)))) {
+    id = crypto.randomUUID();
+    await holdForLife(locks, tabLock(id));
   }
+  try {
+    sessionStorage.setItem(TAB_KEY, id);
+  } catch {
+    // Storage refused: the id holds for this page only, and a reload makes it a closed tab's.
+  }
+  return id;
+}
+
+let claimed: Promise<string> | undefined;
+/** This page's tab id (see `claimTab`), claimed once per page load. */
+export const thisTab = (): Promise<string> => (claimed ??= claimTab());
+
+function readTab(): string | null {
+  try {
+    return sessionStorage.getItem(TAB_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** Take the lock if it is free and keep it until the page goes away; false if another page holds it. */
+function holdForLife(locks: LockManager, name: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    locks
+      .request(name, { ifAvailable: true }, (lock) => {
+        resolve(lock !== null);
+        return lock ? new Promise<never>(() => undefined) : undefined;
+      })
+      .catch(() => resolve(false));
+  });
 }
 
 /**
@@ -60,40 +97,46 @@ export function tabId(): string {
  * first request goes out, and removed only once the API answered it, so neither a dropped connection nor
  * a reload loses one; after a reload, whatever was stored is sent again, in order, when the connection is
  * back. A request that fails on the network stays at its place and is tried again.
- * Each action has its own storage entry (`<prefix>.<key>`): two tabs of the same token never overwrite
- * each other's actions, and if both send a stored one, its idempotency key makes it happen once.
- * Open tabs follow each other through `sync()` (on the `storage` event): an action another tab queued is
- * listed here at once, and sent from here too if it is still stored `ADOPT_AFTER_MS` after this tab is
- * online (that tab may have been closed); one another tab answered leaves the list.
+ *
+ * Each action has its own storage entry (`<prefix>.<key>`), so two tabs of the same token never overwrite
+ * each other's, and records the tab that took it. Open tabs follow each other through `sync()` (on the
+ * `storage` event): an action another tab queued is listed here at once, marked `elsewhere` while that
+ * tab is open (it sends its own), and sent from here as soon as that tab's lock is released (the tab was
+ * closed); one another tab answered leaves the list. Sending an action holds the Web Lock
+ * `<prefix>.sending.<key>` and first checks that it is still stored, so two tabs never send it at the
+ * same time and a tab never sends again what another tab had answered; should a request reach the API
+ * twice anyway (an answer lost on the network, a tab torn down mid-request), its idempotency key makes it
+ * happen once. Without Web Locks, every open tab sends every stored action, and the key alone keeps each
+ * to once.
  */
 export class Outbox {
   private items: PendingAction[];
   private online = false;
   private flushing = false;
+  private closed = false;
   private retry: ReturnType<typeof setTimeout> | undefined;
-  private wake: ReturnType<typeof setTimeout> | undefined;
-  /** When this page first saw each action (load or sync): another tab's is left to it for a while after. */
-  private seen = new Map<string, number>();
-  private onlineSince = 0;
   private waiters = new Map<string, (settled: Settled) => void>();
   private lastOrder = 0;
-  private closed = false;
+  /** Lock requests waiting for another tab to close; aborted when this outbox closes. */
+  private watching = new Map<string, AbortController>();
 
   constructor(
     private readonly client: OcrClient,
     /** localStorage key prefix; the caller scopes it to the signed-in token's id. */
     private readonly prefix: string,
-    /** This tab (`tabId()`): its own stored actions are sent at once, even after a reload. */
+    /** This tab (`thisTab()`): its own stored actions are sent at once, even after a reload. */
     private readonly tab: string,
     private readonly events: {
       /** The list changed (shown as the pending actions). */
       changed: (items: PendingAction[]) => void;
-      /** The API answered an action (also for actions stored by an earlier page). */
+      /** The API answered an action (also for actions stored by an earlier page or another tab). */
       settled: (action: PendingAction, settled: Settled) => void;
+      /** The action could not be stored (storage full or refused): it lives only as long as this page. */
+      unsaved?: (action: PendingAction) => void;
     },
+    private readonly locks: LockManager | undefined = webLocks(),
   ) {
-    this.items = load(prefix).map((a) => ({ ...a, state: 'queued' as const }));
-    for (const a of this.items) this.seen.set(a.key, Date.now());
+    this.items = load(prefix).map((a) => this.track(a));
   }
 
   list(): PendingAction[] {
@@ -119,15 +162,13 @@ export class Outbox {
 
   setOnline(online: boolean): void {
     if (this.closed) return;
-    if (online && !this.online) this.onlineSince = Date.now();
     this.online = online;
     if (online) void this.flush();
   }
 
   /**
-   * Another tab of this token changed the stored actions: take the ones it queued (they are this browser's
-   * to send, and its tab may be gone by the time the connection is back) and drop the ones it answered,
-   * except those this page is sending or waits on (sending them again returns the same answer).
+   * Another tab of this token changed the stored actions: list the ones it queued and drop the ones it
+   * answered, except those this page is sending or waits on (sending them again returns the same answer).
    */
   sync(): void {
     if (this.closed) return;
@@ -137,64 +178,77 @@ export class Outbox {
     const kept = this.items.filter(
       (a) => storedKeys.has(a.key) || a.state === 'sending' || this.waiters.has(a.key),
     );
-    const adopted = stored.filter((a) => !known.has(a.key)).map((a) => ({ ...a, state: 'queued' as const }));
-    if (adopted.length === 0 && kept.length === this.items.length) return;
-    for (const a of this.items) if (!kept.includes(a)) this.seen.delete(a.key);
-    for (const a of adopted) this.seen.set(a.key, Date.now());
-    this.items = [...kept, ...adopted].sort((a, b) => a.order - b.order);
+    const added = stored.filter((a) => !known.has(a.key)).map((a) => this.track(a));
+    if (added.length === 0 && kept.length === this.items.length) return;
+    this.items = [...kept, ...added].sort((a, b) => a.order - b.order);
     this.changed();
-    if (adopted.length > 0) void this.flush();
+    if (added.some((a) => !a.elsewhere)) void this.flush();
   }
 
-  /** This page is done with the outbox (signed out or replaced): stop sending; what is stored stays. */
+  /** This page is done with the outbox (signed out or another token): stop sending; what is stored stays. */
   close(): void {
     this.closed = true;
     this.online = false;
     clearTimeout(this.retry);
-    clearTimeout(this.wake);
+    for (const abort of this.watching.values()) abort.abort();
+    this.watching.clear();
   }
 
-  /** Drop every stored action (sign-out: the operator chose to leave them). */
+  /**
+   * Sign-out: drop what this page would send (its own actions and those of closed tabs: the operator saw
+   * them listed and chose to leave); an open tab's actions stay with that tab.
+   */
   discard(): void {
-    for (const item of this.items) this.unstore(item.key);
+    for (const item of this.items) if (!item.elsewhere) this.unstore(item.key);
     this.items = [];
     this.changed();
   }
 
-  /**
-   * Send queued actions in order (another tab's once it is due, see `dueAt`); stops at the first that
-   * cannot reach the API. Whatever is left is sent by the next flush: the connection coming back, the retry
-   * timer, or the wake-up set here for another tab's action that is not due yet.
-   */
+  /** Send this page's queued actions in order; stops at the first that cannot reach the API. */
   async flush(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
       while (this.online) {
-        const now = Date.now();
-        const item = this.items.find((a) => a.state === 'queued' && this.dueAt(a) <= now);
+        const item = this.items.find((a) => a.state === 'queued' && !a.elsewhere);
         if (!item) break;
         if (!(await this.attempt(item))) break;
       }
     } finally {
       this.flushing = false;
     }
-    // Only actions not due yet: a due one that failed on the network waits for the retry timer instead.
-    const now = Date.now();
-    const later = this.items
-      .filter((a) => a.state === 'queued')
-      .map((a) => this.dueAt(a))
-      .filter((due) => due > now);
-    clearTimeout(this.wake);
-    if (this.online && later.length > 0) {
-      this.wake = setTimeout(() => void this.flush(), Math.max(0, Math.min(...later) - Date.now()));
-    }
   }
 
-  /** This tab's actions are due at once; another tab's `ADOPT_AFTER_MS` after this page saw it and is online. */
-  private dueAt(a: PendingAction): number {
-    if (a.tab === this.tab) return 0;
-    return Math.max(this.seen.get(a.key) ?? 0, this.onlineSince) + ADOPT_AFTER_MS;
+  /** A stored action as this page lists it: `elsewhere` while the tab that took it is open. */
+  private track(stored: PendingAction): PendingAction {
+    const item: PendingAction = { ...stored, state: 'queued', elsewhere: undefined };
+    // No tab: stored by a console before tab ids, whose tab is long gone. Without Web Locks nobody can
+    // tell, so every tab sends it (the idempotency key keeps it to once).
+    if (!this.locks || item.tab === undefined || item.tab === this.tab) return item;
+    this.watch(item.tab);
+    return { ...item, elsewhere: true };
+  }
+
+  /**
+   * Wait for another tab's lock (granted once that tab is gone), then send what that tab left. Asked afresh
+   * for every action a tab stores, never remembered: a tab seen going may have been reloading, and is back
+   * under the same id, sending its own actions again.
+   */
+  private watch(tab: string): void {
+    if (!this.locks || this.watching.has(tab)) return;
+    const abort = new AbortController();
+    this.watching.set(tab, abort);
+    // Shared and released at once: every tab waiting for this one is let through together, and a reload of
+    // that tab (same id) is held up for no longer than this callback.
+    this.locks
+      .request(tabLock(tab), { mode: 'shared', signal: abort.signal }, () => {
+        this.watching.delete(tab);
+        if (this.closed) return;
+        this.items = this.items.map((a) => (a.tab === tab ? { ...a, elsewhere: undefined } : a));
+        this.changed();
+        void this.flush();
+      })
+      .catch(() => undefined); // Aborted by close().
   }
 
   private send(item: PendingAction): Promise<{ run: RunT }> {
@@ -204,8 +258,22 @@ export class Outbox {
     return this.client.runs.create(item.body, opts);
   }
 
-  /** Returns false when the request could not reach the API (the item stays queued). */
+  /** One tab at a time sends a given action (see the class comment). */
   private async attempt(item: PendingAction): Promise<boolean> {
+    if (!this.locks) return this.attemptHere(item);
+    return await this.locks.request(`${this.prefix}.sending.${item.key}`, () => this.attemptHere(item));
+  }
+
+  /** Returns false when the request could not reach the API (the item stays queued) or this page closed. */
+  private async attemptHere(item: PendingAction): Promise<boolean> {
+    if (this.closed) return false;
+    if (!this.items.some((a) => a.key === item.key)) return true;
+    if (!this.waiters.has(item.key) && !isStored(this.prefix, item.key)) {
+      // Answered by another tab (or dropped by its sign-out) while this page waited: nothing to send.
+      this.items = this.items.filter((a) => a.key !== item.key);
+      this.changed();
+      return true;
+    }
     this.update(item.key, 'sending');
     let settled: Settled;
     try {
@@ -215,13 +283,12 @@ export class Outbox {
         // The socket may still look open while HTTP fails: hold the queue and try again shortly.
         this.update(item.key, 'queued');
         clearTimeout(this.retry);
-        this.retry = setTimeout(() => void this.flush(), RETRY_MS);
+        if (!this.closed) this.retry = setTimeout(() => void this.flush(), RETRY_MS);
         return false;
       }
       settled = { ok: false, error: err };
     }
     this.items = this.items.filter((a) => a.key !== item.key);
-    this.seen.delete(item.key);
     this.unstore(item.key);
     if (!this.closed) this.events.settled(item, settled);
     this.waiters.get(item.key)?.(settled);
@@ -244,7 +311,9 @@ export class Outbox {
     try {
       localStorage.setItem(`${this.prefix}.${item.key}`, JSON.stringify(item));
     } catch {
-      // Storage full or refused (private mode): the outbox still works for this page's lifetime.
+      // Storage full or refused (private mode): the action is still sent from this page, but neither a
+      // reload nor another tab would find it; the operator is told.
+      this.events.unsaved?.(item);
     }
     this.changed();
   }
@@ -256,6 +325,15 @@ export class Outbox {
       // As in store().
     }
     this.changed();
+  }
+}
+
+/** Whether the action is still stored; if storage cannot be read, assume so (sending again is harmless). */
+function isStored(prefix: string, key: string): boolean {
+  try {
+    return localStorage.getItem(`${prefix}.${key}`) !== null;
+  } catch {
+    return true;
   }
 }
 

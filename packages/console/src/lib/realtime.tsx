@@ -3,7 +3,7 @@ import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { Stream, type OcrClient, type StreamStatus } from '@ocr/client';
 import { apiBase } from './session.js';
 import type { LaneT, RunDetailT, RunT, WhoAmIT } from './types.js';
-import { describe, Outbox, tabId, type PendingAction, type Settled } from './outbox.js';
+import { describe, Outbox, thisTab, type PendingAction, type Settled } from './outbox.js';
 import { useToast } from '../components/Toasts.js';
 
 export interface Connection {
@@ -94,25 +94,38 @@ export function ConnectionProvider(props: {
   };
   const settledRef = useRef(settled);
   settledRef.current = settled;
+  const toastRef = useRef(toast);
+  toastRef.current = toast;
   const [outbox, setOutbox] = useState<Outbox | null>(null);
   const [pending, setPending] = useState<PendingAction[]>([]);
   useEffect(() => {
     const prefix = `ocr.outbox.${props.me.token_id}`;
-    const box = new Outbox(props.client, prefix, tabId(), {
-      changed: setPending,
-      settled: (a, r) => settledRef.current(a, r),
-    });
-    // Another tab of this token queued or answered an action: list it here (and send it if that tab is
-    // closed), or take it off the list. Without this, a closed tab's queued action sat in storage, unseen.
+    let box: Outbox | undefined;
+    let left = false;
+    // Another tab of this token queued or answered an action: list it here (this tab sends it once that tab
+    // is closed), or take it off the list. Without this, a closed tab's queued action sat in storage, unseen.
     const onStorage = (e: StorageEvent) => {
-      if (e.storageArea === localStorage && (e.key === null || e.key.startsWith(`${prefix}.`))) box.sync();
+      if (e.storageArea === localStorage && (e.key === null || e.key.startsWith(`${prefix}.`))) box?.sync();
     };
     window.addEventListener('storage', onStorage);
-    setPending(box.list());
-    setOutbox(box);
+    void thisTab().then((tab) => {
+      if (left) return;
+      box = new Outbox(props.client, prefix, tab, {
+        changed: setPending,
+        settled: (a, r) => settledRef.current(a, r),
+        unsaved: (a) =>
+          toastRef.current(
+            'error',
+            `Could not save "${describe(a)}" in this browser (storage full or refused): it is sent from this tab only, and lost if the tab is closed or reloaded before that`,
+          ),
+      });
+      setPending(box.list());
+      setOutbox(box);
+    });
     return () => {
+      left = true;
       window.removeEventListener('storage', onStorage);
-      box.close();
+      box?.close();
     };
   }, [props.client, props.me.token_id]);
   const stream = useMemo(
