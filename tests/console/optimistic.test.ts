@@ -474,5 +474,46 @@ t.test(
         await open.close();
       },
     );
+
+    await t.test(
+      'storage full: the action is still sent from the tab, and the operator is told it is not saved',
+      async (t) => {
+        const full = await c.signedIn(operator.token);
+        const { run } = await stack.client.runs.create({ template: 'parked' });
+        await full.goto(`${stack.apiUrl}/#/runs/${run.id}`);
+        await full.locator('.meta code').filter({ hasText: run.id }).waitFor();
+        // Fill this origin's localStorage until the browser refuses even one more character.
+        const filled = Number(
+          await full.evaluate(`(() => {
+          let n = 0;
+          for (let size = 1 << 20; size >= 1; size >>= 2) {
+            const chunk = 'x'.repeat(size);
+            try { for (;;) localStorage.setItem('f' + n++, chunk); } catch { n--; }
+          }
+          return n;
+        })()`),
+        );
+        t.ok(filled > 0, `localStorage full (${filled} entries)`);
+        const held = await hold(full, new RegExp(`/v1/runs/${run.id}/cancel$`));
+        await full.getByRole('button', { name: 'Cancel', exact: true }).click();
+        await full.getByRole('dialog').getByRole('button', { name: 'Cancel run' }).click();
+        await held.seen;
+        await toast(full, /Could not save "cancel parked/).waitFor();
+        t.equal(
+          await full.evaluate('Object.keys(localStorage).filter((k) => k.startsWith("ocr.outbox.")).length'),
+          0,
+          'not stored',
+        );
+        held.release();
+        await full.locator('.page-head .badge[data-status="cancelled"]').waitFor();
+        t.equal(
+          (await stack.client.runs.get(run.id)).run.status,
+          'cancelled',
+          'sent from this tab all the same',
+        );
+        await full.evaluate('localStorage.clear()');
+        await full.context().close();
+      },
+    );
   },
 );

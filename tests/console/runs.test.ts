@@ -81,6 +81,61 @@ t.test(
     );
 
     await t.test(
+      'a saved token is kept while the API cannot be reached at start (retried until it answers), forgotten when the API refuses it',
+      async (t) => {
+        const page = await c.signedIn(viewer.token);
+        const savedToken = () => page.evaluate('sessionStorage.getItem("ocr.token")');
+        // The tab is reloaded while the API cannot be reached: whoami fails on the network (what fetch
+        // reports offline), then a proxy in front of the API answers 502, then the API answers.
+        let gate: 'network' | 'proxy' | 'open' = 'network';
+        const failed = { network: 0, proxy: 0 };
+        await page.route(/\/v1\/whoami$/, (route) => {
+          if (gate === 'network') {
+            failed.network++;
+            return route.abort('internetdisconnected');
+          }
+          if (gate === 'proxy') {
+            failed.proxy++;
+            return route.fulfill({ status: 502, contentType: 'text/plain', body: 'Bad Gateway' });
+          }
+          return route.fallback();
+        });
+        await page.reload();
+        const unreachable = page
+          .getByRole('alert')
+          .filter({ hasText: 'Cannot reach the control room, retrying' });
+        await unreachable.waitFor();
+        await until(async () => failed.network >= 2, 15_000, 'a second check, on its own');
+        t.equal(await savedToken(), viewer.token, 'the token is kept while the network is down');
+        t.equal(await page.getByLabel('API token').count(), 0, 'no sign-in screen');
+        gate = 'proxy';
+        await page.getByRole('button', { name: 'Retry now' }).click();
+        await until(async () => failed.proxy >= 1, 15_000, 'the check through the proxy');
+        await unreachable.filter({ hasText: 'Bad Gateway' }).waitFor();
+        t.equal(await savedToken(), viewer.token, 'and while the API answers 502');
+        // The browser coming back online checks again at once (the backoff timer would, a little later).
+        gate = 'open';
+        await page.context().setOffline(true);
+        await page.context().setOffline(false);
+        await page.getByRole('heading', { name: 'Runboard' }).waitFor();
+        t.equal(await page.locator('.role').textContent(), 'viewer', 'signed in as before, no sign-in asked');
+        await page.unroute(/\/v1\/whoami$/);
+
+        // A token revoked while the tab was away: refused (401) at start, so forgotten.
+        const refused = await stack.client.tokens.create({ name: 'refused-at-start', role: 'viewer' });
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByLabel('API token').fill(refused.token);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { name: 'Runboard' }).waitFor();
+        await stack.client.tokens.revoke(refused.id);
+        await page.reload();
+        await page.getByLabel('API token').waitFor();
+        t.equal(await savedToken(), null, 'the refused token is forgotten');
+        await page.context().close();
+      },
+    );
+
+    await t.test(
       'a run started from the generated form streams live and survives a dropped WebSocket without gap or duplicate',
       async (t) => {
         const page = await c.open();
