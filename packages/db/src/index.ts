@@ -42,6 +42,7 @@ export {
   type AppendResult,
   type ReadEventsInput,
 } from './queue/events.js';
+export { readFeedEvents, lastSeqs } from './queue/feed.js';
 export {
   completeRunsWithEvents,
   completeRunWithEvents,

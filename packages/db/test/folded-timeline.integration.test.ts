@@ -4,7 +4,8 @@
 // (replayed tails included), completions (batched or one run, success, error with retries left, cancelled,
 // replayed events, NUL bytes and invalid text), cancel requests and releases; every answer and then every
 // reader (readEvents with cursors, level and text filters, the cancel-key lookup, the lanes' current step and
-// last line) must agree between the twins.
+// last line) must agree between the twins. The live feed's prepared read (readFeedEvents) must return exactly
+// readEvents' rows from every cursor, and lastSeqs each run's newest seq.
 import t from 'tap';
 import { sql, type Kysely } from 'kysely';
 import {
@@ -14,8 +15,10 @@ import {
   claimRuns,
   completeRunsWithEvents,
   completeRunWithEvents,
+  lastSeqs,
   laneRuns,
   readEvents,
+  readFeedEvents,
   releaseRun,
   type Database,
   type EventInput,
@@ -219,6 +222,19 @@ t.test('a folded timeline reads exactly as the same timeline written as rows', a
         await read(rows, extra),
         `seed ${seed}: same read ${JSON.stringify(extra)}`,
       );
+    for (const twin of twins) {
+      const stored = await readEvents(db, { runId: twin.id, limit: 10_000 });
+      const [newest] = [...(await lastSeqs(db, [twin.id])).values()];
+      t.equal(newest, stored.at(-1)?.seq ?? 0, `seed ${seed}: lastSeqs is the newest seq`);
+      const feedReads = [];
+      const plainReads = [];
+      for (let after = 0; after <= stored.length; after++)
+        for (const limit of [1, 2, 1000]) {
+          feedReads.push(await readFeedEvents(db, twin.id, after, limit));
+          plainReads.push(await readEvents(db, { runId: twin.id, afterSeq: after, limit }));
+        }
+      t.strictSame(feedReads, plainReads, `seed ${seed}: the feed reads exactly what readEvents reads`);
+    }
     for (const key of ['k0', 'k1', 'k2'])
       t.equal(
         await cancelledWithKey(db, fold.id, key),

@@ -1,4 +1,5 @@
-// The hot queue statements (claim on both paths, completion single and batched, heartbeat) are prepared once
+// The hot queue statements (claim on both paths, completion single and batched, heartbeat, the live feed's
+// read and its tick's newest-seq lookup) are prepared once
 // per API connection. A migration that adds a column to `runs` while an API process holds them prepared
 // must not break them: they name their result columns instead of `r.*`, which Postgres refuses to re-plan
 // ("cached plan must not change result type"). The control statement below shows that failure is real.
@@ -11,6 +12,8 @@ import {
   completeRunWithEvents,
   heartbeatRuns,
   HOT_RUN_COLUMNS,
+  lastSeqs,
+  readFeedEvents,
   PREPARED,
   type Database,
 } from '@ocr/db';
@@ -45,7 +48,12 @@ async function round(db: Kysely<Database>) {
     db,
     leases.slice(1).map((lease) => ({ ...lease, status: 'success' as const })),
   );
-  return { uncapped, locked, beats, single, batch };
+  const feed = await readFeedEvents(db, leases[0]!.runId, 0, 1000);
+  const newest = await lastSeqs(
+    db,
+    leases.map((lease) => lease.runId),
+  );
+  return { uncapped, locked, beats, single, batch, feed, newest };
 }
 
 async function prepared(db: Kysely<Database>) {
@@ -72,6 +80,8 @@ t.test('a column added to runs while the hot statements are prepared leaves them
   t.equal(has('ORDER BY name FOR UPDATE'), 1, 'the capped-lane lock is prepared');
   t.equal(has('finished AS ('), 2, 'both completion statements are prepared (one run, batch)');
   t.equal(has('beat AS ('), 1, 'the heartbeat is prepared');
+  t.equal(has('FROM run_timeline'), 1, "the feed's read is prepared");
+  t.equal(has('WHERE id = ANY'), 1, "the feed tick's newest-seq lookup is prepared");
   t.equal(has('SELECT r.* FROM runs r'), 1, 'the control statement is prepared');
 
   // A migration from another process: a new column, with a default so existing rows fill it.
@@ -95,6 +105,12 @@ t.test('a column added to runs while the hot statements are prepared leaves them
     ['success', 'success'],
     'the batched completion still completes',
   );
+  t.same(
+    second.feed.map((e) => e.type),
+    ['claimed', 'log', 'status'],
+    "the feed's read still reads the completed run's timeline",
+  );
+  t.equal(second.newest.size, 3, 'the newest-seq lookup still answers for every run');
   const columns = [...HOT_RUN_COLUMNS].sort();
   t.same(Object.keys(second.uncapped[0]!).sort(), columns, 'a claimed run has exactly the named columns');
   t.same(
@@ -131,7 +147,7 @@ t.test('a column added to runs while the hot statements are prepared leaves them
 });
 
 t.test(
-  'the prepared completion and heartbeat keep one generic plan instead of being planned on every call',
+  'the prepared completion, heartbeat and feed read keep one generic plan instead of being planned on every call',
   async (t) => {
     const { db } = await createTestDatabase(t, { poolSize: 1 });
     await makeRuns(db, 1, { lane: 'capped' });
@@ -148,6 +164,7 @@ t.test(
     for (const [what, fragment, count] of [
       ['completion', 'finished AS (', 2],
       ['heartbeat', 'beat AS (', 1],
+      ['feed read', 'FROM run_timeline', 1],
     ] as const) {
       const found = plans(fragment);
       t.equal(found.length, count, `${what}: ${count} prepared statement(s)`);

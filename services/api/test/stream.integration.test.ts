@@ -300,3 +300,55 @@ t.test(
     t.equal(single.length, last_seq);
   },
 );
+
+t.test(
+  'events stored without any hint reach followers by the fallback tick, on every followed run that is behind',
+  async (t) => {
+    // The tick asks once which followed runs have events past their feed, then only those feeds read: appends
+    // with no NOTIFY and no API process to hand rows over (as a replica that died between its commit and its
+    // hint) must still arrive, in order and once each, on each run, while followed runs with nothing new read
+    // nothing and break nothing.
+    const stack = await startStack(t, { s3: false });
+    await withEchoTemplate(stack);
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      const { run } = await stack.client.runs.create({ template: 'echo', params: { message: 'x' } });
+      const [claimed] = await claimRuns(stack.db.db, {
+        workerId: 'w',
+        lanes: ['A'],
+        limit: 1,
+        leaseSeconds: 60,
+      });
+      runs.push({ runId: run.id, lease: { runId: run.id, leaseToken: claimed!.lease_token! } });
+    }
+    const stream = new Stream({ baseUrl: stack.apiUrl, token: stack.adminToken, webSocket: ws });
+    t.teardown(() => stream.close());
+    const quiet = new Stream({ baseUrl: stack.apiUrl, token: stack.adminToken, webSocket: ws });
+    t.teardown(() => quiet.close());
+    const idle: StreamEvent[] = [];
+    quiet.subscribeRun(runs[2]!.runId, 0, (event) => idle.push(event));
+    const followed = runs
+      .slice(0, 2)
+      .map(({ runId }) => collect(stream, runId, 0, (got) => logLines(got).length >= 30));
+    for (let from = 1; from <= 30; from += 10)
+      for (const { lease } of runs.slice(0, 2)) {
+        const events = Array.from({ length: 10 }, (_, j) => ({
+          seq: from + j,
+          level: 'info' as const,
+          type: 'log',
+          message: `line ${from + j}`,
+        }));
+        const result = await appendEvents(stack.db.db, lease, events, { notify: false });
+        if (!result.ok) throw new Error('append failed');
+      }
+    for (const [i, got] of (await Promise.all(followed)).entries()) {
+      const stored = await readEvents(stack.db.db, { runId: runs[i]!.runId, limit: 1000 });
+      t.same(
+        got.map((e) => [e.seq, e.message]),
+        stored.map((e) => [e.seq, e.message]),
+        `run ${i}: every stored event, in seq order, once, with no hint sent`,
+      );
+    }
+    t.same(logLines(idle), [], 'the run with nothing new got nothing');
+  },
+);

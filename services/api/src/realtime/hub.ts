@@ -1,5 +1,13 @@
 import type { Kysely } from 'kysely';
-import { getRun, laneOverview, laneRuns, laneStates, type Database, type RunEventRow } from '@ocr/db';
+import {
+  getRun,
+  laneOverview,
+  laneRuns,
+  laneStates,
+  lastSeqs,
+  type Database,
+  type RunEventRow,
+} from '@ocr/db';
 import type { Logger } from '@ocr/runtime';
 import { STREAM_BATCH_BYTES, type ServerMessage } from '@ocr/contracts';
 import { eventToWire, runToWire } from '../serialize.js';
@@ -48,17 +56,17 @@ export class Hub {
       const feed = this.feeds.get(runId);
       // Already delivered (an append of this process handed its rows over): nothing to read.
       if (!feed || seq <= feed.cursor) return;
-      void feed.pull().catch((err) => this.log.warn({ err }, 'feed pull failed'));
+      this.pull(feed);
     });
     listener.on('status', (runId: string) => {
       void this.publishRun(runId);
       this.lanesChanged();
     });
     listener.on('enqueue', () => this.lanesChanged());
-    listener.on('reconnected', () => this.pullAll());
+    listener.on('reconnected', () => void this.pullBehind());
     // Fallback for lost notifications, and the heartbeat pulse of the lanes view.
     this.fallback = setInterval(() => {
-      this.pullAll();
+      void this.pullBehind();
       if (this.lanesTopic.size > 0) this.lanesChanged();
     }, 2_000);
     this.fallback.unref();
@@ -164,9 +172,32 @@ export class Hub {
     (topic === 'runs' ? this.runsTopic : this.lanesTopic).delete(client);
   }
 
-  private pullAll(): void {
-    for (const feed of this.feeds.values())
-      void feed.pull().catch((err) => this.log.warn({ err }, 'feed pull failed'));
+  private pull(feed: RunFeed): void {
+    void feed.pull().catch((err) => this.log.warn({ err }, 'feed pull failed'));
+  }
+
+  /**
+   * The fallback tick and a listener reconnect: one statement reads the newest seq of every followed run,
+   * and only the feeds behind it read their events. Every feed used to read every tick: 100 followed runs
+   * put 100 reads into the pool at once every 2 s, and a feed with a read in flight cannot take its own
+   * process's appends without reading them back, so the live rounds caught in a tick waited for two reads
+   * each (the fan-out scenario's tail). If that one statement fails, every feed reads, as before.
+   */
+  private async pullBehind(): Promise<void> {
+    const followed = [...this.feeds.keys()];
+    if (followed.length === 0) return;
+    let newest: Map<string, number>;
+    try {
+      newest = await lastSeqs(this.db, followed);
+    } catch (err) {
+      this.log.warn({ err }, 'newest seqs of followed runs unreadable; every feed reads');
+      for (const feed of this.feeds.values()) this.pull(feed);
+      return;
+    }
+    for (const [runId, seq] of newest) {
+      const feed = this.feeds.get(runId);
+      if (feed && seq > feed.cursor) this.pull(feed);
+    }
   }
 
   private async publishRun(runId: string): Promise<void> {

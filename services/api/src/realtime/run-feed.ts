@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { readEvents, type Database, type RunEventRow } from '@ocr/db';
+import { readFeedEvents, type Database, type RunEventRow } from '@ocr/db';
 
 /** Someone following a run's events; `cursor` is the last seq it was given. */
 export interface FeedSubscriber {
@@ -38,7 +38,7 @@ export class RunFeed {
         this.subscribers.add(sub);
         return;
       }
-      const events = await readEvents(this.db, { runId: this.runId, afterSeq: sub.cursor, limit: PAGE });
+      const events = await readFeedEvents(this.db, this.runId, sub.cursor, PAGE);
       if (events.length === 0) {
         this.subscribers.add(sub);
         return;
@@ -78,7 +78,7 @@ export class RunFeed {
       do {
         this.again = false;
         for (;;) {
-          const events = await readEvents(this.db, { runId: this.runId, afterSeq: this.cursor, limit: PAGE });
+          const events = await readFeedEvents(this.db, this.runId, this.cursor, PAGE);
           if (events.length === 0) break;
           this.cursor = events[events.length - 1]!.seq;
           this.fanOut(events);
