@@ -515,5 +515,59 @@ t.test(
         await full.context().close();
       },
     );
+
+    await t.test(
+      'without Web Locks or randomUUID (a console served over plain http): every open tab sends what is stored, once',
+      async (t) => {
+        const context = await c.browser.newContext({ viewport: { width: 1360, height: 900 } });
+        // What a non-secure context lacks (the test's 127.0.0.1 origin is a secure one).
+        await context.addInitScript(`
+          Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });
+          Object.defineProperty(Crypto.prototype, 'randomUUID', { value: undefined, configurable: true });
+        `);
+        const signIn = async (runId: string) => {
+          const tab = await context.newPage();
+          tab.setDefaultTimeout(15_000);
+          await tab.goto(`${stack.apiUrl}/`);
+          await tab.getByLabel('API token').fill(operator.token);
+          await tab.getByRole('button', { name: 'Sign in' }).click();
+          await tab.locator('[data-conn="open"]').waitFor();
+          await tab.goto(`${stack.apiUrl}/#/runs/${runId}`);
+          await tab.locator('.meta code').filter({ hasText: runId }).waitFor();
+          return tab;
+        };
+        const { run } = await stack.client.runs.create({ template: 'parked' });
+        const a = await signIn(run.id);
+        const b = await signIn(run.id);
+        t.equal(await a.evaluate('typeof navigator.locks'), 'undefined', 'no Web Locks');
+        await context.setOffline(true);
+        await a.getByRole('button', { name: 'Cancel', exact: true }).click();
+        await a.getByRole('dialog').getByRole('button', { name: 'Cancel run' }).click();
+        await a.getByRole('button', { name: 'Cancel queued' }).waitFor();
+        const keys = (await a.evaluate(
+          'Object.keys(localStorage).filter((k) => k.startsWith("ocr.outbox."))',
+        )) as string[];
+        t.equal(keys.length, 1, 'stored');
+        t.match(
+          keys[0],
+          /\.[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+          'under a v4 UUID key',
+        );
+        // The other tab cannot tell whether the first is open, so it will send it too.
+        await b
+          .getByRole('list', { name: 'Pending actions' })
+          .locator('li[data-kind="cancel"]:not([data-elsewhere])')
+          .waitFor();
+        await context.setOffline(false);
+        for (const tab of [a, b])
+          await tab
+            .getByRole('list', { name: 'Pending actions' })
+            .waitFor({ state: 'detached', timeout: 30_000 });
+        const events = (await stack.client.runs.events(run.id)).events;
+        t.equal(events.filter((e) => /cancelled while queued/.test(e.message)).length, 1, 'cancelled once');
+        t.equal(await a.evaluate('localStorage.length'), 0, 'nothing left stored');
+        await context.close();
+      },
+    );
   },
 );

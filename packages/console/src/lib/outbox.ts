@@ -40,7 +40,23 @@ export function describe(action: PendingAction): string {
 
 const RETRY_MS = 3000;
 
-/** The Web Locks API where the page has it (every browser the console supports, in a secure context). */
+/**
+ * A random UUID (v4). `crypto.randomUUID` exists only in secure contexts (https, localhost); a console
+ * served over plain http elsewhere still needs ids, and `crypto.getRandomValues` exists in every context.
+ */
+export function newId(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The Web Locks API where the page has it: every browser the console supports, in a secure context (https
+ * or localhost); a console served over plain http elsewhere has none (see the Outbox comment).
+ */
 const webLocks = (): LockManager | undefined =>
   typeof navigator !== 'undefined' && navigator.locks ? navigator.locks : undefined;
 
@@ -55,9 +71,9 @@ const tabLock = (tab: string) => `ocr.tab.${tab}`;
  * actions; a duplicated tab inherits that sessionStorage, finds the lock held and takes a new id.
  */
 export async function claimTab(locks = webLocks()): Promise<string> {
-  let id = readTab() ?? crypto.randomUUID();
+  let id = readTab() ?? newId();
   if (locks && !(await holdForLife(locks, tabLock(id)))) {
-    id = crypto.randomUUID();
+    id = newId();
     await holdForLife(locks, tabLock(id));
   }
   try {
@@ -147,7 +163,7 @@ export class Outbox {
   perform(action: NewAction): Promise<Settled> {
     const item: PendingAction = {
       ...action,
-      key: crypto.randomUUID(),
+      key: newId(),
       state: 'queued',
       tab: this.tab,
       order: Math.max(Date.now(), this.lastOrder + 0.001),
