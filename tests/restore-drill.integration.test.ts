@@ -72,7 +72,8 @@ t.test('backup → new cluster → migrate → restore → the API serves the ru
     t.ok(artifact, 'inline artifact stored');
     await completeRuns(db, [{ ...lease, status: 'success', output: { answer: 42 } }]);
   }
-  // A fast run whose whole timeline is folded into its run row (no run_events rows): restored all the same.
+  // A fast run whose whole timeline and steps are folded into its run row (no run_events or run_steps rows):
+  // restored all the same.
   const [fast] = await makeRuns(db, 1, { lane: 'B', labels: { drill: 'fast' } });
   const [fastClaim] = await claimRuns(db, {
     workerId: 'drill-worker',
@@ -86,7 +87,15 @@ t.test('backup → new cluster → migrate → restore → the API serves the ru
       leaseToken: fastClaim!.lease_token!,
       status: 'success',
       events: [
-        { seq: 1, level: 'info', type: 'log', message: 'fast \u00e9 "q"', data: { n: '9007199254740993' } },
+        { seq: 1, level: 'info', type: 'step.started', step: 'greet', data: { index: 0, kind: 'shell' } },
+        { seq: 2, level: 'info', type: 'log', message: 'fast \u00e9 "q"', data: { n: '9007199254740993' } },
+        {
+          seq: 3,
+          level: 'info',
+          type: 'step.finished',
+          step: 'greet',
+          data: { index: 0, kind: 'shell', status: 'success', exit_code: 0 },
+        },
       ],
     },
   ]);
@@ -95,6 +104,12 @@ t.test('backup → new cluster → migrate → restore → the API serves the ru
     [fast!.id],
   );
   t.equal(foldedRows.rows[0].n, 0, 'the fast run is folded into its row');
+  const foldedSteps = await stack.db.pool.query(
+    `SELECT (SELECT count(*)::int FROM run_steps WHERE run_id = $1) AS rows,
+            (SELECT cardinality(steps) FROM runs WHERE id = $1) AS folded`,
+    [fast!.id],
+  );
+  t.same(foldedSteps.rows[0], { rows: 0, folded: 1 }, 'its step row is folded into its row too');
   runs.push(fast!);
   const read = async (base: string, token: string, path: string) => {
     const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -175,13 +190,17 @@ t.test('backup → new cluster → migrate → restore → the API serves the ru
       `SELECT run_id, seq, attempt, attempt_seq, level, type, step, message, data::text AS data, ts::text AS ts
        FROM run_timeline ORDER BY run_id, seq`,
     );
+    const { rows: steps } = await client.query(
+      `SELECT run_id, attempt, idx, name, kind, status, started_at::text, finished_at::text, exit_code
+       FROM run_steps_all ORDER BY run_id, attempt, idx`,
+    );
     await client.end();
-    return rows;
+    return { rows, steps };
   };
   t.same(
     await exact(target),
     await exact(stack.db.url),
-    'every event byte for byte (a bigint-sized JSON number, microsecond timestamps)',
+    'every event and step byte for byte (a bigint-sized JSON number, microsecond timestamps)',
   );
 
   // A restore never overwrites: into a non-empty database it refuses and changes nothing.

@@ -13,6 +13,7 @@ import * as recoveredRuns from './migrations/2026-12-05T0010-recovered-runs.js';
 import * as runSearchTable from './migrations/2026-12-05T0400-run-search-table.js';
 import * as timelineInRunRow from './migrations/2026-12-05T0400-timeline-in-run-row.js';
 import * as runsIndexDiet from './migrations/2026-12-05T0800-runs-index-diet.js';
+import * as stepsInRunRow from './migrations/2026-12-05T0810-steps-in-run-row.js';
 
 /** Every migration, in order. Names are timestamps so they sort; bodies are frozen once shipped. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-05T0400-run-search-table': runSearchTable,
   '2026-12-05T0400-timeline-in-run-row': timelineInRunRow,
   '2026-12-05T0800-runs-index-diet': runsIndexDiet,
+  '2026-12-05T0810-steps-in-run-row': stepsInRunRow,
 };
 
 // An arbitrary constant shared by every process of this product: the advisory lock key for migrations.

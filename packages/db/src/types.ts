@@ -195,6 +195,8 @@ export interface Database {
   run_events: RunEventsTable;
   /** View: `run_events` plus the events folded into `runs.timeline`; what every reader reads. */
   run_timeline: RunEventsTable;
+  /** View: `run_steps` plus the step rows folded into `runs.steps`; what every reader reads. */
+  run_steps_all: RunStepsTable;
   artifacts: ArtifactsTable;
   spec_docs: SpecDocsTable;
   workers: WorkersTable;

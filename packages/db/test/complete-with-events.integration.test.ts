@@ -176,11 +176,14 @@ async function play(
       .where('run_id', '=', run.id)
       .orderBy('seq')
       .execute();
+    // The steps as readers read them: rows, or folded into the run row with the timeline.
     const steps = await db
-      .selectFrom('run_steps')
+      .selectFrom('run_steps_all')
       .select(['attempt', 'idx', 'name', 'kind', 'status', 'exit_code'])
       .select((eb) => eb('finished_at', 'is not', null).as('finished'))
       .where('run_id', '=', run.id)
+      .orderBy('attempt')
+      .orderBy('idx')
       .execute();
     const { lease_token, finished_at, ...rest } = row;
     const rows = await sql<{

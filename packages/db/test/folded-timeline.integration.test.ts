@@ -4,8 +4,9 @@
 // (replayed tails included), completions (batched or one run, success, error with retries left, cancelled,
 // replayed events, NUL bytes and invalid text), cancel requests and releases; every answer and then every
 // reader (readEvents with cursors, level and text filters, the cancel-key lookup, the lanes' current step and
-// last line) must agree between the twins. The live feed's prepared read (readFeedEvents) must return exactly
-// readEvents' rows from every cursor, and lastSeqs each run's newest seq.
+// last line, the run's steps: rows or folded into `runs.steps` with the timeline) must agree between the twins.
+// The live feed's prepared read (readFeedEvents) must return exactly readEvents' rows from every cursor, and
+// lastSeqs each run's newest seq.
 import t from 'tap';
 import { sql, type Kysely } from 'kysely';
 import {
@@ -15,6 +16,7 @@ import {
   claimRuns,
   completeRunsWithEvents,
   completeRunWithEvents,
+  getRunSteps,
   lastSeqs,
   laneRuns,
   readEvents,
@@ -23,6 +25,7 @@ import {
   type Database,
   type EventInput,
   type RunEventRow,
+  type RunStepRow,
 } from '@ocr/db';
 import { createTestDatabase, makeRuns } from '@ocr/testkit';
 import { seededRandom as rng } from '@ocr/testkit/random';
@@ -45,15 +48,19 @@ function events(random: () => number, from: number, n: number, dirty: boolean): 
   return Array.from({ length: n }, (_, i) => {
     const seq = from + i;
     const r = random();
-    if (r < 0.25)
+    if (r < 0.25) {
+      // Step rows (run_steps or runs.steps): status, exit code and kind vary, some missing or unknown.
+      const status = ['success', 'error', 'timeout', 'bogus', undefined][Math.floor(random() * 5)];
+      const exit = random() < 0.7 ? Math.floor(random() * 3) - 1 : undefined;
       return {
         seq,
         level: 'info',
         type: r < 0.12 ? 'step.started' : 'step.finished',
-        step: `s${seq % 2}`,
+        step: `s${seq % 3}`,
         message: `step ${seq}`,
-        data: { index: seq % 2, kind: 'shell', status: 'success', exit_code: 0 },
+        data: { index: seq % 3, kind: random() < 0.8 ? 'shell' : undefined, status, exit_code: exit },
       };
+    }
     return {
       seq,
       ...(random() < 0.5 ? { ts: new Date(Date.UTC(2020, 0, 1, 0, 0, seq, 123)).toISOString() } : {}),
@@ -90,7 +97,7 @@ const VARYING = new Set([
 function normalise(value: unknown): unknown {
   return JSON.parse(
     JSON.stringify(value ?? null, (key, v) => {
-      if (key === 'timeline') return undefined;
+      if (key === 'timeline' || key === 'steps') return undefined;
       if (VARYING.has(key)) return v === null ? null : 'set';
       return typeof v === 'string' ? v.replace(/retry at .*/, 'retry at <ts>') : v;
     }),
@@ -103,6 +110,14 @@ const shape = (rows: RunEventRow[]) =>
     ...row,
     ts: ts instanceof Date ? (ts.getUTCFullYear() === 2020 ? ts.toISOString() : 'now') : 'not a date',
     message: row.message.replace(/retry at .*/, 'retry at <ts>'),
+  }));
+
+/** Steps as read, with server timestamps reduced to whether they are set. */
+const stepShape = (rows: RunStepRow[]) =>
+  rows.map(({ run_id: _, started_at, finished_at, ...row }) => ({
+    ...row,
+    started_at: started_at instanceof Date ? 'now' : 'not a date',
+    finished_at: finished_at === null ? null : finished_at instanceof Date ? 'now' : 'not a date',
   }));
 
 interface Twin {
@@ -185,13 +200,16 @@ t.test('a folded timeline reads exactly as the same timeline written as rows', a
   const { db } = await createTestDatabase(t);
   let foldedRuns = 0;
   let crossed = 0;
+  let foldedSteps = 0;
+  let mixedSteps = 0;
   for (let seed = 1; seed <= 40; seed++) {
     const random = rng(1900 + seed);
     const twins: Twin[] = [];
     for (const kind of ['fold', 'rows']) {
       const lane = `${kind}${seed}`;
       const [run] = await makeRuns(db, 1, { lane, max_attempts: 3, template: 'fold' });
-      if (kind === 'rows') await sql`UPDATE runs SET timeline = NULL WHERE id = ${run!.id}`.execute(db);
+      if (kind === 'rows')
+        await sql`UPDATE runs SET timeline = NULL, steps = NULL WHERE id = ${run!.id}`.execute(db);
       twins.push({ id: run!.id, lane, lease: null, next: 1 });
     }
     const steps = 2 + Math.floor(random() * 10);
@@ -241,6 +259,12 @@ t.test('a folded timeline reads exactly as the same timeline written as rows', a
         await cancelledWithKey(db, rows.id, key),
         `seed ${seed}: cancel key ${key}`,
       );
+    const stepsRead = stepShape(await getRunSteps(db, fold.id));
+    t.same(
+      stepsRead,
+      stepShape(await getRunSteps(db, rows.id)),
+      `seed ${seed}: the same ${stepsRead.length} steps`,
+    );
     const lanes = await laneRuns(db, 50);
     const summary = (twin: Twin) =>
       [...lanes.active, ...lanes.last]
@@ -250,18 +274,31 @@ t.test('a folded timeline reads exactly as the same timeline written as rows', a
 
     const stored = async (twin: Twin) =>
       (
-        await sql<{ rows: number; folded: number | null }>`
+        await sql<{ rows: number; folded: number | null; step_rows: number; folded_steps: number | null }>`
           SELECT (SELECT count(*)::int FROM run_events WHERE run_id = ${twin.id}) AS rows,
-                 (SELECT cardinality(timeline) FROM runs WHERE id = ${twin.id}) AS folded`.execute(db)
+                 (SELECT cardinality(timeline) FROM runs WHERE id = ${twin.id}) AS folded,
+                 (SELECT count(*)::int FROM run_steps WHERE run_id = ${twin.id}) AS step_rows,
+                 (SELECT cardinality(steps) FROM runs WHERE id = ${twin.id}) AS folded_steps`.execute(db)
       ).rows[0]!;
     const f = await stored(fold);
     const r = await stored(rows);
     t.equal(r.folded, null, 'the rows twin never folds');
     t.equal(r.rows, all.length, 'the rows twin holds every event as a row');
     t.equal(f.rows + f.folded!, all.length, 'folded prefix + rows = the whole timeline, nothing twice');
+    t.equal(r.folded_steps, null, 'the rows twin never folds a step');
+    t.equal(r.step_rows, stepsRead.length, 'the rows twin holds every step as a row');
+    t.equal(
+      f.step_rows + f.folded_steps!,
+      stepsRead.length,
+      'folded steps + step rows = all steps, nothing twice',
+    );
+    if (f.folded_steps! > 0) foldedSteps++;
+    if (f.folded_steps! > 0 && f.step_rows > 0) mixedSteps++;
     if (f.rows === 0 && all.length > 1) foldedRuns++;
     if (f.rows > 0 && f.folded! > 1) crossed++;
   }
   t.ok(foldedRuns >= 5, `some runs stayed wholly folded (${foldedRuns})`);
   t.ok(crossed >= 1, `some runs folded, then went on in rows (${crossed})`);
+  t.ok(foldedSteps >= 5, `some runs hold step rows in the run row (${foldedSteps})`);
+  t.comment(`runs with folded steps: ${foldedSteps}, of which with step rows too: ${mixedSteps}`);
 });

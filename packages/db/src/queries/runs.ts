@@ -17,9 +17,10 @@ export async function runScopes(
   return db.selectFrom('runs').select(['id', 'lane', 'template']).where('id', 'in', ids).execute();
 }
 
+/** A run's steps: the `run_steps_all` view, rows and the step rows folded into the run row, the same either way. */
 export async function getRunSteps(db: Kysely<Database>, id: string): Promise<RunStepRow[]> {
   return db
-    .selectFrom('run_steps')
+    .selectFrom('run_steps_all')
     .selectAll()
     .where('run_id', '=', id)
     .orderBy('attempt')

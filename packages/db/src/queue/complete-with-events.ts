@@ -34,7 +34,7 @@ export interface CompletionSummary {
  * stores exactly the same rows: the worker's events numbered `last_seq + 1 …` in their seq order (replays
  * of already stored worker seqs skipped, as an append does), then the status event, `run_steps` upserted
  * from step events; while the run's timeline is folded and small, the events go into the run row instead
- * (timeline.ts), the same events as the rows would hold. Fencing: only a row still `running` under the presented token is touched, and it is
+ * (timeline.ts), the same events as the rows would hold, and the step rows with them (`runs.steps`). Fencing: only a row still `running` under the presented token is touched, and it is
  * locked (in id order, so concurrent batches never deadlock) before anything is written for it; a run whose
  * lease is gone gets neither its events nor its completion, and says why (`lease_lost`, `not_found`).
  * A run named twice in one call falls back to the two statements in one transaction.
@@ -79,14 +79,23 @@ async function withEvents<T extends { id: string }>(
   if (valid.length > 0) {
     const ev = eventArrays(valid.flatMap((c) => (c.events ?? []).map((e) => ({ runId: c.runId, event: e }))));
     const steps = stepRows(ev.clean);
+    // Each run's step rows are contiguous in \`steps\` (events come run by run): its slice [lo, hi], 1-based.
+    const slices = new Map<string, [number, number]>();
+    steps.forEach((s, i) => {
+      const slice = slices.get(s.run_id);
+      if (slice) slice[1] = i + 1;
+      else slices.set(s.run_id, [i + 1, i + 1]);
+    });
+    const slice = (c: CompletionWithEvents) => slices.get(c.runId) ?? [1, 0];
     const json = (value: unknown) => (value == null ? null : JSON.stringify(sanitizeJson(value)));
     const { rows } = await sql<T>`${sql.raw(PREPARED)}
       WITH input AS (
         SELECT * FROM unnest(${valid.map((c) => c.runId)}::uuid[], ${valid.map((c) => c.leaseToken)}::uuid[],
                              ${valid.map((c) => c.status)}::text[], ${valid.map((c) => json(c.error))}::jsonb[],
                              ${valid.map((c) => json(c.output))}::jsonb[], ${valid.map(foldSize)}::int[],
-                             ${valid.map((c) => c.events?.length ?? 0)}::int[])
-          AS x(id, token, status, error, output, fold_bytes, n_events)
+                             ${valid.map((c) => c.events?.length ?? 0)}::int[], ${valid.map((c) => slice(c)[0])}::int[],
+                             ${valid.map((c) => slice(c)[1])}::int[])
+          AS x(id, token, status, error, output, fold_bytes, n_events, step_lo, step_hi)
       ),
       ev AS (
         SELECT * FROM unnest(${ev.runIds}::uuid[], ${ev.seqs}::int[], ${ev.ts}::timestamptz[], ${ev.levels}::text[],
@@ -94,7 +103,7 @@ async function withEvents<T extends { id: string }>(
           AS x(run_id, seq, ts, level, type, step, message, data)
       ),
       run AS (
-        SELECT r.id, r.attempt, r.last_seq, i.error, i.output,
+        SELECT r.id, r.attempt, r.last_seq, i.error, i.output, i.step_lo, i.step_hi,
                CASE
                  WHEN r.cancel_requested AND i.status <> 'success' THEN 'cancelled'
                  WHEN i.status = 'error' AND r.attempt - r.infra_losses - r.releases < r.max_attempts THEN 'queued'
@@ -103,7 +112,8 @@ async function withEvents<T extends { id: string }>(
                now() + ${backoffInterval(sql`r.attempt - r.infra_losses - r.releases`)} AS retry_at, r.run_at,
                -- Whether this batch and the status event fold into the run row (timeline.ts), decided on the
                -- locked row: a wholly folded run has no rows, so every event of the batch is new.
-               i.fold_bytes IS NOT NULL AND ${foldable('r', sql`i.n_events + 1`, sql`i.fold_bytes + COALESCE(pg_column_size(i.error), 0)`)} AS fold
+               -- The run's folded step rows count against the same byte bound (their migration, 2026-12-05T0810).
+               i.fold_bytes IS NOT NULL AND ${foldable('r', sql`i.n_events + 1`, sql`i.fold_bytes + COALESCE(pg_column_size(i.error), 0) + COALESCE(pg_column_size(r.steps), 0)`)} AS fold
         -- The token match alone is the fence (PLAN-STABLE, fence.ts).
         FROM runs r JOIN input i ON r.id = i.id AND r.lease_token = i.token
         ORDER BY r.id
@@ -147,7 +157,21 @@ async function withEvents<T extends { id: string }>(
                  THEN 'requeued: attempt ' || r.attempt || ' failed, retry at ' || d.retry_at
                  ELSE 'finished: ' || d.next_status END,
             jsonb_build_object('status', d.next_status, 'attempt', r.attempt, 'error', d.error))::run_timeline_event
-          ELSE r.timeline END
+          ELSE r.timeline END,
+          -- Folded: the run's step rows exactly as the \`steps\` insert below would write them (no rows of the
+          -- attempt exist, so no conflict), from its slice of the step arrays: no join (a join with a CTE is
+          -- planned as a nested loop on the generic plan's guesses, quadratic in the batch).
+          steps = CASE WHEN d.fold AND d.step_hi >= d.step_lo THEN COALESCE(r.steps, '{}') || (
+            SELECT array_agg(ROW(r.attempt, s.idx, s.name, s.kind, s.status, now(), CASE WHEN s.finished THEN now() END,
+                                 s.exit_code)::run_step_row ORDER BY s.idx)
+            FROM unnest((${steps.map((s) => s.idx)}::int[])[d.step_lo:d.step_hi],
+                        (${steps.map((s) => s.name)}::text[])[d.step_lo:d.step_hi],
+                        (${steps.map((s) => s.kind)}::text[])[d.step_lo:d.step_hi],
+                        (${steps.map((s) => s.status)}::text[])[d.step_lo:d.step_hi],
+                        (${steps.map((s) => s.finished)}::boolean[])[d.step_lo:d.step_hi],
+                        (${steps.map((s) => s.exit_code)}::int[])[d.step_lo:d.step_hi])
+              AS s(idx, name, kind, status, finished, exit_code))
+          ELSE r.steps END
         FROM run d LEFT JOIN counted c ON c.run_id = d.id
         WHERE r.id = d.id
         RETURNING ${full ? hotRunColumns('r') : sql`r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error`},
@@ -177,7 +201,7 @@ async function withEvents<T extends { id: string }>(
                     ${steps.map((s) => s.status)}::text[], ${steps.map((s) => s.finished)}::boolean[],
                     ${steps.map((s) => s.exit_code)}::int[])
           AS s(run_id, idx, name, kind, status, finished, exit_code)
-        JOIN run ON run.id = s.run_id
+        JOIN run ON run.id = s.run_id AND NOT run.fold
         ORDER BY s.run_id, s.idx
         ON CONFLICT (run_id, attempt, idx) DO UPDATE SET
           status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE run_steps.status END,
@@ -231,12 +255,14 @@ const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 /** Bytes a folded event takes beyond its text and data (header, numbers, timestamp); the status event's share. */
 const FOLDED_EVENT_OVERHEAD = 100;
 const STATUS_EVENT_BYTES = 250;
+/** Bytes a folded step row takes beyond its name and kind. */
+const FOLDED_STEP_OVERHEAD = 80;
 
 /**
- * What a completion's events would add to a folded timeline, in bytes (an estimate, for the fold's byte
- * bound), or null when they may not fold at all: only events the `run_events` checks would accept (else the
- * batch goes to rows and fails there, as before), and no worker seq twice (rows keep one of two, by the
- * unique index). Checked here rather than per event in the statement.
+ * What a completion's events and step rows would add to a folded run row, in bytes (an estimate, for the
+ * fold's byte bound), or null when they may not fold at all: only events and step rows the `run_events` and
+ * `run_steps` checks would accept (else the batch goes to rows and fails there, as before), and no worker seq
+ * twice (rows keep one of two, by the unique index). Checked here rather than per event in the statement.
  */
 function foldSize(c: CompletionWithEvents): number | null {
   const seqs = new Set<number>();
@@ -244,6 +270,18 @@ function foldSize(c: CompletionWithEvents): number | null {
   for (const e of c.events ?? []) {
     if (!LEVELS.has(e.level) || typeof e.type !== 'string' || seqs.has(e.seq)) return null;
     seqs.add(e.seq);
+    if (e.type === 'step.started' || e.type === 'step.finished') {
+      const index = (e.data as { index?: unknown } | null | undefined)?.index;
+      if (typeof index === 'number' && e.step) {
+        // A row `run_steps` would refuse (its idx check) goes to rows and fails there, as before.
+        if (index < 0) return null;
+        const kind = (e.data as { kind?: unknown }).kind;
+        bytes +=
+          FOLDED_STEP_OVERHEAD +
+          Buffer.byteLength(e.step) +
+          (typeof kind === 'string' ? Buffer.byteLength(kind) : 7);
+      }
+    }
     bytes +=
       FOLDED_EVENT_OVERHEAD +
       Buffer.byteLength(e.type) +
