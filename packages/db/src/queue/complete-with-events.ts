@@ -127,16 +127,25 @@ async function withEvents<T extends { id: string }>(
         JOIN run_events e ON e.run_id = run.id AND e.attempt = run.attempt AND e.attempt_seq BETWEEN b.lo AND b.hi
       ),
       fresh AS (
-        SELECT e.*, run.attempt, run.last_seq AS base, run.fold, row_number() OVER (PARTITION BY e.run_id ORDER BY e.seq) AS n
+        SELECT e.*, run.attempt, run.last_seq AS base, run.fold, run.next_status, run.retry_at, run.error AS run_error,
+               run.output AS run_output, run.step_lo, run.step_hi,
+               row_number() OVER (PARTITION BY e.run_id ORDER BY e.seq) AS n
         FROM ev e JOIN run ON run.id = e.run_id
         WHERE (e.run_id, e.seq) NOT IN (SELECT run_id, attempt_seq FROM existing)
       ),
+      -- One row per run: its decision (from \`run\`) with its new events counted and, folding, aggregated; runs
+      -- without new events by a hashed anti-join. The UPDATE then joins nothing but the run rows: a join of two
+      -- CTEs is planned as a nested loop on the generic plan's guesses (every CTE 1 row), quadratic in the batch.
       -- Computed once (materialized): inlined, the planner re-ran the aggregate for every run it joined.
       counted AS MATERIALIZED (
-        SELECT run_id, count(*)::int AS n,
+        SELECT run_id AS id, next_status, retry_at, run_error AS error, run_output AS output, fold, step_lo, step_hi,
+               count(*)::int AS n,
                array_agg(ROW(base + n, attempt, seq, COALESCE(ts, now()), level, type, step, message, data)::run_timeline_event
                          ORDER BY n) FILTER (WHERE fold) AS folded
-        FROM fresh GROUP BY run_id
+        FROM fresh GROUP BY run_id, next_status, retry_at, run_error, run_output, fold, step_lo, step_hi
+        UNION ALL
+        SELECT id, next_status, retry_at, error, output, fold, step_lo, step_hi, 0, NULL
+        FROM run WHERE id NOT IN (SELECT run_id FROM fresh)
       ),
       updated AS (
         UPDATE runs r SET
@@ -146,10 +155,10 @@ async function withEvents<T extends { id: string }>(
           lease_token = NULL, worker_id = NULL, worker_boot = NULL, heartbeat_at = NULL, lease_expires_at = NULL,
           error = d.error,
           output = d.output,
-          last_seq = r.last_seq + COALESCE(c.n, 0) + 1,
+          last_seq = r.last_seq + d.n + 1,
           -- Folded: the new events, then the status event exactly as \`finished\` would write it.
-          timeline = CASE WHEN d.fold THEN r.timeline || COALESCE(c.folded, '{}') || ROW(
-            r.last_seq + COALESCE(c.n, 0) + 1, r.attempt, NULL, now(),
+          timeline = CASE WHEN d.fold THEN r.timeline || COALESCE(d.folded, '{}') || ROW(
+            r.last_seq + d.n + 1, r.attempt, NULL, now(),
             CASE WHEN d.next_status IN ('error', 'queued') THEN 'warn' ELSE 'info' END,
             CASE WHEN d.next_status = 'queued' THEN 'requeued' ELSE 'status' END,
             NULL,
@@ -172,10 +181,10 @@ async function withEvents<T extends { id: string }>(
                         (${steps.map((s) => s.exit_code)}::int[])[d.step_lo:d.step_hi])
               AS s(idx, name, kind, status, finished, exit_code))
           ELSE r.steps END
-        FROM run d LEFT JOIN counted c ON c.run_id = d.id
+        FROM counted d
         WHERE r.id = d.id
         RETURNING ${full ? hotRunColumns('r') : sql`r.id, r.status, r.attempt, r.last_seq, r.run_at, r.error`},
-                  d.next_status = 'queued' AS requeued, COALESCE(c.n, 0) AS accepted
+                  d.next_status = 'queued' AS requeued, d.n AS accepted
       ),
       inserted AS (
         INSERT INTO run_events (run_id, seq, attempt, attempt_seq, ts, level, type, step, message, data)
