@@ -8,7 +8,8 @@ const OCR = fileURLToPath(new URL('../packages/cli/bin/ocr.js', import.meta.url)
 /** One `ocr <command>` process of the cluster; restartable under the same name and environment. */
 export class Member {
   child: ChildProcess | undefined;
-  stopped = false;
+  /** Killed for good (teardown): a restart the nemesis scheduled earlier must not bring it back. */
+  private retired = false;
   private log: WriteStream;
 
   constructor(
@@ -24,7 +25,13 @@ export class Member {
     return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
   }
 
+  /**
+   * Start the process unless it is running or retired. A nemesis restart fires 1–3 s after its kill and may
+   * come after healing started the process again: a second child would replace the first in `child`, and
+   * the first would never be killed (a worker was seen still running an hour after its suite).
+   */
   start(): void {
+    if (this.retired || this.pid !== undefined) return;
     const child = spawn(process.execPath, [OCR, this.command], {
       env: { ...process.env, OCR_LOG_LEVEL: 'warn', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -32,7 +39,6 @@ export class Member {
     child.stdout!.pipe(this.log, { end: false });
     child.stderr!.pipe(this.log, { end: false });
     this.child = child;
-    this.stopped = false;
   }
 
   /** Resolves once the process has exited (at once when it is not running). */
@@ -54,6 +60,7 @@ export class Member {
   }
 
   async kill(): Promise<void> {
+    this.retired = true;
     this.signal('SIGCONT');
     this.signal('SIGKILL');
     await this.exited();
