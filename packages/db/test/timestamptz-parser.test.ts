@@ -4,23 +4,15 @@
 import t from 'tap';
 import { createRequire } from 'node:module';
 import pg from 'pg';
+import { seededRandom } from '@ocr/testkit/random';
 import { parseTimestamptz } from '../src/connect.js';
 
 const parseDate = createRequire(createRequire(import.meta.url).resolve('pg'))('postgres-date') as (
   text: string,
 ) => Date | number | null;
 
-/** A small seeded generator (mulberry32): the same cases on every run. */
-function prng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = prng(19);
+/** Seeded: the same cases on every run. */
+const rand = seededRandom(19);
 const int = (n: number) => Math.floor(rand() * n);
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;

@@ -5,20 +5,11 @@ import t from 'tap';
 import Fastify from 'fastify';
 import { ClaimResponse } from '@ocr/contracts';
 import type { HotRun } from '@ocr/db';
+import { seededRandom } from '@ocr/testkit/random';
 import { claimAnswerBody, runToWire } from '../src/serialize.js';
 
-/** A small seeded generator (mulberry32): the same cases on every run. */
-function prng(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = prng(19);
+/** Seeded: the same cases on every run. */
+const rand = seededRandom(19);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
 const chars = [
   'a',
