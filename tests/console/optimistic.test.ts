@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { deleteFinishedRuns, deleteRunEventsBatch } from '@ocr/db';
 import { startConsole, until } from './helpers/console.js';
 
@@ -26,6 +26,23 @@ async function hold(page: Page, url: RegExp, method = 'POST') {
 }
 
 const toast = (page: Page, text: string | RegExp) => page.locator('.toast').filter({ hasText: text });
+
+/** A new tab of `context`, signed in with `token`, on the page of run `runId`. */
+async function signedInTab(
+  context: BrowserContext,
+  apiUrl: string,
+  token: string,
+  runId: string,
+): Promise<Page> {
+  const tab = await context.newPage();
+  await tab.goto(`${apiUrl}/`);
+  await tab.getByLabel('API token').fill(token);
+  await tab.getByRole('button', { name: 'Sign in' }).click();
+  await tab.locator('[data-conn="open"]').waitFor();
+  await tab.goto(`${apiUrl}/#/runs/${runId}`);
+  await tab.locator('.meta code').filter({ hasText: runId }).waitFor();
+  return tab;
+}
 
 t.test(
   'console: optimistic cancel, retry and start, confirmed or rolled back; the outbox survives a reload',
@@ -360,16 +377,7 @@ t.test(
         const cancelledWhileQueued = async (id: string) =>
           (await stack.client.runs.events(id)).events.filter((e) => /cancelled while queued/.test(e.message))
             .length;
-        const openTab = async (runId: string) => {
-          const tab = await page.context().newPage();
-          await tab.goto(`${stack.apiUrl}/`);
-          await tab.getByLabel('API token').fill(operator.token);
-          await tab.getByRole('button', { name: 'Sign in' }).click();
-          await tab.locator('[data-conn="open"]').waitFor();
-          await tab.goto(`${stack.apiUrl}/#/runs/${runId}`);
-          await tab.locator('.meta code').filter({ hasText: runId }).waitFor();
-          return tab;
-        };
+        const openTab = (runId: string) => signedInTab(page.context(), stack.apiUrl, operator.token, runId);
         const confirmCancel = async (tab: Page) => {
           await tab.getByRole('button', { name: 'Cancel', exact: true }).click();
           await tab.getByRole('dialog').getByRole('button', { name: 'Cancel run' }).click();
@@ -525,17 +533,8 @@ t.test(
           Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });
           Object.defineProperty(Crypto.prototype, 'randomUUID', { value: undefined, configurable: true });
         `);
-        const signIn = async (runId: string) => {
-          const tab = await context.newPage();
-          tab.setDefaultTimeout(15_000);
-          await tab.goto(`${stack.apiUrl}/`);
-          await tab.getByLabel('API token').fill(operator.token);
-          await tab.getByRole('button', { name: 'Sign in' }).click();
-          await tab.locator('[data-conn="open"]').waitFor();
-          await tab.goto(`${stack.apiUrl}/#/runs/${runId}`);
-          await tab.locator('.meta code').filter({ hasText: runId }).waitFor();
-          return tab;
-        };
+        context.setDefaultTimeout(15_000);
+        const signIn = (runId: string) => signedInTab(context, stack.apiUrl, operator.token, runId);
         const { run } = await stack.client.runs.create({ template: 'parked' });
         const a = await signIn(run.id);
         const b = await signIn(run.id);
