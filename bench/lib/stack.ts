@@ -34,7 +34,9 @@ export interface BenchStack {
   spawnOcr(command: string, env: Record<string, string>, nodeArgs?: string[]): ChildProcess;
   /** One more API process on the same database (scale-out scenarios); stop it with SIGTERM. */
   startExtraApi(): Promise<{ url: string; process: ChildProcess }>;
-  /** Empty the queue tables between repetitions. */
+  /** Empty the run tables (runs, timelines, steps, artifacts), even while processes still write to them. */
+  clearRuns(): Promise<void>;
+  /** Empty the queue tables and forget the workers between repetitions. */
   reset(): Promise<void>;
   rssKb(pid: number): Promise<number>;
   /**
@@ -122,9 +124,10 @@ export async function startBenchStack(): Promise<BenchStack> {
       const extraPort = await freePort();
       return { url: `http://127.0.0.1:${extraPort}`, process: await spawnApi(extraPort) };
     },
+    clearRuns,
     async reset() {
-      await db.pool.query('TRUNCATE run_events, run_steps, artifacts, runs CASCADE');
-      await db.pool.query('DELETE FROM workers');
+      await clearRuns();
+      await retryDeadlock(() => db.pool.query('DELETE FROM workers'));
     },
     async rssKb(pid: number) {
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -140,6 +143,28 @@ export async function startBenchStack(): Promise<BenchStack> {
     close,
   };
 
+  /**
+   * A scenario's last requests may still be in the API when the next one starts. TRUNCATE locks its tables one
+   * by one while the hot statements write `runs` before the other tables (their writes are fenced through the
+   * run row), so `runs` is locked first here; a deadlock that still happens (Postgres aborts one side) is retried.
+   */
+  async function clearRuns() {
+    await retryDeadlock(async () => {
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('LOCK TABLE runs IN ACCESS EXCLUSIVE MODE');
+        await client.query('TRUNCATE run_events, run_steps, artifacts, runs CASCADE');
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    });
+  }
+
   async function close() {
     // SIGTERM first so profiles (BENCH_CPU_PROF) get written; SIGKILL whatever is still there.
     const alive = children.filter((child) => child.exitCode === null);
@@ -153,6 +178,18 @@ export async function startBenchStack(): Promise<BenchStack> {
     await db.close();
     await scratch?.stop();
     untrackPostgres();
+  }
+}
+
+/** Run `statement` again when Postgres chose it as a deadlock's victim (SQLSTATE 40P01). */
+async function retryDeadlock<T>(statement: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
   }
 }
 

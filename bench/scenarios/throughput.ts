@@ -62,7 +62,7 @@ async function warmUp(stack: BenchStack, lane: string): Promise<void> {
     }, 60_000);
   }
   await new Promise((r) => setTimeout(r, 500));
-  await stack.db.pool.query('TRUNCATE run_events, run_steps, artifacts, runs CASCADE');
+  await stack.clearRuns();
 }
 
 async function stopWorkers(workers: ChildProcess[]): Promise<void> {
