@@ -74,8 +74,17 @@ export async function runRoutes(root: FastifyInstance): Promise<void> {
   /**
    * Enqueue; a replayed key must come with the same request. A different request under a used key is a
    * 409 and, since the check runs inside the transaction, creates nothing (not even the batch's new items).
+   *
+   * Without an idempotency key nothing can clash, and `enqueueRuns` is then a single statement, atomic in its
+   * own implicit transaction: it is sent alone, without BEGIN and COMMIT. Those are two more round trips,
+   * each waiting for a turn of this event loop, between the run's creation (`created_at` is the transaction's
+   * start) and its commit, the moment a parked claim can see it (bench/NOTES.md, issue 19 fifth pass, h19c).
    */
   const enqueue = (inputs: EnqueueInput[]): Promise<EnqueueResult[]> =>
+    inputs.every((input) => !input.idempotency_key)
+      ? enqueueRuns(app.db, inputs, { notify: false })
+      : enqueueWithKeys(inputs);
+  const enqueueWithKeys = (inputs: EnqueueInput[]): Promise<EnqueueResult[]> =>
     app.db.transaction().execute(async (trx) => {
       const results = await enqueueRuns(trx, inputs, { notify: false });
       const clash = results.findIndex(
