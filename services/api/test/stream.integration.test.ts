@@ -5,8 +5,9 @@ import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { Stream, type StreamEvent, type WebSocketLike } from '@ocr/client';
 import { claimRuns, appendEvents, readEvents } from '@ocr/db';
-import { startStack, type Stack } from '@ocr/testkit';
+import { eventually, startStack, type Stack } from '@ocr/testkit';
 import { STREAM_BATCH_BYTES } from '@ocr/contracts';
+import { seededRandom } from '@ocr/testkit/random';
 import { withEchoTemplate } from './helpers.js';
 
 const ws = (url: string) => new WebSocket(url) as unknown as WebSocketLike;
@@ -350,5 +351,82 @@ t.test(
       );
     }
     t.same(logLines(idle), [], 'the run with nothing new got nothing');
+  },
+);
+
+t.test(
+  'small appends of many runs at once (shared statements) reach followers on this API and on another, once each, in order',
+  async (t) => {
+    // The fan-out's shape: every followed run gets a small append at the same moment, so the appending API
+    // stores them in shared statements (append-coalescer.ts) and hands each run's rows to its own feed; the
+    // other API process learns of them only by the coalesced hints. Generated sizes, several rounds.
+    const stack = await startStack(t, { s3: false });
+    await withEchoTemplate(stack);
+    const n = 12;
+    await stack.client.runs.createBatch(
+      Array.from({ length: n }, () => ({ template: 'echo', params: { message: 'x' } })),
+    );
+    const claimed = await claimRuns(stack.db.db, { workerId: 'w', lanes: ['A'], limit: n, leaseSeconds: 60 });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', new URL('./fixtures/api-process.ts', import.meta.url).pathname],
+      { env: { ...process.env, ...stack.env }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    t.teardown(() => child.kill('SIGKILL'));
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const other = JSON.parse(line) as { url: string };
+    const rand = seededRandom(1912);
+    const rounds = 8;
+    const counts = claimed.map(() => Array.from({ length: rounds }, () => 1 + Math.floor(rand() * 3)));
+    // Every follower of every run on both APIs, from seq 0.
+    const got = [stack.apiUrl, other.url].map((baseUrl) => {
+      const stream = new Stream({ baseUrl, token: stack.adminToken, webSocket: ws });
+      t.teardown(() => stream.close());
+      return claimed.map((run) => {
+        const events: StreamEvent[] = [];
+        stream.subscribeRun(run.id, 0, (event) => events.push(event));
+        return events;
+      });
+    });
+    const { token } = await stack.tokenFor('worker');
+    const next = claimed.map(() => 1);
+    const received = (upTo: number[]) =>
+      got.every((runs) => runs.every((events, i) => logLines(events).length >= upTo[i]! - 1));
+    for (let round = 0; round < rounds; round++) {
+      const statuses = await Promise.all(
+        claimed.map(async (run, i) => {
+          const events = Array.from({ length: counts[i]![round]! }, (_, j) => ({
+            seq: next[i]! + j,
+            level: 'info',
+            type: 'log',
+            message: `line ${next[i]! + j}`,
+          }));
+          next[i]! += events.length;
+          const res = await fetch(`${stack.apiUrl}/v1/runs/${run.id}/events`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ lease_token: run.lease_token, events }),
+          });
+          return res.status;
+        }),
+      );
+      t.ok(
+        statuses.every((s) => s === 200),
+        `round ${round}: every append answered 200`,
+      );
+      // After the first round every follower is surely subscribed (it got those lines, by backlog or live):
+      // the later rounds go the live way, as the fan-out's do.
+      if (round === 0) await eventually(async () => received(next));
+    }
+    await eventually(async () => received(next));
+    for (const [f, runs] of got.entries())
+      for (const [i, events] of runs.entries()) {
+        const stored = await readEvents(stack.db.db, { runId: claimed[i]!.id, limit: 1000 });
+        t.same(
+          events.map((e) => [e.seq, e.message]),
+          stored.map((e) => [e.seq, e.message]),
+          `${f === 0 ? 'appending' : 'other'} API, run ${i}: every stored event, in seq order, once`,
+        );
+      }
   },
 );

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
-  appendEvents,
   completeArtifact,
   completeRunWithEvents,
   completeRunsWithEvents,
@@ -35,6 +34,7 @@ import {
   RunResponse,
   Artifact,
 } from '@ocr/contracts';
+import { AppendCoalescer } from '../append-coalescer.js';
 import { ClaimOrchestrator } from '../claim-orchestration.js';
 import { apiError, leaseLost, notFound } from '../errors.js';
 import { artifactToWire, claimAnswerBody, runToWire } from '../serialize.js';
@@ -85,6 +85,7 @@ export async function workerRoutes(root: FastifyInstance): Promise<void> {
   enforceWorkerScope(app);
   const leaseSeconds = () => app.config.OCR_HEARTBEAT_TIMEOUT_S;
   const claims = new ClaimOrchestrator(app);
+  const appends = new AppendCoalescer(app.db);
 
   app.post(
     '/v1/runs/claim',
@@ -198,11 +199,13 @@ export async function workerRoutes(root: FastifyInstance): Promise<void> {
     async (request) => {
       const { id } = request.params;
       const body = request.body;
-      // A run someone follows live on this process: the append returns its stored rows for the feed.
-      const result = await appendEvents(app.db, { runId: id, leaseToken: body.lease_token }, body.events, {
-        notify: false,
-        returnEvents: app.hub.follows(id),
-      });
+      // A run someone follows live on this process: the append returns its stored rows for the feed. Small
+      // appends arriving together share one statement (append-coalescer.ts).
+      const result = await appends.append(
+        { runId: id, leaseToken: body.lease_token },
+        body.events,
+        app.hub.follows(id),
+      );
       if (result.ok && result.value.events) app.hub.offer(id, result.value.events);
       eventsAppended(app, [id], [result]);
       const { accepted, last_seq } = unwrap(result, id);
