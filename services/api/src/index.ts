@@ -43,7 +43,10 @@ export async function startApi(
     const app = await buildApp({ db: handle.db, pool: handle.pool, config, log });
     lifecycle.defer('http', () => app.close());
     await app.listener.start();
-    await app.listen({ port: config.PORT, host: config.HOST });
+    // A fleet reconnects at once (an API restart, a deploy): Node's default accept queue (511) overflows and
+    // every dropped SYN costs its worker a retransmit of 1 s or more. Ask for the most the kernel allows
+    // (it caps the number at net.core.somaxconn), as Go's net package does.
+    await app.listen({ port: config.PORT, host: config.HOST, backlog: 65535 });
     const { port } = app.server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
     log.info({ port }, 'api listening');
