@@ -11,7 +11,7 @@ import { fmt, fmtSpread, percentile, spread, type Spread } from './lib/stats.js'
 import { startBenchStack } from './lib/stack.js';
 import { physicalLimits } from './lib/pgbench.js';
 import { bulkEnqueue, claimLatency, drain, endToEnd } from './scenarios/throughput.js';
-import { fleet, type FleetConfig, type FleetResult } from './scenarios/fleet.js';
+import { fleet, WARM_LIMIT_MS, type FleetConfig, type FleetResult } from './scenarios/fleet.js';
 import { eventIngestion } from './scenarios/events.js';
 import { wsFanout } from './scenarios/fanout.js';
 import { recovery } from './scenarios/recovery.js';
@@ -253,7 +253,7 @@ try {
   );
   for (const f of fleets)
     out(
-      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling (simulated in ${f.shards} shard processes), ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores${f.apis > 1 ? ` (${f.apiCpuEach.map((c) => fmt(c, 2)).join(' + ')})` : ''}; driver CPU ${fmt(f.driverCpu, 2)} cores (shards ${f.shardCpuEach.map((c) => fmt(c, 2)).join(' + ')}); Postgres ${fmt(f.postgresCpu, 2)} cores; machine ${fmt(f.machineCpu, 2)} of ${f.cores} cores busy (all processes)${fleetBound(f)}; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s${f.failedRequests ? `, ${fmt(f.failedRequests)} failed (retried: ${f.failureCauses.map(([c, n]) => `${c} ×${fmt(n)}`).join(', ')})` : ''} | | | |`,
+      `| 8. fleet, ${f.apis} API process${f.apis > 1 ? 'es' : ''}: ${fmt(FLEET.workers)} workers long-polling (simulated in ${f.shards} shard processes), ${fmt(FLEET.running)} runs heartbeating every ${FLEET.heartbeatS} s, ${fmt(FLEET.linesPerSecond)} log lines/s offered, ${FLEET.seconds} s | API CPU ${fmt(f.apiCpu, 2)} cores${f.apis > 1 ? ` (${f.apiCpuEach.map((c) => fmt(c, 2)).join(' + ')})` : ''}; driver CPU ${fmt(f.driverCpu, 2)} cores (shards ${f.shardCpuEach.map((c) => fmt(c, 2)).join(' + ')}); Postgres ${fmt(f.postgresCpu, 2)} cores; machine ${fmt(f.machineCpu, 2)} of ${f.cores} cores busy (all processes)${fleetBound(f)}; claim p50 ${fmt(f.claimP50, 1)} / p99 ${fmt(f.claimP99, 1)} ms; heartbeat p50 ${fmt(f.heartbeatP50, 1)} / p99 ${fmt(f.heartbeatP99, 1)} ms; ${fmt(f.linesPerSecond)} lines/s ingested, lag p50 ${fmt(f.lagP50, 0)} / p99 ${fmt(f.lagP99, 0)} ms; ${fmt(f.requestsPerSecond)} requests/s${f.failedRequests ? `, ${fmt(f.failedRequests)} failed (retried: ${f.failureCauses.map(([c, n]) => `${c} ×${fmt(n)}`).join(', ')})` : ''}; ${fmt(f.listenOverflows)} connections dropped on a full accept queue; window started ${f.warmupS === undefined ? `before every simulated worker had an answer (${WARM_LIMIT_MS / 1000} s limit)` : `${fmt(f.warmupS, 1)} s after the shards, once every simulated worker had an answer on each loop`} | | | |`,
     );
   if (fleets.length === 2)
     out(

@@ -40,7 +40,8 @@ export interface ShardWindow {
   causes: Record<string, number>;
 }
 
-export type FromShard = { type: 'ready' } | ShardWindow | { type: 'stopped' };
+/** `warm`: every loop of every simulated worker has had one answer, so every connection it needs is open. */
+export type FromShard = { type: 'ready' } | { type: 'warm' } | ShardWindow | { type: 'stopped' };
 
 /** Samples kept per shard and window: enough for a p99, bounded so a long window cannot bloat the IPC. */
 const MAX_SAMPLES = 50_000;
@@ -128,9 +129,21 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
   };
 
   const loops: Promise<void>[] = [];
+  // Loops that have not had an answer yet; the shard says `warm` when none is left.
+  let cold = 0;
+  const answered = () => {
+    let first = true;
+    cold++;
+    return () => {
+      if (!first) return;
+      first = false;
+      if (--cold === 0) send({ type: 'warm' });
+    };
+  };
   for (const w of start.workers) {
     const { api, leases } = w;
     // Parked claim on the probe lane; a probe run is completed at once.
+    const claimAnswered = answered();
     loops.push(
       (async () => {
         while (!stop.signal.aborted) {
@@ -146,6 +159,7 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
             await sleep(100);
             continue;
           }
+          claimAnswered();
           requests++;
           if (answer.runs.length > 0) {
             const done = await counted(() =>
@@ -163,7 +177,8 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
       })(),
     );
     // Heartbeats: one batch per worker per interval, ±20 % jitter as the worker does.
-    if (leases.length > 0)
+    if (leases.length > 0) {
+      const heartbeatAnswered = answered();
       loops.push(
         (async () => {
           await sleep(Math.random() * start.heartbeatS * 1000);
@@ -171,17 +186,20 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
             const sent = performance.now();
             if (await counted(() => post(api, '/v1/runs/heartbeat', { leases }))) {
               keep(heartbeats, performance.now() - sent);
+              heartbeatAnswered();
               requests++;
             }
             await sleep(start.heartbeatS * 1000 * (0.8 + 0.4 * Math.random()));
           }
         })(),
       );
+    }
     // The chatty run: lines created at a steady rate, appended every flushMs.
     const chatty = leases[0];
     if (chatty && start.linesPerSecond > 0) {
       const rate = start.linesPerSecond;
       const path = `/v1/runs/${chatty.run_id}/events`;
+      const appendAnswered = answered();
       loops.push(
         (async () => {
           let seq = 0;
@@ -207,6 +225,7 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
               // A failed append is sent again with the next lines (same seqs: appends are idempotent).
               if (await counted(() => post(api, path, { lease_token: chatty.lease_token, events }))) {
                 keep(lag, performance.now() - oldest);
+                appendAnswered();
                 lines += n;
                 requests++;
               } else {

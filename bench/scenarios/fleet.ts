@@ -58,7 +58,20 @@ export interface FleetResult {
   failureCauses: [string, number][];
   /** CPU of every `postgres` process on the machine (the server may hold other databases too), in cores. */
   postgresCpu: number;
+  /**
+   * Seconds from the shards' start until every simulated worker had an answer on each of its loops (its
+   * connections open), or undefined when that did not happen within WARM_LIMIT_MS and the window started anyway.
+   */
+  warmupS: number | undefined;
+  /**
+   * Connections the kernel dropped over the window because a listening socket's accept queue was full
+   * (`ListenOverflows`, whole machine): each costs its client a SYN retransmit, 1 s or more.
+   */
+  listenOverflows: number;
 }
+
+/** How long the fleet may take to open its connections before the window starts anyway. */
+export const WARM_LIMIT_MS = 120_000;
 
 /** utime + stime of a process, in seconds (from /proc; clock ticks are 100/s on Linux). */
 async function cpuSeconds(pid: number): Promise<number> {
@@ -85,6 +98,17 @@ async function postgresSeconds(): Promise<Map<number, number>> {
     out.set(Number(name), (Number(fields[11]) + Number(fields[12])) / 100);
   }
   return out;
+}
+
+/** The kernel's count of connections dropped on a full accept queue, whole machine (`TcpExt: ListenOverflows`). */
+async function listenOverflows(): Promise<number> {
+  const lines = (await readFile('/proc/net/netstat', 'utf8')).split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const names = lines[i]!.split(' ');
+    const at = names.indexOf('ListenOverflows');
+    if (names[0] === 'TcpExt:' && at > 0) return Number(lines[i + 1]!.split(' ')[at]);
+  }
+  return 0;
 }
 
 /** A forked fleet shard (fleet-shard.ts). */
@@ -143,9 +167,12 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
 
     const n = Math.max(1, Math.min(cfg.shards ?? cpus().length, cfg.workers));
     for (let i = 0; i < n; i++) shards.push(startShard());
+    const warmStart = performance.now();
+    const warmed: Promise<unknown>[] = [];
     await Promise.all(
       shards.map((shard, i) => {
         const ready = shard.next('ready');
+        warmed.push(shard.next('warm'));
         shard.tell({
           type: 'start',
           urls,
@@ -159,9 +186,20 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
       }),
     );
 
-    // Let every loop start, then measure a window.
-    await new Promise((r) => setTimeout(r, Math.min(3_000, cfg.heartbeatS * 1000)));
+    // The window measures the fleet at work, not its start: 1,000 workers opening ~3,000 connections at once is
+    // a connection storm (a fresh API, not the steady state the targets are about). It starts once every
+    // simulated worker has had an answer on each of its loops.
+    let warmTimer: NodeJS.Timeout | undefined;
+    const allWarm = Promise.all(warmed);
+    allWarm.catch(() => {}); // a shard that dies after the time limit fails the scenario elsewhere
+    const warm = await Promise.race([
+      allWarm.then(() => true),
+      new Promise<false>((r) => (warmTimer = setTimeout(() => r(false), WARM_LIMIT_MS))),
+    ]);
+    clearTimeout(warmTimer);
+    const warmupS = warm ? (performance.now() - warmStart) / 1000 : undefined;
     for (const shard of shards) shard.tell({ type: 'mark' });
+    const overflows0 = await listenOverflows();
     const shardPids = shards.map((s) => s.child.pid!);
     const cpu0 = await Promise.all([...apiPids, ...shardPids, process.pid].map(cpuSeconds));
     const machine0 = await machineSeconds();
@@ -181,6 +219,7 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
     const cpu1 = await Promise.all([...apiPids, ...shardPids, process.pid].map(cpuSeconds));
     const machine1 = await machineSeconds();
     const pg1 = await postgresSeconds();
+    const overflows1 = await listenOverflows();
     const windows: ShardWindow[] = await Promise.all(
       shards.map((shard) => {
         const answer = shard.next('window');
@@ -236,6 +275,8 @@ export async function fleet(stack: BenchStack, cfg: FleetConfig): Promise<FleetR
       failedRequests: sum(windows.map((w) => w.failed)) + probesLost,
       failureCauses: [...causes.entries()].sort((a, b) => b[1] - a[1]),
       postgresCpu: [...pg1].reduce((total, [pid, s1]) => total + s1 - (pg0.get(pid) ?? 0), 0) / elapsed,
+      warmupS,
+      listenOverflows: overflows1 - overflows0,
     };
   } finally {
     for (const shard of shards)
