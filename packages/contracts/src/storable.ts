@@ -35,3 +35,46 @@ export function sanitizeJson(value: unknown, depth = 0): unknown {
     out[sanitizeText(key)] = sanitizeJson((value as Record<string, unknown>)[key], depth + 1);
   return out;
 }
+
+/**
+ * The nesting depth of a JSON text, counted without parsing (brackets outside strings), stopping as soon
+ * as it passes `limit`. Linear and non-recursive: a body of 100,000 `[` costs one scan, not a stack.
+ */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  if (text.length <= limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > limit) return true;
+    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--;
+  }
+  return false;
+}
+
+/** What JSON.stringify writes for NUL (`\u0000`) and a lone surrogate (`\udXXX`, X ≥ 8): jsonb refuses both. */
+const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/;
+
+/**
+ * `JSON.stringify(sanitizeJson(value))` (undefined → null), without rebuilding the value when it is clean
+ * already, which is the common case: stringify it as it is, and only when the text shows something to clean
+ * (an escaped NUL or lone surrogate, nesting deeper than MAX_JSON_DEPTH) or stringify fails (too deep for
+ * the stack, a cycle) take the cleaning path. A string that merely contains a backslash and `u0000` also
+ * takes it, harmlessly.
+ */
+export function storableJsonText(value: unknown): string | null {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return JSON.stringify(sanitizeJson(value)) ?? null;
+  }
+  if (text === undefined) return null;
+  if (!UNSTORABLE_ESCAPE.test(text) && !jsonDepthExceeds(text, MAX_JSON_DEPTH)) return text;
+  return JSON.stringify(sanitizeJson(value)) ?? null;
+}

@@ -2,28 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { apiError } from '../errors.js';
 
-import { MAX_JSON_DEPTH } from '@ocr/contracts';
-
-/**
- * The nesting depth of a JSON text, counted without parsing (brackets outside strings), stopping as soon
- * as it passes `limit`. Linear and non-recursive: a body of 100,000 `[` costs one scan, not a stack.
- */
-export function jsonDepthExceeds(text: string, limit: number): boolean {
-  if (text.length <= limit) return false;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 91 /* [ */ || c === 123 /* { */) {
-      if (++depth > limit) return true;
-    } else if (c === 93 /* ] */ || c === 125 /* } */) depth--;
-  }
-  return false;
-}
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from '@ocr/contracts';
 
 /**
  * The JSON body parser: Fastify's own (prototype-poisoning checks included) behind a nesting-depth limit,
