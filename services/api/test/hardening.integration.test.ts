@@ -360,6 +360,55 @@ t.test(
     t.equal(res.headers.get('referrer-policy'), 'no-referrer');
     t.match(res.headers.get('strict-transport-security') ?? '', /max-age=\d+/);
     t.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    // The whole set, exactly, on every kind of answer (JSON, an unknown route, the console's HTML, the worker
+    // protocol's hot append, a refusal by auth): what @fastify/helmet sent before the middleware was built
+    // once (app.ts); a refusal by auth, answered before its hook ran, had none.
+    const security = {
+      'content-security-policy':
+        "default-src 'self';base-uri 'self';font-src 'self' data:;form-action 'self';frame-ancestors 'none';" +
+        "img-src 'self' data: blob: https:;object-src 'none';script-src 'self';script-src-attr 'none';" +
+        "style-src 'self' 'unsafe-inline';upgrade-insecure-requests;connect-src 'self'",
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-resource-policy': 'same-origin',
+      'origin-agent-cluster': '?1',
+      'referrer-policy': 'no-referrer',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-dns-prefetch-control': 'off',
+      'x-download-options': 'noopen',
+      'x-frame-options': 'SAMEORIGIN',
+      'x-permitted-cross-domain-policies': 'none',
+      'x-xss-protection': '0',
+    };
+    const { token: workerToken } = await stack.tokenFor('worker');
+    const answers = [
+      ['/healthz', {}],
+      ['/v1/runs', { headers: { authorization: `Bearer ${stack.adminToken}` } }],
+      ['/v1/runs', {}],
+      ['/v1/no-such-route', { headers: { authorization: `Bearer ${stack.adminToken}` } }],
+      ['/', {}],
+      [
+        `/v1/runs/${crypto.randomUUID()}/events`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${workerToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            lease_token: crypto.randomUUID(),
+            events: [{ seq: 1, level: 'info', type: 'log', message: 'x' }],
+          }),
+        },
+      ],
+    ] as const;
+    for (const [path, init] of answers) {
+      const answer = await fetch(stack.apiUrl + path, init);
+      await answer.arrayBuffer();
+      t.same(
+        Object.fromEntries(Object.keys(security).map((name) => [name, answer.headers.get(name)])),
+        security,
+        `${path} (${answer.status}): every security header, exactly`,
+      );
+      t.equal(answer.headers.get('x-powered-by'), null);
+    }
 
     const build = async (env: Record<string, string>) => {
       const lines: { reqId?: string; req?: { remoteAddress?: string } }[] = [];
