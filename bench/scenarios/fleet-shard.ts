@@ -43,6 +43,9 @@ export interface ShardWindow {
 /** `warm`: every loop of every simulated worker has had one answer, so every connection it needs is open. */
 export type FromShard = { type: 'ready' } | { type: 'warm' } | ShardWindow | { type: 'stopped' };
 
+/** Lines per append at most: the worker's default `OCR_EVENT_BATCH`. */
+const EVENT_BATCH = 500;
+
 /** Samples kept per shard and window: enough for a p99, bounded so a long window cannot bloat the IPC. */
 const MAX_SAMPLES = 50_000;
 
@@ -194,7 +197,8 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
         })(),
       );
     }
-    // The chatty run: lines created at a steady rate, appended every flushMs.
+    // The chatty run: lines created at a steady rate, appended every flushMs in batches of at most
+    // EVENT_BATCH, as the worker does; lines a failed append did not deliver go again with the next batch.
     const chatty = leases[0];
     if (chatty && start.linesPerSecond > 0) {
       const rate = start.linesPerSecond;
@@ -202,35 +206,28 @@ function run(start: ShardStart): { mark(): void; collect(): ShardWindow; stop():
       const appendAnswered = answered();
       loops.push(
         (async () => {
-          let seq = 0;
-          let owed = 0;
           await sleep(Math.random() * start.flushMs);
-          let last = performance.now();
+          // Line k (1-based) is created at `first + k / rate`; `sent` lines have been acknowledged.
+          const first = performance.now();
+          let sent = 0;
           while (!stop.signal.aborted) {
-            const now = performance.now();
-            owed += ((now - last) / 1000) * rate;
-            last = now;
-            const n = Math.floor(owed);
+            const created = Math.floor(((performance.now() - first) / 1000) * rate);
+            const n = Math.min(created - sent, EVENT_BATCH);
             if (n > 0) {
-              owed -= n;
-              // The oldest line of the batch was created one flush interval ago (at the steady rate).
-              const oldest = now - Math.min(start.flushMs, (n / rate) * 1000);
-              const events = Array.from({ length: n }, () => ({
-                seq: ++seq,
+              const events = Array.from({ length: n }, (_, i) => ({
+                seq: sent + i + 1,
                 level: 'info',
                 type: 'log',
                 message: 'x'.repeat(80),
                 data: { stream: 'stdout' },
               }));
-              // A failed append is sent again with the next lines (same seqs: appends are idempotent).
               if (await counted(() => post(api, path, { lease_token: chatty.lease_token, events }))) {
-                keep(lag, performance.now() - oldest);
+                keep(lag, performance.now() - (first + ((sent + 1) / rate) * 1000));
                 appendAnswered();
+                sent += n;
                 lines += n;
                 requests++;
-              } else {
-                seq -= n;
-                owed += n;
+                if (created - sent >= EVENT_BATCH) continue; // behind: the next batch at once
               }
             }
             await sleep(start.flushMs);
