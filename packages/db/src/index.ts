@@ -19,7 +19,7 @@ export {
 export { createDatabase, dropDatabase, databaseUrl, ping } from './databases.js';
 export { enqueueRuns, type EnqueueInput, type EnqueueResult } from './queue/enqueue.js';
 export { claimRuns, type ClaimInput } from './queue/claim.js';
-export { HOT_RUN_COLUMNS, type HotRun } from './queue/run-columns.js';
+export { HOT_RUN_COLUMNS, RUN_ROW_COLUMNS, type HotRun } from './queue/run-columns.js';
 export { diagnoseFence, fenceMiss, leasedRun, type FenceMiss } from './queue/fence.js';
 export {
   heartbeatRuns,

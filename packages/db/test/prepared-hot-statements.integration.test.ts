@@ -1,5 +1,5 @@
-// The hot queue statements (claim on both paths, completion single and batched, heartbeat, the live feed's
-// read and its tick's newest-seq lookup) are prepared once
+// The hot queue statements (the create, claim on both paths, completion single and batched, heartbeat, the
+// live feed's read and its tick's newest-seq lookup) are prepared once
 // per API connection. A migration that adds a column to `runs` while an API process holds them prepared
 // must not break them: they name their result columns instead of `r.*`, which Postgres refuses to re-plan
 // ("cached plan must not change result type"). The control statement below shows that failure is real.
@@ -15,6 +15,7 @@ import {
   lastSeqs,
   readFeedEvents,
   PREPARED,
+  RUN_ROW_COLUMNS,
   type Database,
 } from '@ocr/db';
 import { createTestDatabase, makeRuns } from '@ocr/testkit';
@@ -33,7 +34,7 @@ async function control(pool: pg.Pool, id: string) {
 
 /** One round of the per-run hot path on the pool's only connection; returns what each statement answered. */
 async function round(db: Kysely<Database>) {
-  await makeRuns(db, 2, { lane: 'A' });
+  const created = await makeRuns(db, 2, { lane: 'A' });
   await makeRuns(db, 1, { lane: 'capped' });
   const uncapped = await claimRuns(db, { workerId: 'w', lanes: ['A'], limit: 2, leaseSeconds: 60 });
   const locked = await claimRuns(db, { workerId: 'w', lanes: ['capped'], limit: 1, leaseSeconds: 60 });
@@ -53,7 +54,7 @@ async function round(db: Kysely<Database>) {
     db,
     leases.map((lease) => lease.runId),
   );
-  return { uncapped, locked, beats, single, batch, feed, newest };
+  return { created, uncapped, locked, beats, single, batch, feed, newest };
 }
 
 async function prepared(db: Kysely<Database>) {
@@ -76,6 +77,7 @@ t.test('a column added to runs while the hot statements are prepared leaves them
 
   const before = await prepared(db);
   const has = (fragment: string) => before.filter((row) => row.statement.includes(fragment)).length;
+  t.equal(has('INSERT INTO runs'), 1, 'the create is prepared');
   t.equal(has('claimed AS ('), 2, 'both claim statements are prepared (uncapped and locked)');
   t.equal(has('ORDER BY name FOR UPDATE'), 1, 'the capped-lane lock is prepared');
   t.equal(has('finished AS ('), 2, 'both completion statements are prepared (one run, batch)');
@@ -93,6 +95,11 @@ t.test('a column added to runs while the hot statements are prepared leaves them
   await migrator.end();
 
   const second = await round(db);
+  t.same(
+    Object.keys(second.created[0]!).sort(),
+    [...RUN_ROW_COLUMNS].sort(),
+    'the create still creates, answering exactly the named columns',
+  );
   t.equal(second.uncapped.length, 2, 'the one-statement claim still claims');
   t.equal(second.locked.length, 1, 'the capped-lane claim still claims');
   t.ok(
@@ -174,5 +181,23 @@ t.test(
           `${what}: generic plan kept (${row.generic_plans} generic, ${row.custom_plans} custom)`,
         );
     }
+  },
+);
+
+t.test(
+  "the create's named columns are the run table's columns (but the folded timeline and steps)",
+  async (t) => {
+    const { db } = await createTestDatabase(t, { poolSize: 1 });
+    const { rows } = await sql<{ column_name: string }>`
+    SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'runs'
+  `.execute(db);
+    t.same(
+      rows
+        .map((row) => row.column_name)
+        .filter((name) => name !== 'timeline' && name !== 'steps')
+        .sort(),
+      [...RUN_ROW_COLUMNS].sort(),
+      'a migration that adds or drops a run column updates RunsTable and RUN_ROW_COLUMNS with it',
+    );
   },
 );

@@ -4,7 +4,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { sql } from 'kysely';
-import { buildMigrations, deleteFinishedRuns, enqueueRuns, migrate } from '@ocr/db';
+import { buildMigrations, deleteFinishedRuns, migrate } from '@ocr/db';
 import { createTestDatabase } from '@ocr/testkit';
 
 const NAME = '2026-12-04T2200-timeline-without-fk-checks';
@@ -31,6 +31,18 @@ async function finishWithTimeline(pool: pg.Pool, runId: string, events: [string,
     );
 }
 
+/**
+ * Queued runs as that schema held them. Not `enqueueRuns`: today's create names every column of today's
+ * `runs` (it is a prepared statement), and later migrations add some.
+ */
+async function insertRuns(pool: pg.Pool, n: number): Promise<{ run: { id: string } }[]> {
+  const { rows } = await pool.query(
+    `INSERT INTO runs (template, template_version, lane, params) SELECT 'x', 1, 'A', '{}' FROM generate_series(1, $1) RETURNING id`,
+    [n],
+  );
+  return rows.map((row: { id: string }) => ({ run: { id: row.id } }));
+}
+
 const count = async (pool: pg.Pool, table: string, runId: string) =>
   (await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE run_id = $1`, [runId])).rows[0]
     .n as number;
@@ -50,7 +62,7 @@ t.test(
 
     // A finished run with a timeline, written by the previous schema.
     await pool.query(`INSERT INTO lanes (name) VALUES ('A')`);
-    const [old] = await enqueueRuns(db, [{ template: 'x', template_version: 1, lane: 'A', params: {} }]);
+    const [old] = await insertRuns(pool, 1);
     // Written as that schema's statements wrote it (today's claim and completion need later migrations).
     await finishWithTimeline(pool, old!.run.id, [
       ['claimed', null],
@@ -89,10 +101,7 @@ t.test(
     t.equal(await count(pool, 'run_steps', old!.run.id), 0, 'steps deleted with the run');
 
     // Other runs' timelines survive a delete (the trigger joins on the deleted rows only).
-    const [keep, drop] = await enqueueRuns(db, [
-      { template: 'x', template_version: 1, lane: 'A', params: {} },
-      { template: 'x', template_version: 1, lane: 'A', params: {} },
-    ]);
+    const [keep, drop] = await insertRuns(pool, 2);
     for (const run of [keep!, drop!])
       await finishWithTimeline(pool, run.run.id, [
         ['claimed', null],

@@ -1,5 +1,6 @@
 import t from 'tap';
 import type pg from 'pg';
+import { PREPARED } from '@ocr/db';
 import { startStack, type Stack } from '@ocr/testkit';
 import { seededRandom } from '@ocr/testkit/random';
 import { raw, withEchoTemplate } from './helpers.js';
@@ -64,6 +65,10 @@ t.test(
       );
       for (const run of runs) created.set(run.id, { lane: run.lane, message: run.params.message });
       t.equal(sent.filter(isInsert).length, 1, `${at}: one INSERT statement`);
+      t.ok(
+        sent.filter(isInsert).every((text) => text.startsWith(PREPARED)),
+        `${at}: the INSERT is sent as a prepared statement`,
+      );
       t.equal(sent.some(isBegin), keyed, `${at}: ${keyed ? 'a transaction (the key check)' : 'no BEGIN'}`);
       // A replay under the same key answers the same runs and creates nothing.
       if (keyed) {

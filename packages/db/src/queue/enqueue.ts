@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database, RunRow } from '../types.js';
+import { PREPARED } from '../connect.js';
 import { ENQUEUE_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
+import { runRowColumns } from './run-columns.js';
 
 /** One run to create; the API has already resolved the template and validated params. */
 export interface EnqueueInput {
@@ -38,6 +40,12 @@ export interface EnqueueResult {
  * `notify: false` the caller sends it).
  * A repeated `idempotency_key` inserts nothing and returns the original run (`created: false`); the
  * unique index makes this safe against concurrent duplicates too. Results keep the input order.
+ *
+ * Prepared (`PREPARED`; its text depends only on `notify`): parsed once per connection. A run's `created_at`
+ * is its transaction's start, which for a create sent alone is this statement's arrival, so parsing and
+ * analysing this statement on every call (half a millisecond at p50 under load: bench/NOTES.md, issue 19
+ * fifth pass, h19c) delayed the commit a parked claim waits for. Hence the explicit column list of the
+ * answer (`RUN_ROW_COLUMNS`), never `n.*`.
  */
 export async function enqueueRuns(
   db: Kysely<Database>,
@@ -70,7 +78,7 @@ export async function enqueueRuns(
     idempotency_fingerprint: input.idempotency_fingerprint ?? null,
     retry_of: input.retry_of ?? null,
   }));
-  const { rows: found } = await sql<RunRow & { ord: number; created: boolean }>`
+  const { rows: found } = await sql<RunRow & { ord: number; created: boolean }>`${sql.raw(PREPARED)}
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
         ord int, id uuid, template text, template_version int, lane text, priority int, params jsonb,
@@ -94,7 +102,7 @@ export async function enqueueRuns(
       RETURNING *
     ),
     notified AS (${notified})
-    SELECT i.ord, true AS created, n.*
+    SELECT i.ord, true AS created, ${runRowColumns('n')}
     FROM input i JOIN inserted n ON n.id = i.id
     CROSS JOIN notified
   `.execute(db);

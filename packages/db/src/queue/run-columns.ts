@@ -41,3 +41,56 @@ export type HotRun = Pick<RunRow, (typeof HOT_RUN_COLUMNS)[number]>;
 export function hotRunColumns(alias: string): RawBuilder<unknown> {
   return sql.raw(HOT_RUN_COLUMNS.map((column) => `${alias}.${column}`).join(', '));
 }
+
+/**
+ * Every column of `RunRow`, for a prepared statement that answers with a whole run (the create). Listed, not
+ * `*`, for the reason above; the check below fails to compile when `RunsTable` gains or loses a column and
+ * this list does not follow.
+ */
+export const RUN_ROW_COLUMNS = [
+  'id',
+  'template',
+  'template_version',
+  'lane',
+  'priority',
+  'status',
+  'params',
+  'labels',
+  'attempt',
+  'max_attempts',
+  'infra_losses',
+  'max_infra_losses',
+  'recovered',
+  'releases',
+  'retry_policy',
+  'timeout_s',
+  'run_at',
+  'created_at',
+  'started_at',
+  'finished_at',
+  'heartbeat_at',
+  'lease_expires_at',
+  'lease_token',
+  'worker_id',
+  'worker_boot',
+  'cancel_requested',
+  'cancel_requested_at',
+  'session_id',
+  'idempotency_key',
+  'idempotency_fingerprint',
+  'error',
+  'output',
+  'retry_of',
+  'last_seq',
+  'search_params',
+  'search_text',
+] as const satisfies readonly (keyof RunRow)[];
+
+type UnlistedRunColumn = Exclude<keyof RunRow, (typeof RUN_ROW_COLUMNS)[number]>;
+/** Compiles only while RUN_ROW_COLUMNS lists every key of RunRow. */
+export const RUN_ROW_COLUMNS_COMPLETE: [UnlistedRunColumn] extends [never] ? true : UnlistedRunColumn = true;
+
+/** `alias.id, alias.template, …`: every `RunRow` column. */
+export function runRowColumns(alias: string): RawBuilder<unknown> {
+  return sql.raw(RUN_ROW_COLUMNS.map((column) => `${alias}.${column}`).join(', '));
+}
