@@ -4,6 +4,7 @@ import { EVENTS_CHANNEL, notifiedCte, type NotifyOption } from './channels.js';
 import { diagnoseFence, type Fenced, type Lease } from './fence.js';
 import { sanitizeJson, sanitizeText, storableJsonText } from './sanitize.js';
 import { PREPARED } from '../connect.js';
+import { ArrayLiteral } from './array-literal.js';
 
 /** An event as a worker sends it: `seq` is the worker's own number within its attempt. */
 export interface EventInput {
@@ -356,40 +357,42 @@ async function appendFresh(
 /**
  * `appendFresh`'s parameters in one pass over the batches: per run its item number `k`, seq range and the
  * position of its first event (`off`: the events' ordinal minus `off` numbers them within the run); per
- * event one array per column, text cleaned on the way, `data` as JSON text (cleaned only when needed:
- * `storableJsonText`). Step events also come out whole, for `run_steps`.
+ * event one array literal per column (`ArrayLiteral`), text cleaned on the way, `data` as JSON text (cleaned
+ * only when needed: `storableJsonText`). Step events also come out whole, for `run_steps`.
  */
-export function freshArrays(items: AppendItem[]) {
+function freshArrays(items: AppendItem[]) {
   const ks: number[] = [];
   const los: number[] = [];
   const his: number[] = [];
   const offs: number[] = [];
-  const k: number[] = [];
-  const seqs: number[] = [];
-  const ts: (string | null)[] = [];
-  const levels: string[] = [];
-  const types: string[] = [];
-  const steps: (string | null)[] = [];
-  const messages: string[] = [];
-  const data: (string | null)[] = [];
+  const k = new ArrayLiteral();
+  const seqs = new ArrayLiteral();
+  const ts = new ArrayLiteral();
+  const levels = new ArrayLiteral();
+  const types = new ArrayLiteral();
+  const steps = new ArrayLiteral();
+  const messages = new ArrayLiteral();
+  const data = new ArrayLiteral();
   const stepEvents: { run_id: string; type: string; step: string | null; data: unknown }[] = [];
+  let count = 0;
   items.forEach((item, index) => {
     const events = item.events;
     ks.push(index + 1);
     los.push(events[0]!.seq);
     his.push(events[events.length - 1]!.seq);
-    offs.push(seqs.length);
+    offs.push(count);
+    count += events.length;
     for (const e of events) {
-      k.push(index + 1);
-      seqs.push(e.seq);
-      ts.push(e.ts instanceof Date ? e.ts.toISOString() : (e.ts ?? null));
-      levels.push(e.level);
+      k.number(index + 1);
+      seqs.number(e.seq);
+      ts.text(e.ts instanceof Date ? e.ts.toISOString() : (e.ts ?? null));
+      levels.text(e.level);
       const type = sanitizeText(e.type);
-      types.push(type);
+      types.text(type);
       const step = e.step == null ? null : sanitizeText(e.step);
-      steps.push(step);
-      messages.push(sanitizeText(e.message ?? ''));
-      data.push(e.data == null ? null : storableJsonText(e.data));
+      steps.text(step);
+      messages.text(sanitizeText(e.message ?? ''));
+      data.text(e.data == null ? null : storableJsonText(e.data));
       if (type === 'step.started' || type === 'step.finished')
         stepEvents.push({
           run_id: item.lease.runId,
@@ -399,7 +402,22 @@ export function freshArrays(items: AppendItem[]) {
         });
     }
   });
-  return { ks, los, his, offs, k, seqs, ts, levels, types, steps, messages, data, stepEvents };
+  const literal = (a: ArrayLiteral) => a.toString();
+  return {
+    ks,
+    los,
+    his,
+    offs,
+    k: literal(k),
+    seqs: literal(seqs),
+    ts: literal(ts),
+    levels: literal(levels),
+    types: literal(types),
+    steps: literal(steps),
+    messages: literal(messages),
+    data: literal(data),
+    stepEvents,
+  };
 }
 
 /** A stored event from a row of an append statement (returnEvents). */
