@@ -43,7 +43,8 @@ export interface AppendOptions extends NotifyOption {
  * which row-locks it until commit; appends to one run are therefore serialised and commit in `seq`
  * order, so a reader that has seen seq N committed has seen every seq below N: "read after the last seq
  * I delivered" is gap-free. Idempotency: events whose (attempt, worker seq) exist are filtered out before
- * numbering, and the unique index backs that up under a concurrent replay (at worst a harmless gap).
+ * numbering; a run another append committed to while this one waited for its lock is sent again in a new
+ * statement, which sees those events, so a concurrent replay can neither duplicate an event nor leave a gap.
  * Step events also maintain `run_steps`. An append is proof of life: it moves `heartbeat_at` as a heartbeat does.
  */
 export async function appendEvents(
@@ -113,7 +114,13 @@ function ascending(events: EventInput[]): boolean {
 
 /**
  * The general append: every event checked against what the attempt already stored (`existing`), the rest
- * numbered in seq order, `ON CONFLICT DO NOTHING` for a replay that committed meanwhile (at worst a gap).
+ * numbered in seq order.
+ *
+ * `existing` reads the statement's snapshot, so it misses the events of an append that committed while this
+ * one waited for the run's lock; numbering the batch then would count events that `ON CONFLICT` skips and
+ * leave a gap in the run's seqs. Such a run (its locked `last_seq` is not the one the snapshot sees) is left
+ * alone here and sent again in a new statement, whose snapshot has those events; in a transaction the
+ * lock it already holds means the second statement cannot race. `ON CONFLICT DO NOTHING` stays as the net.
  *
  * The replay check reads only the batch's own seq range of the attempt (`existing`) and filters with a
  * hashed NOT IN: a per-row NOT EXISTS was planned, on stale statistics, as a scan of every event of the
@@ -154,13 +161,17 @@ async function appendChecked(
     bounds AS (
       SELECT run_id, min(seq) AS lo, max(seq) AS hi FROM input GROUP BY run_id
     ),
+    settled AS (
+      SELECT run.* FROM run JOIN runs seen ON seen.id = run.id AND seen.last_seq = run.last_seq
+    ),
     existing AS MATERIALIZED (
-      SELECT e.run_id, e.attempt_seq FROM run JOIN bounds b ON b.run_id = run.id
-      JOIN run_events e ON e.run_id = run.id AND e.attempt = run.attempt AND e.attempt_seq BETWEEN b.lo AND b.hi
+      SELECT e.run_id, e.attempt_seq FROM settled JOIN bounds b ON b.run_id = settled.id
+      JOIN run_events e ON e.run_id = settled.id AND e.attempt = settled.attempt AND e.attempt_seq BETWEEN b.lo AND b.hi
     ),
     fresh AS (
-      SELECT i.*, run.attempt, run.last_seq AS base, row_number() OVER (PARTITION BY i.run_id ORDER BY i.seq) AS n
-      FROM input i JOIN run ON run.id = i.run_id
+      SELECT i.*, settled.attempt, settled.last_seq AS base,
+             row_number() OVER (PARTITION BY i.run_id ORDER BY i.seq) AS n
+      FROM input i JOIN settled ON settled.id = i.run_id
       WHERE (i.run_id, i.seq) NOT IN (SELECT run_id, attempt_seq FROM existing)
     ),
     bumped AS (
@@ -187,7 +198,7 @@ async function appendChecked(
                   ${steps.map((s) => s.status)}::text[], ${steps.map((s) => s.finished)}::boolean[],
                   ${steps.map((s) => s.exit_code)}::int[])
         AS s(run_id, idx, name, kind, status, finished, exit_code)
-      JOIN run ON run.id = s.run_id
+      JOIN settled run ON run.id = s.run_id
       ORDER BY s.run_id, s.idx
       ON CONFLICT (run_id, attempt, idx) DO UPDATE SET
         status = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.status ELSE run_steps.status END,
@@ -196,9 +207,10 @@ async function appendChecked(
     ),
     notified AS (${notified}),
     result AS (
-      SELECT run.id, run.attempt, COALESCE(c.accepted, 0)::int AS accepted, c.top AS run_seq,
+      SELECT run.id, run.attempt, settled.id IS NULL AS raced, COALESCE(c.accepted, 0)::int AS accepted,
+             c.top AS run_seq,
              (SELECT max(e.attempt_seq) FROM run_events e WHERE e.run_id = run.id AND e.attempt = run.attempt) AS last_seq
-      FROM run LEFT JOIN counted c ON c.run_id = run.id CROSS JOIN notified
+      FROM run LEFT JOIN settled ON settled.id = run.id LEFT JOIN counted c ON c.run_id = run.id CROSS JOIN notified
     )
     -- One row per run, or with returnEvents one per stored event (the run's columns repeated).
     SELECT result.*, i.seq AS ev_seq, i.attempt_seq AS ev_attempt_seq, i.ts AS ev_ts, i.level AS ev_level,
@@ -207,16 +219,28 @@ async function appendChecked(
   `.execute(db);
   const byRun = new Map<string, AppendedRow>();
   const stored = new Map<string, RunEventRow[]>();
+  const raced = new Set<string>();
   for (const row of rows) {
+    if (row.raced) {
+      raced.add(row.id);
+      continue;
+    }
     byRun.set(row.id, row);
     if (row.ev_seq === null) continue;
     let list = stored.get(row.id);
     if (!list) stored.set(row.id, (list = []));
     list.push(storedEvent(row));
   }
-  const missing = items.filter((item) => !byRun.has(item.lease.runId)).map((item) => item.lease);
+  const again = items.filter((item) => raced.has(item.lease.runId));
+  const retried = again.length === 0 ? [] : await appendChecked(db, again, options);
+  const retriedByRun = new Map(again.map((item, i) => [item.lease.runId, retried[i]!]));
+  const missing = items
+    .filter((item) => !byRun.has(item.lease.runId) && !raced.has(item.lease.runId))
+    .map((item) => item.lease);
   const misses = missing.length === 0 ? new Map() : await diagnoseFence(db, missing);
   const results = items.map((item): Fenced<AppendResult> => {
+    const retry = retriedByRun.get(item.lease.runId);
+    if (retry) return retry;
     const row = byRun.get(item.lease.runId);
     if (!row) return { ok: false, ...misses.get(item.lease.runId)! };
     const mine = clean.filter((e) => e.run_id === item.lease.runId);
@@ -439,6 +463,8 @@ function storedEvent(row: AppendedRow): RunEventRow {
 /** A row of the append statement: the run's outcome, and one stored event when asked for (else nulls). */
 interface AppendedRow {
   id: string;
+  /** `appendChecked` only: another append committed to the run after the snapshot; nothing was stored. */
+  raced?: boolean;
   accepted: number;
   last_seq: number | null;
   attempt: number;
