@@ -217,20 +217,7 @@ async function appendChecked(
            i.type AS ev_type, i.step AS ev_step, i.message AS ev_message, i.data AS ev_data
     FROM result LEFT JOIN inserted i ON ${returnEvents} AND i.run_id = result.id
   `.execute(db);
-  const byRun = new Map<string, AppendedRow>();
-  const stored = new Map<string, RunEventRow[]>();
-  const raced = new Set<string>();
-  for (const row of rows) {
-    if (row.raced) {
-      raced.add(row.id);
-      continue;
-    }
-    byRun.set(row.id, row);
-    if (row.ev_seq === null) continue;
-    let list = stored.get(row.id);
-    if (!list) stored.set(row.id, (list = []));
-    list.push(storedEvent(row));
-  }
+  const { byRun, stored, raced } = collectAppended(rows);
   const again = items.filter((item) => raced.has(item.lease.runId));
   const retried = again.length === 0 ? [] : await appendChecked(db, again, options);
   const retriedByRun = new Map(again.map((item, i) => [item.lease.runId, retried[i]!]));
@@ -243,20 +230,8 @@ async function appendChecked(
     if (retry) return retry;
     const row = byRun.get(item.lease.runId);
     if (!row) return { ok: false, ...misses.get(item.lease.runId)! };
-    const mine = clean.filter((e) => e.run_id === item.lease.runId);
-    // last_seq from the statement snapshot misses this batch; combine it with what was just sent.
-    const sent = mine.reduce((top, e) => Math.max(top, e.seq), 0);
-    return {
-      ok: true,
-      value: {
-        accepted: row.accepted,
-        last_seq: Math.max(row.last_seq ?? 0, sent),
-        run_seq: row.run_seq === null ? null : Number(row.run_seq),
-        ...(returnEvents
-          ? { events: (stored.get(item.lease.runId) ?? []).sort((a, b) => a.seq - b.seq) }
-          : {}),
-      },
-    };
+    const sent = clean.reduce((top, e) => (e.run_id === item.lease.runId ? Math.max(top, e.seq) : top), 0);
+    return { ok: true, value: appendAnswer(row, sent, stored.get(row.id), returnEvents) };
   });
   return results;
 }
@@ -350,29 +325,14 @@ async function appendFresh(
     )
     ${answer}
   `.execute(db);
-  const stored = new Map<string, RunEventRow[]>();
-  const byRun = new Map<string, AppendedRow>();
-  for (const row of rows) {
-    byRun.set(row.id, row);
-    if (!returnEvents || row.ev_seq === null) continue;
-    let list = stored.get(row.id);
-    if (!list) stored.set(row.id, (list = []));
-    list.push(storedEvent(row));
-  }
+  const { byRun, stored } = collectAppended(rows);
   for (const item of valid) {
     const row = byRun.get(item.lease.runId);
     if (!row) continue;
     const sent = item.events[item.events.length - 1]!.seq;
     done.set(item.lease.runId, {
       ok: true,
-      value: {
-        accepted: row.accepted,
-        last_seq: Math.max(row.last_seq ?? 0, sent),
-        run_seq: row.run_seq === null ? null : Number(row.run_seq),
-        ...(returnEvents
-          ? { events: (stored.get(item.lease.runId) ?? []).sort((a, b) => a.seq - b.seq) }
-          : {}),
-      },
+      value: appendAnswer(row, sent, stored.get(row.id), returnEvents),
     });
   }
   return done;
@@ -445,6 +405,43 @@ function freshArrays(items: AppendItem[]) {
 }
 
 /** A stored event from a row of an append statement (returnEvents). */
+/** The append statement's rows by run (raced runs apart), and each run's stored events when they came back. */
+function collectAppended(rows: AppendedRow[]) {
+  const byRun = new Map<string, AppendedRow>();
+  const stored = new Map<string, RunEventRow[]>();
+  const raced = new Set<string>();
+  for (const row of rows) {
+    if (row.raced) {
+      raced.add(row.id);
+      continue;
+    }
+    byRun.set(row.id, row);
+    if (row.ev_seq == null) continue; // no event on this row, or the statement did not return events
+    let list = stored.get(row.id);
+    if (!list) stored.set(row.id, (list = []));
+    list.push(storedEvent(row));
+  }
+  return { byRun, stored, raced };
+}
+
+/**
+ * One run's answer. `sent` is the newest worker seq of its batch: `last_seq` read in the statement's snapshot
+ * misses the batch itself.
+ */
+function appendAnswer(
+  row: AppendedRow,
+  sent: number,
+  events: RunEventRow[] | undefined,
+  returnEvents: boolean,
+): AppendResult {
+  return {
+    accepted: row.accepted,
+    last_seq: Math.max(row.last_seq ?? 0, sent),
+    run_seq: row.run_seq === null ? null : Number(row.run_seq),
+    ...(returnEvents ? { events: (events ?? []).sort((a, b) => a.seq - b.seq) } : {}),
+  };
+}
+
 function storedEvent(row: AppendedRow): RunEventRow {
   return {
     run_id: row.id,
