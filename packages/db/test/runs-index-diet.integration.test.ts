@@ -136,7 +136,9 @@ t.test('every read of the running and history indexes stays index-served on a re
   await check('history by lane', list({ lane: 'B' }), [/runs_lane_created_idx|runs_created_idx/, running]);
   await check('history by template', list({ template: 't7' }), [/runs_template_created_idx/, running]);
   await check('history by session', list({ session_id: session }), [/runs_session_idx/, running]);
-  await check('history, errors', list({ status: 'error' }), [/runs_status_created_idx/]);
+  // A fifth of the finished runs failed (as with lanes): walking the created index and filtering is as good for
+  // one page, and which one the planner picks depends on ANALYZE's sample. Either is an index, never a scan.
+  await check('history, errors', list({ status: 'error' }), [/runs_status_created_idx|runs_created_idx/]);
   await check('history, queued', list({ status: 'queued' }), [/runs_status_created_idx|runs_claim_idx/]);
   await check('history, scheduled', list({ status: 'scheduled' }), [
     /runs_status_created_idx|runs_claim_idx/,
